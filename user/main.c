@@ -1,0 +1,7 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <stdio.h>
+int main(void)
+{
+	puts("sonde");
+	return 0;
+}

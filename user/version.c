@@ -1,0 +1,7 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "version.h"
+
+const char *sonde_version(void)
+{
+	return SONDE_VERSION;
+}
