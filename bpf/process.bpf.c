@@ -1,5 +1,90 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
-#include "sonde_abi.h"
+/*
+ * Process and connection lifecycle: fork children of selected processes are selected in
+ * the kernel (prefork servers such as nginx workers never exec, and user space would see
+ * them too late); exec and listen are reported so user space can re-evaluate its rules; a
+ * process leaves the allow map when its last thread exits; TCP close ends a connection.
+ */
+#include "sonde.bpf.h"
 
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(sonde_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct sonde_proc_event ev = {};
+	__u32 ptgid = BPF_CORE_READ(parent, tgid);
+	__u32 ctgid = BPF_CORE_READ(child, tgid);
+
+	/* A new thread shares its tgid: nothing to do. */
+	if (ptgid == ctgid || !tgid_allowed(ptgid))
+		return 0;
+	if (tgid_allow(ctgid, true)) {
+		count_lost(SONDE_LOST_ALLOW_FULL);
+		return 0;
+	}
+	fill_hdr(&ev.hdr, SONDE_EV_PROC_FORK);
+	ev.hdr.tgid = ctgid;
+	ev.hdr.pid = BPF_CORE_READ(child, pid);
+	ev.ppid = ptgid;
+	BPF_CORE_READ_STR_INTO(&ev.comm, child, comm);
+	emit(&ev, sizeof(ev));
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(sonde_exec, struct task_struct *p)
+{
+	struct sonde_proc_event ev = {};
+	__u32 tgid = BPF_CORE_READ(p, tgid);
+
+	if (!exec_events && !tgid_allowed(tgid))
+		return 0;
+	fill_hdr(&ev.hdr, SONDE_EV_PROC_EXEC);
+	ev.ppid = BPF_CORE_READ(p, real_parent, tgid);
+	BPF_CORE_READ_STR_INTO(&ev.comm, p, comm);
+	emit(&ev, sizeof(ev));
+	return 0;
+}
+
+/* Only the task argument is read: it exists on every kernel (a group_dead flag was added
+ * later), and signal->live, decremented before this tracepoint, says whether the whole
+ * thread group is gone. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(sonde_exit, struct task_struct *p)
+{
+	struct sonde_proc_event ev = {};
+	__u32 tgid = BPF_CORE_READ(p, tgid);
+
+	if (!tgid_allowed(tgid) || BPF_CORE_READ(p, signal, live.counter) != 0)
+		return 0;
+	tgid_allow(tgid, false);
+	fill_hdr(&ev.hdr, SONDE_EV_PROC_EXIT);
+	BPF_CORE_READ_STR_INTO(&ev.comm, p, comm);
+	emit(&ev, sizeof(ev));
+	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(sonde_sock_state, struct sock *sk, int oldstate, int newstate)
+{
+	if (newstate == TCP_LISTEN_STATE && listen_events) {
+		struct sonde_listen_event ev = {};
+
+		fill_hdr(&ev.hdr, SONDE_EV_LISTEN);
+		ev.port = BPF_CORE_READ(sk, __sk_common.skc_num);
+		ev.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+		emit(&ev, sizeof(ev));
+		return 0;
+	}
+	if (newstate == TCP_CLOSE_STATE) {
+		struct sonde_conn_event ev = {};
+		__u64 id = cookie_ids ? bpf_get_socket_cookie(sk) : (__u64)sk;
+
+		if (bpf_map_delete_elem(&conns, &id))
+			return 0; /* never seen: not a connection of a selected process */
+		fill_hdr(&ev.hdr, SONDE_EV_CONN_CLOSE);
+		ev.cookie = id;
+		ev.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+		emit(&ev, sizeof(ev));
+	}
+	return 0;
+}

@@ -1,6 +1,45 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
-#include "sonde_abi.h"
+/*
+ * Preferred capture path (kernel >= 6.3): the socket tracepoints sock_send_length and
+ * sock_recv_length fire only on socket I/O, after the data moved, with the struct sock.
+ * The user buffer comes from the syscall's saved registers: orig_ax is the syscall number,
+ * si/dx its second and third arguments.
+ */
+#include "capture.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
+
+static __always_inline int sock_io(struct sock *sk, int ret, int flags, __u8 dir)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct task_struct *task;
+	struct user_io io;
+	struct pt_regs *regs;
+
+	if (!tgid_allowed(tgid))
+		return 0;
+	if (ret < 0 || (dir == SONDE_DIR_RECV && (flags & MSG_PEEK)))
+		return 0;
+	if (!sock_wanted(sk))
+		return 0;
+	/* A zero-length read is EOF; a zero-length write says nothing. */
+	if (ret == 0 && dir == SONDE_DIR_SEND)
+		return 0;
+	task = bpf_get_current_task_btf();
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	user_io_from_args(&io, BPF_CORE_READ(regs, orig_ax), BPF_CORE_READ(regs, si),
+			  BPF_CORE_READ(regs, dx));
+	return capture_io(sk, bpf_get_socket_cookie(sk), dir, ret, io, SONDE_SRC_SOCKET_TP);
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(sonde_sock_send, struct sock *sk, int ret, int flags)
+{
+	return sock_io(sk, ret, flags, SONDE_DIR_SEND);
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(sonde_sock_recv, struct sock *sk, int ret, int flags)
+{
+	return sock_io(sk, ret, flags, SONDE_DIR_RECV);
+}

@@ -1,5 +1,181 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
-#include "sonde_abi.h"
+/*
+ * Fallback capture path for kernels without the socket tracepoints (< 6.3): syscall
+ * tracepoints. sys_enter stashes the arguments by thread; sys_exit, knowing how many bytes
+ * moved, resolves fd -> file -> socket -> sock (after checking the file is a socket: Go's
+ * netpoller reads an eventfd all the time) and hands it to the shared data path.
+ */
+#include "capture.bpf.h"
 
+struct io_stash {
+	__u64 fd;
+	__u64 a1; /* buffer, iovec array or msghdr */
+	__u64 a2; /* count or iovec count */
+	__u32 nr;
+	__u32 peek; /* recv with MSG_PEEK: not consumed, not reported */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct io_stash);
+} io_stash SEC(".maps");
+
+static __always_inline int sys_enter(struct trace_event_raw_sys_enter *ctx, __u32 nr, __u64 flags)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct io_stash st;
+
+	if (!tgid_allowed(id >> 32))
+		return 0;
+	st.fd = ctx->args[0];
+	st.a1 = ctx->args[1];
+	st.a2 = ctx->args[2];
+	st.nr = nr;
+	st.peek = (flags & MSG_PEEK) != 0;
+	if (bpf_map_update_elem(&io_stash, &id, &st, BPF_ANY))
+		count_lost(SONDE_LOST_STASH_FULL);
+	return 0;
+}
+
+/* The struct sock behind fd of the current task, or NULL when fd is not a socket. */
+static __always_inline struct sock *fd_to_sock(__u64 fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds, *f = NULL;
+	struct socket *sock;
+	umode_t mode;
+
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return NULL;
+	mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(f, private_data);
+	return sock ? BPF_CORE_READ(sock, sk) : NULL;
+}
+
+static __always_inline int sys_exit(struct trace_event_raw_sys_exit *ctx, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct io_stash *st = bpf_map_lookup_elem(&io_stash, &id);
+	struct user_io io;
+	struct sock *sk;
+	__s64 ret = ctx->ret;
+
+	if (!st)
+		return 0;
+	if (st->peek || ret < 0 || (ret == 0 && dir == SONDE_DIR_SEND))
+		goto out;
+	sk = fd_to_sock(st->fd);
+	if (!sk || !sock_wanted(sk))
+		goto out;
+	user_io_from_args(&io, st->nr, st->a1, st->a2);
+	/* This program type cannot call bpf_get_socket_cookie: the sock's address is the
+	 * identity, stable for the socket's life (cookie_ids is false on this path). */
+	capture_io(sk, (__u64)sk, dir, ret, io, SONDE_SRC_SYSCALL_TP);
+out:
+	bpf_map_delete_elem(&io_stash, &id);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_read")
+int sonde_enter_read(struct trace_event_raw_sys_enter *ctx)
+{
+	return sys_enter(ctx, NR_READ, 0);
+}
+
+SEC("tracepoint/syscalls/sys_enter_write")
+int sonde_enter_write(struct trace_event_raw_sys_enter *ctx)
+{
+	return sys_enter(ctx, NR_WRITE, 0);
+}
+
+SEC("tracepoint/syscalls/sys_enter_readv")
+int sonde_enter_readv(struct trace_event_raw_sys_enter *ctx)
+{
+	return sys_enter(ctx, NR_READV, 0);
+}
+
+SEC("tracepoint/syscalls/sys_enter_writev")
+int sonde_enter_writev(struct trace_event_raw_sys_enter *ctx)
+{
+	return sys_enter(ctx, NR_WRITEV, 0);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int sonde_enter_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+	return sys_enter(ctx, NR_SENDTO, 0);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvfrom")
+int sonde_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+{
+	return sys_enter(ctx, NR_RECVFROM, ctx->args[3]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int sonde_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return sys_enter(ctx, NR_SENDMSG, 0);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvmsg")
+int sonde_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return sys_enter(ctx, NR_RECVMSG, ctx->args[2]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_read")
+int sonde_exit_read(struct trace_event_raw_sys_exit *ctx)
+{
+	return sys_exit(ctx, SONDE_DIR_RECV);
+}
+
+SEC("tracepoint/syscalls/sys_exit_write")
+int sonde_exit_write(struct trace_event_raw_sys_exit *ctx)
+{
+	return sys_exit(ctx, SONDE_DIR_SEND);
+}
+
+SEC("tracepoint/syscalls/sys_exit_readv")
+int sonde_exit_readv(struct trace_event_raw_sys_exit *ctx)
+{
+	return sys_exit(ctx, SONDE_DIR_RECV);
+}
+
+SEC("tracepoint/syscalls/sys_exit_writev")
+int sonde_exit_writev(struct trace_event_raw_sys_exit *ctx)
+{
+	return sys_exit(ctx, SONDE_DIR_SEND);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendto")
+int sonde_exit_sendto(struct trace_event_raw_sys_exit *ctx)
+{
+	return sys_exit(ctx, SONDE_DIR_SEND);
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvfrom")
+int sonde_exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
+{
+	return sys_exit(ctx, SONDE_DIR_RECV);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendmsg")
+int sonde_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return sys_exit(ctx, SONDE_DIR_SEND);
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvmsg")
+int sonde_exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return sys_exit(ctx, SONDE_DIR_RECV);
+}

@@ -26,13 +26,13 @@
 #define SONDE_TGID_MAX 4194304
 
 enum sonde_event_type {
-	SONDE_EV_DATA = 1, /* socket read or write of a selected process */
-	SONDE_EV_CONN_OPEN = 2, /* first sight of a socket (cookie): its addresses */
+	SONDE_EV_DATA = 1,	 /* socket read or write of a selected process */
+	SONDE_EV_CONN_OPEN = 2,	 /* first sight of a socket (cookie): its addresses */
 	SONDE_EV_CONN_CLOSE = 3, /* TCP socket reached TCP_CLOSE */
-	SONDE_EV_PROC_FORK = 4, /* a selected process forked: the child is selected too */
-	SONDE_EV_PROC_EXEC = 5, /* any process exec'ed: user space re-evaluates the rules */
-	SONDE_EV_PROC_EXIT = 6, /* the last thread of a selected process exited */
-	SONDE_EV_LISTEN = 7, /* any process put a TCP socket into LISTEN (port= rules) */
+	SONDE_EV_PROC_FORK = 4,	 /* a selected process forked: the child is selected too */
+	SONDE_EV_PROC_EXEC = 5,	 /* any process exec'ed: user space re-evaluates the rules */
+	SONDE_EV_PROC_EXIT = 6,	 /* the last thread of a selected process exited */
+	SONDE_EV_LISTEN = 7,	 /* any process put a TCP socket into LISTEN (port= rules) */
 };
 
 enum sonde_direction {
@@ -42,28 +42,28 @@ enum sonde_direction {
 
 /* Where the bytes were seen. */
 enum sonde_source {
-	SONDE_SRC_SOCKET_TP = 0, /* tp_btf sock_send_length / sock_recv_length */
+	SONDE_SRC_SOCKET_TP = 0,  /* tp_btf sock_send_length / sock_recv_length */
 	SONDE_SRC_SYSCALL_TP = 1, /* syscalls/sys_{enter,exit}_* fallback */
-	SONDE_SRC_OPENSSL = 2, /* uprobes on SSL_read / SSL_write (plaintext) */
-	SONDE_SRC_GO_TLS = 3, /* uprobes on crypto/tls.(*Conn).Read / Write (plaintext) */
+	SONDE_SRC_OPENSSL = 2,	  /* uprobes on SSL_read / SSL_write (plaintext) */
+	SONDE_SRC_GO_TLS = 3,	  /* uprobes on crypto/tls.(*Conn).Read / Write (plaintext) */
 };
 
 /* Why an event could not be delivered; index into the lost-counter map. */
 enum sonde_lost_reason {
 	SONDE_LOST_RINGBUF_FULL = 0, /* bpf_ringbuf_output failed */
-	SONDE_LOST_READ_USER = 1, /* payload could not be read from user memory */
-	SONDE_LOST_ALLOW_FULL = 2, /* forked child could not be added to the allow map */
-	SONDE_LOST_CONN_FULL = 3, /* connection map update failed */
-	SONDE_LOST_STASH_FULL = 4, /* syscall-path argument stash update failed */
+	SONDE_LOST_READ_USER = 1,    /* payload could not be read from user memory */
+	SONDE_LOST_ALLOW_FULL = 2,   /* forked child could not be added to the allow map */
+	SONDE_LOST_CONN_FULL = 3,    /* connection map update failed */
+	SONDE_LOST_STASH_FULL = 4,   /* syscall-path argument stash update failed */
 	SONDE_LOST_NR = 5,
 };
 
 /* Common header of every ring-buffer record. */
 struct sonde_event_hdr {
 	__u16 type; /* enum sonde_event_type */
-	__u16 abi; /* SONDE_ABI_VERSION of the producer */
+	__u16 abi;  /* SONDE_ABI_VERSION of the producer */
 	__u32 tgid; /* process (thread group) id */
-	__u32 pid; /* thread id */
+	__u32 pid;  /* thread id */
 	__u32 _pad0;
 	__u64 ts_ns; /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) when the event was made */
 };
@@ -72,11 +72,11 @@ _Static_assert(sizeof(struct sonde_event_hdr) == 24, "sonde_event_hdr ABI");
 /* SONDE_EV_DATA: one socket read or write; followed by cap_len payload bytes. */
 struct sonde_data_event {
 	struct sonde_event_hdr hdr;
-	__u64 cookie; /* bpf_get_socket_cookie(sk): the connection's identity */
-	__u32 len; /* bytes the syscall moved (its return value, > 0; 0 = EOF on read) */
-	__u32 cap_len; /* payload bytes that follow (<= len, <= capture limit) */
-	__u8 dir; /* enum sonde_direction */
-	__u8 source; /* enum sonde_source */
+	__u64 cookie;	  /* bpf_get_socket_cookie(sk): the connection's identity */
+	__u32 len;	  /* bytes the syscall moved (its return value, > 0; 0 = EOF on read) */
+	__u32 cap_len;	  /* payload bytes that follow (<= len, <= capture limit) */
+	__u8 dir;	  /* enum sonde_direction */
+	__u8 source;	  /* enum sonde_source */
 	__u16 syscall_nr; /* syscall that carried the data (x86-64 numbers); 0xffff unknown */
 	__u32 _pad0;
 	__u8 data[]; /* cap_len bytes: the first bytes of the buffer the syscall moved */
@@ -86,7 +86,7 @@ _Static_assert(sizeof(struct sonde_data_event) == 48, "sonde_data_event ABI");
 /* Address of one end of a connection. IPv4 is stored v4-mapped (::ffff:a.b.c.d). */
 struct sonde_addr {
 	__u8 addr[16]; /* IPv6 or v4-mapped IPv4, network byte order; zero for AF_UNIX */
-	__u16 port; /* host byte order; 0 for AF_UNIX */
+	__u16 port;    /* host byte order; 0 for AF_UNIX */
 	__u16 _pad0;
 	__u32 _pad1;
 };
@@ -95,11 +95,11 @@ _Static_assert(sizeof(struct sonde_addr) == 24, "sonde_addr ABI");
 /* SONDE_EV_CONN_OPEN / SONDE_EV_CONN_CLOSE. */
 struct sonde_conn_event {
 	struct sonde_event_hdr hdr;
-	__u64 cookie; /* socket cookie */
+	__u64 cookie;		 /* socket cookie */
 	struct sonde_addr local; /* this process's end */
-	struct sonde_addr peer; /* the other end */
-	__u16 family; /* AF_INET, AF_INET6 or AF_UNIX */
-	__u16 sk_type; /* SOCK_STREAM ... */
+	struct sonde_addr peer;	 /* the other end */
+	__u16 family;		 /* AF_INET, AF_INET6 or AF_UNIX */
+	__u16 sk_type;		 /* SOCK_STREAM ... */
 	__u32 _pad0;
 	char unix_path[64]; /* AF_UNIX: bound path of the listening end, NUL-padded */
 };
@@ -108,7 +108,7 @@ _Static_assert(sizeof(struct sonde_conn_event) == 152, "sonde_conn_event ABI");
 /* SONDE_EV_PROC_FORK / EXEC / EXIT. */
 struct sonde_proc_event {
 	struct sonde_event_hdr hdr; /* hdr.tgid: the child (fork), the process (exec/exit) */
-	__u32 ppid; /* parent tgid (fork) */
+	__u32 ppid;		    /* parent tgid (fork) */
 	__u32 _pad0;
 	char comm[SONDE_COMM_LEN]; /* task comm after the event */
 };
@@ -126,8 +126,8 @@ _Static_assert(sizeof(struct sonde_listen_event) == 32, "sonde_listen_event ABI"
 /* Value of the per-CPU "sonde_stats" array, index 0. */
 struct sonde_stats {
 	__u64 lost[SONDE_LOST_NR]; /* events not delivered, by enum sonde_lost_reason */
-	__u64 emitted; /* records written to the ring buffer */
-	__u64 truncated; /* data events whose payload was cut to the capture limit */
+	__u64 emitted;		   /* records written to the ring buffer */
+	__u64 truncated;	   /* data events whose payload was cut to the capture limit */
 	__u64 no_buffer; /* socket I/O without a user buffer (sendfile, splice, io_uring) */
 };
 _Static_assert(sizeof(struct sonde_stats) == 64, "sonde_stats ABI");

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The data path shared by both capture paths: given a socket, the direction, the byte
+ * count and the syscall that moved the bytes, announce the connection on first sight and
+ * emit one data event with a bounded prefix of the user buffer.
+ */
+#ifndef SONDE_CAPTURE_BPF_H
+#define SONDE_CAPTURE_BPF_H
+
+#include "sonde.bpf.h"
+
+/* x86-64 syscall numbers whose arguments locate the user buffer. */
+#define NR_READ 0
+#define NR_WRITE 1
+#define NR_READV 19
+#define NR_WRITEV 20
+#define NR_SENDTO 44
+#define NR_RECVFROM 45
+#define NR_SENDMSG 46
+#define NR_RECVMSG 47
+
+/* Where the bytes of one syscall are: one buffer, or an iovec array. */
+struct user_io {
+	__u64 nr;	/* syscall number, 0xffff when unknown */
+	__u64 vectored; /* base is a struct iovec array of cnt entries */
+	__u64 base;	/* buffer or iovec array (user address); 0: no buffer (sendfile, ...) */
+	__u64 cnt;	/* iovec count when vectored */
+};
+
+/* Turns a syscall's arguments into a user_io; false when it carries no user buffer
+ * (sendfile, splice, io_uring, mmsg variants): only the byte count is reported then. */
+static __always_inline bool user_io_from_args(struct user_io *io, __u64 nr, __u64 a1, __u64 a2)
+{
+	io->nr = nr;
+	io->vectored = 0;
+	io->cnt = 0;
+	switch (nr) {
+	case NR_READ:
+	case NR_WRITE:
+	case NR_SENDTO:
+	case NR_RECVFROM:
+		io->base = a1;
+		return true;
+	case NR_READV:
+	case NR_WRITEV:
+		io->base = a1;
+		io->cnt = a2;
+		io->vectored = 1;
+		return true;
+	case NR_SENDMSG:
+	case NR_RECVMSG: {
+		struct user_msghdr msg;
+
+		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)a1)) {
+			io->base = 0;
+			return false;
+		}
+		io->base = (__u64)msg.msg_iov;
+		io->cnt = msg.msg_iovlen;
+		io->vectored = 1;
+		return true;
+	}
+	default:
+		io->nr = 0xffff;
+		io->base = 0;
+		return false;
+	}
+}
+
+static __always_inline void addr_v6(struct sonde_addr *a, const void *src)
+{
+	bpf_probe_read_kernel(a->addr, 16, src);
+}
+
+static __always_inline void addr_v4(struct sonde_addr *a, __be32 ip)
+{
+	__builtin_memset(a->addr, 0, 10);
+	a->addr[10] = 0xff;
+	a->addr[11] = 0xff;
+	__builtin_memcpy(&a->addr[12], &ip, 4);
+}
+
+static __always_inline void conn_fill_unix(struct sonde_conn_event *ev, struct sock *sk)
+{
+	struct unix_sock *us = (struct unix_sock *)sk;
+	struct unix_address *ua = BPF_CORE_READ(us, addr);
+	int len;
+
+	/* A client end is unbound: the path is its peer's (the listener's) address. */
+	if (!ua) {
+		struct unix_sock *peer = (struct unix_sock *)BPF_CORE_READ(us, peer);
+
+		if (peer)
+			ua = BPF_CORE_READ(peer, addr);
+	}
+	if (!ua)
+		return;
+	len = BPF_CORE_READ(ua, len);
+	if (len <= 2)
+		return;
+	/* Abstract names start with a NUL: they read as "" here. */
+	bpf_probe_read_kernel_str(ev->unix_path, sizeof(ev->unix_path), ua->name[0].sun_path);
+}
+
+static __always_inline void conn_fill(struct sonde_conn_event *ev, struct sock *sk, __u64 id)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	ev->cookie = id;
+	ev->family = family;
+	ev->sk_type = BPF_CORE_READ(sk, sk_type);
+	if (family == AF_INET) {
+		addr_v4(&ev->local, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
+		addr_v4(&ev->peer, BPF_CORE_READ(sk, __sk_common.skc_daddr));
+	} else if (family == AF_INET6) {
+		addr_v6(&ev->local, &sk->__sk_common.skc_v6_rcv_saddr);
+		addr_v6(&ev->peer, &sk->__sk_common.skc_v6_daddr);
+	} else {
+		conn_fill_unix(ev, sk);
+		return;
+	}
+	ev->local.port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	ev->peer.port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+}
+
+/* Announces a connection the first time its identity is seen. */
+static __always_inline void conn_seen(struct sock *sk, __u64 id)
+{
+	struct sonde_conn_event ev = {};
+	__u8 one = 1;
+
+	if (bpf_map_lookup_elem(&conns, &id))
+		return;
+	if (bpf_map_update_elem(&conns, &id, &one, BPF_NOEXIST)) {
+		count_lost(SONDE_LOST_CONN_FULL);
+		return;
+	}
+	fill_hdr(&ev.hdr, SONDE_EV_CONN_OPEN);
+	conn_fill(&ev, sk, id);
+	emit(&ev, sizeof(ev));
+}
+
+/* Copies up to `want` bytes of the syscall's buffer(s) into dst; returns bytes copied. */
+static __always_inline __u32 copy_payload(__u8 *dst, struct user_io io, __u32 want)
+{
+	struct iovec iov;
+	__u32 off = 0;
+	__u64 o, m;
+
+	if (!io.vectored) {
+		m = want;
+		asm volatile("%[m] &= %[k]" : [m] "+r"(m) : [k] "i"(SONDE_CAPTURE_MAX * 2 - 1));
+		if (bpf_probe_read_user(dst, m, (void *)io.base))
+			return 0;
+		return m;
+	}
+	for (int i = 0; i < SONDE_MAX_IOV; i++) {
+		__u32 n;
+
+		if (i >= io.cnt || off >= want || off >= SONDE_CAPTURE_MAX)
+			break;
+		if (bpf_probe_read_user(&iov, sizeof(iov), (struct iovec *)io.base + i))
+			break;
+		n = want - off;
+		if (iov.iov_len < n)
+			n = iov.iov_len;
+		/* The verifier must see dst + off + n < 2 * MAX; clang drops masks it can
+		 * prove redundant, so apply them in asm on 64-bit copies. */
+		o = off;
+		m = n;
+		asm volatile("%[o] &= %[k]" : [o] "+r"(o) : [k] "i"(SONDE_CAPTURE_MAX - 1));
+		asm volatile("%[m] &= %[k]" : [m] "+r"(m) : [k] "i"(SONDE_CAPTURE_MAX - 1));
+		if (m && bpf_probe_read_user(dst + o, m, iov.iov_base))
+			break;
+		off = o + m;
+	}
+	return off;
+}
+
+/*
+ * One socket read or write of `ret` bytes (ret 0 on a read: EOF) on connection `id`.
+ * io.base is 0 when the syscall has no user buffer.
+ */
+static __always_inline int capture_io(struct sock *sk, __u64 id, __u8 dir, __s64 ret,
+				      struct user_io io, __u8 source)
+{
+	struct sonde_data_event *ev;
+	struct sonde_scratch *s;
+	struct sonde_stats *st;
+	__u32 cpu = bpf_get_smp_processor_id();
+	__u32 want = 0;
+	__u64 size;
+
+	if (ret < 0)
+		return 0;
+	conn_seen(sk, id);
+	s = bpf_map_lookup_elem(&scratch, &cpu);
+	if (!s)
+		return 0;
+	ev = (struct sonde_data_event *)s->raw;
+	fill_hdr(&ev->hdr, SONDE_EV_DATA);
+	ev->cookie = id;
+	ev->len = ret;
+	ev->dir = dir;
+	ev->source = source;
+	ev->syscall_nr = io.nr;
+	ev->_pad0 = 0;
+	if (io.base && ret > 0) {
+		want = ret < capture_bytes ? ret : capture_bytes;
+		if (want > SONDE_CAPTURE_MAX)
+			want = SONDE_CAPTURE_MAX;
+		want = copy_payload(ev->data, io, want);
+		if (!want)
+			count_lost(SONDE_LOST_READ_USER);
+	} else if (ret > 0) {
+		st = stats_slot();
+		if (st)
+			st->no_buffer++;
+	}
+	if (want < ret && want == capture_bytes) {
+		st = stats_slot();
+		if (st)
+			st->truncated++;
+	}
+	ev->cap_len = want;
+	size = want;
+	asm volatile("%[s] &= %[k]" : [s] "+r"(size) : [k] "i"(SONDE_CAPTURE_MAX * 2 - 1));
+	return emit(ev, sizeof(*ev) + size);
+}
+
+#endif /* SONDE_CAPTURE_BPF_H */

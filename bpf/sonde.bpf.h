@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Maps, load-time settings and helpers shared by the BPF programs of sonde.
+ * The programs live in several .bpf.c files linked into one object by bpftool; every map
+ * and setting is defined here __weak, identically in each file, and the linker keeps one.
+ */
+#ifndef SONDE_BPF_H
+#define SONDE_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include "sonde_abi.h"
+
+#define AF_UNIX 1
+#define AF_INET 2
+#define AF_INET6 10
+#define SOCK_STREAM 1
+#define MSG_PEEK 0x2
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define TCP_CLOSE_STATE 7
+#define TCP_LISTEN_STATE 10
+#define SONDE_MAX_IOV 8
+
+/* ---- settings, written by the loader between open and load ---------------------------- */
+const volatile __u32 sonde_abi_version __weak = SONDE_ABI_VERSION;
+/* payload prefix copied per read/write, <= SONDE_CAPTURE_MAX */
+const volatile __u32 capture_bytes __weak = SONDE_CAPTURE_DEFAULT;
+/* emit SONDE_EV_PROC_EXEC for every exec (comm=/exe= rules need them) */
+const volatile bool exec_events __weak = false;
+/* emit SONDE_EV_LISTEN for every listen() (port= rules need them) */
+const volatile bool listen_events __weak = false;
+/* connection identity: socket cookie (tp_btf path) or the struct sock address (the
+ * syscall-tracepoint path, whose program type cannot call bpf_get_socket_cookie) */
+const volatile bool cookie_ids __weak = true;
+
+/* ---- maps -------------------------------------------------------------------------------- */
+/* Selected processes: one bit per tgid. An mmap-able array so that user space sets and
+ * clears bits with atomic operations while the kernel adds fork children. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, SONDE_TGID_MAX / 64);
+	__type(key, __u32);
+	__type(value, __u64);
+} allow_tgids SEC(".maps") __weak;
+
+/* Connections seen so far (identity -> 1): the first sighting emits SONDE_EV_CONN_OPEN. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u8);
+} conns SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20); /* resized by the loader */
+} events SEC(".maps") __weak;
+
+/* Per-CPU counters (struct sonde_stats). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sonde_stats);
+} stats SEC(".maps") __weak;
+
+/* Scratch for one data event: header + twice the capture limit, so that a copy at any
+ * offset below SONDE_CAPTURE_MAX of any length below it stays in bounds for the verifier.
+ * Too big for a per-CPU array (32 KiB limit): a plain array, one slot per CPU (the
+ * loader sets max_entries to the number of possible CPUs). Socket I/O runs in process
+ * context, so nothing on the same CPU can interleave with a program using its slot. */
+struct sonde_scratch {
+	__u8 raw[sizeof(struct sonde_data_event) + 2 * SONDE_CAPTURE_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sonde_scratch);
+} scratch SEC(".maps") __weak;
+
+/* ---- helpers -------------------------------------------------------------------------------- */
+static __always_inline struct sonde_stats *stats_slot(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&stats, &zero);
+}
+
+static __always_inline void count_lost(enum sonde_lost_reason why)
+{
+	struct sonde_stats *s = stats_slot();
+
+	if (s && why < SONDE_LOST_NR)
+		s->lost[why]++;
+}
+
+static __always_inline void count_emitted(void)
+{
+	struct sonde_stats *s = stats_slot();
+
+	if (s)
+		s->emitted++;
+}
+
+/* Writes one record, counting the failure when the ring buffer is full. */
+static __always_inline int emit(void *rec, __u64 size)
+{
+	if (bpf_ringbuf_output(&events, rec, size, 0)) {
+		count_lost(SONDE_LOST_RINGBUF_FULL);
+		return -1;
+	}
+	count_emitted();
+	return 0;
+}
+
+static __always_inline bool tgid_allowed(__u32 tgid)
+{
+	__u32 word = tgid / 64;
+	__u64 *bits = bpf_map_lookup_elem(&allow_tgids, &word);
+
+	return bits && (*bits & (1ULL << (tgid % 64)));
+}
+
+static __always_inline int tgid_allow(__u32 tgid, bool on)
+{
+	__u32 word = tgid / 64;
+	__u64 *bits = bpf_map_lookup_elem(&allow_tgids, &word);
+
+	if (!bits)
+		return -1;
+	if (on)
+		__sync_fetch_and_or(bits, 1ULL << (tgid % 64));
+	else
+		__sync_fetch_and_and(bits, ~(1ULL << (tgid % 64)));
+	return 0;
+}
+
+static __always_inline void fill_hdr(struct sonde_event_hdr *h, __u16 type)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	h->type = type;
+	h->abi = SONDE_ABI_VERSION;
+	h->tgid = id >> 32;
+	h->pid = (__u32)id;
+	h->_pad0 = 0;
+	h->ts_ns = bpf_ktime_get_ns();
+}
+
+/* Only stream sockets of the families sonde parses are worth an event. */
+static __always_inline bool sock_wanted(struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 type = BPF_CORE_READ(sk, sk_type);
+
+	if (type != SOCK_STREAM)
+		return false;
+	return family == AF_INET || family == AF_INET6 || family == AF_UNIX;
+}
+
+#endif /* SONDE_BPF_H */

@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "loader.h"
+#include "log.h"
+#include "sonde_bpf.skel.h"
+
+#define VMLINUX_BTF "/sys/kernel/btf/vmlinux"
+
+static struct bpf_program *const *socket_progs(struct sonde_bpf *s, size_t *n)
+{
+	static struct bpf_program *p[2];
+
+	p[0] = s->progs.sonde_sock_send;
+	p[1] = s->progs.sonde_sock_recv;
+	*n = 2;
+	return p;
+}
+
+static struct bpf_program *const *syscall_progs(struct sonde_bpf *s, size_t *n)
+{
+	static struct bpf_program *p[16];
+
+	p[0] = s->progs.sonde_enter_read;
+	p[1] = s->progs.sonde_enter_write;
+	p[2] = s->progs.sonde_enter_readv;
+	p[3] = s->progs.sonde_enter_writev;
+	p[4] = s->progs.sonde_enter_sendto;
+	p[5] = s->progs.sonde_enter_recvfrom;
+	p[6] = s->progs.sonde_enter_sendmsg;
+	p[7] = s->progs.sonde_enter_recvmsg;
+	p[8] = s->progs.sonde_exit_read;
+	p[9] = s->progs.sonde_exit_write;
+	p[10] = s->progs.sonde_exit_readv;
+	p[11] = s->progs.sonde_exit_writev;
+	p[12] = s->progs.sonde_exit_sendto;
+	p[13] = s->progs.sonde_exit_recvfrom;
+	p[14] = s->progs.sonde_exit_sendmsg;
+	p[15] = s->progs.sonde_exit_recvmsg;
+	*n = 16;
+	return p;
+}
+
+static void set_autoload(struct bpf_program *const *progs, size_t n, bool on)
+{
+	for (size_t i = 0; i < n; i++)
+		bpf_program__set_autoload(progs[i], on);
+}
+
+/* The socket tracepoints exist from Linux 6.3; decided from BTF, not version numbers. */
+static bool kernel_has_socket_tracepoints(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	bool found;
+
+	if (!btf)
+		return false;
+	found = btf__find_by_name_kind(btf, "btf_trace_sock_send_length", BTF_KIND_TYPEDEF) >= 0 &&
+		btf__find_by_name_kind(btf, "btf_trace_sock_recv_length", BTF_KIND_TYPEDEF) >= 0;
+	btf__free(btf);
+	return found;
+}
+
+/* Syscall tracepoints are found through tracefs, which a fresh node may not have mounted. */
+static int ensure_tracefs(void)
+{
+	if (access("/sys/kernel/tracing/events", F_OK) == 0 ||
+	    access("/sys/kernel/debug/tracing/events", F_OK) == 0)
+		return 0;
+	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0)
+		return 0;
+	return -errno;
+}
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_WARN || log_verbosity() >= 2)
+		return vfprintf(stderr, fmt, ap);
+	return 0;
+}
+
+/* Opens, configures, loads and attaches the object for one capture path. */
+static int load_path(struct loader *l, const struct loader_opts *o, enum capture_mode mode)
+{
+	struct bpf_program *const *progs;
+	struct sonde_bpf *s;
+	size_t n;
+	int err, ncpu = libbpf_num_possible_cpus();
+
+	s = sonde_bpf__open();
+	if (!s)
+		return -errno;
+	if (s->rodata->sonde_abi_version != SONDE_ABI_VERSION) {
+		log_error("BPF object has ABI %u, this sonde speaks %u: rebuild sonde",
+			  s->rodata->sonde_abi_version, SONDE_ABI_VERSION);
+		err = -EPROTO;
+		goto cleanup;
+	}
+	s->rodata->capture_bytes = o->capture_bytes;
+	s->rodata->exec_events = o->exec_events;
+	s->rodata->listen_events = o->listen_events;
+	s->rodata->cookie_ids = mode == CAPTURE_SOCKET;
+	bpf_map__set_max_entries(s->maps.scratch, ncpu > 0 ? ncpu : 1);
+	if (o->ringbuf_bytes)
+		bpf_map__set_max_entries(s->maps.events, o->ringbuf_bytes);
+	progs = socket_progs(s, &n);
+	set_autoload(progs, n, mode == CAPTURE_SOCKET);
+	progs = syscall_progs(s, &n);
+	set_autoload(progs, n, mode == CAPTURE_SYSCALLS);
+	if (mode == CAPTURE_SYSCALLS && (err = ensure_tracefs())) {
+		log_error("cannot mount tracefs on /sys/kernel/tracing: %s", strerror(-err));
+		goto cleanup;
+	}
+	err = sonde_bpf__load(s);
+	if (err)
+		goto cleanup;
+	err = sonde_bpf__attach(s);
+	if (err)
+		goto cleanup;
+	l->skel = s;
+	l->mode = mode;
+	l->attached = 0;
+	for (size_t i = 0; i < sizeof(s->links) / sizeof(struct bpf_link *); i++)
+		l->attached += ((struct bpf_link **)&s->links)[i] != NULL;
+	return 0;
+cleanup:
+	sonde_bpf__destroy(s);
+	return err;
+}
+
+static int choose_and_load(struct loader *l, const struct loader_opts *o)
+{
+	bool have_sock = kernel_has_socket_tracepoints();
+	int err;
+
+	if (o->capture == CAPTURE_SYSCALLS)
+		return load_path(l, o, CAPTURE_SYSCALLS);
+	if (o->capture == CAPTURE_SOCKET) {
+		if (!have_sock) {
+			log_error(
+				"--capture socket: this kernel has no sock_send_length/"
+				"sock_recv_length tracepoints (Linux >= 6.3); use --capture auto");
+			return -EOPNOTSUPP;
+		}
+		return load_path(l, o, CAPTURE_SOCKET);
+	}
+	if (have_sock) {
+		err = load_path(l, o, CAPTURE_SOCKET);
+		if (!err)
+			return 0;
+		log_warn("socket tracepoints failed to load (%s); falling back to syscalls",
+			 strerror(-err));
+	}
+	return load_path(l, o, CAPTURE_SYSCALLS);
+}
+
+int loader_open(struct loader *l, const struct loader_opts *o)
+{
+	int err, fd;
+
+	memset(l, 0, sizeof(*l));
+	libbpf_set_print(libbpf_quiet);
+	err = choose_and_load(l, o);
+	if (err) {
+		log_error("loading the BPF programs failed: %s (run sonde --check for details)",
+			  strerror(-err));
+		return err;
+	}
+	fd = bpf_map__fd(l->skel->maps.allow_tgids);
+	l->allow_size = (size_t)bpf_map__max_entries(l->skel->maps.allow_tgids) * sizeof(uint64_t);
+	l->allow = mmap(NULL, l->allow_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (l->allow == MAP_FAILED) {
+		err = -errno;
+		l->allow = NULL;
+		log_error("cannot map the process allow map: %s", strerror(-err));
+		goto cleanup;
+	}
+	l->rb = ring_buffer__new(bpf_map__fd(l->skel->maps.events),
+				 (ring_buffer_sample_fn)o->on_event, o->ctx, NULL);
+	if (!l->rb) {
+		err = -errno;
+		log_error("cannot open the ring buffer: %s", strerror(-err));
+		goto cleanup;
+	}
+	return 0;
+cleanup:
+	loader_close(l);
+	return err;
+}
+
+void loader_close(struct loader *l)
+{
+	if (!l)
+		return;
+	ring_buffer__free(l->rb);
+	if (l->allow)
+		munmap(l->allow, l->allow_size);
+	sonde_bpf__destroy(l->skel); /* detaches every link first */
+	memset(l, 0, sizeof(*l));
+}
+
+int loader_allow(struct loader *l, uint32_t tgid, bool on)
+{
+	uint64_t bit;
+
+	if (!l->allow || tgid >= SONDE_TGID_MAX)
+		return -EINVAL;
+	bit = 1ULL << (tgid % 64);
+	/* The kernel sets bits of fork children concurrently: atomic read-modify-write. */
+	if (on)
+		__atomic_fetch_or(&l->allow[tgid / 64], bit, __ATOMIC_SEQ_CST);
+	else
+		__atomic_fetch_and(&l->allow[tgid / 64], ~bit, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
+bool loader_allowed(const struct loader *l, uint32_t tgid)
+{
+	if (!l->allow || tgid >= SONDE_TGID_MAX)
+		return false;
+	return __atomic_load_n(&l->allow[tgid / 64], __ATOMIC_RELAXED) & (1ULL << (tgid % 64));
+}
+
+int loader_poll(struct loader *l, int timeout_ms)
+{
+	return ring_buffer__poll(l->rb, timeout_ms);
+}
+
+int loader_stats(const struct loader *l, struct sonde_stats *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct sonde_stats per[ncpu > 0 ? ncpu : 1];
+	uint32_t zero = 0;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	err = bpf_map__lookup_elem(l->skel->maps.stats, &zero, sizeof(zero), per,
+				   sizeof(per[0]) * (ncpu > 0 ? ncpu : 1), 0);
+	if (err)
+		return err;
+	for (int c = 0; c < ncpu; c++) {
+		for (int r = 0; r < SONDE_LOST_NR; r++)
+			out->lost[r] += per[c].lost[r];
+		out->emitted += per[c].emitted;
+		out->truncated += per[c].truncated;
+		out->no_buffer += per[c].no_buffer;
+	}
+	return 0;
+}
