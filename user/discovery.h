@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Process discovery and selection: reads what the selection rules need from /proc and
+ * decides which processes sonde observes. Every function takes the proc root ("/proc" in
+ * production, a fixture tree in tests), so nothing here needs root to be tested.
+ */
+#ifndef SONDE_DISCOVERY_H
+#define SONDE_DISCOVERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+/* Enough for any sane server; proc_listening_ports() drops ports beyond its max. */
+#define PROC_PORTS_MAX 256
+
+struct proc_info {
+	uint32_t tgid, ppid;
+	char comm[16];	/* /proc/PID/comm without its newline (may hold spaces, '\n', bad UTF-8) */
+	char exe[4096]; /* readlink /proc/PID/exe; "" if unreadable (kernel threads, zombies) */
+	char cgroup[512];	     /* cgroup v2 path from the "0::/path" line; "" if none */
+	char service_name[128];	     /* OTEL_SERVICE_NAME, else service.name of
+				   OTEL_RESOURCE_ATTRIBUTES, else basename(exe), else comm */
+	char service_namespace[128]; /* OTEL_SERVICE_NAMESPACE, else service.namespace of
+					OTEL_RESOURCE_ATTRIBUTES, else "" */
+};
+
+/*
+ * Fills out for one process. Of the environment only OTEL_SERVICE_NAME,
+ * OTEL_SERVICE_NAMESPACE and OTEL_RESOURCE_ATTRIBUTES are looked at (environments hold
+ * secrets: nothing else is copied or kept), and only its first 256 KiB.
+ * Returns 0, -ENOENT when no process has this tgid (gone, never existed, or tgid names a
+ * thread that is not a group leader), or another -errno.
+ */
+int proc_read_info(const char *proc_root, uint32_t tgid, struct proc_info *out);
+
+/*
+ * The TCP ports (IPv4 and IPv6) this process has a socket listening on: its socket fds
+ * matched against the LISTEN rows of its network namespace's net/tcp and net/tcp6.
+ * Stores at most max distinct ports, ascending, in ports and their number in *n.
+ * Returns 0, -ENOENT when the process is gone, or another -errno (-EACCES: not ours).
+ */
+int proc_listening_ports(const char *proc_root, uint32_t tgid, uint16_t *ports, size_t max,
+			 size_t *n);
+
+/*
+ * True if any rule selects p. ports/n_ports are p's listening ports, read once per scan by
+ * the caller and only when selection_has_port_rules() (NULL/0 otherwise).
+ */
+bool selection_match(const struct select_rule *rules, size_t n_rules, const struct proc_info *p,
+		     const uint16_t *ports, size_t n_ports);
+bool selection_has_port_rules(const struct select_rule *rules, size_t n);
+
+/*
+ * Renders rules for logs, e.g. "comm=trade-engine, port=8080" ("" for no rules).
+ * Returns 0, or -ENOSPC when buf was too small (it then holds the rules that fit whole).
+ */
+int selection_rules_describe(const struct select_rule *rules, size_t n, char *buf, size_t len);
+
+/*
+ * Calls fn for every process (numeric entry of proc_root) whose info could be read, in
+ * ascending tgid order; processes that vanish meanwhile are skipped. Skips the caller
+ * itself when skip_self. Returns 0, the first non-zero value fn returned (the scan stops
+ * there), or -errno when proc_root cannot be listed.
+ */
+typedef int (*proc_scan_fn)(void *ctx, const struct proc_info *p);
+int proc_scan(const char *proc_root, bool skip_self, proc_scan_fn fn, void *ctx);
+
+/*
+ * False once every thread of the group has exited: the directory is gone, or only the
+ * zombie leader is left waiting for its parent to reap it.
+ */
+bool proc_alive(const char *proc_root, uint32_t tgid);
+
+#endif

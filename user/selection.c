@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Selection: which processes the rules pick. Pure functions of a proc_info read by
+ * discovery.c, so every rule kind is tested without a /proc.
+ */
+#include "discovery.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <string.h>
+
+/* What readlink of /proc/PID/exe appends once the binary was unlinked (fs/d_path.c). */
+#define DELETED_SUFFIX " (deleted)"
+
+static bool comm_matches(const char *rule, const char *comm)
+{
+	/* A longer rule names what the kernel cut to 15 bytes (TASK_COMM_LEN - 1). */
+	size_t len = strnlen(rule, 15);
+
+	return strlen(comm) == len && !memcmp(rule, comm, len);
+}
+
+static bool exe_matches(const char *glob, const char *exe)
+{
+	size_t n = strlen(exe), slen = strlen(DELETED_SUFFIX);
+	char path[sizeof(((struct proc_info *)0)->exe)];
+
+	/* No FNM_PATHNAME: a star also matches '/', so one glob covers every install prefix. */
+	if (!exe[0])
+		return false; /* kernel threads never match, not even "*" */
+	if (!fnmatch(glob, exe, 0))
+		return true;
+	/* A binary replaced by an upgrade while running reads "PATH (deleted)". */
+	if (n <= slen || strcmp(exe + n - slen, DELETED_SUFFIX) != 0)
+		return false;
+	memcpy(path, exe, n - slen);
+	path[n - slen] = '\0';
+	return !fnmatch(glob, path, 0);
+}
+
+static bool rule_matches(const struct select_rule *r, const struct proc_info *p,
+			 const uint16_t *ports, size_t n_ports)
+{
+	switch (r->kind) {
+	case SELECT_PID:
+		return p->tgid == r->num;
+	case SELECT_COMM:
+		return comm_matches(r->text, p->comm);
+	case SELECT_EXE:
+		return exe_matches(r->text, p->exe);
+	case SELECT_PORT:
+		for (size_t i = 0; i < n_ports; i++)
+			if (ports[i] == r->num)
+				return true;
+		return false;
+	case SELECT_CGROUP:
+		return p->cgroup[0] && !fnmatch(r->text, p->cgroup, 0);
+	}
+	return false;
+}
+
+bool selection_match(const struct select_rule *rules, size_t n_rules, const struct proc_info *p,
+		     const uint16_t *ports, size_t n_ports)
+{
+	if (!p)
+		return false;
+	if (!ports)
+		n_ports = 0;
+	for (size_t i = 0; i < n_rules; i++)
+		if (rule_matches(&rules[i], p, ports, n_ports))
+			return true;
+	return false;
+}
+
+bool selection_has_port_rules(const struct select_rule *rules, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (rules[i].kind == SELECT_PORT)
+			return true;
+	return false;
+}
+
+static const char *rule_kind_name(enum select_kind kind)
+{
+	switch (kind) {
+	case SELECT_PID:
+		return "pid";
+	case SELECT_COMM:
+		return "comm";
+	case SELECT_EXE:
+		return "exe";
+	case SELECT_PORT:
+		return "port";
+	case SELECT_CGROUP:
+		return "cgroup";
+	}
+	return "?";
+}
+
+int selection_rules_describe(const struct select_rule *rules, size_t n, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	if (!buf || !len)
+		return -ENOSPC;
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		const struct select_rule *r = &rules[i];
+		const char *sep = i ? ", " : "";
+		int w;
+
+		if (r->kind == SELECT_PID || r->kind == SELECT_PORT)
+			w = snprintf(buf + off, len - off, "%s%s=%u", sep, rule_kind_name(r->kind),
+				     r->num);
+		else
+			w = snprintf(buf + off, len - off, "%s%s=%.*s", sep,
+				     rule_kind_name(r->kind), (int)sizeof(r->text), r->text);
+		if (w < 0)
+			return -EINVAL;
+		if ((size_t)w >= len - off) {
+			buf[off] = '\0'; /* whole rules only: a cut one would mislead */
+			return -ENOSPC;
+		}
+		off += (size_t)w;
+	}
+	return 0;
+}
