@@ -4,7 +4,8 @@
  * Config file format: one "key = value" per line, the key being a long option name
  * (select, listen, route, routes-file, capture, ...); '#' starts a comment; repeatable
  * options may repeat their key. Flags given on the command line override scalar keys of
- * the file and add to its repeatable ones.
+ * the file and add to its repeatable ones. The full syntax is in `sonde --help` and
+ * deploy/sonde.conf.
  */
 #ifndef SONDE_CONFIG_H
 #define SONDE_CONFIG_H
@@ -16,15 +17,15 @@
 
 enum capture_mode {
 	CAPTURE_AUTO = 0, /* probe: socket tracepoints if they attach, else syscalls */
-	CAPTURE_SOCKET, /* tp_btf sock_send_length / sock_recv_length */
+	CAPTURE_SOCKET,	  /* tp_btf sock_send_length / sock_recv_length */
 	CAPTURE_SYSCALLS, /* syscalls/sys_{enter,exit}_* tracepoints */
 };
 
 enum select_kind {
-	SELECT_PID, /* pid=N: that process (and its fork children) */
-	SELECT_COMM, /* comm=NAME: exact task comm (15 chars max, as the kernel cuts it) */
-	SELECT_EXE, /* exe=GLOB: fnmatch() on the executable's full path */
-	SELECT_PORT, /* port=N: processes with a TCP socket listening on port N */
+	SELECT_PID,    /* pid=N: that process (and its fork children) */
+	SELECT_COMM,   /* comm=NAME: exact task comm (15 chars max, as the kernel cuts it) */
+	SELECT_EXE,    /* exe=GLOB: fnmatch() on the executable's full path */
+	SELECT_PORT,   /* port=N: processes with a TCP socket listening on port N */
 	SELECT_CGROUP, /* cgroup=GLOB: fnmatch() on the process's cgroup v2 path */
 };
 
@@ -32,33 +33,44 @@ enum select_kind {
 
 struct select_rule {
 	enum select_kind kind;
-	uint32_t num; /* pid or port */
+	uint32_t num;		    /* pid or port */
 	char text[SELECT_TEXT_MAX]; /* comm, exe glob or cgroup glob */
 };
 
 struct config {
 	struct select_rule *rules; /* --select, in order given */
 	size_t n_rules;
-	char listen_host[64]; /* --listen host part, default "0.0.0.0" */
-	uint16_t listen_port; /* --listen port, default 9464 */
-	char **routes; /* --route patterns, then --routes-file lines, in order */
+	char listen_host
+		[64]; /* --listen host: numeric IPv4 or IPv6 (no brackets), default "0.0.0.0" */
+	uint16_t listen_port; /* --listen port, default 9464; 0 = any free port */
+	char **routes;	      /* --route patterns, then --routes-file lines, in order */
 	size_t n_routes;
+	char routes_file
+		[256]; /* --routes-file, "" when none (relative in a config file: to its dir) */
 	enum capture_mode capture; /* --capture, default CAPTURE_AUTO */
-	uint32_t capture_bytes; /* --capture-bytes: payload prefix per read/write */
-	uint32_t route_cap; /* --route-cap: distinct routes per service, default 200 */
-	uint32_t max_series; /* --max-series: series per metric family, default 10000 */
-	char config_file[256]; /* --config, "" when none */
-	bool check; /* --check */
-	int verbose; /* -v, repeatable */
+	uint32_t capture_bytes;	   /* --capture-bytes: payload prefix per read/write */
+	uint32_t route_cap;	   /* --route-cap: distinct routes per service, default 200 */
+	uint32_t max_series;	   /* --max-series: series per metric family, default 10000 */
+	char config_file[256];	   /* --config, "" when none */
+	bool check;		   /* --check */
+	int verbose;		   /* -v, repeatable */
 };
 
 /*
  * Parses argv (and the --config file it names). Returns 0 to run, 1 when a request was
  * fully served (--help, --usage, --version printed to stdout: exit 0), or -EINVAL after
- * printing one line per error to errout naming the flag, key or value at fault.
+ * printing one line per error to errout naming the flag, key or value at fault (-ENOMEM
+ * when out of memory). cfg is overwritten (not freed first); after any return it is safe to
+ * pass to config_free, and after an error it holds no allocations.
  */
 int config_parse(struct config *cfg, int argc, char **argv, FILE *errout);
+/* Frees what config_parse allocated; accepts NULL and zeroed or partially filled configs. */
 void config_free(struct config *cfg);
+/*
+ * Writes cfg in config-file syntax (for --check): reading the output back gives the same
+ * config. Routes read from a routes file are written as route lines. Returns 0 or -EIO.
+ */
+int config_write(const struct config *cfg, FILE *out);
 
 const char *capture_mode_name(enum capture_mode mode);
 const char *select_kind_name(enum select_kind kind);

@@ -1,0 +1,736 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* config_parse(): flags, config file, routes file, precedence, and every error message. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "sonde_abi.h"
+
+#define DATA SONDE_TEST_DATA
+#define DEPLOY_CONF SONDE_TEST_DATA "/../../../deploy/sonde.conf"
+
+struct run {
+	int rc;
+	struct config cfg;
+	char *err; /* everything written to errout */
+	size_t err_len;
+};
+
+static int run_argv(struct run *r, const char **args)
+{
+	char *argv[64];
+	int argc = 0;
+	FILE *err;
+
+	for (; args[argc]; argc++)
+		argv[argc] = (char *)args[argc]; /* argp permutes argv: give it a copy */
+	argv[argc] = NULL;
+	err = open_memstream(&r->err, &r->err_len);
+	assert_non_null(err);
+	r->rc = config_parse(&r->cfg, argc, argv, err);
+	fclose(err);
+	return r->rc;
+}
+
+#define RUN(r, ...) run_argv(r, (const char *[]){ "sonde", __VA_ARGS__, NULL })
+
+static void done(struct run *r)
+{
+	config_free(&r->cfg);
+	free(r->err);
+}
+
+/* The run must fail with exactly this text on errout, and leave nothing allocated. */
+static void expect_error(const char *expected, const char **args)
+{
+	struct run r;
+
+	assert_int_equal(run_argv(&r, args), -EINVAL);
+	assert_string_equal(r.err, expected);
+	assert_null(r.cfg.rules);
+	assert_int_equal(r.cfg.n_rules, 0);
+	assert_null(r.cfg.routes);
+	assert_int_equal(r.cfg.n_routes, 0);
+	done(&r);
+}
+
+#define EXPECT_ERROR(expected, ...) \
+	expect_error(expected, (const char *[]){ "sonde", __VA_ARGS__, NULL })
+
+/* Everything but the rules and config_file is at its default. */
+static void assert_defaults_but_rules(const struct config *c)
+{
+	assert_string_equal(c->listen_host, "0.0.0.0");
+	assert_int_equal(c->listen_port, 9464);
+	assert_int_equal(c->n_routes, 0);
+	assert_string_equal(c->routes_file, "");
+	assert_int_equal(c->capture, CAPTURE_AUTO);
+	assert_int_equal(c->capture_bytes, SONDE_CAPTURE_DEFAULT);
+	assert_int_equal(c->capture_bytes, 4096);
+	assert_int_equal(c->route_cap, 200);
+	assert_int_equal(c->max_series, 10000);
+	assert_false(c->check);
+	assert_int_equal(c->verbose, 0);
+}
+
+static void test_defaults(void **state)
+{
+	struct run r;
+
+	assert_int_equal(run_argv(&r, (const char *[]){ "sonde", NULL }), 0);
+	assert_string_equal(r.err, "");
+	assert_int_equal(r.cfg.n_rules, 0);
+	assert_string_equal(r.cfg.config_file, "");
+	assert_defaults_but_rules(&r.cfg);
+	done(&r);
+}
+
+static void assert_rule(const struct config *c, size_t i, enum select_kind kind, uint32_t num,
+			const char *text)
+{
+	assert_true(i < c->n_rules);
+	assert_int_equal(c->rules[i].kind, kind);
+	assert_int_equal(c->rules[i].num, num);
+	assert_string_equal(c->rules[i].text, text);
+}
+
+static void test_select_rules(void **state)
+{
+	struct run r;
+
+	assert_int_equal(RUN(&r, "--select", "pid=1", "--select=comm=nginx", "--select",
+			     "comm=exactly15chars!", "--select", "exe=/usr/*/nginx", "--select",
+			     "port=65535", "--select", "cgroup=/system.slice/*.service", "--select",
+			     "pid=4194303", "--select", "port=1", "--select", "exe=*/java"),
+			 0);
+	assert_string_equal(r.err, "");
+	assert_int_equal(r.cfg.n_rules, 9);
+	assert_rule(&r.cfg, 0, SELECT_PID, 1, "");
+	assert_rule(&r.cfg, 1, SELECT_COMM, 0, "nginx");
+	assert_rule(&r.cfg, 2, SELECT_COMM, 0, "exactly15chars!");
+	assert_rule(&r.cfg, 3, SELECT_EXE, 0, "/usr/*/nginx");
+	assert_rule(&r.cfg, 4, SELECT_PORT, 65535, "");
+	assert_rule(&r.cfg, 5, SELECT_CGROUP, 0, "/system.slice/*.service");
+	assert_rule(&r.cfg, 6, SELECT_PID, 4194303, "");
+	assert_rule(&r.cfg, 7, SELECT_PORT, 1, "");
+	assert_rule(&r.cfg, 8, SELECT_EXE, 0, "*/java");
+	assert_defaults_but_rules(&r.cfg);
+	done(&r);
+}
+
+static void test_every_option(void **state)
+{
+	struct run r;
+
+	assert_int_equal(RUN(&r, "--select", "comm=api", "--listen", "127.0.0.1:9100", "--route",
+			     "/a/{id}", "--route", "/b/*", "--routes-file", DATA "/routes_one.conf",
+			     "--capture", "syscalls", "--capture-bytes", "16384", "--route-cap",
+			     "1", "--max-series", "4294967295", "--check", "-vv", "--verbose"),
+			 0);
+	assert_string_equal(r.err, "");
+	assert_int_equal(r.cfg.n_rules, 1);
+	assert_rule(&r.cfg, 0, SELECT_COMM, 0, "api");
+	assert_string_equal(r.cfg.listen_host, "127.0.0.1");
+	assert_int_equal(r.cfg.listen_port, 9100);
+	assert_int_equal(r.cfg.n_routes, 3);
+	assert_string_equal(r.cfg.routes[0], "/a/{id}");
+	assert_string_equal(r.cfg.routes[1], "/b/*");
+	assert_string_equal(r.cfg.routes[2], "/one");
+	assert_string_equal(r.cfg.routes_file, DATA "/routes_one.conf");
+	assert_int_equal(r.cfg.capture, CAPTURE_SYSCALLS);
+	assert_int_equal(r.cfg.capture_bytes, 16384);
+	assert_int_equal(r.cfg.route_cap, 1);
+	assert_int_equal(r.cfg.max_series, 4294967295u);
+	assert_true(r.cfg.check);
+	assert_int_equal(r.cfg.verbose, 3);
+	assert_string_equal(r.cfg.config_file, "");
+	done(&r);
+
+	/* unique prefixes are getopt abbreviations */
+	assert_int_equal(RUN(&r, "--max-s", "3", "--capture-b=64", "--sel", "pid=7"), 0);
+	assert_int_equal(r.cfg.max_series, 3);
+	assert_int_equal(r.cfg.capture_bytes, 64);
+	assert_rule(&r.cfg, 0, SELECT_PID, 7, "");
+	done(&r);
+	assert_int_equal(RUN(&r, "--capture", "auto", "--capture-bytes", "4096"), 0);
+	assert_int_equal(r.cfg.capture, CAPTURE_AUTO);
+	assert_int_equal(r.cfg.capture_bytes, 4096);
+	done(&r);
+}
+
+static void expect_listen(const char *arg, const char *host, uint16_t port)
+{
+	struct run r;
+
+	assert_int_equal(RUN(&r, "--listen", arg), 0);
+	assert_string_equal(r.err, "");
+	assert_string_equal(r.cfg.listen_host, host);
+	assert_int_equal(r.cfg.listen_port, port);
+	done(&r);
+}
+
+static void test_listen_forms(void **state)
+{
+	expect_listen("[::1]:9464", "::1", 9464);
+	expect_listen("127.0.0.1:9464", "127.0.0.1", 9464);
+	expect_listen(":9464", "0.0.0.0", 9464);
+	expect_listen("[::]:0", "::", 0);
+	expect_listen("0.0.0.0:65535", "0.0.0.0", 65535);
+	expect_listen("[fe80::1:2]:80", "fe80::1:2", 80);
+}
+
+static void test_listen_errors(void **state)
+{
+	EXPECT_ERROR("sonde: --listen: '127.0.0.1': missing ':PORT' (e.g. 127.0.0.1:9464 or "
+		     ":9464)\n",
+		     "--listen", "127.0.0.1");
+	EXPECT_ERROR("sonde: --listen: '127.0.0.1:http': port must be a number from 0 to 65535\n",
+		     "--listen", "127.0.0.1:http");
+	EXPECT_ERROR("sonde: --listen: ':65536': port must be a number from 0 to 65535\n",
+		     "--listen", ":65536");
+	EXPECT_ERROR("sonde: --listen: '127.0.0.1:': port must be a number from 0 to 65535\n",
+		     "--listen", "127.0.0.1:");
+	EXPECT_ERROR("sonde: --listen: '[::1:9464': missing ']' after the IPv6 address\n",
+		     "--listen", "[::1:9464");
+	EXPECT_ERROR("sonde: --listen: '[::1]': expected ':PORT' after ']'\n", "--listen", "[::1]");
+	EXPECT_ERROR("sonde: --listen: '[::1]9464': expected ':PORT' after ']'\n", "--listen",
+		     "[::1]9464");
+	EXPECT_ERROR("sonde: --listen: '::1:9464': put an IPv6 address in brackets, e.g. "
+		     "[::1]:9464\n",
+		     "--listen", "::1:9464");
+	EXPECT_ERROR("sonde: --listen: 'localhost:9464': 'localhost' is not a numeric IPv4 "
+		     "address\n",
+		     "--listen", "localhost:9464");
+	EXPECT_ERROR("sonde: --listen: '[1.2.3.4]:80': '1.2.3.4' is not a numeric IPv6 address\n",
+		     "--listen", "[1.2.3.4]:80");
+	EXPECT_ERROR("sonde: --listen: '256.0.0.1:80': '256.0.0.1' is not a numeric IPv4 "
+		     "address\n",
+		     "--listen", "256.0.0.1:80");
+}
+
+static void test_select_errors(void **state)
+{
+	EXPECT_ERROR("sonde: --select: 'user=root': unknown rule kind 'user' (expected pid, comm, "
+		     "exe, port or cgroup)\n",
+		     "--select", "user=root");
+	EXPECT_ERROR("sonde: --select: 'nginx' is not KIND=VALUE (KIND: pid, comm, exe, port or "
+		     "cgroup)\n",
+		     "--select", "nginx");
+	EXPECT_ERROR("sonde: --select: '=1' is not KIND=VALUE (KIND: pid, comm, exe, port or "
+		     "cgroup)\n",
+		     "--select", "=1");
+	EXPECT_ERROR("sonde: --select: 'pid=abc': pid must be a number from 1 to 4194303\n",
+		     "--select", "pid=abc");
+	EXPECT_ERROR("sonde: --select: 'pid=0': pid must be a number from 1 to 4194303\n",
+		     "--select", "pid=0");
+	EXPECT_ERROR("sonde: --select: 'pid=-1': pid must be a number from 1 to 4194303\n",
+		     "--select", "pid=-1");
+	EXPECT_ERROR("sonde: --select: 'pid=4194304': pid must be a number from 1 to 4194303\n",
+		     "--select", "pid=4194304");
+	EXPECT_ERROR("sonde: --select: 'port=70000': port must be a number from 1 to 65535\n",
+		     "--select", "port=70000");
+	EXPECT_ERROR("sonde: --select: 'port=0': port must be a number from 1 to 65535\n",
+		     "--select", "port=0");
+	EXPECT_ERROR("sonde: --select: 'comm=exactly16chars!!': comm is 16 characters long but the "
+		     "kernel cuts comm at 15\n",
+		     "--select", "comm=exactly16chars!!");
+	EXPECT_ERROR("sonde: --select: 'comm=': comm needs a name of 1 to 15 characters\n",
+		     "--select", "comm=");
+	EXPECT_ERROR("sonde: --select: 'exe=nginx': exe matches the full path: start the glob "
+		     "with '/' or '*'\n",
+		     "--select", "exe=nginx");
+	EXPECT_ERROR("sonde: --select: 'cgroup=': cgroup needs a glob\n", "--select", "cgroup=");
+}
+
+static void test_select_glob_too_long(void **state)
+{
+	char rule[5 + SELECT_TEXT_MAX + 1] = "exe=/";
+	char expected[sizeof(rule) + 128];
+
+	memset(rule + 5, 'a', SELECT_TEXT_MAX - 1); /* glob of 256 characters: one too many */
+	rule[4 + SELECT_TEXT_MAX] = '\0';
+	snprintf(expected, sizeof(expected),
+		 "sonde: --select: '%s': exe glob is longer than 255 characters\n", rule);
+	EXPECT_ERROR(expected, "--select", rule);
+	rule[3 + SELECT_TEXT_MAX] = '\0'; /* 255: fits */
+	{
+		struct run r;
+
+		assert_int_equal(RUN(&r, "--select", rule), 0);
+		assert_int_equal(strlen(r.cfg.rules[0].text), 255);
+		done(&r);
+	}
+}
+
+static void test_scalar_errors(void **state)
+{
+	EXPECT_ERROR("sonde: --capture: 'bogus' is not one of auto, socket, syscalls\n",
+		     "--capture", "bogus");
+	EXPECT_ERROR("sonde: --capture: 'Socket' is not one of auto, socket, syscalls\n",
+		     "--capture", "Socket");
+	EXPECT_ERROR("sonde: --capture-bytes: '63' is not a number from 64 to 16384\n",
+		     "--capture-bytes", "63");
+	EXPECT_ERROR("sonde: --capture-bytes: '16385' is not a number from 64 to 16384\n",
+		     "--capture-bytes", "16385");
+	EXPECT_ERROR("sonde: --capture-bytes: '4k' is not a number from 64 to 16384\n",
+		     "--capture-bytes", "4k");
+	EXPECT_ERROR("sonde: --route-cap: '0' is not a number >= 1\n", "--route-cap", "0");
+	EXPECT_ERROR("sonde: --max-series: '4294967296' is not a number >= 1\n", "--max-series",
+		     "4294967296");
+	EXPECT_ERROR("sonde: --max-series: ' 10' is not a number >= 1\n", "--max-series", " 10");
+	EXPECT_ERROR("sonde: --config: needs a file name\n", "--config", "");
+	EXPECT_ERROR("sonde: --routes-file: needs a file name\n", "--routes-file=");
+}
+
+static void test_routes(void **state)
+{
+	struct run r;
+
+	assert_int_equal(RUN(&r, "--route", "/", "--route", "/users/{id}/orders/{order_id}",
+			     "--route", "/d/{y}-{m}", "--route", "/n/{id:[0-9]{1,3}}", "--route",
+			     "/static/*"),
+			 0);
+	assert_string_equal(r.err, "");
+	assert_int_equal(r.cfg.n_routes, 5);
+	assert_string_equal(r.cfg.routes[0], "/");
+	assert_string_equal(r.cfg.routes[1], "/users/{id}/orders/{order_id}");
+	assert_string_equal(r.cfg.routes[2], "/d/{y}-{m}");
+	assert_string_equal(r.cfg.routes[3], "/n/{id:[0-9]{1,3}}");
+	assert_string_equal(r.cfg.routes[4], "/static/*");
+	done(&r);
+}
+
+static void test_route_errors(void **state)
+{
+	EXPECT_ERROR("sonde: --route: 'api/v1' must start with '/'\n", "--route", "api/v1");
+	EXPECT_ERROR("sonde: --route: '' must start with '/'\n", "--route", "");
+	EXPECT_ERROR("sonde: --route: '/a/{id' has a '{' without a matching '}'\n", "--route",
+		     "/a/{id");
+	EXPECT_ERROR("sonde: --route: '/a/{id:[0-9]{2}' has a '{' without a matching '}'\n",
+		     "--route", "/a/{id:[0-9]{2}");
+	EXPECT_ERROR("sonde: --route: '/a/id}' has a '}' without a matching '{'\n", "--route",
+		     "/a/id}");
+	EXPECT_ERROR("sonde: --route: '/a/{}' has a placeholder with an empty name\n", "--route",
+		     "/a/{}");
+	EXPECT_ERROR("sonde: --route: '/a/{:x}' has a placeholder with an empty name\n", "--route",
+		     "/a/{:x}");
+	EXPECT_ERROR("sonde: --route: '/a/{id:}' has a placeholder with an empty regexp after "
+		     "':'\n",
+		     "--route", "/a/{id:}");
+	EXPECT_ERROR("sonde: --route: '/a/{order-id}' has a placeholder name that is not letters, "
+		     "digits and '_'\n",
+		     "--route", "/a/{order-id}");
+	EXPECT_ERROR("sonde: --route: '/a/{{id}}' has a placeholder name that is not letters, "
+		     "digits and '_'\n",
+		     "--route", "/a/{{id}}");
+	EXPECT_ERROR("sonde: --route: '/a/*/b' has a '*' before its end (a wildcard must be "
+		     "last)\n",
+		     "--route", "/a/*/b");
+	EXPECT_ERROR("sonde: --route: 'GET /a' must start with '/'\n", "--route", "GET /a");
+	EXPECT_ERROR("sonde: --route: '/a b' contains a space or control character\n", "--route",
+		     "/a b");
+}
+
+static void test_routes_file(void **state)
+{
+	struct run r;
+
+	assert_int_equal(RUN(&r, "--routes-file", DATA "/routes_good.conf", "--route", "/first"),
+			 0);
+	assert_string_equal(r.err, "");
+	assert_int_equal(r.cfg.n_routes, 4); /* --route patterns come before the file's */
+	assert_string_equal(r.cfg.routes[0], "/first");
+	assert_string_equal(r.cfg.routes[1], "/users/{id}");
+	assert_string_equal(r.cfg.routes[2], "/users/{id:[0-9]{1,9}}/orders");
+	assert_string_equal(r.cfg.routes[3], "/static/*");
+	done(&r);
+
+	EXPECT_ERROR("sonde: cannot read routes file '" DATA "/no-such-routes.conf': No such file "
+		     "or directory\n",
+		     "--routes-file", DATA "/no-such-routes.conf");
+	EXPECT_ERROR("sonde: routes file " DATA "/routes_bad.conf:4: 'api/v1/users' must start "
+		     "with '/'\n"
+		     "sonde: routes file " DATA "/routes_bad.conf:5: '/bad/{id' has a '{' without "
+		     "a matching '}'\n",
+		     "--routes-file", DATA "/routes_bad.conf");
+	EXPECT_ERROR("sonde: cannot read routes file '" DATA "': Is a directory\n", "--routes-file",
+		     DATA);
+}
+
+static void test_config_file(void **state)
+{
+	struct run r;
+
+	assert_int_equal(RUN(&r, "--config", DATA "/config_good.conf"), 0);
+	assert_string_equal(r.err, "");
+	assert_string_equal(r.cfg.config_file, DATA "/config_good.conf");
+	assert_int_equal(r.cfg.n_rules, 3);
+	assert_rule(&r.cfg, 0, SELECT_COMM, 0, "api-server");
+	assert_rule(&r.cfg, 1, SELECT_PORT, 5432, "");
+	assert_rule(&r.cfg, 2, SELECT_EXE, 0, "/usr/*/nginx#not-a-comment");
+	assert_string_equal(r.cfg.listen_host, "::1");
+	assert_int_equal(r.cfg.listen_port, 9100);
+	/* a relative routes-file is relative to the config file */
+	assert_string_equal(r.cfg.routes_file, DATA "/routes_good.conf");
+	assert_int_equal(r.cfg.n_routes, 4);
+	assert_string_equal(r.cfg.routes[0], "/api/v1/orders/{id}");
+	assert_string_equal(r.cfg.routes[1], "/users/{id}");
+	assert_string_equal(r.cfg.routes[2], "/users/{id:[0-9]{1,9}}/orders");
+	assert_string_equal(r.cfg.routes[3], "/static/*");
+	assert_int_equal(r.cfg.capture, CAPTURE_SOCKET);
+	assert_int_equal(r.cfg.capture_bytes, 1024);
+	assert_int_equal(r.cfg.route_cap, 50);
+	assert_int_equal(r.cfg.max_series, 500);
+	assert_int_equal(r.cfg.verbose, 2);
+	assert_false(r.cfg.check);
+	done(&r);
+}
+
+static void test_config_precedence(void **state)
+{
+	struct run r;
+
+	/* --config may come anywhere: the file is read first all the same */
+	assert_int_equal(RUN(&r, "--select", "pid=2", "--route", "/from/cli", "--listen", ":2000",
+			     "--capture", "socket", "--routes-file", DATA "/routes_one.conf", "-v",
+			     "--config", DATA "/config_override.conf", "--check"),
+			 0);
+	assert_string_equal(r.err, "");
+	assert_int_equal(r.cfg.n_rules, 2); /* file rules, then command-line rules */
+	assert_rule(&r.cfg, 0, SELECT_PID, 1, "");
+	assert_rule(&r.cfg, 1, SELECT_PID, 2, "");
+	assert_int_equal(r.cfg.n_routes, 3); /* file, command line, then the routes file */
+	assert_string_equal(r.cfg.routes[0], "/from/file");
+	assert_string_equal(r.cfg.routes[1], "/from/cli");
+	assert_string_equal(r.cfg.routes[2], "/one");
+	assert_string_equal(r.cfg.routes_file, DATA "/routes_one.conf");
+	assert_string_equal(r.cfg.listen_host, "0.0.0.0"); /* flag wins */
+	assert_int_equal(r.cfg.listen_port, 2000);
+	assert_int_equal(r.cfg.capture, CAPTURE_SOCKET);
+	assert_int_equal(r.cfg.capture_bytes, 128); /* file wins over the default */
+	assert_int_equal(r.cfg.route_cap, 7);
+	assert_int_equal(r.cfg.max_series, 8);
+	assert_int_equal(r.cfg.verbose, 1); /* -v given: the flag count replaces the file's 3 */
+	assert_true(r.cfg.check);
+	done(&r);
+
+	/* without flags the file's values stand, its routes file included */
+	assert_int_equal(RUN(&r, "--config=" DATA "/config_override.conf"), 0);
+	assert_string_equal(r.cfg.listen_host, "127.0.0.1");
+	assert_int_equal(r.cfg.listen_port, 1000);
+	assert_int_equal(r.cfg.capture, CAPTURE_SYSCALLS);
+	assert_int_equal(r.cfg.verbose, 3);
+	assert_int_equal(r.cfg.n_routes, 4);
+	assert_string_equal(r.cfg.routes[0], "/from/file");
+	assert_string_equal(r.cfg.routes[1], "/users/{id}");
+	done(&r);
+}
+
+static void test_config_errors(void **state)
+{
+	EXPECT_ERROR("sonde: config " DATA "/config_errors.conf:3: unknown key 'foo'\n"
+		     "sonde: config " DATA "/config_errors.conf:4: capture: 'bogus' is not one "
+		     "of auto, socket, syscalls\n"
+		     "sonde: config " DATA "/config_errors.conf:5: missing '=' in 'listen "
+		     "127.0.0.1:9464' (lines are key = value)\n"
+		     "sonde: config " DATA "/config_errors.conf:6: 'check' is a command-line "
+		     "option, not a config file key\n"
+		     "sonde: config " DATA "/config_errors.conf:7: 'config' is a command-line "
+		     "option, not a config file key\n"
+		     "sonde: config " DATA "/config_errors.conf:8: missing key before '= value'\n"
+		     "sonde: config " DATA "/config_errors.conf:9: select: 'pid=abc': pid must be "
+		     "a number from 1 to 4194303\n"
+		     "sonde: config " DATA "/config_errors.conf:10: capture-bytes: '99999' is not "
+		     "a number from 64 to 16384\n",
+		     "--config", DATA "/config_errors.conf");
+	EXPECT_ERROR("sonde: cannot read config file '" DATA "/no-such.conf': No such file or "
+		     "directory\n",
+		     "-c", DATA "/no-such.conf");
+	/* a routes file named by the config file reports its own lines */
+	EXPECT_ERROR("sonde: routes file " DATA "/routes_bad.conf:4: 'api/v1/users' must start "
+		     "with '/'\n"
+		     "sonde: routes file " DATA "/routes_bad.conf:5: '/bad/{id' has a '{' without "
+		     "a matching '}'\n",
+		     "--config", DATA "/config_bad_routes.conf");
+	/* flag errors and file errors are reported in one run */
+	EXPECT_ERROR("sonde: --capture: 'x' is not one of auto, socket, syscalls\n"
+		     "sonde: cannot read config file '" DATA "/no-such.conf': No such file or "
+		     "directory\n",
+		     "--capture", "x", "--config", DATA "/no-such.conf");
+}
+
+static void test_command_line_errors(void **state)
+{
+	EXPECT_ERROR("sonde: unexpected argument 'nginx' (options start with '--')\n", "nginx");
+	EXPECT_ERROR("sonde: unexpected argument 'a' (options start with '--')\n"
+		     "sonde: unexpected argument 'b' (options start with '--')\n",
+		     "a", "--check", "b");
+	EXPECT_ERROR("sonde: unexpected argument '--capture' (options start with '--')\n", "--",
+		     "--capture");
+	EXPECT_ERROR("sonde: unknown option '--foo' (see --help)\n", "--foo");
+	EXPECT_ERROR("sonde: unknown option '--foo' (see --help)\n", "--check", "--foo=1");
+	EXPECT_ERROR("sonde: option '--select' needs a value\n", "--select");
+	EXPECT_ERROR("sonde: option '--check' takes no value\n", "--check=yes");
+	EXPECT_ERROR("sonde: option '--rou' is ambiguous (see --help)\n", "--rou", "/a");
+	EXPECT_ERROR("sonde: unknown option '-x' (see --help)\n", "-x");
+	EXPECT_ERROR("sonde: unknown option '-x' (see --help)\n", "-vx");
+	EXPECT_ERROR("sonde: unknown option '-x' (see --help)\n", "-xv");
+	EXPECT_ERROR("sonde: unknown option '-x' (see --help)\n", "--check", "-xv");
+	EXPECT_ERROR("sonde: option '-c' needs a value\n", "-c");
+	/* bad values are all reported, not just the first */
+	EXPECT_ERROR("sonde: --select: 'pid=x': pid must be a number from 1 to 4194303\n"
+		     "sonde: --capture: 'no' is not one of auto, socket, syscalls\n"
+		     "sonde: --route: 'r' must start with '/'\n",
+		     "--select", "pid=x", "--capture", "no", "--route", "r");
+}
+
+/* Runs config_parse with stdout sent to a temporary file; returns what was printed. */
+static char *run_capturing_stdout(struct run *r, const char **args)
+{
+	FILE *tmp = tmpfile();
+	int saved;
+	long len;
+	char *out;
+
+	assert_non_null(tmp);
+	fflush(stdout);
+	saved = dup(STDOUT_FILENO);
+	assert_true(saved >= 0);
+	assert_true(dup2(fileno(tmp), STDOUT_FILENO) >= 0);
+	run_argv(r, args);
+	fflush(stdout);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	len = lseek(fileno(tmp), 0, SEEK_END); /* fd 1 shared tmp's file offset */
+	assert_true(len >= 0);
+	out = calloc(1, (size_t)len + 1);
+	assert_non_null(out);
+	assert_int_equal(pread(fileno(tmp), out, (size_t)len, 0), len);
+	fclose(tmp);
+	return out;
+}
+
+static void test_help(void **state)
+{
+	static const char *const wanted[] = {
+		"Usage: sonde [OPTION...]",
+		"--select=RULE",
+		"--listen=ADDR:PORT",
+		"--route=PATTERN",
+		"--routes-file=FILE",
+		"--capture=MODE",
+		"--capture-bytes=N",
+		"--route-cap=N",
+		"--max-series=N",
+		"-c, --config=FILE",
+		"--check",
+		"-v, --verbose",
+		"-h, --help",
+		"--usage",
+		"-V, --version",
+		"pid=N",
+		"comm=NAME",
+		"exe=GLOB",
+		"port=N",
+		"cgroup=GLOB",
+		"e.g. pid=4242",
+		"exe=/usr/sbin/nginx",
+		"/api/v1/orders/{id}",
+		"'key = value'",
+		"select = port=5432",
+	};
+	struct run r;
+	char *out;
+	size_t i;
+
+	out = run_capturing_stdout(&r, (const char *[]){ "sonde", "--help", NULL });
+	assert_int_equal(r.rc, 1);
+	assert_string_equal(r.err, "");
+	for (i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++)
+		if (!strstr(out, wanted[i]))
+			fail_msg("--help lacks '%s'", wanted[i]);
+	free(out);
+	done(&r);
+
+	/* served before the bad option that follows it: nothing is reported */
+	out = run_capturing_stdout(&r, (const char *[]){ "sonde", "-h", "--bogus", NULL });
+	assert_int_equal(r.rc, 1);
+	assert_string_equal(r.err, "");
+	assert_non_null(strstr(out, "--max-series=N"));
+	free(out);
+	done(&r);
+
+	out = run_capturing_stdout(&r, (const char *[]){ "sonde", "--usage", NULL });
+	assert_int_equal(r.rc, 1);
+	assert_true(!strncmp(out, "Usage: sonde [-vhV] [-c FILE]", 29));
+	free(out);
+	done(&r);
+}
+
+static void test_version(void **state)
+{
+	struct run r;
+	char *out;
+
+	out = run_capturing_stdout(&r, (const char *[]){ "sonde", "--version", NULL });
+	assert_int_equal(r.rc, 1);
+	assert_string_equal(out, "sonde " SONDE_VERSION "\n");
+	assert_string_equal(r.err, "");
+	free(out);
+	done(&r);
+
+	out = run_capturing_stdout(&r, (const char *[]){ "sonde", "--check", "-V", NULL });
+	assert_int_equal(r.rc, 1);
+	assert_string_equal(out, "sonde " SONDE_VERSION "\n");
+	free(out);
+	done(&r);
+}
+
+static void test_free_and_names(void **state)
+{
+	struct config zero = { 0 };
+
+	config_free(&zero);
+	config_free(NULL);
+	zero.routes = calloc(2, sizeof(char *)); /* partially filled: second slot never set */
+	zero.routes[0] = strdup("/a");
+	zero.n_routes = 1;
+	config_free(&zero);
+	assert_null(zero.routes);
+	assert_int_equal(zero.n_routes, 0);
+	config_free(&zero); /* twice is harmless */
+
+	assert_string_equal(capture_mode_name(CAPTURE_AUTO), "auto");
+	assert_string_equal(capture_mode_name(CAPTURE_SOCKET), "socket");
+	assert_string_equal(capture_mode_name(CAPTURE_SYSCALLS), "syscalls");
+	assert_string_equal(capture_mode_name((enum capture_mode)3), "unknown");
+	assert_string_equal(select_kind_name(SELECT_PID), "pid");
+	assert_string_equal(select_kind_name(SELECT_COMM), "comm");
+	assert_string_equal(select_kind_name(SELECT_EXE), "exe");
+	assert_string_equal(select_kind_name(SELECT_PORT), "port");
+	assert_string_equal(select_kind_name(SELECT_CGROUP), "cgroup");
+	assert_string_equal(select_kind_name((enum select_kind) - 1), "unknown");
+}
+
+/* Writes text to a new temporary file; path receives its name. */
+static void write_temp(char *path, size_t size, const char *text)
+{
+	int fd;
+
+	snprintf(path, size, "/tmp/sonde-test-config-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+static void test_write_round_trip(void **state)
+{
+	struct run a, b;
+	char *text = NULL, path[64];
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	size_t i;
+
+	assert_int_equal(RUN(&a, "--config", DATA "/config_good.conf", "--select", "pid=9"), 0);
+	assert_int_equal(config_write(&a.cfg, out), 0);
+	fclose(out);
+	assert_non_null(strstr(text, "\nlisten = [::1]:9100\n"));
+	assert_non_null(strstr(text, "\nselect = pid=9\n"));
+	write_temp(path, sizeof(path), text);
+	assert_int_equal(RUN(&b, "--config", path), 0);
+	unlink(path);
+	assert_string_equal(b.err, "");
+	assert_int_equal(b.cfg.n_rules, a.cfg.n_rules);
+	assert_memory_equal(b.cfg.rules, a.cfg.rules, a.cfg.n_rules * sizeof(*a.cfg.rules));
+	assert_int_equal(b.cfg.n_routes, a.cfg.n_routes);
+	for (i = 0; i < a.cfg.n_routes; i++)
+		assert_string_equal(b.cfg.routes[i], a.cfg.routes[i]);
+	assert_string_equal(b.cfg.listen_host, a.cfg.listen_host);
+	assert_int_equal(b.cfg.listen_port, a.cfg.listen_port);
+	assert_int_equal(b.cfg.capture, a.cfg.capture);
+	assert_int_equal(b.cfg.capture_bytes, a.cfg.capture_bytes);
+	assert_int_equal(b.cfg.route_cap, a.cfg.route_cap);
+	assert_int_equal(b.cfg.max_series, a.cfg.max_series);
+	assert_int_equal(b.cfg.verbose, a.cfg.verbose);
+	free(text);
+	done(&a);
+	done(&b);
+}
+
+/* deploy/sonde.conf: as shipped (all commented) it gives the defaults, and every example
+ * setting in it is valid once uncommented. */
+static void test_deploy_conf(void **state)
+{
+	char *line = NULL, *text = NULL, path[64];
+	size_t cap = 0, len = 0, settings = 0;
+	FILE *in, *out;
+	struct run r;
+
+	assert_int_equal(RUN(&r, "--config", DEPLOY_CONF), 0);
+	assert_string_equal(r.err, "");
+	assert_int_equal(r.cfg.n_rules, 0);
+	assert_defaults_but_rules(&r.cfg);
+	done(&r);
+
+	in = fopen(DEPLOY_CONF, "r");
+	assert_non_null(in);
+	out = open_memstream(&text, &len);
+	while (getline(&line, &cap, in) != -1) {
+		if (line[0] != '#' || line[1] < 'a' || line[1] > 'z' || !strstr(line, " = "))
+			continue;
+		if (!strncmp(line, "#routes-file", 12)) /* names a file the test does not have */
+			continue;
+		fputs(line + 1, out);
+		settings++;
+	}
+	free(line);
+	fclose(in);
+	fclose(out);
+	assert_true(settings >= 12);
+	write_temp(path, sizeof(path), text);
+	assert_int_equal(RUN(&r, "--config", path), 0);
+	unlink(path);
+	assert_string_equal(r.err, "");
+	assert_int_equal(r.cfg.n_rules, 5);
+	assert_int_equal(r.cfg.n_routes, 2);
+	done(&r);
+	free(text);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_select_rules),
+		cmocka_unit_test(test_every_option),
+		cmocka_unit_test(test_listen_forms),
+		cmocka_unit_test(test_listen_errors),
+		cmocka_unit_test(test_select_errors),
+		cmocka_unit_test(test_select_glob_too_long),
+		cmocka_unit_test(test_scalar_errors),
+		cmocka_unit_test(test_routes),
+		cmocka_unit_test(test_route_errors),
+		cmocka_unit_test(test_routes_file),
+		cmocka_unit_test(test_config_file),
+		cmocka_unit_test(test_config_precedence),
+		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_command_line_errors),
+		cmocka_unit_test(test_help),
+		cmocka_unit_test(test_version),
+		cmocka_unit_test(test_free_and_names),
+		cmocka_unit_test(test_write_round_trip),
+		cmocka_unit_test(test_deploy_conf),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,449 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The value of each option: parsed and checked the same way whether it comes from a flag,
+ * a config file key or a routes file line, so the same words explain a refusal.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "config_internal.h"
+#include "sonde_abi.h"
+#include "version.h"
+
+#define CAPTURE_BYTES_MIN 64
+#define COMM_MAX (SONDE_COMM_LEN - 1) /* TASK_COMM_LEN 16 with its NUL */
+#define VERBOSE_MAX 9
+
+static const char *const capture_names[] = {
+	[CAPTURE_AUTO] = "auto",
+	[CAPTURE_SOCKET] = "socket",
+	[CAPTURE_SYSCALLS] = "syscalls",
+};
+
+static const char *const select_names[] = {
+	[SELECT_PID] = "pid",	[SELECT_COMM] = "comm",	    [SELECT_EXE] = "exe",
+	[SELECT_PORT] = "port", [SELECT_CGROUP] = "cgroup",
+};
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+void config_diag(struct config_diag *d, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("sonde: ", d->out);
+	if (d->what)
+		fprintf(d->out, "%s %s:%u: ", d->what, d->file, d->line);
+	if (key)
+		fprintf(d->out, d->what ? "%s: " : "--%s: ", key);
+	va_start(ap, fmt);
+	vfprintf(d->out, fmt, ap);
+	va_end(ap);
+	fputc('\n', d->out);
+	d->errors++;
+}
+
+int config_nomem(struct config_diag *d)
+{
+	fputs("sonde: out of memory\n", d->out);
+	return -ENOMEM;
+}
+
+const char *capture_mode_name(enum capture_mode mode)
+{
+	if ((unsigned)mode < ARRAY_SIZE(capture_names))
+		return capture_names[mode];
+	return "unknown";
+}
+
+const char *select_kind_name(enum select_kind kind)
+{
+	if ((unsigned)kind < ARRAY_SIZE(select_names))
+		return select_names[kind];
+	return "unknown";
+}
+
+/* Strict decimal: digits only, no sign, no spaces, no suffix; min..max inclusive. */
+static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+	uint64_t v = 0;
+
+	if (!*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*s - '0');
+		if (v > max)
+			return -ERANGE;
+	}
+	if (v < min)
+		return -ERANGE;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int apply_number(uint32_t *field, int key, const char *value, uint32_t min, uint32_t max,
+			struct config_diag *d)
+{
+	if (!parse_u32(value, min, max, field))
+		return 0;
+	if (max == UINT32_MAX)
+		config_diag(d, config_option_name(key), "'%s' is not a number >= %u", value, min);
+	else
+		config_diag(d, config_option_name(key), "'%s' is not a number from %u to %u", value,
+			    min, max);
+	return -EINVAL;
+}
+
+int config_append_rule(struct config *cfg, const struct select_rule *rule)
+{
+	struct select_rule *r = realloc(cfg->rules, (cfg->n_rules + 1) * sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	r[cfg->n_rules++] = *rule;
+	cfg->rules = r;
+	return 0;
+}
+
+/* Takes ownership of route (freed on failure). */
+int config_append_route(struct config *cfg, char *route)
+{
+	char **r = route ? realloc(cfg->routes, (cfg->n_routes + 1) * sizeof(*r)) : NULL;
+
+	if (!r) {
+		free(route);
+		return -ENOMEM;
+	}
+	r[cfg->n_routes++] = route;
+	cfg->routes = r;
+	return 0;
+}
+
+/* exe= and cgroup= globs are matched against absolute paths; anything else never matches. */
+static int check_glob(const char *rule, const char *kind, const char *glob, struct config_diag *d)
+{
+	if (!*glob) {
+		config_diag(d, "select", "'%s': %s needs a glob", rule, kind);
+		return -EINVAL;
+	}
+	if (!strchr("/*?[", glob[0])) {
+		config_diag(d, "select",
+			    "'%s': %s matches the full path: start the glob with '/' or '*'", rule,
+			    kind);
+		return -EINVAL;
+	}
+	if (strlen(glob) >= SELECT_TEXT_MAX) {
+		config_diag(d, "select", "'%s': %s glob is longer than %d characters", rule, kind,
+			    SELECT_TEXT_MAX - 1);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_select_value(struct select_rule *r, const char *rule, const char *arg,
+			      struct config_diag *d)
+{
+	size_t len = strlen(arg);
+
+	switch (r->kind) {
+	case SELECT_PID:
+		/* pid_max is at most 4194304 (PID_MAX_LIMIT), so pids stay below it */
+		if (!parse_u32(arg, 1, SONDE_TGID_MAX - 1, &r->num))
+			return 0;
+		config_diag(d, "select", "'%s': pid must be a number from 1 to %u", rule,
+			    (unsigned)SONDE_TGID_MAX - 1);
+		return -EINVAL;
+	case SELECT_PORT:
+		if (!parse_u32(arg, 1, 65535, &r->num))
+			return 0;
+		config_diag(d, "select", "'%s': port must be a number from 1 to 65535", rule);
+		return -EINVAL;
+	case SELECT_COMM:
+		if (len == 0) {
+			config_diag(d, "select", "'%s': comm needs a name of 1 to %d characters",
+				    rule, COMM_MAX);
+			return -EINVAL;
+		}
+		if (len > COMM_MAX) {
+			config_diag(
+				d, "select",
+				"'%s': comm is %zu characters long but the kernel cuts comm at %d",
+				rule, len, COMM_MAX);
+			return -EINVAL;
+		}
+		break;
+	case SELECT_EXE:
+	case SELECT_CGROUP:
+		if (check_glob(rule, select_names[r->kind], arg, d))
+			return -EINVAL;
+		break;
+	}
+	memcpy(r->text, arg, len + 1);
+	return 0;
+}
+
+static int parse_select(struct config *cfg, const char *rule, struct config_diag *d)
+{
+	const char *eq = strchr(rule, '=');
+	struct select_rule r = { 0 };
+	size_t i;
+
+	if (!eq || eq == rule) {
+		config_diag(d, "select",
+			    "'%s' is not KIND=VALUE (KIND: pid, comm, exe, port or cgroup)", rule);
+		return -EINVAL;
+	}
+	for (i = 0; i < ARRAY_SIZE(select_names); i++)
+		if (strlen(select_names[i]) == (size_t)(eq - rule) &&
+		    !strncmp(select_names[i], rule, eq - rule))
+			break;
+	if (i == ARRAY_SIZE(select_names)) {
+		config_diag(
+			d, "select",
+			"'%s': unknown rule kind '%.*s' (expected pid, comm, exe, port or cgroup)",
+			rule, (int)(eq - rule), rule);
+		return -EINVAL;
+	}
+	r.kind = (enum select_kind)i;
+	if (parse_select_value(&r, rule, eq + 1, d))
+		return -EINVAL;
+	return config_append_rule(cfg, &r) ? config_nomem(d) : 0;
+}
+
+/* Numeric addresses only: a host name would need resolving, and could resolve to several. */
+static int parse_listen(struct config *cfg, const char *value, struct config_diag *d)
+{
+	char host[sizeof(cfg->listen_host)], probe[16];
+	const char *hs = value, *he, *port;
+	int family = AF_INET6;
+	uint32_t num;
+
+	if (value[0] == '[') {
+		hs = value + 1;
+		he = strchr(hs, ']');
+		if (!he) {
+			config_diag(d, "listen", "'%s': missing ']' after the IPv6 address", value);
+			return -EINVAL;
+		}
+		if (he[1] != ':') {
+			config_diag(d, "listen", "'%s': expected ':PORT' after ']'", value);
+			return -EINVAL;
+		}
+		port = he + 2;
+	} else {
+		he = strrchr(value, ':');
+		if (!he) {
+			config_diag(d, "listen",
+				    "'%s': missing ':PORT' (e.g. 127.0.0.1:9464 or :9464)", value);
+			return -EINVAL;
+		}
+		if (memchr(value, ':', he - value)) {
+			config_diag(d, "listen",
+				    "'%s': put an IPv6 address in brackets, e.g. [::1]:9464",
+				    value);
+			return -EINVAL;
+		}
+		family = AF_INET;
+		port = he + 1;
+	}
+	if (family == AF_INET && he == hs) {
+		strcpy(host, "0.0.0.0"); /* ":9464": every IPv4 address */
+	} else if ((size_t)(he - hs) < sizeof(host)) {
+		memcpy(host, hs, he - hs);
+		host[he - hs] = '\0';
+	} else {
+		host[0] = '\0'; /* too long to be numeric: inet_pton refuses it */
+	}
+	if (inet_pton(family, host, probe) != 1) {
+		config_diag(d, "listen", "'%s': '%.*s' is not a numeric %s address", value,
+			    (int)(he - hs), hs, family == AF_INET ? "IPv4" : "IPv6");
+		return -EINVAL;
+	}
+	if (parse_u32(port, 0, 65535, &num)) {
+		config_diag(d, "listen", "'%s': port must be a number from 0 to 65535", value);
+		return -EINVAL;
+	}
+	strcpy(cfg->listen_host, host);
+	cfg->listen_port = (uint16_t)num;
+	return 0;
+}
+
+/* The text between a placeholder's braces: NAME or NAME:REGEXP (chi). NULL when well formed. */
+static const char *check_placeholder(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len && s[i] != ':'; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+			return "has a placeholder name that is not letters, digits and '_'";
+	if (i == 0)
+		return "has a placeholder with an empty name";
+	if (i < len && i + 1 == len)
+		return "has a placeholder with an empty regexp after ':'";
+	return NULL;
+}
+
+/* Returns why route is not a chi-style pattern, or NULL. Braces nest inside a regexp. */
+static const char *check_route(const char *route)
+{
+	const char *p, *open = NULL, *why;
+	int depth = 0;
+
+	if (route[0] != '/')
+		return "must start with '/'";
+	for (p = route; *p; p++) {
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return "contains a space or control character";
+		if (*p == '{' && depth++ == 0) {
+			open = p;
+		} else if (*p == '}') {
+			if (depth == 0)
+				return "has a '}' without a matching '{'";
+			if (--depth == 0 && (why = check_placeholder(open + 1, p - open - 1)))
+				return why;
+		} else if (*p == '*' && depth == 0 && p[1]) {
+			return "has a '*' before its end (a wildcard must be last)";
+		}
+	}
+	if (depth)
+		return "has a '{' without a matching '}'";
+	return NULL;
+}
+
+int config_add_route(struct config *cfg, const char *key, const char *route, struct config_diag *d)
+{
+	const char *why = check_route(route);
+
+	if (why) {
+		config_diag(d, key, "'%s' %s", route, why);
+		return -EINVAL;
+	}
+	return config_append_route(cfg, strdup(route)) ? config_nomem(d) : 0;
+}
+
+static int copy_path(char *dst, size_t size, int key, const char *dir, size_t dir_len,
+		     const char *path, struct config_diag *d)
+{
+	if (!*path) {
+		config_diag(d, config_option_name(key), "needs a file name");
+		return -EINVAL;
+	}
+	if (dir_len + strlen(path) >= size) {
+		config_diag(d, config_option_name(key), "'%s' is longer than %zu characters", path,
+			    size - 1);
+		return -EINVAL;
+	}
+	memcpy(dst, dir, dir_len);
+	strcpy(dst + dir_len, path);
+	return 0;
+}
+
+/* A relative routes-file in a config file is relative to that file, not to sonde's cwd. */
+static int apply_routes_file(struct config *cfg, const char *path, struct config_diag *d)
+{
+	const char *slash = d->what ? strrchr(d->file, '/') : NULL;
+	size_t dir_len = slash && path[0] != '/' ? (size_t)(slash - d->file) + 1 : 0;
+
+	return copy_path(cfg->routes_file, sizeof(cfg->routes_file), OPT_ROUTES_FILE, d->file,
+			 dir_len, path, d);
+}
+
+static int apply_capture(struct config *cfg, const char *value, struct config_diag *d)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(capture_names); i++) {
+		if (!strcmp(value, capture_names[i])) {
+			cfg->capture = (enum capture_mode)i;
+			return 0;
+		}
+	}
+	config_diag(d, "capture", "'%s' is not one of auto, socket, syscalls", value);
+	return -EINVAL;
+}
+
+/* The one validator behind both flags and file keys. 0, -EINVAL (reported) or -ENOMEM. */
+int config_apply(struct config *cfg, int key, const char *value, struct config_diag *d)
+{
+	uint32_t n;
+
+	switch (key) {
+	case OPT_SELECT:
+		return parse_select(cfg, value, d);
+	case OPT_LISTEN:
+		return parse_listen(cfg, value, d);
+	case OPT_ROUTE:
+		return config_add_route(cfg, "route", value, d);
+	case OPT_ROUTES_FILE:
+		return apply_routes_file(cfg, value, d);
+	case OPT_CAPTURE:
+		return apply_capture(cfg, value, d);
+	case OPT_CAPTURE_BYTES:
+		return apply_number(&cfg->capture_bytes, key, value, CAPTURE_BYTES_MIN,
+				    SONDE_CAPTURE_MAX, d);
+	case OPT_ROUTE_CAP:
+		return apply_number(&cfg->route_cap, key, value, 1, UINT32_MAX, d);
+	case OPT_MAX_SERIES:
+		return apply_number(&cfg->max_series, key, value, 1, UINT32_MAX, d);
+	case OPT_CONFIG:
+		return copy_path(cfg->config_file, sizeof(cfg->config_file), key, "", 0, value, d);
+	case OPT_VERBOSE: /* only a config file gives verbose a value */
+		if (apply_number(&n, key, value, 0, VERBOSE_MAX, d))
+			return -EINVAL;
+		cfg->verbose = (int)n;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+void config_free(struct config *cfg)
+{
+	size_t i;
+
+	if (!cfg)
+		return;
+	for (i = 0; i < cfg->n_routes; i++)
+		free(cfg->routes[i]);
+	free(cfg->routes);
+	free(cfg->rules);
+	cfg->routes = NULL;
+	cfg->n_routes = 0;
+	cfg->rules = NULL;
+	cfg->n_rules = 0;
+}
+
+int config_write(const struct config *cfg, FILE *out)
+{
+	const char *v6 = strchr(cfg->listen_host, ':') ? "[" : "";
+	size_t i;
+
+	fprintf(out, "# sonde %s: effective configuration\n", sonde_version());
+	for (i = 0; i < cfg->n_rules; i++) {
+		const struct select_rule *r = &cfg->rules[i];
+
+		if (r->kind == SELECT_PID || r->kind == SELECT_PORT)
+			fprintf(out, "select = %s=%u\n", select_kind_name(r->kind), r->num);
+		else
+			fprintf(out, "select = %s=%s\n", select_kind_name(r->kind), r->text);
+	}
+	fprintf(out, "listen = %s%s%s:%u\n", v6, cfg->listen_host, *v6 ? "]" : "",
+		cfg->listen_port);
+	if (cfg->routes_file[0])
+		fprintf(out, "# routes-file %s: its patterns are among the routes below\n",
+			cfg->routes_file);
+	for (i = 0; i < cfg->n_routes; i++)
+		fprintf(out, "route = %s\n", cfg->routes[i]);
+	fprintf(out, "capture = %s\n", capture_mode_name(cfg->capture));
+	fprintf(out, "capture-bytes = %u\n", cfg->capture_bytes);
+	fprintf(out, "route-cap = %u\n", cfg->route_cap);
+	fprintf(out, "max-series = %u\n", cfg->max_series);
+	fprintf(out, "verbose = %d\n", cfg->verbose);
+	return ferror(out) ? -EIO : 0;
+}
