@@ -40,13 +40,13 @@ struct select_rule {
 struct config {
 	struct select_rule *rules; /* --select, in order given */
 	size_t n_rules;
-	char listen_host
-		[64]; /* --listen host: numeric IPv4 or IPv6 (no brackets), default "0.0.0.0" */
+	/* --listen host, numeric: IPv4, or IPv6 without brackets; default "0.0.0.0" */
+	char listen_host[64];
 	uint16_t listen_port; /* --listen port, default 9464; 0 = any free port */
 	char **routes;	      /* --route patterns, then --routes-file lines, in order */
 	size_t n_routes;
-	char routes_file
-		[256]; /* --routes-file, "" when none (relative in a config file: to its dir) */
+	/* --routes-file, "" when none; relative in a config file: to the file's directory */
+	char routes_file[256];
 	enum capture_mode capture; /* --capture, default CAPTURE_AUTO */
 	uint32_t capture_bytes;	   /* --capture-bytes: payload prefix per read/write */
 	uint32_t route_cap;	   /* --route-cap: distinct routes per service, default 200 */
