@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "config_internal.h"
+#include "route.h"
 #include "sonde_abi.h"
 #include "version.h"
 
@@ -275,54 +276,13 @@ static int parse_listen(struct config *cfg, const char *value, struct config_dia
 	return 0;
 }
 
-/* The text between a placeholder's braces: NAME or NAME:REGEXP (chi). NULL when well formed. */
-static const char *check_placeholder(const char *s, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len && s[i] != ':'; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
-			return "has a placeholder name that is not letters, digits and '_'";
-	if (i == 0)
-		return "has a placeholder with an empty name";
-	if (i < len && i + 1 == len)
-		return "has a placeholder with an empty regexp after ':'";
-	return NULL;
-}
-
-/* Returns why route is not a chi-style pattern, or NULL. Braces nest inside a regexp. */
-static const char *check_route(const char *route)
-{
-	const char *p, *open = NULL, *why;
-	int depth = 0;
-
-	if (route[0] != '/')
-		return "must start with '/'";
-	for (p = route; *p; p++) {
-		if ((unsigned char)*p <= ' ' || *p == 0x7f)
-			return "contains a space or control character";
-		if (*p == '{' && depth++ == 0) {
-			open = p;
-		} else if (*p == '}') {
-			if (depth == 0)
-				return "has a '}' without a matching '{'";
-			if (--depth == 0 && (why = check_placeholder(open + 1, p - open - 1)))
-				return why;
-		} else if (*p == '*' && depth == 0 && p[1]) {
-			return "has a '*' before its end (a wildcard must be last)";
-		}
-	}
-	if (depth)
-		return "has a '{' without a matching '}'";
-	return NULL;
-}
-
+/* route.c's own check, so a pattern sonde starts with is one the route table accepts. */
 int config_add_route(struct config *cfg, const char *key, const char *route, struct config_diag *d)
 {
-	const char *why = check_route(route);
+	char why[256];
 
-	if (why) {
-		config_diag(d, key, "'%s' %s", route, why);
+	if (!route_pattern_valid(route, why, sizeof(why))) {
+		config_diag(d, key, "'%s': %s", route, why);
 		return -EINVAL;
 	}
 	return config_append_route(cfg, strdup(route)) ? config_nomem(d) : 0;
