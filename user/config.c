@@ -345,7 +345,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 		config_diag(&c->d, NULL, "unexpected argument '%s' (options start with '--')", arg);
 		return 0;
 	case ARGP_KEY_ERROR:
-		if (!c->served && !c->nomem && !c->d.errors)
+		/* our options never fail but for these two: the rest is getopt's refusal */
+		if (!c->served && !c->nomem)
 			describe_getopt_error(st, &c->d);
 		return 0;
 	case OPT_SELECT:

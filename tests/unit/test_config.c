@@ -489,6 +489,9 @@ static void test_command_line_errors(void **state)
 		     "sonde: --capture: 'no' is not one of auto, socket, syscalls\n"
 		     "sonde: --route: 'r': must start with '/'\n",
 		     "--select", "pid=x", "--capture", "no", "--route", "r");
+	EXPECT_ERROR("sonde: --capture: 'no' is not one of auto, socket, syscalls\n"
+		     "sonde: unknown option '--foo' (see --help)\n",
+		     "--capture", "no", "--foo");
 }
 
 /* Runs config_parse with stdout sent to a temporary file; returns what was printed. */
