@@ -1,0 +1,436 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "httpd.h"
+#include "metrics/exposition.h"
+#include "version.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Slow or idle clients are cut off so they cannot pin connection threads. */
+#define HTTPD_TIMEOUT_S 10u
+/* A connection costs a thread: bound them against a flood of scrapers or scanners. */
+#define HTTPD_MAX_CONNECTIONS 32u
+
+struct httpd {
+	struct MHD_Daemon *daemon;
+	struct registry *reg;
+	sonde_status_fn status;
+	void *ctx;
+	uint16_t port;
+};
+
+/* ---- responses ------------------------------------------------------------------------- */
+
+/* Queues body (len bytes) with a Content-Type; owned bodies are free()d by MHD. */
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *ctype,
+			     const char *body, size_t len, bool owned, const char *hdr,
+			     const char *hval)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(
+		len, (void *)body, owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (!resp) {
+		if (owned)
+			free((void *)body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	if (hdr)
+		MHD_add_response_header(resp, hdr, hval);
+	ret = MHD_queue_response(c, code, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned code, const char *text)
+{
+	return reply(c, code, "text/plain; charset=utf-8", text, strlen(text), false, NULL, NULL);
+}
+
+/* ---- /metrics -------------------------------------------------------------------------- */
+
+static enum MHD_Result collect_accept_encoding(void *cls, enum MHD_ValueKind kind, const char *key,
+					       const char *value)
+{
+	struct expo_buf *b = cls;
+
+	/* Repeated header lines mean the same as one comma-joined line (RFC 9110 5.3). */
+	if (value && !strcasecmp(key, MHD_HTTP_HEADER_ACCEPT_ENCODING)) {
+		if (b->len)
+			expo_buf_put(b, ", ", 2);
+		expo_buf_puts(b, value);
+	}
+	return MHD_YES;
+}
+
+static bool wants_gzip(struct MHD_Connection *c)
+{
+	struct expo_buf b = { 0 };
+	bool yes;
+
+	MHD_get_connection_values(c, MHD_HEADER_KIND, collect_accept_encoding, &b);
+	yes = !b.err && b.p && expo_accepts_gzip(b.p);
+	expo_buf_free(&b);
+	return yes;
+}
+
+static enum MHD_Result serve_metrics(struct httpd *h, struct MHD_Connection *c)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	char *text, *gz;
+	size_t len, gzlen;
+	bool gzipped = false;
+
+	if (registry_render(h->reg, &text, &len))
+		return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "rendering metrics failed\n");
+	/* A failed compression still leaves a valid (identity) answer. */
+	if (wants_gzip(c) && !expo_gzip(text, len, &gz, &gzlen)) {
+		free(text);
+		text = gz;
+		len = gzlen;
+		gzipped = true;
+	}
+	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, EXPO_CONTENT_TYPE);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+	if (gzipped)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+	ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* ---- /health and / --------------------------------------------------------------------- */
+
+static void read_status(const struct httpd *h, struct sonde_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (h->status)
+		h->status(h->ctx, st);
+	if (st->n_parts > SONDE_STATUS_MAX_PARTS)
+		st->n_parts = SONDE_STATUS_MAX_PARTS;
+}
+
+/* Appends a JSON string; the fixed-size status fields may lack their NUL, hence max. */
+static void json_string(struct expo_buf *b, const char *s, size_t max)
+{
+	size_t n = strnlen(s, max), i, adv;
+
+	expo_buf_put(b, "\"", 1);
+	for (i = 0; i < n; i += adv) {
+		unsigned char ch = (unsigned char)s[i];
+
+		adv = 1;
+		if (ch == '"' || ch == '\\')
+			expo_buf_printf(b, "\\%c", ch);
+		else if (ch == '\n')
+			expo_buf_puts(b, "\\n");
+		else if (ch == '\r')
+			expo_buf_puts(b, "\\r");
+		else if (ch == '\t')
+			expo_buf_puts(b, "\\t");
+		else if (ch < 0x20)
+			expo_buf_printf(b, "\\u%04x", ch);
+		else if (expo_utf8_seq(s + i, n - i, &adv))
+			expo_buf_put(b, s + i, adv);
+		else /* JSON text must be UTF-8 */
+			expo_buf_puts(b, "\\ufffd");
+	}
+	expo_buf_put(b, "\"", 1);
+}
+
+static int render_health(const struct sonde_status *st, time_t now, struct expo_buf *b)
+{
+	unsigned long long uptime = 0;
+	bool ok = true;
+	char ts[32];
+	struct tm tm;
+	size_t i;
+
+	for (i = 0; i < st->n_parts; i++)
+		ok = ok && st->parts[i].ok;
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (st->started_unix && (unsigned long long)now > st->started_unix)
+		uptime = (unsigned long long)now - st->started_unix;
+
+	expo_buf_printf(b, "{\"status\":\"%s\",\"timestamp\":\"%s\",\"version\":",
+			ok ? "ok" : "degraded", ts);
+	json_string(b, sonde_version(), 64);
+	expo_buf_printf(b, ",\"uptime_seconds\":%llu,\"checks\":{", uptime);
+	for (i = 0; i < st->n_parts; i++) {
+		const struct sonde_part *p = &st->parts[i];
+
+		if (i)
+			expo_buf_put(b, ",", 1);
+		json_string(b, p->name, sizeof(p->name));
+		expo_buf_printf(b, ":{\"status\":\"%s\",\"detail\":", p->ok ? "ok" : "fail");
+		json_string(b, p->detail, sizeof(p->detail));
+		expo_buf_put(b, "}", 1);
+	}
+	expo_buf_puts(b, "}}\n");
+	return ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
+}
+
+static enum MHD_Result serve_health(struct httpd *h, struct MHD_Connection *c)
+{
+	struct expo_buf b = { 0 };
+	struct sonde_status st;
+	unsigned code;
+	char *body;
+	size_t len;
+
+	read_status(h, &st);
+	code = (unsigned)render_health(&st, time(NULL), &b);
+	if (expo_buf_take(&b, &body, &len))
+		return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+	/* A probe must see the current state, never a cached one. */
+	return reply(c, code, "application/json", body, len, true, MHD_HTTP_HEADER_CACHE_CONTROL,
+		     "no-store");
+}
+
+static void html_text(struct expo_buf *b, const char *s, size_t max)
+{
+	size_t n = strnlen(s, max), i, adv;
+
+	for (i = 0; i < n; i += adv) {
+		adv = 1;
+		switch (s[i]) {
+		case '&':
+			expo_buf_puts(b, "&amp;");
+			break;
+		case '<':
+			expo_buf_puts(b, "&lt;");
+			break;
+		case '>':
+			expo_buf_puts(b, "&gt;");
+			break;
+		case '"':
+			expo_buf_puts(b, "&quot;");
+			break;
+		case '\'':
+			expo_buf_puts(b, "&#39;");
+			break;
+		default:
+			if (expo_utf8_seq(s + i, n - i, &adv))
+				expo_buf_put(b, s + i, adv);
+			else
+				expo_buf_puts(b, "\xef\xbf\xbd");
+		}
+	}
+}
+
+static enum MHD_Result serve_index(struct httpd *h, struct MHD_Connection *c)
+{
+	struct expo_buf b = { 0 };
+	struct sonde_status st;
+	char *body;
+	size_t len;
+
+	read_status(h, &st);
+	expo_buf_puts(&b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+			  "<title>sonde</title></head>\n<body><h1>sonde</h1>\n<p>version ");
+	html_text(&b, sonde_version(), 64);
+	expo_buf_puts(&b, "</p>\n<table>\n<tr><th>capture mode</th><td>");
+	html_text(&b, st.capture_mode[0] ? st.capture_mode : "none", sizeof(st.capture_mode));
+	expo_buf_printf(&b,
+			"</td></tr>\n<tr><th>tracked processes</th><td>%u</td></tr>\n"
+			"<tr><th>attached programs</th><td>%u</td></tr>\n</table>\n",
+			st.tracked_processes, st.attached_programs);
+	expo_buf_puts(&b, "<ul>\n<li><a href=\"/metrics\">/metrics</a> Prometheus metrics</li>\n"
+			  "<li><a href=\"/health\">/health</a> health of each part (JSON)</li>\n"
+			  "<li><a href=\"/healthz\">/healthz</a> liveness</li>\n</ul>\n"
+			  "</body></html>\n");
+	if (expo_buf_take(&b, &body, &len))
+		return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+	return reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", body, len, true, NULL, NULL);
+}
+
+/* ---- dispatch -------------------------------------------------------------------------- */
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+			      const char *method, const char *version, const char *upload_data,
+			      size_t *upload_data_size, void **con_cls)
+{
+	struct httpd *h = cls;
+
+	/* MHD leaves HEAD's body out itself, so HEAD is served as GET. */
+	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
+		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8",
+			     "method not allowed\n", 19, false, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	/* url is the path alone: MHD has already split off the query string. */
+	if (!strcmp(url, "/metrics"))
+		return serve_metrics(h, c);
+	if (!strcmp(url, "/healthz"))
+		return reply_text(c, MHD_HTTP_OK, "ok\n");
+	if (!strcmp(url, "/health"))
+		return serve_health(h, c);
+	if (!strcmp(url, "/"))
+		return serve_index(h, c);
+	return reply_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------- */
+
+static void log_mhd(void *cls, const char *fmt, va_list ap)
+{
+	fputs("sonde: httpd: ", stderr);
+	vfprintf(stderr, fmt, ap);
+}
+
+/* Numeric addresses only: a listen address that needs DNS is a configuration error. */
+static int resolve(const char *host, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_PASSIVE,
+				  .ai_socktype = SOCK_STREAM };
+	struct addrinfo *ai;
+	char buf[INET6_ADDRSTRLEN + 32];
+	size_t n;
+
+	if (!host)
+		host = "0.0.0.0";
+	n = strlen(host);
+	if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+		if (n - 2 >= sizeof(buf))
+			return -EINVAL;
+		memcpy(buf, host + 1, n - 2);
+		buf[n - 2] = '\0';
+		host = buf;
+	}
+	if (!*host || getaddrinfo(host, NULL, &hints, &ai))
+		return -EINVAL;
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	*len = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+	return 0;
+}
+
+/*
+ * Binds here rather than through MHD_OPTION_SOCK_ADDR: MHD_start_daemon() only logs why a
+ * bind failed, and the caller needs the errno (EADDRINUSE: the user must pick another port).
+ */
+static int open_listener(const struct sockaddr_storage *ss, socklen_t len, uint16_t *port)
+{
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof(bound);
+	int fd, one = 1, zero = 0, err;
+
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* A restarted sonde must not wait for the old instance's TIME_WAIT connections. */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* "::" serves IPv4 peers too, whatever net.ipv6.bindv6only says. */
+	if (ss->ss_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr))
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(fd, (const struct sockaddr *)ss, len) || listen(fd, 64) ||
+	    getsockname(fd, (struct sockaddr *)&bound, &blen))
+		goto fail;
+	*port = ntohs(bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
+						 : ((struct sockaddr_in6 *)&bound)->sin6_port);
+	return fd;
+fail:
+	err = -errno;
+	close(fd);
+	return err;
+}
+
+/*
+ * MHD closes the listen socket it was given when it stops, and when its start fails late
+ * (e.g. no thread) but not when it fails early. So it gets a duplicate, and after a failure
+ * the duplicate is closed only if it still is our socket (same inode: a descriptor number
+ * reused by another thread would name a different file).
+ */
+static struct MHD_Daemon *start_daemon(struct httpd *h, int fd, int family)
+{
+	unsigned flags;
+	struct MHD_Daemon *d;
+	struct stat a, b;
+	int mine = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+
+	if (mine < 0)
+		return NULL;
+	/* poll(), not select(): sonde may hold more than FD_SETSIZE descriptors. */
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+		MHD_USE_ERROR_LOG | (family == AF_INET6 ? MHD_USE_IPv6 : 0);
+	d = MHD_start_daemon(flags, h->port, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER,
+			     log_mhd, NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)mine,
+			     MHD_OPTION_CONNECTION_TIMEOUT, HTTPD_TIMEOUT_S,
+			     MHD_OPTION_CONNECTION_LIMIT, HTTPD_MAX_CONNECTIONS, MHD_OPTION_END);
+	if (!d && !fstat(fd, &a) && !fstat(mine, &b) && a.st_ino == b.st_ino &&
+	    a.st_dev == b.st_dev)
+		close(mine);
+	return d;
+}
+
+struct httpd *httpd_start(const char *host, uint16_t port, struct registry *reg,
+			  sonde_status_fn status, void *ctx)
+{
+	struct sockaddr_storage ss;
+	struct httpd *h = NULL;
+	socklen_t len;
+	int err, fd;
+
+	err = reg ? resolve(host, port, &ss, &len) : -EINVAL;
+	if (err)
+		goto fail;
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	*h = (struct httpd){ .reg = reg, .status = status, .ctx = ctx };
+	fd = open_listener(&ss, len, &h->port);
+	if (fd < 0) {
+		err = fd;
+		goto fail;
+	}
+	h->daemon = start_daemon(h, fd, ss.ss_family);
+	err = h->daemon ? 0 : -EIO; /* MHD logged why; its errno is not reliable */
+	close(fd);
+	if (err)
+		goto fail;
+	return h;
+fail:
+	free(h);
+	errno = -err;
+	return NULL;
+}
+
+uint16_t httpd_port(const struct httpd *h)
+{
+	return h ? h->port : 0;
+}
+
+void httpd_stop(struct httpd *h)
+{
+	if (!h)
+		return;
+	/* Joins the connection threads, so in-flight requests finish first; closes the socket. */
+	MHD_stop_daemon(h->daemon);
+	free(h);
+}

@@ -1,0 +1,688 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "metrics/registry.h"
+#include "metrics/exposition.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+const double metric_duration_buckets[] = { 0,	0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25,
+					   0.5, 0.75,  1,    2.5,   5,	  7.5,	 10 };
+const size_t metric_duration_nbuckets =
+	sizeof(metric_duration_buckets) / sizeof(metric_duration_buckets[0]);
+const double metric_size_buckets[] = { 0, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192 };
+const size_t metric_size_nbuckets = sizeof(metric_size_buckets) / sizeof(metric_size_buckets[0]);
+
+/* Series copied per lock hold while rendering: bounds how long a scrape can stall the writer. */
+#define SNAPSHOT_CHUNK 256
+
+struct series {
+	uint64_t hash;
+	double value;	     /* counter or gauge value; histogram sum */
+	uint64_t count;	     /* histogram observations */
+	const char **values; /* n_labels copies, stored after buckets */
+	uint64_t buckets[];  /* histogram: n_bounds + 1 non-cumulative counts, the last for +Inf */
+};
+
+struct metric {
+	enum metric_kind kind;
+	char *name, *help;
+	char *label_names[METRIC_MAX_LABELS];
+	size_t n_labels;
+	double *bounds;
+	char (*le_text)[EXPO_NUM_MAX]; /* histogram: the bounds as "le" values, then "+Inf" */
+	size_t n_bounds;
+	size_t max_series;
+	uint64_t dropped; /* atomic: read without the lock by metric_dropped() and render */
+
+	pthread_mutex_t lock;	     /* guards everything below */
+	struct series **series;	     /* creation order; a series is never freed before the family */
+	size_t n_series, cap_series; /* n_series also read atomically without the lock */
+	uint32_t *table;  /* open addressing, linear probing: series index + 1, 0 = empty */
+	size_t table_cap; /* power of two, kept at least twice n_series */
+};
+
+struct registry {
+	pthread_mutex_t lock; /* guards the family list */
+	struct metric **fams;
+	size_t n_fams, cap_fams;
+};
+
+/* ---- families ------------------------------------------------------------------------- */
+
+static void metric_free(struct metric *m)
+{
+	size_t i;
+
+	if (!m)
+		return;
+	for (i = 0; i < m->n_series; i++)
+		free(m->series[i]);
+	for (i = 0; i < m->n_labels; i++)
+		free(m->label_names[i]);
+	free(m->series);
+	free(m->table);
+	free(m->bounds);
+	free(m->le_text);
+	free(m->name);
+	free(m->help);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
+
+struct registry *registry_new(void)
+{
+	struct registry *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	pthread_mutex_init(&r->lock, NULL);
+	return r;
+}
+
+void registry_free(struct registry *r)
+{
+	size_t i;
+
+	if (!r)
+		return;
+	for (i = 0; i < r->n_fams; i++)
+		metric_free(r->fams[i]);
+	free(r->fams);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+/* Metric names: [a-zA-Z_:][a-zA-Z0-9_:]*; label names the same without ':'. */
+static bool valid_name(const char *s, bool label)
+{
+	size_t i;
+
+	if (!s || !*s)
+		return false;
+	for (i = 0; s[i]; i++) {
+		char c = s[i];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+			  (!label && c == ':') || (i > 0 && c >= '0' && c <= '9');
+
+		if (!ok)
+			return false;
+	}
+	/* "__" prefixes are reserved for Prometheus' internal labels. */
+	return !label || strncmp(s, "__", 2) != 0;
+}
+
+static bool valid_labels(enum metric_kind kind, const char *const *names, size_t n)
+{
+	size_t i, j;
+
+	if (n > METRIC_MAX_LABELS || (n && !names))
+		return false;
+	for (i = 0; i < n; i++) {
+		if (!valid_name(names[i], true))
+			return false;
+		/* "le" is the bucket label a histogram adds itself. */
+		if (kind == METRIC_HISTOGRAM && !strcmp(names[i], "le"))
+			return false;
+		for (j = 0; j < i; j++)
+			if (!strcmp(names[i], names[j]))
+				return false;
+	}
+	return true;
+}
+
+static bool valid_bounds(const double *bounds, size_t n)
+{
+	size_t i;
+
+	if (n && !bounds)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isfinite(bounds[i]) || (i > 0 && bounds[i] <= bounds[i - 1]))
+			return false;
+	return true;
+}
+
+static uint64_t hash_values(const char *const *vals, size_t n);
+static struct series *series_new(const struct metric *m, const char *const *vals, uint64_t h);
+static int series_insert(struct metric *m, struct series *s);
+
+static struct metric *metric_new(enum metric_kind kind, const char *name, const char *help,
+				 const char *const *label_names, size_t n_labels,
+				 const double *bounds, size_t n_bounds, size_t max_series)
+{
+	struct metric *m = calloc(1, sizeof(*m));
+	size_t i;
+
+	if (!m)
+		return NULL;
+	pthread_mutex_init(&m->lock, NULL);
+	m->kind = kind;
+	m->max_series = max_series ? max_series : SIZE_MAX;
+	m->name = strdup(name);
+	m->help = strdup(help ? help : "");
+	if (!m->name || !m->help)
+		goto fail;
+	for (i = 0; i < n_labels; i++) {
+		m->label_names[i] = strdup(label_names[i]);
+		if (!m->label_names[i])
+			goto fail;
+		m->n_labels++;
+	}
+	if (kind == METRIC_HISTOGRAM) {
+		m->bounds = malloc((n_bounds ? n_bounds : 1) * sizeof(*bounds));
+		m->le_text = malloc((n_bounds + 1) * sizeof(*m->le_text));
+		if (!m->bounds || !m->le_text)
+			goto fail;
+		for (i = 0; i < n_bounds; i++) {
+			m->bounds[i] = bounds[i];
+			expo_format_double(bounds[i], m->le_text[i]);
+		}
+		strcpy(m->le_text[n_bounds], "+Inf");
+		m->n_bounds = n_bounds;
+	}
+	return m;
+fail:
+	metric_free(m);
+	errno = ENOMEM;
+	return NULL;
+}
+
+static bool name_taken(const struct registry *r, const char *name)
+{
+	size_t i;
+
+	if (!strcmp(name, METRIC_DROPPED_NAME))
+		return true;
+	for (i = 0; i < r->n_fams; i++)
+		if (!strcmp(r->fams[i]->name, name))
+			return true;
+	return false;
+}
+
+static int registry_append(struct registry *r, struct metric *m)
+{
+	if (name_taken(r, m->name))
+		return -EEXIST;
+	if (r->n_fams == r->cap_fams) {
+		size_t cap = r->cap_fams ? 2 * r->cap_fams : 16;
+		struct metric **f = realloc(r->fams, cap * sizeof(*f));
+
+		if (!f)
+			return -ENOMEM;
+		r->fams = f;
+		r->cap_fams = cap;
+	}
+	r->fams[r->n_fams++] = m;
+	return 0;
+}
+
+struct metric *registry_add(struct registry *r, enum metric_kind kind, const char *name,
+			    const char *help, const char *const *label_names, size_t n_labels,
+			    const double *bounds, size_t n_bounds, size_t max_series)
+{
+	struct metric *m;
+	struct series *s;
+	int err;
+
+	if (!r || kind > METRIC_HISTOGRAM || !valid_name(name, false) ||
+	    !valid_labels(kind, label_names, n_labels) ||
+	    (kind == METRIC_HISTOGRAM && !valid_bounds(bounds, n_bounds))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	m = metric_new(kind, name, help, label_names, n_labels, bounds, n_bounds, max_series);
+	if (!m)
+		return NULL;
+	/* A label-less family exists from the start, so it scrapes as 0 rather than absent. */
+	if (n_labels == 0) {
+		s = series_new(m, NULL, hash_values(NULL, 0));
+		err = s ? series_insert(m, s) : -ENOMEM;
+		if (err) {
+			free(s);
+			goto fail;
+		}
+	}
+	pthread_mutex_lock(&r->lock);
+	err = registry_append(r, m);
+	pthread_mutex_unlock(&r->lock);
+	if (err)
+		goto fail;
+	return m;
+fail:
+	metric_free(m);
+	errno = -err;
+	return NULL;
+}
+
+/* ---- series lookup (the writer's hot path) -------------------------------------------- */
+
+/* FNV-1a over the values including their NULs (so "a","bc" != "ab","c"), then a finalizer
+ * that spreads the bits: the table index takes the low ones. */
+static uint64_t hash_values(const char *const *vals, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+	const unsigned char *p;
+
+	for (i = 0; i < n; i++) {
+		p = (const unsigned char *)vals[i];
+		do {
+			h ^= *p;
+			h *= 0x100000001b3ULL;
+		} while (*p++);
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h;
+}
+
+static bool series_matches(const struct metric *m, const struct series *s, const char *const *vals,
+			   uint64_t h)
+{
+	size_t i;
+
+	if (s->hash != h)
+		return false;
+	for (i = 0; i < m->n_labels; i++)
+		if (strcmp(s->values[i], vals[i]))
+			return false;
+	return true;
+}
+
+static struct series *series_find(const struct metric *m, const char *const *vals, uint64_t h)
+{
+	size_t mask = m->table_cap - 1, i;
+
+	if (!m->table_cap)
+		return NULL;
+	for (i = h & mask; m->table[i]; i = (i + 1) & mask) {
+		struct series *s = m->series[m->table[i] - 1];
+
+		if (series_matches(m, s, vals, h))
+			return s;
+	}
+	return NULL;
+}
+
+static struct series *series_new(const struct metric *m, const char *const *vals, uint64_t h)
+{
+	size_t nb = m->kind == METRIC_HISTOGRAM ? m->n_bounds + 1 : 0;
+	size_t head = sizeof(struct series) + nb * sizeof(uint64_t);
+	size_t size = head + m->n_labels * sizeof(char *), len[METRIC_MAX_LABELS], i;
+	struct series *s;
+	char *str;
+
+	for (i = 0; i < m->n_labels; i++) {
+		len[i] = strlen(vals[i]) + 1;
+		size += len[i];
+	}
+	/* One allocation: header, buckets, value pointers, then the strings. */
+	s = calloc(1, size);
+	if (!s)
+		return NULL;
+	s->hash = h;
+	s->values = (const char **)((char *)s + head);
+	str = (char *)(s->values + m->n_labels);
+	for (i = 0; i < m->n_labels; i++) {
+		memcpy(str, vals[i], len[i]);
+		s->values[i] = str;
+		str += len[i];
+	}
+	return s;
+}
+
+static int table_grow(struct metric *m)
+{
+	size_t cap = m->table_cap ? 2 * m->table_cap : 16, i, j;
+	uint32_t *t;
+
+	if (cap > UINT32_MAX)
+		return -ENOSPC;
+	t = calloc(cap, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	for (i = 0; i < m->n_series; i++) {
+		for (j = m->series[i]->hash & (cap - 1); t[j]; j = (j + 1) & (cap - 1))
+			;
+		t[j] = (uint32_t)(i + 1);
+	}
+	free(m->table);
+	m->table = t;
+	m->table_cap = cap;
+	return 0;
+}
+
+static int series_insert(struct metric *m, struct series *s)
+{
+	size_t j;
+	int err;
+
+	if (m->n_series == m->cap_series) {
+		size_t cap = m->cap_series ? 2 * m->cap_series : 8;
+		struct series **a = realloc(m->series, cap * sizeof(*a));
+
+		if (!a)
+			return -ENOMEM;
+		m->series = a;
+		m->cap_series = cap;
+	}
+	/* Keep the load factor at or below 1/2 so probe chains stay short. */
+	if (2 * (m->n_series + 1) > m->table_cap) {
+		err = table_grow(m);
+		if (err)
+			return err;
+	}
+	for (j = s->hash & (m->table_cap - 1); m->table[j]; j = (j + 1) & (m->table_cap - 1))
+		;
+	m->series[m->n_series] = s;
+	m->table[j] = (uint32_t)(m->n_series + 1);
+	__atomic_store_n(&m->n_series, m->n_series + 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* Called with m->lock held. Returns the series or NULL with *err set. */
+static struct series *series_get(struct metric *m, const char *const *vals, uint64_t h, int *err)
+{
+	struct series *s = series_find(m, vals, h);
+
+	if (s)
+		return s;
+	if (m->n_series >= m->max_series) {
+		__atomic_fetch_add(&m->dropped, 1, __ATOMIC_RELAXED);
+		*err = -ENOSPC;
+		return NULL;
+	}
+	s = series_new(m, vals, h);
+	*err = s ? series_insert(m, s) : -ENOMEM;
+	if (*err) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* First bucket whose (inclusive) upper bound holds v; n_bounds is the +Inf bucket. */
+static size_t bucket_index(const struct metric *m, double v)
+{
+	size_t lo = 0, hi = m->n_bounds;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v <= m->bounds[mid])
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+static int metric_update(struct metric *m, enum metric_kind kind, const char *const *vals, double v)
+{
+	struct series *s;
+	uint64_t h;
+	size_t i, b = 0;
+	int err = 0;
+
+	if (!m || m->kind != kind || isnan(v) || (m->n_labels && !vals))
+		return -EINVAL;
+	for (i = 0; i < m->n_labels; i++)
+		if (!vals[i])
+			return -EINVAL;
+	h = hash_values(vals, m->n_labels);
+	if (kind == METRIC_HISTOGRAM)
+		b = bucket_index(m, v);
+
+	pthread_mutex_lock(&m->lock);
+	s = series_get(m, vals, h, &err);
+	if (s) {
+		if (kind == METRIC_GAUGE) {
+			s->value = v;
+		} else {
+			s->value += v;
+			if (kind == METRIC_HISTOGRAM) {
+				s->buckets[b]++;
+				s->count++;
+			}
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+	return err;
+}
+
+int metric_add(struct metric *m, const char *const *label_values, double v)
+{
+	/* A counter only goes up, and an infinite one would stay +Inf forever. */
+	if (!isfinite(v) || v < 0)
+		return -EINVAL;
+	return metric_update(m, METRIC_COUNTER, label_values, v);
+}
+
+int metric_set(struct metric *m, const char *const *label_values, double v)
+{
+	return metric_update(m, METRIC_GAUGE, label_values, v);
+}
+
+int metric_observe(struct metric *m, const char *const *label_values, double v)
+{
+	if (!isfinite(v))
+		return -EINVAL;
+	return metric_update(m, METRIC_HISTOGRAM, label_values, v);
+}
+
+uint64_t metric_dropped(const struct metric *m)
+{
+	return m ? __atomic_load_n(&m->dropped, __ATOMIC_RELAXED) : 0;
+}
+
+size_t metric_series_count(const struct metric *m)
+{
+	return m ? __atomic_load_n(&m->n_series, __ATOMIC_ACQUIRE) : 0;
+}
+
+/* ---- rendering ------------------------------------------------------------------------ */
+
+/* What a scrape copies under the lock: label strings are immutable, so a pointer will do. */
+struct snap {
+	const struct series *s;
+	double value;
+	uint64_t count;
+};
+
+static const char *kind_name(enum metric_kind kind)
+{
+	switch (kind) {
+	case METRIC_COUNTER:
+		return "counter";
+	case METRIC_GAUGE:
+		return "gauge";
+	default:
+		return "histogram";
+	}
+}
+
+static void render_header(struct expo_buf *b, const char *name, const char *help,
+			  enum metric_kind kind)
+{
+	if (*help) {
+		expo_buf_printf(b, "# HELP %s ", name);
+		expo_buf_help(b, help, strlen(help));
+		expo_buf_put(b, "\n", 1);
+	}
+	expo_buf_printf(b, "# TYPE %s %s\n", name, kind_name(kind));
+}
+
+/* The escaped label pairs of one series, a="x",b="y", shared by all its lines. */
+static void series_labels(struct expo_buf *lab, const struct metric *m, const struct series *s)
+{
+	size_t i;
+
+	lab->len = 0;
+	for (i = 0; i < m->n_labels; i++) {
+		if (i)
+			expo_buf_put(lab, ",", 1);
+		expo_buf_puts(lab, m->label_names[i]);
+		expo_buf_put(lab, "=\"", 2);
+		expo_buf_label_value(lab, s->values[i], strlen(s->values[i]));
+		expo_buf_put(lab, "\"", 1);
+	}
+}
+
+/* "name_suffix{labels,le="x"} ": braces only when there is a label at all. */
+static void line_start(struct expo_buf *b, const struct metric *m, const char *suffix,
+		       const struct expo_buf *lab, const char *le)
+{
+	expo_buf_puts(b, m->name);
+	expo_buf_puts(b, suffix);
+	if (lab->len || le) {
+		expo_buf_put(b, "{", 1);
+		expo_buf_put(b, lab->p, lab->len);
+		if (le) {
+			expo_buf_puts(b, lab->len ? ",le=\"" : "le=\"");
+			expo_buf_puts(b, le);
+			expo_buf_put(b, "\"", 1);
+		}
+		expo_buf_put(b, "}", 1);
+	}
+	expo_buf_put(b, " ", 1);
+}
+
+static void render_histogram(struct expo_buf *b, const struct metric *m, const struct snap *sn,
+			     const uint64_t *buckets, const struct expo_buf *lab)
+{
+	uint64_t cum = 0;
+	size_t i;
+
+	for (i = 0; i <= m->n_bounds; i++) {
+		cum += buckets[i];
+		line_start(b, m, "_bucket", lab, m->le_text[i]);
+		expo_buf_u64(b, cum);
+		expo_buf_put(b, "\n", 1);
+	}
+	line_start(b, m, "_sum", lab, NULL);
+	expo_buf_double(b, sn->value);
+	expo_buf_put(b, "\n", 1);
+	line_start(b, m, "_count", lab, NULL);
+	expo_buf_u64(b, sn->count);
+	expo_buf_put(b, "\n", 1);
+}
+
+/*
+ * Copies the family's values in chunks, each under one short lock hold: a scrape of a large
+ * family then never keeps the writer waiting for more than SNAPSHOT_CHUNK copies. Series
+ * created meanwhile are left for the next scrape; each series is copied consistently.
+ */
+static int snapshot(struct metric *m, struct snap **out, uint64_t **out_buckets, size_t *n)
+{
+	size_t nb = m->kind == METRIC_HISTOGRAM ? m->n_bounds + 1 : 0, i, end;
+	struct snap *sn;
+	uint64_t *bk = NULL;
+
+	*n = metric_series_count(m);
+	sn = calloc(*n ? *n : 1, sizeof(*sn));
+	if (nb)
+		bk = calloc(*n ? *n * nb : 1, sizeof(*bk));
+	if (!sn || (nb && !bk)) {
+		free(sn);
+		free(bk);
+		return -ENOMEM;
+	}
+	for (i = 0; i < *n; i = end) {
+		end = i + SNAPSHOT_CHUNK < *n ? i + SNAPSHOT_CHUNK : *n;
+		pthread_mutex_lock(&m->lock);
+		for (size_t j = i; j < end; j++) {
+			const struct series *s = m->series[j];
+
+			sn[j] = (struct snap){ .s = s, .value = s->value, .count = s->count };
+			if (nb)
+				memcpy(bk + j * nb, s->buckets, nb * sizeof(*bk));
+		}
+		pthread_mutex_unlock(&m->lock);
+	}
+	*out = sn;
+	*out_buckets = bk;
+	return 0;
+}
+
+static int render_family(struct expo_buf *b, struct metric *m)
+{
+	struct expo_buf lab = { 0 };
+	size_t nb = m->n_bounds + 1, n, i;
+	struct snap *sn;
+	uint64_t *bk;
+	int err;
+
+	err = snapshot(m, &sn, &bk, &n);
+	if (err)
+		return err;
+	render_header(b, m->name, m->help, m->kind);
+	/* Escaping happens once per series, not once per line: a histogram has many. */
+	for (i = 0; i < n && !lab.err; i++) {
+		series_labels(&lab, m, sn[i].s);
+		if (m->kind == METRIC_HISTOGRAM) {
+			render_histogram(b, m, &sn[i], bk + i * nb, &lab);
+			continue;
+		}
+		line_start(b, m, "", &lab, NULL);
+		expo_buf_double(b, sn[i].value);
+		expo_buf_put(b, "\n", 1);
+	}
+	err = lab.err;
+	expo_buf_free(&lab);
+	free(sn);
+	free(bk);
+	return err;
+}
+
+static void render_dropped(struct expo_buf *b, struct metric *const *fams, size_t n)
+{
+	size_t i;
+
+	render_header(b, METRIC_DROPPED_NAME,
+		      "Samples dropped because their metric family reached its series cap "
+		      "(--max-series).",
+		      METRIC_COUNTER);
+	for (i = 0; i < n; i++) {
+		uint64_t d = metric_dropped(fams[i]);
+
+		if (d)
+			expo_buf_printf(b, METRIC_DROPPED_NAME "{metric=\"%s\"} %" PRIu64 "\n",
+					fams[i]->name, d);
+	}
+}
+
+int registry_render(struct registry *r, char **out, size_t *len)
+{
+	struct expo_buf b = { 0 };
+	struct metric **fams;
+	size_t n, i;
+	int err = 0;
+
+	if (!r || !out)
+		return -EINVAL;
+	/* Families are never removed, so a copy of the list stays valid without the lock. */
+	pthread_mutex_lock(&r->lock);
+	n = r->n_fams;
+	fams = malloc((n ? n : 1) * sizeof(*fams));
+	if (fams && n)
+		memcpy(fams, r->fams, n * sizeof(*fams));
+	pthread_mutex_unlock(&r->lock);
+	if (!fams)
+		return -ENOMEM;
+	for (i = 0; i < n && !err; i++)
+		err = render_family(&b, fams[i]);
+	if (!err)
+		render_dropped(&b, fams, n);
+	free(fams);
+	if (err) {
+		expo_buf_free(&b);
+		return err;
+	}
+	return expo_buf_take(&b, out, len);
+}

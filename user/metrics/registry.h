@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Metric families (counter, gauge, histogram) with labelled series, rendered as Prometheus
+ * text format 0.0.4.
+ *
+ * Threading: one writer (the event loop) calls metric_add/set/observe; any number of scrape
+ * threads call registry_render at the same time. Each family has a mutex held only for a
+ * hash lookup and an update on the writer's side, and for copying a bounded chunk of series
+ * on the scraper's side; all formatting happens outside it. Registration may happen at any
+ * time (it takes the registry's own lock).
+ */
+#ifndef SONDE_METRICS_REGISTRY_H
+#define SONDE_METRICS_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum metric_kind { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM };
+
+#define METRIC_MAX_LABELS 8
+
+/* Bucket upper bounds of the OpenTelemetry semantic conventions (seconds, bytes). */
+extern const double
+	metric_duration_buckets[]; /* 0,.005,.01,.025,.05,.075,.1,.25,.5,.75,1,2.5,5,7.5,10 */
+extern const size_t metric_duration_nbuckets;
+extern const double metric_size_buckets[]; /* 0,32,64,128,256,512,1024,2048,4096,8192 */
+extern const size_t metric_size_nbuckets;
+
+/* The built-in family counting samples refused by a family's series cap. */
+#define METRIC_DROPPED_NAME "sonde_series_dropped_total"
+
+struct registry;
+struct metric;
+
+struct registry *registry_new(void);
+void registry_free(struct registry *r); /* accepts NULL */
+
+/*
+ * Registers a family; NULL + errno: EINVAL (bad name, label name, kind or bounds), EEXIST
+ * (name taken), ENOMEM. name, help and label names are copied. bounds/n_bounds are used only
+ * for histograms: finite and strictly increasing, "+Inf" is implicit. max_series caps the
+ * distinct label sets of this family (0: no cap). A family without labels has its one series
+ * from the start, so it renders 0 before the first update.
+ */
+struct metric *registry_add(struct registry *r, enum metric_kind kind, const char *name,
+			    const char *help, const char *const *label_names, size_t n_labels,
+			    const double *bounds, size_t n_bounds, size_t max_series);
+
+/*
+ * label_values holds n_labels strings in the order of the family's label names (NULL when it
+ * has none); they are copied when the series is created and stored as given (the exposition
+ * repairs invalid UTF-8). All three return 0, -ENOSPC when the series cap dropped the sample
+ * (counted in metric_dropped and sonde_series_dropped_total), or -EINVAL (wrong kind, NULL
+ * value, NaN; counters also refuse negative and infinite increments, histograms infinite
+ * observations).
+ */
+int metric_add(struct metric *m, const char *const *label_values, double v);	 /* counter += v */
+int metric_set(struct metric *m, const char *const *label_values, double v);	 /* gauge = v */
+int metric_observe(struct metric *m, const char *const *label_values, double v); /* histogram */
+
+uint64_t metric_dropped(const struct metric *m);
+size_t metric_series_count(const struct metric *m);
+
+/*
+ * Renders the whole registry in Prometheus text format 0.0.4 into a malloc'd, NUL-terminated
+ * buffer (*out, to free()). Families in registration order, then sonde_series_dropped_total;
+ * series in creation order. Returns 0, -EINVAL or -ENOMEM.
+ */
+int registry_render(struct registry *r, char **out, size_t *len);
+
+#endif
