@@ -140,8 +140,9 @@ static __always_inline void conn_seen(struct sock *sk, __u64 id)
 	emit(&ev, sizeof(ev));
 }
 
-/* Copies up to `want` bytes of the syscall's buffer(s) into dst; returns bytes copied. */
-static __always_inline __u32 copy_payload(__u8 *dst, struct user_io io, __u32 want)
+/* Copies `want` bytes starting `skip` bytes into the syscall's buffer(s) into dst;
+ * returns the bytes copied. */
+static __always_inline __u32 copy_payload(__u8 *dst, struct user_io io, __u32 skip, __u32 want)
 {
 	struct iovec iov;
 	__u32 off = 0;
@@ -150,27 +151,33 @@ static __always_inline __u32 copy_payload(__u8 *dst, struct user_io io, __u32 wa
 	if (!io.vectored) {
 		m = want;
 		asm volatile("%[m] &= %[k]" : [m] "+r"(m) : [k] "i"(SONDE_CAPTURE_MAX * 2 - 1));
-		if (bpf_probe_read_user(dst, m, (void *)io.base))
+		if (bpf_probe_read_user(dst, m, (void *)(io.base + skip)))
 			return 0;
 		return m;
 	}
 	for (int i = 0; i < SONDE_MAX_IOV; i++) {
-		__u32 n;
+		__u64 n, start = 0;
 
 		if (i >= io.cnt || off >= want || off >= SONDE_CAPTURE_MAX)
 			break;
 		if (bpf_probe_read_user(&iov, sizeof(iov), (struct iovec *)io.base + i))
 			break;
+		if (skip >= iov.iov_len) {
+			skip -= iov.iov_len;
+			continue;
+		}
+		start = skip;
+		skip = 0;
 		n = want - off;
-		if (iov.iov_len < n)
-			n = iov.iov_len;
+		if (iov.iov_len - start < n)
+			n = iov.iov_len - start;
 		/* The verifier must see dst + off + n < 2 * MAX; clang drops masks it can
 		 * prove redundant, so apply them in asm on 64-bit copies. */
 		o = off;
 		m = n;
 		asm volatile("%[o] &= %[k]" : [o] "+r"(o) : [k] "i"(SONDE_CAPTURE_MAX - 1));
 		asm volatile("%[m] &= %[k]" : [m] "+r"(m) : [k] "i"(SONDE_CAPTURE_MAX - 1));
-		if (m && bpf_probe_read_user(dst + o, m, iov.iov_base))
+		if (m && bpf_probe_read_user(dst + o, m, iov.iov_base + start))
 			break;
 		off = o + m;
 	}
@@ -179,7 +186,9 @@ static __always_inline __u32 copy_payload(__u8 *dst, struct user_io io, __u32 wa
 
 /*
  * One socket read or write of `ret` bytes (ret 0 on a read: EOF) on connection `id`.
- * io.base is 0 when the syscall has no user buffer.
+ * io.base is 0 when the syscall has no user buffer. A long read or write becomes up to
+ * SONDE_MAX_CHUNKS data events of capture_bytes each, as if it had been that many
+ * syscalls; only the last one may carry fewer bytes than it counts (cap_len < len).
  */
 static __always_inline int capture_io(struct sock *sk, __u64 id, __u8 dir, __s64 ret,
 				      struct user_io io, __u8 source)
@@ -188,44 +197,54 @@ static __always_inline int capture_io(struct sock *sk, __u64 id, __u8 dir, __s64
 	struct sonde_scratch *s;
 	struct sonde_stats *st;
 	__u32 cpu = bpf_get_smp_processor_id();
-	__u32 want = 0;
+	__u32 cap = capture_bytes, done = 0;
 	__u64 size;
 
 	if (ret < 0)
 		return 0;
+	if (cap > SONDE_CAPTURE_MAX)
+		cap = SONDE_CAPTURE_MAX;
 	conn_seen(sk, id);
 	s = bpf_map_lookup_elem(&scratch, &cpu);
 	if (!s)
 		return 0;
 	ev = (struct sonde_data_event *)s->raw;
-	fill_hdr(&ev->hdr, SONDE_EV_DATA);
-	ev->cookie = id;
-	ev->len = ret;
-	ev->dir = dir;
-	ev->source = source;
-	ev->syscall_nr = io.nr;
-	ev->_pad0 = 0;
-	if (io.base && ret > 0) {
-		want = ret < capture_bytes ? ret : capture_bytes;
-		if (want > SONDE_CAPTURE_MAX)
-			want = SONDE_CAPTURE_MAX;
-		want = copy_payload(ev->data, io, want);
-		if (!want)
-			count_lost(SONDE_LOST_READ_USER);
-	} else if (ret > 0) {
+	if (!io.base && ret > 0) {
 		st = stats_slot();
 		if (st)
 			st->no_buffer++;
 	}
-	if (want < ret && want == capture_bytes) {
-		st = stats_slot();
-		if (st)
-			st->truncated++;
+	for (int chunk = 0; chunk < SONDE_MAX_CHUNKS; chunk++) {
+		__u32 left = ret - done, want = 0;
+		bool last = chunk == SONDE_MAX_CHUNKS - 1 || left <= cap;
+
+		fill_hdr(&ev->hdr, SONDE_EV_DATA);
+		ev->cookie = id;
+		ev->len = last ? left : cap;
+		ev->dir = dir;
+		ev->source = source;
+		ev->syscall_nr = io.nr;
+		ev->_pad0 = 0;
+		if (io.base && left > 0) {
+			want = left < cap ? left : cap;
+			want = copy_payload(ev->data, io, done, want);
+			if (!want)
+				count_lost(SONDE_LOST_READ_USER);
+		}
+		if (last && want < left && io.base) {
+			st = stats_slot();
+			if (st)
+				st->truncated++;
+		}
+		ev->cap_len = want;
+		size = want;
+		asm volatile("%[s] &= %[k]" : [s] "+r"(size) : [k] "i"(SONDE_CAPTURE_MAX * 2 - 1));
+		emit(ev, sizeof(*ev) + size);
+		if (last)
+			break;
+		done += cap;
 	}
-	ev->cap_len = want;
-	size = want;
-	asm volatile("%[s] &= %[k]" : [s] "+r"(size) : [k] "i"(SONDE_CAPTURE_MAX * 2 - 1));
-	return emit(ev, sizeof(*ev) + size);
+	return 0;
 }
 
 #endif /* SONDE_CAPTURE_BPF_H */

@@ -21,6 +21,8 @@
 #define SONDE_CAPTURE_MAX 16384
 /* Default prefix copied per socket read/write (settable at load, <= SONDE_CAPTURE_MAX). */
 #define SONDE_CAPTURE_DEFAULT 4096
+/* A read/write longer than the capture size becomes up to this many data events. */
+#define SONDE_MAX_CHUNKS 4
 #define SONDE_COMM_LEN 16
 /* Largest tgid the allow bitmap can hold (pid_max on 64-bit is at most 4194304). */
 #define SONDE_TGID_MAX 4194304
