@@ -1,0 +1,479 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * HTTP/1 byte scanners (RFC 9112): message-start probes, request-line, status-line, header
+ * and trailer lines, chunk-size lines. Only the request line, the status code and the three
+ * framing headers (Content-Length, Transfer-Encoding, Connection) are kept, in small fixed
+ * buffers; every other header line is skipped with memchr, never stored.
+ */
+#include "proto/http1.h"
+#include "proto/http1_scan.h"
+
+#include <errno.h>
+#include <string.h>
+
+static const char *const h1_std_methods[] = { "GET",	 "HEAD",    "POST",  "PUT",  "DELETE",
+					      "CONNECT", "OPTIONS", "TRACE", "PATCH" };
+
+/* ---- byte classes and probes --------------------------------------------------------- */
+
+static bool is_digit(uint8_t b)
+{
+	return b >= '0' && b <= '9';
+}
+
+static uint8_t to_lower(uint8_t b)
+{
+	return b >= 'A' && b <= 'Z' ? b | 0x20 : b;
+}
+
+/* RFC 9110 §5.6.2: tchar */
+static bool is_tchar(uint8_t b)
+{
+	if (is_digit(b) || (to_lower(b) >= 'a' && to_lower(b) <= 'z'))
+		return true;
+	return b && strchr("!#$%&'*+-.^_`|~", b) != NULL;
+}
+
+static int hex_value(uint8_t b)
+{
+	if (is_digit(b))
+		return b - '0';
+	b = to_lower(b);
+	return b >= 'a' && b <= 'f' ? b - 'a' + 10 : -1;
+}
+
+/* n bytes of p equal a standard method (or, with prefix, the start of one) */
+static bool std_method(const void *p, size_t n, bool prefix)
+{
+	size_t i, ml;
+
+	for (i = 0; i < sizeof(h1_std_methods) / sizeof(h1_std_methods[0]); i++) {
+		ml = strlen(h1_std_methods[i]);
+		if ((prefix ? n <= ml : n == ml) && !memcmp(p, h1_std_methods[i], n))
+			return true;
+	}
+	return false;
+}
+
+/* p (n bytes) agrees with the first bytes of lit, ignoring ASCII case */
+static bool prefix_ci(const uint8_t *p, size_t n, const char *lit)
+{
+	size_t i;
+
+	for (i = 0; i < n && lit[i]; i++)
+		if (to_lower(p[i]) != (uint8_t)lit[i])
+			return false;
+	return true;
+}
+
+/* pattern letters: D digit, S status class digit 1-5 (RFC 9110 §15), E SP / CR / LF */
+static enum http1_probe probe_pattern(const uint8_t *p, size_t n, const char *pat)
+{
+	size_t i;
+	bool ok;
+
+	for (i = 0; pat[i]; i++) {
+		if (i >= n)
+			return HTTP1_PROBE_MAYBE;
+		if (pat[i] == 'D')
+			ok = is_digit(p[i]);
+		else if (pat[i] == 'S')
+			ok = p[i] >= '1' && p[i] <= '5';
+		else if (pat[i] == 'E')
+			ok = p[i] == ' ' || p[i] == '\r' || p[i] == '\n';
+		else
+			ok = p[i] == (uint8_t)pat[i];
+		if (!ok)
+			return HTTP1_PROBE_NO;
+	}
+	return HTTP1_PROBE_YES;
+}
+
+static bool target_start_ok(const uint8_t *t, size_t n, const uint8_t *method, size_t mlen)
+{
+	if (!n || t[0] == '/' || t[0] == '*')
+		return true;
+	if (prefix_ci(t, n, "http://") || prefix_ci(t, n, "https://"))
+		return true;
+	/* RFC 9112 §3.2.3: CONNECT takes authority-form, host:port */
+	return mlen == 7 && !memcmp(method, "CONNECT", 7) &&
+	       (is_digit(t[0]) || (to_lower(t[0]) >= 'a' && to_lower(t[0]) <= 'z') || t[0] == '[');
+}
+
+enum http1_probe http1_probe_request(const uint8_t *p, size_t n, bool any_method)
+{
+	enum http1_probe r;
+	size_t i = 0, t0;
+
+	if (!p)
+		return n ? HTTP1_PROBE_NO : HTTP1_PROBE_MAYBE;
+	while (i < n && i < H1_METHOD_TOKEN_MAX && is_tchar(p[i]))
+		i++;
+	if (i == n)
+		return any_method || std_method(p, n, true) ? HTTP1_PROBE_MAYBE : HTTP1_PROBE_NO;
+	if (!i || p[i] != ' ' || !(any_method || std_method(p, i, false)))
+		return HTTP1_PROBE_NO;
+	t0 = ++i;
+	while (i < n && p[i] > ' ' && p[i] != 0x7f)
+		i++;
+	if (!target_start_ok(p + t0, i - t0, p, t0 - 1))
+		return HTTP1_PROBE_NO;
+	if (i == n)
+		return HTTP1_PROBE_MAYBE;
+	if (i == t0 || p[i] != ' ')
+		return HTTP1_PROBE_NO;
+	i++;
+	r = probe_pattern(p + i, n - i, "HTTP/1.D");
+	if (r != HTTP1_PROBE_YES)
+		return r;
+	i += 8;
+	if (i < n && p[i] == '\r')
+		i++;
+	if (i >= n)
+		return HTTP1_PROBE_MAYBE;
+	return p[i] == '\n' ? HTTP1_PROBE_YES : HTTP1_PROBE_NO;
+}
+
+enum http1_probe http1_probe_response(const uint8_t *p, size_t n)
+{
+	if (!p)
+		return n ? HTTP1_PROBE_NO : HTTP1_PROBE_MAYBE;
+	return probe_pattern(p, n, "HTTP/1.D SDDE");
+}
+
+/* "HTTP/1." DIGIT, one byte at st->pos */
+static bool version_byte(struct h1_stream *st, uint8_t b)
+{
+	bool ok = st->pos < 7 ? b == (uint8_t) "HTTP/1."[st->pos] : is_digit(b);
+
+	if (st->pos == 7)
+		st->version_minor = b - '0';
+	st->pos++;
+	return ok;
+}
+
+int http1_scan_request_line(struct h1_stream *st, const uint8_t *p, size_t n, size_t *used,
+			    bool *end)
+{
+	size_t i;
+	uint8_t b;
+
+	for (i = 0; i < n && !*end; i++) {
+		b = p[i];
+		switch (st->sub) {
+		case RL_METHOD:
+			if (b == ' ' && st->pos) {
+				/* out of sync only a standard method starts a message: the
+				 * rest of a split line, "ET /x HTTP/1.1", is a token line too */
+				if (st->tentative && !std_method(st->method, st->pos, false))
+					return -EBADMSG;
+				st->mlen = st->pos;
+				st->sub = RL_TARGET;
+				st->pos = 0;
+				break;
+			}
+			if (!is_tchar(b) || st->pos >= H1_METHOD_TOKEN_MAX)
+				return -EBADMSG;
+			if (st->pos < sizeof(st->method) - 1)
+				st->method[st->pos] = b;
+			else
+				st->flags |= HTTP1_METHOD_TRUNCATED;
+			st->pos++;
+			break;
+		case RL_TARGET:
+			if (b == ' ' && st->pos) {
+				st->sub = RL_VERSION;
+				st->pos = 0;
+				break;
+			}
+			if (b <= ' ' || b == 0x7f)
+				return -EBADMSG;
+			if (st->pos < sizeof(st->target) - 1)
+				st->target[st->pos] = b;
+			else
+				st->flags |= HTTP1_TARGET_TRUNCATED;
+			st->pos++; /* bounded by H1_HEAD_MAX */
+			break;
+		case RL_VERSION:
+			if (!version_byte(st, b))
+				return -EBADMSG;
+			if (st->pos == 8)
+				st->sub = RL_EOL;
+			break;
+		case RL_EOL:
+		case RL_LF:
+			if (b == '\r' && st->sub == RL_EOL)
+				st->sub = RL_LF;
+			else if (b == '\n') /* RFC 9112 §2.2: a bare LF ends a line too */
+				*end = true;
+			else
+				return -EBADMSG;
+			break;
+		}
+	}
+	*used = i;
+	return 0;
+}
+
+int http1_scan_status_line(struct h1_stream *st, const uint8_t *p, size_t n, size_t *used,
+			   bool *end)
+{
+	const uint8_t *lf;
+	size_t i = 0;
+	uint8_t b;
+
+	while (i < n && !*end) {
+		b = p[i];
+		switch (st->sub) {
+		case SL_VERSION:
+			if (st->pos == 8) {
+				if (b != ' ')
+					return -EBADMSG;
+				st->sub = SL_CODE;
+				st->pos = 0;
+			} else if (!version_byte(st, b)) {
+				return -EBADMSG;
+			}
+			break;
+		case SL_CODE:
+			if (st->pos < 3) {
+				/* RFC 9110 §15: three digits, classes 1xx to 5xx */
+				if (!is_digit(b) || (!st->pos && (b < '1' || b > '5')))
+					return -EBADMSG;
+				st->status = st->status * 10 + (b - '0');
+				st->pos++;
+			} else if (b == ' ') {
+				st->sub = SL_REASON; /* reason-phrase is optional (§4) */
+			} else if (b == '\r') {
+				st->sub = SL_LF;
+			} else if (b == '\n') {
+				*end = true;
+			} else {
+				return -EBADMSG;
+			}
+			break;
+		case SL_REASON:
+			lf = memchr(p + i, '\n', n - i);
+			if (!lf) {
+				i = n;
+				continue;
+			}
+			i = lf - p;
+			*end = true;
+			break;
+		case SL_LF:
+			if (b != '\n')
+				return -EBADMSG;
+			*end = true;
+			break;
+		}
+		i++;
+	}
+	*used = i;
+	return 0;
+}
+
+static enum h1_hdr header_id(const struct h1_stream *st)
+{
+	static const struct {
+		const char *name;
+		enum h1_hdr id;
+	} known[] = { { "content-length", HDR_CONTENT_LENGTH },
+		      { "transfer-encoding", HDR_TRANSFER_ENCODING },
+		      { "connection", HDR_CONNECTION } };
+	size_t i;
+
+	if (st->trailer || st->name_len > H1_NAME_MAX)
+		return HDR_OTHER;
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strlen(known[i].name) == st->name_len &&
+		    !memcmp(known[i].name, st->name, st->name_len))
+			return known[i].id;
+	return HDR_OTHER;
+}
+
+static bool eq_ci(const char *p, size_t n, const char *lit)
+{
+	return strlen(lit) == n && prefix_ci((const uint8_t *)p, n, lit);
+}
+
+/* One element of a list-valued header (RFC 9110 §5.6.1), or the end of the line. */
+static int value_element(struct h1_stream *st, bool line_end)
+{
+	const char *v = st->val;
+	size_t n = st->val_len, i;
+	uint64_t cl = 0;
+
+	while (n && (*v == ' ' || *v == '\t')) {
+		v++;
+		n--;
+	}
+	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r'))
+		n--;
+	if (n || st->val_over) {
+		st->nelem++;
+		if (st->hdr == HDR_CONTENT_LENGTH) {
+			for (i = 0; i < n; i++) {
+				if (!is_digit(v[i]) || cl > (UINT64_MAX - 9) / 10)
+					return -EBADMSG;
+				cl = cl * 10 + (v[i] - '0');
+			}
+			/* RFC 9110 §8.6: a list of one repeated value is that value */
+			if (st->val_over || (st->has_cl && st->cl != cl))
+				return -EBADMSG;
+			st->has_cl = true;
+			st->cl = cl;
+		} else if (st->hdr == HDR_TRANSFER_ENCODING) {
+			/* RFC 9112 §6.3: only the final coding decides */
+			st->has_te = true;
+			st->chunked = !st->val_over && eq_ci(v, n, "chunked");
+		} else if (!st->val_over && eq_ci(v, n, "close")) {
+			st->conn_close = true;
+		}
+	}
+	st->val_len = 0;
+	st->val_over = false;
+	if (line_end && st->hdr == HDR_CONTENT_LENGTH && !st->nelem)
+		return -EBADMSG; /* empty Content-Length */
+	return 0;
+}
+
+/* Named header lines of interest go to value_element(); the others are skipped. */
+static int scan_header_byte(struct h1_stream *st, uint8_t b, bool *end)
+{
+	switch (st->sub) {
+	case HL_START:
+		if (b == '\r')
+			st->sub = HL_END_LF;
+		else if (b == '\n')
+			*end = true;
+		else if (!is_tchar(b))
+			return -EBADMSG;
+		else
+			st->sub = HL_NAME;
+		st->name[0] = to_lower(b);
+		st->name_len = 1;
+		return 0;
+	case HL_NAME:
+		if (b == ':') {
+			st->hdr = header_id(st);
+			st->sub = st->hdr == HDR_OTHER ? HL_SKIP : HL_VALUE;
+			st->val_len = 0;
+			st->val_over = false;
+			st->nelem = 0;
+		} else if (!is_tchar(b)) {
+			return -EBADMSG; /* RFC 9112 §5.1: no whitespace before the colon */
+		} else if (st->name_len < H1_NAME_MAX) {
+			st->name[st->name_len++] = to_lower(b);
+		} else {
+			st->name_len = H1_NAME_MAX + 1; /* too long to be one we want */
+		}
+		return 0;
+	case HL_VALUE:
+		if (b == '\n' || b == ',') {
+			if (b == '\n')
+				st->sub = HL_START;
+			return value_element(st, b == '\n');
+		}
+		if (st->val_len < H1_VALUE_MAX)
+			st->val[st->val_len++] = b;
+		else
+			st->val_over = true;
+		return 0;
+	case HL_END_LF:
+		if (b != '\n')
+			return -EBADMSG;
+		*end = true;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int http1_scan_header(struct h1_stream *st, const uint8_t *p, size_t n, size_t *used, bool *end)
+{
+	const uint8_t *lf;
+	size_t i = 0;
+	int err;
+
+	while (i < n && !*end) {
+		if (st->sub == HL_START && (p[i] == ' ' || p[i] == '\t'))
+			st->sub = HL_SKIP; /* obs-fold (RFC 9112 §5.2): nothing we need */
+		if (st->sub == HL_SKIP) {
+			lf = memchr(p + i, '\n', n - i);
+			if (!lf) {
+				i = n;
+				break;
+			}
+			i = lf - p + 1;
+			st->sub = HL_START;
+			continue;
+		}
+		err = scan_header_byte(st, p[i++], end);
+		if (err)
+			return err;
+	}
+	*used = i;
+	return 0;
+}
+
+int http1_scan_chunk_size(struct h1_stream *st, const uint8_t *p, size_t n, size_t *used, bool *end)
+{
+	const uint8_t *lf;
+	size_t i = 0;
+	int d;
+
+	while (i < n && !*end) {
+		if (st->sub == CS_EXT) {
+			/* chunk-ext (RFC 9112 §7.1.1) carries nothing we need: skip to LF */
+			lf = memchr(p + i, '\n', n - i);
+			st->pos += (lf ? (size_t)(lf - p) + 1 : n) - i;
+			if (st->pos > H1_CHUNK_EXT_MAX)
+				return -E2BIG;
+			i = lf ? (size_t)(lf - p) + 1 : n;
+			*end = lf != NULL;
+			continue;
+		}
+		d = hex_value(p[i]);
+		if (st->sub == CS_LF) {
+			if (p[i] != '\n')
+				return -EBADMSG;
+			*end = true;
+		} else if (d >= 0) {
+			if (st->left > (UINT64_MAX >> 4))
+				return -EOVERFLOW;
+			st->left = st->left << 4 | (uint64_t)d;
+			st->pos++;
+		} else if (!st->pos) {
+			return -EBADMSG;
+		} else if (p[i] == ';' || p[i] == ' ' || p[i] == '\t') {
+			st->sub = CS_EXT;
+			st->pos = 0;
+			continue;
+		} else if (p[i] == '\r') {
+			st->sub = CS_LF;
+		} else if (p[i] == '\n') {
+			*end = true;
+		} else {
+			return -EBADMSG;
+		}
+		i++;
+	}
+	*used = i;
+	return 0;
+}
+
+int http1_scan_chunk_end(struct h1_stream *st, const uint8_t *p, size_t n, size_t *used, bool *end)
+{
+	size_t i;
+
+	for (i = 0; i < n && !*end; i++) {
+		if (p[i] == '\r' && st->sub == CE_CR)
+			st->sub = CE_LF;
+		else if (p[i] == '\n')
+			*end = true;
+		else
+			return -EBADMSG;
+	}
+	*used = i;
+	return 0;
+}
