@@ -444,6 +444,23 @@ static void test_subscribe_and_monitor_stop(void **state)
 	redis_conn_free(check_all(m, 1));
 }
 
+/* Labels stay valid and few: free-text errors and junk command names become _OTHER. */
+static void test_odd_names(void **state)
+{
+	static const struct want w[] = {
+		{ "FT.SEARCH", "_OTHER", 1, 2 },
+		{ "_OTHER", "ERR", 1, 2 },
+		{ "JSON.GET", "NOSCRIPT", 1, 2 },
+	};
+
+	s_reset();
+	cmd("ft.search idx q"), cmd("\x01\xff"), cmd("JSON.GET k");
+	turn(RQ, 1);
+	str("-Unknown Index name\r\n-ERR unknown command\r\n-NOSCRIPT No matching script\r\n");
+	turn(RP, 2);
+	redis_conn_free(check_all(w, 3));
+}
+
 static void test_unsolicited(void **state)
 {
 	s_reset();
@@ -537,6 +554,7 @@ int main(void)
 		cmocka_unit_test(test_large_bulk_gap),
 		cmocka_unit_test(test_inline),
 		cmocka_unit_test(test_subscribe_and_monitor_stop),
+		cmocka_unit_test(test_odd_names),
 		cmocka_unit_test(test_unsolicited),
 		cmocka_unit_test(test_request_gap_over_headers),
 		cmocka_unit_test(test_reply_gap_over_headers),

@@ -53,6 +53,8 @@ static const struct op_case op_cases[] = {
 	  "MERGE", "stock" },
 	{ "CREATE TABLE t (a int)", "CREATE", "" },
 	{ "'literal'", "", "" },
+	{ "\xc3\x89TAT 1", "", "" },
+	{ "select * from \"caf\xc3\xa9\"", "SELECT", "caf\xc3\xa9" },
 	{ "", "", "" },
 	{ "-- only a comment", "", "" },
 };

@@ -273,6 +273,7 @@ static void emit(struct pg_io *io, const struct pg_batch *b, const struct pg_nam
 {
 	struct db_op op;
 
+	memset(&op, 0, sizeof(op)); /* no stack bytes leave the parser */
 	copy_str(op.operation, sizeof(op.operation), n->op);
 	copy_str(op.collection, sizeof(op.collection), n->table);
 	copy_str(op.error_type, sizeof(op.error_type), error);
@@ -359,6 +360,15 @@ static struct pg_batch *answered_batch(struct pg_conn *c)
 	return b;
 }
 
+/* SQLSTATE: five digits or upper-case letters (errcodes-appendix). */
+static bool sqlstate_ok(const char *s)
+{
+	for (int i = 0; i < 5; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'Z')))
+			return false;
+	return s[5] == '\0';
+}
+
 void pg_batch_complete(struct pg_io *io, enum pg_done kind, const char *word)
 {
 	struct pg_conn *c = io->c;
@@ -373,7 +383,7 @@ void pg_batch_complete(struct pg_io *io, enum pg_done kind, const char *word)
 	}
 	if (kind == PG_DONE_ERROR) {
 		b->errored = true;
-		copy_str(b->error, sizeof(b->error), word[0] ? word : "_OTHER");
+		copy_str(b->error, sizeof(b->error), sqlstate_ok(word) ? word : "_OTHER");
 	}
 	if (b->n_done == b->n_records) {
 		static const struct pg_name none;

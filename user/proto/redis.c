@@ -70,7 +70,8 @@ static void pend_push(struct redis_conn *c, const char *cmd, uint64_t start_ns, 
 		c->cap = ncap;
 	}
 	p = &c->q[c->tail++ & (c->cap - 1)];
-	memcpy(p->cmd, cmd, sizeof(p->cmd));
+	memset(p->cmd, 0, sizeof(p->cmd));
+	strncpy(p->cmd, cmd, sizeof(p->cmd) - 1);
 	p->start_ns = start_ns;
 	p->flags = flags;
 }
@@ -96,16 +97,24 @@ static void emit(struct redis_io *io, const char *cmd, const char *err, uint64_t
 {
 	struct db_op op;
 
-	memset(op.operation, 0, sizeof(op.operation));
+	memset(&op, 0, sizeof(op)); /* no stack bytes leave the parser */
 	strncpy(op.operation, cmd, sizeof(op.operation) - 1);
-	op.collection[0] = '\0';
-	memset(op.error_type, 0, sizeof(op.error_type));
 	strncpy(op.error_type, err, sizeof(op.error_type) - 1);
 	op.start_ns = start_ns;
 	op.end_ns = end_ns;
 	io->c->stats.ops++;
 	if (io->emit)
 		io->emit(io->ctx, &op);
+}
+
+/* Error kinds are upper-case words by convention ("ERR", "WRONGTYPE"); command names are
+ * words of letters, digits and module separators ("JSON.GET"). Anything else (a free-text
+ * error, binary junk) becomes "_OTHER", so labels stay valid and few. */
+static bool name_ok(const char *s, const char *set)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n < REDIS_WORD_MAX - 1 && strspn(s, set) == n;
 }
 
 void redis_reply_done(struct redis_io *io, const struct redis_rep *r)
@@ -120,7 +129,7 @@ void redis_reply_done(struct redis_io *io, const struct redis_rep *r)
 	if (r->top == '-' || r->top == '!') {
 		memcpy(err, r->word, r->word_len);
 		err[r->word_len] = '\0';
-		if (!err[0])
+		if (!name_ok(err, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"))
 			strcpy(err, "_OTHER");
 	}
 	if (!p) {
@@ -216,7 +225,10 @@ static void command_done(struct redis_io *io, struct redis_req *q)
 		else if (word_is(q, 1, "2"))
 			c->hello3 = false;
 	}
-	pend_push(c, q->words[0], q->start_ns, flags);
+	pend_push(c,
+		  name_ok(q->words[0], "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:|-") ? q->words[0]
+										    : "_OTHER",
+		  q->start_ns, flags);
 }
 
 static bool req_fail(struct redis_req *q)

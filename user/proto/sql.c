@@ -345,6 +345,19 @@ static void table_of(struct lexer *lx, const char *verb, char *table, size_t tab
 		table[0] = '\0';
 }
 
+/* SQL keywords are ASCII letters (and _): anything else is not named, which also keeps
+ * operation labels valid UTF-8 and few. */
+static bool keyword(const struct lexer *lx, const struct tok *t)
+{
+	if (t->kind != T_WORD || (t->open && lx->truncated))
+		return false;
+	for (size_t i = 0; i < t->len; i++)
+		if (!isascii((unsigned char)lx->s[t->start + i]) ||
+		    !(isalnum((unsigned char)lx->s[t->start + i]) || lx->s[t->start + i] == '_'))
+			return false;
+	return true;
+}
+
 void sql_operation_prefix(const char *sql, size_t len, bool truncated, char *op, size_t oplen,
 			  char *table, size_t tablelen)
 {
@@ -359,11 +372,11 @@ void sql_operation_prefix(const char *sql, size_t len, bool truncated, char *op,
 	do
 		next_tok(&lx, &t);
 	while (tok_punct(&lx, &t, '('));
-	if (t.kind != T_WORD || (t.open && truncated))
+	if (!keyword(&lx, &t))
 		return;
 	copy_upper(verb, sizeof(verb), sql + t.start, t.len);
 	if (!strcmp(verb, "WITH")) {
-		if (!with_main_verb(&lx, &t)) {
+		if (!with_main_verb(&lx, &t) || !keyword(&lx, &t)) {
 			copy_upper(op, oplen, "WITH", 4);
 			return;
 		}
