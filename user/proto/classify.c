@@ -155,18 +155,15 @@ static enum http1_probe match_http_response(const uint8_t *p, size_t n, enum pro
 
 static enum http1_probe match_http_request(const uint8_t *p, size_t n, enum proto_kind *kind)
 {
-	enum http1_probe r = http1_probe_request(p, n, true);
-	const uint8_t *sp;
+	const uint8_t *sp = memchr(p, ' ', n);
 
 	*kind = PROTO_HTTP1_REQUEST;
-	if (r != MAYBE)
-		return r;
-	/* "GET /": no other protocol starts like that; do not wait for the version */
-	sp = memchr(p, ' ', n);
+	/* "GET /": no other protocol starts like that; do not wait for the version (and
+	 * look no further, so that more bytes never undo the answer) */
 	if (sp && sp + 1 < p + n && (sp[1] == '/' || sp[1] == '*') &&
-	    http1_probe_request(p, n, false) == MAYBE)
+	    http1_probe_request(p, sp + 2 - p, false) == MAYBE)
 		return YES;
-	return MAYBE;
+	return http1_probe_request(p, n, true);
 }
 
 static enum http1_probe match_redis_inline(const uint8_t *p, size_t n, enum proto_kind *kind)
