@@ -1,0 +1,128 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Root tests of sonde's foundation: --check on this kernel, the /metrics endpoint as
+Prometheus sees it, clean shutdown (no BPF program left behind), and the start-up errors
+a user can cause."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import sonde_it  # noqa: E402
+from sonde_it import IntegrationCase  # noqa: E402
+
+
+def sonde_programs():
+    """Names of loaded BPF programs that belong to sonde (all are named sonde_*)."""
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, timeout=30).stdout
+    try:
+        progs = json.loads(out or b"[]")
+    except json.JSONDecodeError:
+        # bpftool can stop mid-list on program types newer than itself; fall back to text
+        text = subprocess.run(["bpftool", "prog", "show"], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, timeout=30).stdout.decode()
+        return [w for w in text.split() if w.startswith("sonde_")]
+    return [p.get("name", "") for p in progs if p.get("name", "").startswith("sonde_")]
+
+
+def run_sonde(*args, timeout=60):
+    return subprocess.run([sonde_it.sonde_bin(), *args], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=timeout, text=True)
+
+
+class CheckTest(IntegrationCase):
+    def test_check_reports_both_capture_paths(self):
+        r = run_sonde("--check")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        lines = {ln.split("  ")[0].strip(): ln for ln in r.stdout.splitlines()}
+        for cap in ("kernel BTF", "ring buffer", "socket tracepoints", "syscall tracepoints"):
+            self.assertIn(cap, lines, r.stdout)
+            self.assertRegex(lines[cap], r"\syes\s", r.stdout)
+        self.assertIn("available", r.stdout)
+        print("\n--- sonde --check ---\n" + r.stdout, file=sys.stderr)
+
+    def test_check_leaves_no_program(self):
+        run_sonde("--check")
+        self.assertEqual(sonde_programs(), [])
+
+
+class EndpointTest(IntegrationCase):
+    def setUp(self):
+        super().setUp()
+        # Observe this test process itself: harmless, and makes the tracked gauge nonzero.
+        self.sonde = self.started(sonde_it.start_sonde(["--select", f"pid={os.getpid()}"]))
+
+    def test_metrics_pass_promtool(self):
+        ctype, text = sonde_it.scrape_raw(self.sonde.metrics_url)
+        self.assertEqual(ctype, "text/plain; version=0.0.4; charset=utf-8")
+        rc, out = sonde_it.promtool_check_metrics(text)
+        self.assertEqual(rc, 0, out + "\n" + text[:4000])
+        for name in ("sonde_build_info", "sonde_events_lost_total", "sonde_tracked_processes",
+                     "sonde_attached_programs", "sonde_events_received_total",
+                     "sonde_series_dropped_total", "http_server_request_duration_seconds",
+                     "db_client_operation_duration_seconds"):
+            self.assertIn(f"# TYPE {name} ", text)
+        m = sonde_it.parse_prometheus_text(text)
+        self.assertEqual(sonde_it.value(m, "sonde_tracked_processes"), 1)
+        self.assertGreater(sonde_it.value(m, "sonde_attached_programs"), 0)
+        for reason in ("ringbuf_full", "read_user", "allow_map", "conn_map", "stash_map"):
+            self.assertEqual(sonde_it.value(m, "sonde_events_lost_total", reason=reason), 0)
+
+    def test_gzip_and_health(self):
+        status, headers, body = sonde_it.http_request(
+            "GET", self.sonde.metrics_url, headers={"Accept-Encoding": "gzip"})
+        self.assertEqual(status, 200)
+        self.assertEqual(headers.get("content-encoding"), "gzip")
+        self.assertEqual(body[:2], b"\x1f\x8b")
+        status, _, body = sonde_it.http_request("GET", self.sonde.url + "/health")
+        self.assertEqual(status, 200, body)
+        health = json.loads(body)
+        self.assertEqual(health["status"], "ok")
+        self.assertEqual(health["checks"]["bpf"]["status"], "ok")
+        status, _, _ = sonde_it.http_request("GET", self.sonde.url + "/nope")
+        self.assertEqual(status, 404)
+        status, _, _ = sonde_it.http_request("POST", self.sonde.metrics_url, body=b"x")
+        self.assertEqual(status, 405)
+
+    def test_sigterm_leaves_no_program(self):
+        self.assertTrue(any(sonde_programs()))
+        self.sonde.stop()  # raises unless exit code 0
+        self.assertEqual(sonde_programs(), [])
+
+
+class StartupErrorTest(IntegrationCase):
+    def test_bad_flag_names_itself(self):
+        r = run_sonde("--capture", "bogus")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("bogus", r.stderr)
+        self.assertIn("capture", r.stderr)
+
+    def test_listen_port_in_use(self):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        try:
+            r = run_sonde("--listen", f"127.0.0.1:{port}", "--select", "pid=1")
+        finally:
+            s.close()
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("in use", r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertEqual(sonde_programs(), [])
+
+    def test_not_root(self):
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            sonde_it.sonde_bin(), "--select", "pid=1"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           timeout=30)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("root", r.stderr)
+
+
+if __name__ == "__main__":
+    sonde_it.main()

@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent.h"
+#include "discovery.h"
+#include "httpd.h"
+#include "loader.h"
+#include "log.h"
+#include "pipeline.h"
+#include "procs.h"
+#include "route.h"
+#include "status.h"
+#include "telemetry.h"
+
+#define POLL_MS 250 /* the loop wakes at least this often to notice signals */
+#define REFRESH_NS 1000000000ULL
+#define EXPIRE_EVERY_NS (10 * 1000000000ULL)
+#define CONN_IDLE_NS (300 * 1000000000ULL)
+#define RINGBUF_BYTES (16u << 20)
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	stop_requested = 1;
+}
+
+struct agent {
+	const struct config *cfg;
+	struct loader loader;
+	struct telemetry tel;
+	struct route_table *routes;
+	struct procs procs;
+	struct pipeline pipe;
+	struct httpd *httpd;
+	pthread_mutex_t status_lock;
+	struct sonde_status status; /* snapshot for the HTTP threads, under status_lock */
+};
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void status_copy(void *ctx, struct sonde_status *out)
+{
+	struct agent *a = ctx;
+
+	pthread_mutex_lock(&a->status_lock);
+	*out = a->status;
+	pthread_mutex_unlock(&a->status_lock);
+}
+
+static void add_part(struct sonde_status *s, const char *name, int ok, const char *detail)
+{
+	struct sonde_part *p;
+
+	if (s->n_parts >= SONDE_STATUS_MAX_PARTS)
+		return;
+	p = &s->parts[s->n_parts++];
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->ok = ok;
+	snprintf(p->detail, sizeof(p->detail), "%s", detail);
+}
+
+/* Once a second: kernel counters into self-metrics, and a fresh status snapshot. */
+static void refresh(struct agent *a)
+{
+	struct sonde_status s = { 0 };
+	struct sonde_stats k;
+	unsigned long long lost = 0;
+	char detail[96];
+
+	if (loader_stats(&a->loader, &k))
+		memset(&k, 0, sizeof(k));
+	telemetry_refresh(&a->tel, &k, procs_count(&a->procs), a->loader.attached,
+			  route_overflowed(a->routes));
+	for (int r = 0; r < SONDE_LOST_NR; r++)
+		lost += k.lost[r];
+	pthread_mutex_lock(&a->status_lock);
+	s.started_unix = a->status.started_unix;
+	snprintf(s.capture_mode, sizeof(s.capture_mode), "%s", capture_mode_name(a->loader.mode));
+	s.tracked_processes = procs_count(&a->procs);
+	s.attached_programs = a->loader.attached;
+	s.events_received = a->pipe.events;
+	s.events_lost = lost;
+	snprintf(detail, sizeof(detail), "%u programs attached", a->loader.attached);
+	add_part(&s, "bpf", a->loader.attached > 0, detail);
+	snprintf(detail, sizeof(detail), "%llu events received, %llu lost", s.events_received,
+		 lost);
+	add_part(&s, "ringbuf", 1, detail);
+	snprintf(detail, sizeof(detail), "%u processes observed", s.tracked_processes);
+	add_part(&s, "discovery", 1, detail);
+	a->status = s;
+	pthread_mutex_unlock(&a->status_lock);
+}
+
+static int agent_start(struct agent *a)
+{
+	struct loader_opts o = {
+		.capture = a->cfg->capture,
+		.capture_bytes = a->cfg->capture_bytes,
+		.ringbuf_bytes = RINGBUF_BYTES,
+		.exec_events = procs_want_exec_events(a->cfg),
+		.listen_events = procs_want_listen_events(a->cfg),
+		.on_event = pipeline_on_event,
+		.ctx = &a->pipe,
+	};
+	int n, err;
+
+	if ((err = loader_preflight()))
+		return err;
+	if ((err = telemetry_init(&a->tel, a->cfg->max_series)))
+		return err;
+	a->routes = route_table_new((const char *const *)a->cfg->routes, a->cfg->n_routes,
+				    a->cfg->route_cap);
+	if (!a->routes)
+		return -errno;
+	if ((err = procs_init(&a->procs, a->cfg, &a->loader, "/proc")))
+		return err;
+	if ((err = pipeline_init(&a->pipe, &a->procs, &a->tel, a->routes)))
+		return err;
+	if ((err = loader_open(&a->loader, &o)))
+		return err;
+	telemetry_set_build(&a->tel, capture_mode_name(a->loader.mode));
+	n = procs_scan(&a->procs);
+	if (n < 0)
+		log_warn("scanning /proc failed: %s", strerror(-n));
+	/* HTTP last: once /healthz answers, the programs are attached and the running
+	 * processes selected, so a client may rely on its traffic being seen. */
+	refresh(a);
+	a->httpd =
+		httpd_start(a->cfg->listen_host, a->cfg->listen_port, a->tel.reg, status_copy, a);
+	if (!a->httpd) {
+		err = -errno;
+		log_error("cannot listen on %s:%u: %s%s", a->cfg->listen_host, a->cfg->listen_port,
+			  strerror(errno),
+			  errno == EADDRINUSE ? " (another process has it; use --listen)" : "");
+		return err;
+	}
+	log_info("capture path %s, %u programs attached, %d processes selected, metrics on "
+		 "http://%s:%u/metrics",
+		 capture_mode_name(a->loader.mode), a->loader.attached, n, a->cfg->listen_host,
+		 httpd_port(a->httpd));
+	return 0;
+}
+
+/* Stop order: HTTP first (no scrape sees half-torn state), then the BPF links. */
+static void agent_stop(struct agent *a)
+{
+	httpd_stop(a->httpd);
+	a->httpd = NULL;
+	loader_close(&a->loader);
+	pipeline_free(&a->pipe);
+	procs_free(&a->procs);
+	route_table_free(a->routes);
+	telemetry_free(&a->tel);
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int agent_run(const struct config *cfg)
+{
+	static struct agent a; /* large; and the HTTP threads reach it through status_copy */
+	uint64_t next_refresh = 0, next_expire = 0, now;
+	int err;
+
+	memset(&a, 0, sizeof(a));
+	a.cfg = cfg;
+	pthread_mutex_init(&a.status_lock, NULL);
+	a.status.started_unix = time(NULL);
+	install_signals();
+	err = agent_start(&a);
+	while (!err && !stop_requested) {
+		int n = loader_poll(&a.loader, POLL_MS);
+
+		if (n < 0 && n != -EINTR) {
+			log_error("ring buffer poll failed: %s", strerror(-n));
+			err = n;
+		}
+		now = monotonic_ns();
+		if (now >= next_refresh) {
+			refresh(&a);
+			next_refresh = now + REFRESH_NS;
+		}
+		if (now >= next_expire) {
+			pipeline_expire(&a.pipe, now, CONN_IDLE_NS);
+			next_expire = now + EXPIRE_EVERY_NS;
+		}
+	}
+	if (!err)
+		log_info("stopping on signal");
+	agent_stop(&a);
+	return err ? 1 : 0;
+}
+
+int agent_check(const struct config *cfg)
+{
+	struct probe_result res[8];
+	size_t n;
+	bool capture_ok = false;
+	int err = loader_preflight();
+
+	if (err)
+		return 1;
+	n = loader_probe(res, 8);
+	printf("%-22s %-5s %s\n", "CAPABILITY", "OK", "DETAIL");
+	for (size_t i = 0; i < n; i++) {
+		bool is_socket = !strcmp(res[i].name, "socket tracepoints");
+		bool is_syscall = !strcmp(res[i].name, "syscall tracepoints");
+
+		printf("%-22s %-5s %s\n", res[i].name, res[i].ok ? "yes" : "no", res[i].detail);
+		if (res[i].ok && ((is_socket && cfg->capture != CAPTURE_SYSCALLS) ||
+				  (is_syscall && cfg->capture != CAPTURE_SOCKET)))
+			capture_ok = true;
+	}
+	printf("capture path for --capture %s: %s\n", capture_mode_name(cfg->capture),
+	       capture_ok ? "available" : "NONE: sonde cannot capture on this kernel");
+	return capture_ok ? 0 : 1;
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The event consumer: turns ring-buffer records into process changes, connection state
+ * and protocol messages, and protocol messages into metrics. Runs on the main thread only.
+ */
+#ifndef SONDE_PIPELINE_H
+#define SONDE_PIPELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hashmap.h"
+
+struct procs;
+struct telemetry;
+struct route_table;
+
+struct pipeline {
+	struct procs *procs;
+	struct telemetry *tel;
+	struct route_table *routes;
+	struct hashmap conns; /* connection id (socket cookie) -> struct conn */
+	uint64_t events;      /* records handled */
+	uint64_t bad_records; /* records too short or of another ABI */
+};
+
+int pipeline_init(struct pipeline *p, struct procs *procs, struct telemetry *tel,
+		  struct route_table *routes);
+void pipeline_free(struct pipeline *p);
+
+/* The ring-buffer callback (loader_event_fn): ctx is the pipeline. */
+int pipeline_on_event(void *ctx, const void *data, size_t size);
+
+/* Drops connections idle for longer than idle_ns (Unix sockets have no close event). */
+void pipeline_expire(struct pipeline *p, uint64_t now_ns, uint64_t idle_ns);
+
+#endif

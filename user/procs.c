@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "discovery.h"
+#include "loader.h"
+#include "log.h"
+#include "procs.h"
+
+bool procs_want_exec_events(const struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_rules; i++)
+		if (cfg->rules[i].kind != SELECT_PID)
+			return true;
+	return cfg->n_rules == 0;
+}
+
+bool procs_want_listen_events(const struct config *cfg)
+{
+	return cfg->n_rules == 0 || selection_has_port_rules(cfg->rules, cfg->n_rules);
+}
+
+int procs_init(struct procs *p, const struct config *cfg, struct loader *l, const char *proc_root)
+{
+	memset(p, 0, sizeof(*p));
+	p->cfg = cfg;
+	p->loader = l;
+	p->proc_root = proc_root;
+	p->any_listener = cfg->n_rules == 0;
+	p->self = getpid();
+	return hashmap_init(&p->by_tgid, 64);
+}
+
+void procs_free(struct procs *p)
+{
+	if (!p->by_tgid.cap)
+		return;
+	for (size_t i = 0; i < p->by_tgid.cap; i++)
+		free(p->by_tgid.vals[i]);
+	hashmap_free(&p->by_tgid);
+}
+
+static void track(struct procs *p, const struct proc_info *info, const char *why)
+{
+	struct proc *pr = hashmap_get(&p->by_tgid, info->tgid);
+
+	if (!pr) {
+		pr = calloc(1, sizeof(*pr));
+		if (!pr || hashmap_put(&p->by_tgid, info->tgid, pr)) {
+			free(pr);
+			log_warn("out of memory tracking process %u", info->tgid);
+			return;
+		}
+		log_info("observing pid %u (%s, service %s): %s", info->tgid, info->comm,
+			 info->service_name, why);
+	}
+	pr->tgid = info->tgid;
+	snprintf(pr->comm, sizeof(pr->comm), "%s", info->comm);
+	snprintf(pr->service, sizeof(pr->service), "%s", info->service_name);
+	loader_allow(p->loader, info->tgid, true);
+}
+
+static void untrack(struct procs *p, uint32_t tgid)
+{
+	struct proc *pr = hashmap_del(&p->by_tgid, tgid);
+
+	loader_allow(p->loader, tgid, false);
+	if (pr)
+		log_info("no longer observing pid %u (%s)", tgid, pr->comm);
+	free(pr);
+}
+
+static bool rules_match(struct procs *p, const struct proc_info *info)
+{
+	uint16_t ports[PROC_PORTS_MAX];
+	size_t n_ports = 0;
+	bool need_ports =
+		p->any_listener || selection_has_port_rules(p->cfg->rules, p->cfg->n_rules);
+
+	if (info->tgid == p->self)
+		return false;
+	if (need_ports &&
+	    proc_listening_ports(p->proc_root, info->tgid, ports, PROC_PORTS_MAX, &n_ports))
+		n_ports = 0;
+	if (p->any_listener)
+		return n_ports > 0;
+	return selection_match(p->cfg->rules, p->cfg->n_rules, info, ports, n_ports);
+}
+
+/* Start-up scan: every process, matched against the rules; the rest remembered
+ * (tgid, parent, comm) so that children forked before sonde started can join below. */
+struct scan_rest {
+	uint32_t tgid, ppid;
+	char comm[16];
+};
+
+struct scan_state {
+	struct procs *p;
+	struct scan_rest *rest;
+	size_t n, cap;
+};
+
+static int scan_one(void *ctx, const struct proc_info *info)
+{
+	struct scan_state *st = ctx;
+
+	if (rules_match(st->p, info)) {
+		track(st->p, info, "matched at start-up");
+		return 0;
+	}
+	if (st->n == st->cap) {
+		size_t cap = st->cap ? st->cap * 2 : 256;
+		struct scan_rest *r = realloc(st->rest, cap * sizeof(*r));
+
+		if (!r)
+			return 0; /* a child we cannot remember is still added at its next fork */
+		st->rest = r;
+		st->cap = cap;
+	}
+	st->rest[st->n].tgid = info->tgid;
+	st->rest[st->n].ppid = info->ppid;
+	memcpy(st->rest[st->n].comm, info->comm, sizeof(info->comm));
+	st->n++;
+	return 0;
+}
+
+/* Children forked before sonde started (prefork workers) are observed like those the
+ * kernel adds later: a process whose parent is observed is observed, to any depth. */
+static void adopt_children(struct scan_state *st)
+{
+	bool added = true;
+
+	while (added) {
+		added = false;
+		for (size_t i = 0; i < st->n; i++) {
+			struct scan_rest *c = &st->rest[i];
+			const struct proc *parent = procs_get(st->p, c->ppid);
+			static struct proc_info info; /* large; single-threaded use */
+
+			if (!c->tgid || !parent || c->tgid == st->p->self)
+				continue;
+			memset(&info, 0, sizeof(info));
+			info.tgid = c->tgid;
+			info.ppid = c->ppid;
+			memcpy(info.comm, c->comm, sizeof(info.comm));
+			snprintf(info.service_name, sizeof(info.service_name), "%s",
+				 parent->service);
+			track(st->p, &info, "child of an observed process");
+			c->tgid = 0;
+			added = true;
+		}
+	}
+}
+
+int procs_scan(struct procs *p)
+{
+	struct scan_state st = { .p = p };
+	int err = proc_scan(p->proc_root, true, scan_one, &st);
+
+	if (err >= 0)
+		adopt_children(&st);
+	free(st.rest);
+	return err < 0 ? err : (int)procs_count(p);
+}
+
+void procs_on_fork(struct procs *p, uint32_t tgid, uint32_t ppid)
+{
+	struct proc_info info;
+	const struct proc *parent = procs_get(p, ppid);
+
+	/* The kernel selected the child already; the parent's service names it (a prefork
+	 * worker is the same service), even if /proc is already gone for a short child. */
+	memset(&info, 0, sizeof(info));
+	info.tgid = tgid;
+	if (proc_read_info(p->proc_root, tgid, &info) && !parent) {
+		loader_allow(p->loader, tgid, false);
+		return;
+	}
+	info.tgid = tgid;
+	if (parent) {
+		snprintf(info.service_name, sizeof(info.service_name), "%s", parent->service);
+		if (!info.comm[0])
+			snprintf(info.comm, sizeof(info.comm), "%s", parent->comm);
+	}
+	track(p, &info, "forked from a selected process");
+}
+
+void procs_on_exec(struct procs *p, uint32_t tgid)
+{
+	struct proc_info info;
+	bool tracked = procs_get(p, tgid) != NULL;
+
+	if (proc_read_info(p->proc_root, tgid, &info)) {
+		if (tracked)
+			untrack(p, tgid);
+		return;
+	}
+	if (rules_match(p, &info))
+		track(p, &info, "matched at exec");
+	else if (tracked)
+		untrack(p, tgid);
+}
+
+void procs_on_listen(struct procs *p, uint32_t tgid, uint16_t port)
+{
+	struct proc_info info;
+	bool match = p->any_listener;
+
+	if (procs_get(p, tgid) || tgid == p->self)
+		return;
+	for (size_t i = 0; !match && i < p->cfg->n_rules; i++)
+		match = p->cfg->rules[i].kind == SELECT_PORT && p->cfg->rules[i].num == port;
+	if (match && !proc_read_info(p->proc_root, tgid, &info))
+		track(p, &info, "started listening");
+}
+
+void procs_on_exit(struct procs *p, uint32_t tgid)
+{
+	untrack(p, tgid);
+}
+
+const struct proc *procs_get(const struct procs *p, uint32_t tgid)
+{
+	return hashmap_get(&p->by_tgid, tgid);
+}
+
+unsigned procs_count(const struct procs *p)
+{
+	return p->by_tgid.len;
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The processes sonde observes: chosen by the selection rules at start-up (/proc scan) and
+ * on exec/listen events, joined by fork children (the kernel already selected them), left
+ * when their last thread exits. Owns the allow bitmap's contents through the loader.
+ */
+#ifndef SONDE_PROCS_H
+#define SONDE_PROCS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "hashmap.h"
+
+struct loader;
+
+struct proc {
+	uint32_t tgid;
+	char comm[16];
+	char service[128]; /* service_name label */
+};
+
+struct procs {
+	const struct config *cfg;
+	struct loader *loader;
+	const char *proc_root;
+	struct hashmap by_tgid;
+	bool any_listener; /* no rules given: every process with a listening TCP socket */
+	uint32_t self;
+};
+
+int procs_init(struct procs *p, const struct config *cfg, struct loader *l, const char *proc_root);
+void procs_free(struct procs *p);
+
+/* Selects every running process the rules match. Returns how many, or -errno. */
+int procs_scan(struct procs *p);
+void procs_on_fork(struct procs *p, uint32_t tgid, uint32_t ppid);
+void procs_on_exec(struct procs *p, uint32_t tgid);
+void procs_on_listen(struct procs *p, uint32_t tgid, uint16_t port);
+void procs_on_exit(struct procs *p, uint32_t tgid);
+
+/* NULL when tgid is not tracked. */
+const struct proc *procs_get(const struct procs *p, uint32_t tgid);
+unsigned procs_count(const struct procs *p);
+
+/* Whether the kernel must report every exec / listen for these rules. */
+bool procs_want_exec_events(const struct config *cfg);
+bool procs_want_listen_events(const struct config *cfg);
+
+#endif

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "telemetry.h"
+#include "version.h"
+
+static const char *const http_server_labels[] = {
+	"http_request_method", "http_response_status_code",
+	"http_route",	       "url_scheme",
+	"server_port",	       "service_name"
+};
+static const char *const http_client_labels[] = { "http_request_method",
+						  "http_response_status_code", "server_address",
+						  "server_port", "service_name" };
+static const char *const db_labels[] = { "db_system_name", "db_operation_name", "error_type",
+					 "server_address", "server_port",	"service_name" };
+static const char *const lost_reasons[SONDE_LOST_NR] = {
+	[SONDE_LOST_RINGBUF_FULL] = "ringbuf_full", [SONDE_LOST_READ_USER] = "read_user",
+	[SONDE_LOST_ALLOW_FULL] = "allow_map",	    [SONDE_LOST_CONN_FULL] = "conn_map",
+	[SONDE_LOST_STASH_FULL] = "stash_map",
+};
+
+#define NL(a) (sizeof(a) / sizeof((a)[0]))
+
+static struct metric *hist(struct telemetry *t, const char *name, const char *help,
+			   const char *const *labels, size_t n, const double *b, size_t nb,
+			   uint32_t max_series)
+{
+	return registry_add(t->reg, METRIC_HISTOGRAM, name, help, labels, n, b, nb, max_series);
+}
+
+static struct metric *simple(struct telemetry *t, enum metric_kind kind, const char *name,
+			     const char *help, const char *label)
+{
+	const char *labels[1] = { label };
+
+	return registry_add(t->reg, kind, name, help, labels, label ? 1 : 0, NULL, 0, 64);
+}
+
+int telemetry_init(struct telemetry *t, uint32_t max_series)
+{
+	const double *db = metric_duration_buckets, *sb = metric_size_buckets;
+	size_t ndb = metric_duration_nbuckets, nsb = metric_size_nbuckets;
+
+	memset(t, 0, sizeof(*t));
+	t->reg = registry_new();
+	if (!t->reg)
+		return -ENOMEM;
+	t->http_server_duration =
+		hist(t, "http_server_request_duration_seconds", "Duration of HTTP server requests.",
+		     http_server_labels, NL(http_server_labels), db, ndb, max_series);
+	t->http_server_req_size = hist(t, "http_server_request_body_size_bytes",
+				       "Size of HTTP server request bodies.", http_server_labels,
+				       NL(http_server_labels), sb, nsb, max_series);
+	t->http_server_resp_size = hist(t, "http_server_response_body_size_bytes",
+					"Size of HTTP server response bodies.", http_server_labels,
+					NL(http_server_labels), sb, nsb, max_series);
+	t->http_client_duration =
+		hist(t, "http_client_request_duration_seconds", "Duration of HTTP client requests.",
+		     http_client_labels, NL(http_client_labels), db, ndb, max_series);
+	t->http_client_req_size = hist(t, "http_client_request_body_size_bytes",
+				       "Size of HTTP client request bodies.", http_client_labels,
+				       NL(http_client_labels), sb, nsb, max_series);
+	t->http_client_resp_size = hist(t, "http_client_response_body_size_bytes",
+					"Size of HTTP client response bodies.", http_client_labels,
+					NL(http_client_labels), sb, nsb, max_series);
+	t->db_duration = hist(t, "db_client_operation_duration_seconds",
+			      "Duration of database client operations.", db_labels, NL(db_labels),
+			      db, ndb, max_series);
+	t->build_info =
+		registry_add(t->reg, METRIC_GAUGE, "sonde_build_info", "sonde build information.",
+			     (const char *const[]){ "version", "abi" }, 2, NULL, 0, 4);
+	t->capture_mode = simple(t, METRIC_GAUGE, "sonde_capture_mode",
+				 "Capture path in use (1 for the active mode).", "mode");
+	t->events_received = simple(t, METRIC_COUNTER, "sonde_events_received_total",
+				    "Ring-buffer events received, by type.", "type");
+	t->events_lost = simple(t, METRIC_COUNTER, "sonde_events_lost_total",
+				"Events the kernel could not deliver, by reason.", "reason");
+	t->tracked = simple(t, METRIC_GAUGE, "sonde_tracked_processes",
+			    "Processes currently observed.", NULL);
+	t->attached =
+		simple(t, METRIC_GAUGE, "sonde_attached_programs", "BPF programs attached.", NULL);
+	t->parse_errors = simple(t, METRIC_COUNTER, "sonde_parse_errors_total",
+				 "Malformed or unframeable messages, by protocol.", "protocol");
+	t->unsupported =
+		simple(t, METRIC_COUNTER, "sonde_unsupported_connections_total",
+		       "Connections recognised but not parsed (TLS, HTTP/2, ...).", "protocol");
+	t->routes_overflowed =
+		simple(t, METRIC_COUNTER, "sonde_http_routes_overflowed_total",
+		       "Requests whose route was replaced by the overflow route.", NULL);
+	t->truncated = simple(t, METRIC_COUNTER, "sonde_payload_truncated_total",
+			      "Socket reads/writes longer than the capture prefix.", NULL);
+	t->no_buffer =
+		simple(t, METRIC_COUNTER, "sonde_payload_unavailable_total",
+		       "Socket I/O without a user buffer (sendfile, splice, io_uring).", NULL);
+	t->unanswered = simple(t, METRIC_COUNTER, "sonde_requests_unanswered_total",
+			       "Requests still pending when their connection closed.", "protocol");
+	if (!t->http_server_duration || !t->db_duration || !t->events_lost || !t->unanswered) {
+		telemetry_free(t);
+		return -ENOMEM;
+	}
+	for (int r = 0; r < SONDE_LOST_NR; r++)
+		metric_add(t->events_lost, (const char *const[]){ lost_reasons[r] }, 0);
+	return 0;
+}
+
+void telemetry_free(struct telemetry *t)
+{
+	registry_free(t->reg);
+	memset(t, 0, sizeof(*t));
+}
+
+const char *http_method_label(const char *m)
+{
+	static const char *const known[] = { "GET",	"HEAD",	   "POST",  "PUT",  "DELETE",
+					     "CONNECT", "OPTIONS", "TRACE", "PATCH" };
+
+	for (size_t i = 0; i < NL(known); i++)
+		if (!strcmp(m, known[i]))
+			return known[i];
+	return "_OTHER";
+}
+
+void telemetry_http_server(struct telemetry *t, const struct http_labels *l, double seconds,
+			   uint64_t req_body, uint64_t resp_body)
+{
+	const char *v[] = { l->method, l->status, l->route, "http", l->server_port, l->service };
+
+	metric_observe(t->http_server_duration, v, seconds);
+	metric_observe(t->http_server_req_size, v, (double)req_body);
+	metric_observe(t->http_server_resp_size, v, (double)resp_body);
+}
+
+void telemetry_http_client(struct telemetry *t, const struct http_labels *l, double seconds,
+			   uint64_t req_body, uint64_t resp_body)
+{
+	const char *v[] = { l->method, l->status, l->server_address, l->server_port, l->service };
+
+	metric_observe(t->http_client_duration, v, seconds);
+	metric_observe(t->http_client_req_size, v, (double)req_body);
+	metric_observe(t->http_client_resp_size, v, (double)resp_body);
+}
+
+void telemetry_db(struct telemetry *t, const struct db_labels *l, double seconds)
+{
+	const char *v[] = { l->system,	       l->operation,   l->error_type,
+			    l->server_address, l->server_port, l->service };
+
+	metric_observe(t->db_duration, v, seconds);
+}
+
+void telemetry_set_build(struct telemetry *t, const char *capture_mode)
+{
+	char abi[16];
+
+	snprintf(abi, sizeof(abi), "%d", SONDE_ABI_VERSION);
+	metric_set(t->build_info, (const char *const[]){ sonde_version(), abi }, 1);
+	metric_set(t->capture_mode, (const char *const[]){ capture_mode }, 1);
+}
+
+void telemetry_event(struct telemetry *t, const char *type)
+{
+	metric_add(t->events_received, (const char *const[]){ type }, 1);
+}
+
+void telemetry_parse_error(struct telemetry *t, const char *protocol, uint64_t n)
+{
+	if (n)
+		metric_add(t->parse_errors, (const char *const[]){ protocol }, (double)n);
+}
+
+void telemetry_unsupported(struct telemetry *t, const char *protocol)
+{
+	metric_add(t->unsupported, (const char *const[]){ protocol }, 1);
+}
+
+void telemetry_unanswered(struct telemetry *t, const char *protocol, uint64_t n)
+{
+	if (n)
+		metric_add(t->unanswered, (const char *const[]){ protocol }, (double)n);
+}
+
+void telemetry_refresh(struct telemetry *t, const struct sonde_stats *k, unsigned tracked,
+		       unsigned attached, uint64_t route_overflow)
+{
+	for (int r = 0; r < SONDE_LOST_NR; r++)
+		if (k->lost[r] > t->last_kernel.lost[r])
+			metric_add(t->events_lost, (const char *const[]){ lost_reasons[r] },
+				   (double)(k->lost[r] - t->last_kernel.lost[r]));
+	if (k->truncated > t->last_kernel.truncated)
+		metric_add(t->truncated, NULL, (double)(k->truncated - t->last_kernel.truncated));
+	if (k->no_buffer > t->last_kernel.no_buffer)
+		metric_add(t->no_buffer, NULL, (double)(k->no_buffer - t->last_kernel.no_buffer));
+	if (route_overflow > t->last_route_overflow)
+		metric_add(t->routes_overflowed, NULL,
+			   (double)(route_overflow - t->last_route_overflow));
+	t->last_kernel = *k;
+	t->last_route_overflow = route_overflow;
+	metric_set(t->tracked, NULL, tracked);
+	metric_set(t->attached, NULL, attached);
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The metric families sonde exports (names and labels from the OpenTelemetry semantic
+ * conventions, as Beyla/OBI expose them) and the self-metrics sonde_*.
+ */
+#ifndef SONDE_TELEMETRY_H
+#define SONDE_TELEMETRY_H
+
+#include <stdint.h>
+
+#include "metrics/registry.h"
+#include "sonde_abi.h"
+
+struct metric;
+
+struct telemetry {
+	struct registry *reg;
+	struct metric *http_server_duration, *http_server_req_size, *http_server_resp_size;
+	struct metric *http_client_duration, *http_client_req_size, *http_client_resp_size;
+	struct metric *db_duration;
+	struct metric *build_info, *capture_mode, *events_received, *events_lost;
+	struct metric *tracked, *attached, *parse_errors, *unsupported, *routes_overflowed;
+	struct metric *truncated, *no_buffer, *unanswered;
+	/* last kernel counter values, to turn absolute readings into counter increments */
+	struct sonde_stats last_kernel;
+	uint64_t last_route_overflow;
+};
+
+/* Labels of one HTTP exchange, already normalised (method, route, addresses). */
+struct http_labels {
+	const char *method;
+	const char *status;
+	const char *route;	    /* server side only */
+	const char *server_address; /* client side only */
+	const char *server_port;
+	const char *service;
+};
+
+struct db_labels {
+	const char *system; /* postgresql | redis */
+	const char *operation;
+	const char *error_type;
+	const char *server_address;
+	const char *server_port;
+	const char *service;
+};
+
+int telemetry_init(struct telemetry *t, uint32_t max_series);
+void telemetry_free(struct telemetry *t);
+
+void telemetry_http_server(struct telemetry *t, const struct http_labels *l, double seconds,
+			   uint64_t req_body, uint64_t resp_body);
+void telemetry_http_client(struct telemetry *t, const struct http_labels *l, double seconds,
+			   uint64_t req_body, uint64_t resp_body);
+void telemetry_db(struct telemetry *t, const struct db_labels *l, double seconds);
+
+void telemetry_set_build(struct telemetry *t, const char *capture_mode);
+void telemetry_event(struct telemetry *t, const char *type);
+void telemetry_parse_error(struct telemetry *t, const char *protocol, uint64_t n);
+void telemetry_unsupported(struct telemetry *t, const char *protocol);
+void telemetry_unanswered(struct telemetry *t, const char *protocol, uint64_t n);
+/* Periodic: kernel counters, process and program counts, route overflow total. */
+void telemetry_refresh(struct telemetry *t, const struct sonde_stats *kernel, unsigned tracked,
+		       unsigned attached, uint64_t route_overflow);
+
+/* "_OTHER" for methods outside the standard set (bounded cardinality). */
+const char *http_method_label(const char *method);
+
+#endif
