@@ -28,7 +28,7 @@ static struct bpf_program *const *socket_progs(struct sonde_bpf *s, size_t *n)
 
 static struct bpf_program *const *syscall_progs(struct sonde_bpf *s, size_t *n)
 {
-	static struct bpf_program *p[16];
+	static struct bpf_program *p[17];
 
 	p[0] = s->progs.sonde_enter_read;
 	p[1] = s->progs.sonde_enter_write;
@@ -46,7 +46,8 @@ static struct bpf_program *const *syscall_progs(struct sonde_bpf *s, size_t *n)
 	p[13] = s->progs.sonde_exit_recvfrom;
 	p[14] = s->progs.sonde_exit_sendmsg;
 	p[15] = s->progs.sonde_exit_recvmsg;
-	*n = 16;
+	p[16] = s->progs.sonde_sys_exit; /* tail-called by the exit programs */
+	*n = 17;
 	return p;
 }
 
@@ -123,6 +124,15 @@ static int load_path(struct loader *l, const struct loader_opts *o, enum capture
 	err = sonde_bpf__load(s);
 	if (err)
 		goto cleanup;
+	if (mode == CAPTURE_SYSCALLS) {
+		uint32_t key = 0;
+		int fd = bpf_program__fd(s->progs.sonde_sys_exit);
+
+		err = bpf_map__update_elem(s->maps.exit_tail, &key, sizeof(key), &fd, sizeof(fd),
+					   BPF_ANY);
+		if (err)
+			goto cleanup;
+	}
 	err = sonde_bpf__attach(s);
 	if (err)
 		goto cleanup;
