@@ -30,6 +30,8 @@ int procs_init(struct procs *p, const struct config *cfg, struct loader *l, cons
 	p->proc_root = proc_root;
 	p->any_listener = cfg->n_rules == 0;
 	p->self = getpid();
+	if (readlink("/proc/self/exe", p->self_exe, sizeof(p->self_exe) - 1) < 0)
+		p->self_exe[0] = '\0';
 	return hashmap_init(&p->by_tgid, 64);
 }
 
@@ -72,6 +74,13 @@ static void untrack(struct procs *p, uint32_t tgid)
 	free(pr);
 }
 
+static const char *exe_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
 static bool rules_match(struct procs *p, const struct proc_info *info)
 {
 	uint16_t ports[PROC_PORTS_MAX];
@@ -80,6 +89,9 @@ static bool rules_match(struct procs *p, const struct proc_info *info)
 		p->any_listener || selection_has_port_rules(p->cfg->rules, p->cfg->n_rules);
 
 	if (info->tgid == p->self)
+		return false;
+	/* Another sonde listens (its /metrics) but observing it only observes scrapes. */
+	if (p->any_listener && !strcmp(exe_name(info->exe), exe_name(p->self_exe)))
 		return false;
 	if (need_ports &&
 	    proc_listening_ports(p->proc_root, info->tgid, ports, PROC_PORTS_MAX, &n_ports))

@@ -28,6 +28,7 @@ struct procs {
 	struct hashmap by_tgid;
 	bool any_listener; /* no rules given: every process with a listening TCP socket */
 	uint32_t self;
+	char self_exe[4096]; /* other sonde instances are never picked by the default rule */
 };
 
 int procs_init(struct procs *p, const struct config *cfg, struct loader *l, const char *proc_root);
