@@ -271,6 +271,15 @@ static void ER(const char *sqlstate)
 	mclose(l);
 }
 
+static void FATAL(const char *sqlstate)
+{
+	size_t l = mopen('E');
+
+	p8('S'), pstr("FATAL"), p8('V'), pstr("FATAL"), p8('C'), pstr(sqlstate);
+	p8('M'), pstr("terminating connection due to administrator command"), p8(0);
+	mclose(l);
+}
+
 static void NOTICE(void)
 {
 	size_t l = mopen('N');

@@ -616,6 +616,94 @@ static void test_prepare_error_and_close(void **state)
 	pg_conn_free(c);
 }
 
+/* The session is terminated mid-query: FATAL ends the batch, no ReadyForQuery follows;
+ * a FATAL authentication failure is no operation. */
+static void test_fatal_error(void **state)
+{
+	static const struct want w[] = { { "SELECT", "", "57P01", 10, 11 } };
+
+	startup();
+	Q("SELECT pg_sleep(10)");
+	turn(FE, 10);
+	FATAL("57P01");
+	turn(BE, 11);
+	struct pg_conn *c = check_all(w, 1);
+
+	pg_close(c);
+	assert_int_equal(pg_conn_stats(c)->unanswered, 0);
+	pg_conn_free(c);
+
+	s_reset();
+	fe_startup();
+	turn(FE, 1);
+	FATAL("28P01");
+	turn(BE, 2);
+	c = check_all(NULL, 0);
+	assert_int_equal(pg_conn_stats(c)->unsolicited, 0);
+	pg_conn_free(c);
+}
+
+/* 300 named statements: the cache keeps the 256 most recently used; a Bind to an evicted
+ * one is named from the tag (no table). */
+static void test_statement_cache_lru(void **state)
+{
+	static const struct want w[] = {
+		{ "PREPARE", "", OK, 10, 11 },
+		{ "UPDATE", "", OK, 12, 13 },
+		{ "UPDATE", "t299", OK, 12, 13 },
+	};
+	char name[16], sql[64];
+
+	startup();
+	for (int i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "s%d", i);
+		snprintf(sql, sizeof(sql), "UPDATE t%d SET a = 1", i);
+		P(name, sql);
+	}
+	S_();
+	turn(FE, 10);
+	for (int i = 0; i < 300; i++)
+		empty('1');
+	Z('I');
+	turn(BE, 11);
+	B("", "s0"), E("", 0), B("", "s299"), E("", 0), S_();
+	turn(FE, 12);
+	empty('2'), CC("UPDATE 1"), empty('2'), CC("UPDATE 1"), Z('I');
+	turn(BE, 13);
+	pg_conn_free(check_whole(w, 3));
+}
+
+static void count_ops(void *ctx, const struct db_op *op)
+{
+	(*(size_t *)ctx)++;
+}
+
+/* 9000 Executes before one Sync: past the per-connection record cap the answers are
+ * emitted as they come (named from the tag) instead of at ReadyForQuery; none is lost. */
+static void test_record_cap(void **state)
+{
+	struct pg_conn *c = pg_conn_new();
+	size_t ops = 0;
+
+	startup();
+	for (int i = 0; i < 9000; i++)
+		B("", ""), E("", 0);
+	S_();
+	turn(FE, 10);
+	for (int i = 0; i < 9000; i++)
+		empty('2'), CC("INSERT 0 1");
+	Z('I');
+	turn(BE, 11);
+	for (int i = 0; i < S.n; i++)
+		assert_int_equal(pg_feed(c, S.t[i].stream, S.t[i].ts, S.arena + S.t[i].off,
+					 S.t[i].cap, S.t[i].len, count_ops, &ops),
+				 0);
+	assert_int_equal(ops, 9000);
+	assert_int_equal(pg_conn_stats(c)->early_emits, 9000 - 8192);
+	assert_int_equal(pg_conn_stats(c)->queue_drops, 9000 - 8192);
+	pg_conn_free(c);
+}
+
 static void test_startup_no_ops(void **state)
 {
 	startup();
@@ -649,6 +737,9 @@ int main(void)
 		cmocka_unit_test(test_attach_mid_connection),
 		cmocka_unit_test(test_empty_query_and_suspended_portal),
 		cmocka_unit_test(test_prepare_error_and_close),
+		cmocka_unit_test(test_fatal_error),
+		cmocka_unit_test(test_statement_cache_lru),
+		cmocka_unit_test(test_record_cap),
 		cmocka_unit_test(test_startup_no_ops),
 	};
 

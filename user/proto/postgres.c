@@ -401,12 +401,19 @@ static void be_body(struct pg_conn *c, const uint8_t *p, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (m->code == 0) {
 			m->code = p[i] ? p[i] : 0xff;
+			if (m->code == 'V') {
+				m->sev_v = true;
+				m->sev_len = 0;
+			}
 		} else if (m->code == 0xff) {
 			break;
 		} else if (p[i] == 0) {
 			m->code = 0;
 		} else if (m->code == 'C' && (size_t)m->state_len + 1 < sizeof(m->sqlstate)) {
 			m->sqlstate[m->state_len++] = (char)p[i];
+		} else if ((m->code == 'V' || (m->code == 'S' && !m->sev_v)) &&
+			   (size_t)m->sev_len + 1 < sizeof(m->severity)) {
+			m->severity[m->sev_len++] = (char)p[i];
 		}
 	}
 }
@@ -429,7 +436,11 @@ static void be_end(struct pg_io *io)
 		break;
 	case 'E':
 		m->sqlstate[m->state_len] = '\0';
+		m->severity[m->sev_len] = '\0';
 		pg_batch_complete(io, PG_DONE_ERROR, m->sqlstate);
+		/* FATAL/PANIC: the server closes the session; no ReadyForQuery will come. */
+		if (!strcmp(m->severity, "FATAL") || !strcmp(m->severity, "PANIC"))
+			pg_batch_ready(io);
 		break;
 	case 'Z':
 		c->rfq_since_fe_loss = true;

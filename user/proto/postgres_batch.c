@@ -388,7 +388,8 @@ void pg_batch_complete(struct pg_io *io, enum pg_done kind, const char *word)
 	if (b->n_done == b->n_records) {
 		static const struct pg_name none;
 
-		if (b->n_early || !batch_is_last(c, b) || rec_push(c, &none) != 0) {
+		if (b->n_early || !batch_is_last(c, b) ||
+		    c->recs.tail - c->recs.head >= PG_RECORDS_MAX || rec_push(c, &none) != 0) {
 			emit_early(io, b, kind, word);
 			return;
 		}

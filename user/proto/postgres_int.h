@@ -120,8 +120,11 @@ struct pg_be_msg {
 	uint8_t code; /* ErrorResponse: field code being read, 0 = expecting a code */
 	uint8_t tag_len;
 	uint8_t state_len;
+	uint8_t sev_len;
+	bool sev_v; /* severity from 'V' (never localized), else from 'S' */
 	bool tag_done;
-	char tag[32]; /* CommandComplete: first word of the tag */
+	char severity[8]; /* ErrorResponse: FATAL/PANIC end the session */
+	char tag[32];	  /* CommandComplete: first word of the tag */
 	char sqlstate[8];
 };
 
