@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <string.h>
 
+/* RFC 9110 §9 and RFC 5789 */
 static const char *const h1_std_methods[] = { "GET",	 "HEAD",    "POST",  "PUT",  "DELETE",
 					      "CONNECT", "OPTIONS", "TRACE", "PATCH" };
 
@@ -26,12 +27,12 @@ static uint8_t to_lower(uint8_t b)
 	return b >= 'A' && b <= 'Z' ? b | 0x20 : b;
 }
 
-/* RFC 9110 §5.6.2: tchar */
+/* RFC 9110 §5.6.2: tchar = ALPHA / DIGIT / one of !#$%&'*+-.^_`|~ (a bit per byte value) */
 static bool is_tchar(uint8_t b)
 {
-	if (is_digit(b) || (to_lower(b) >= 'a' && to_lower(b) <= 'z'))
-		return true;
-	return b && strchr("!#$%&'*+-.^_`|~", b) != NULL;
+	static const uint32_t map[8] = { 0, 0x03ff6cfa, 0xc7fffffe, 0x57ffffff };
+
+	return map[b >> 5] >> (b & 31) & 1;
 }
 
 static int hex_value(uint8_t b)
@@ -273,22 +274,19 @@ int http1_scan_status_line(struct h1_stream *st, const uint8_t *p, size_t n, siz
 	return 0;
 }
 
+#define NAME_IS(st, lit) \
+	((st)->name_len == sizeof(lit) - 1 && !memcmp((st)->name, lit, sizeof(lit) - 1))
+
 static enum h1_hdr header_id(const struct h1_stream *st)
 {
-	static const struct {
-		const char *name;
-		enum h1_hdr id;
-	} known[] = { { "content-length", HDR_CONTENT_LENGTH },
-		      { "transfer-encoding", HDR_TRANSFER_ENCODING },
-		      { "connection", HDR_CONNECTION } };
-	size_t i;
-
-	if (st->trailer || st->name_len > H1_NAME_MAX)
+	if (st->trailer)
 		return HDR_OTHER;
-	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (strlen(known[i].name) == st->name_len &&
-		    !memcmp(known[i].name, st->name, st->name_len))
-			return known[i].id;
+	if (NAME_IS(st, "content-length"))
+		return HDR_CONTENT_LENGTH;
+	if (NAME_IS(st, "transfer-encoding"))
+		return HDR_TRANSFER_ENCODING;
+	if (NAME_IS(st, "connection"))
+		return HDR_CONNECTION;
 	return HDR_OTHER;
 }
 
@@ -389,6 +387,20 @@ static int scan_header_byte(struct h1_stream *st, uint8_t b, bool *end)
 	return -EINVAL;
 }
 
+/* The bulk of a header name: tchars, kept lower-cased while they fit. */
+static size_t scan_name(struct h1_stream *st, const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && is_tchar(p[i]); i++) {
+		if (st->name_len < H1_NAME_MAX)
+			st->name[st->name_len++] = to_lower(p[i]);
+		else
+			st->name_len = H1_NAME_MAX + 1; /* too long to be one we want */
+	}
+	return i;
+}
+
 int http1_scan_header(struct h1_stream *st, const uint8_t *p, size_t n, size_t *used, bool *end)
 {
 	const uint8_t *lf;
@@ -396,6 +408,11 @@ int http1_scan_header(struct h1_stream *st, const uint8_t *p, size_t n, size_t *
 	int err;
 
 	while (i < n && !*end) {
+		if (st->sub == HL_NAME) {
+			i += scan_name(st, p + i, n - i);
+			if (i == n)
+				break;
+		}
 		if (st->sub == HL_START && (p[i] == ' ' || p[i] == '\t'))
 			st->sub = HL_SKIP; /* obs-fold (RFC 9112 §5.2): nothing we need */
 		if (st->sub == HL_SKIP) {
