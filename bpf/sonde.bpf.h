@@ -109,10 +109,20 @@ static __always_inline void count_emitted(void)
 		s->emitted++;
 }
 
-/* Writes one record, counting the failure when the ring buffer is full. */
+/*
+ * Writes one record, counting the failure when the ring buffer is full. Waking the
+ * consumer for every record costs a context switch per socket I/O under load; instead
+ * records wait for the consumer's next timed poll (<= 100 ms), unless the buffer is an
+ * eighth full, when the consumer is woken at once so it can never fill up unnoticed.
+ */
 static __always_inline int emit(void *rec, __u64 size)
 {
-	if (bpf_ringbuf_output(&events, rec, size, 0)) {
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >=
+	    bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 8)
+		flags = BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_output(&events, rec, size, flags)) {
 		count_lost(SONDE_LOST_RINGBUF_FULL);
 		return -1;
 	}

@@ -17,7 +17,7 @@
 #include "status.h"
 #include "telemetry.h"
 
-#define POLL_MS 250 /* the loop wakes at least this often to notice signals */
+#define POLL_MS 100 /* events wait at most this long; signals are noticed as fast */
 #define REFRESH_NS 1000000000ULL
 #define EXPIRE_EVERY_NS (10 * 1000000000ULL)
 #define CONN_IDLE_NS (300 * 1000000000ULL)

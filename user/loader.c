@@ -242,7 +242,16 @@ bool loader_allowed(const struct loader *l, uint32_t tgid)
 
 int loader_poll(struct loader *l, int timeout_ms)
 {
-	return ring_buffer__poll(l->rb, timeout_ms);
+	int n = ring_buffer__poll(l->rb, timeout_ms);
+
+	/* The kernel side mostly writes without waking us (BPF_RB_NO_WAKEUP): what arrived
+	 * since the last wake-up is taken here, after the timeout. */
+	if (n >= 0) {
+		int more = ring_buffer__consume(l->rb);
+
+		n = more < 0 ? more : n + more;
+	}
+	return n;
 }
 
 int loader_stats(const struct loader *l, struct sonde_stats *out)
