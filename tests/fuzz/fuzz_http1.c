@@ -2,8 +2,9 @@
 /*
  * libFuzzer target: the HTTP/1 framer (http1.c, http1_scan.c).
  * Input: records [ctl][len lo][len hi][len bytes], fed in order: ctl bit 0 = the response
- * stream, bit 1 = (ctl >> 2 & 15) * 61 bytes not captured after the captured ones, bit 7 =
- * close the connection first; the timestamp advances by 1 per record.
+ * stream, bit 1 = (ctl >> 2 & 15) * 61 bytes not captured after the captured ones, bit 6 =
+ * http1_assume_start() on the stream first, bit 7 = close the connection first; the
+ * timestamp advances by 1 per record.
  * Each input runs twice, records whole and one byte per read/write; checked: every exchange
  * is well formed (terminated strings, ordered timestamps, a final status, no body for HEAD),
  * the stats agree with what was emitted, and a run without gaps, skips or errors emits the
@@ -76,6 +77,8 @@ static bool run(const uint8_t *data, size_t size, bool bytewise, struct seen *s)
 		ts++;
 		if (ctl & 0x80)
 			http1_close(c, ts, check_exchange, s);
+		if ((ctl & 0x40) && http1_assume_start(c, dir) == -EINVAL)
+			abort();
 		for (i = 0; i < n; i += k) {
 			k = bytewise ? 1 : n;
 			if (http1_feed(c, dir, ts, data + i, k, k + (i + k == n ? gap : 0),

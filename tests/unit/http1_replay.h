@@ -51,6 +51,7 @@ struct scn {
 	size_t nw;
 	uint64_t off[2];
 	bool close;
+	bool assume_start;     /* the request stream is known to start with a request */
 	struct http1_stats st; /* expected counters; exchanges = nw */
 	char *owned[MAXP];
 	size_t nowned;
@@ -259,6 +260,8 @@ static inline void replay(struct run *r, long split, size_t at, bool bytes)
 	size_t i, j;
 
 	assert_non_null(c);
+	if (sc->assume_start)
+		assert_int_equal(http1_assume_start(c, HTTP1_REQUESTS), 0);
 	r->nev = r->ngot = 0;
 	r->off[0] = r->off[1] = 0;
 	r->ts = 1000;

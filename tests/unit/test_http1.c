@@ -303,6 +303,36 @@ static void test_go_one_byte_read(void **state)
 	replay_all(sc);
 }
 
+/* Extension methods never start sync; told that the stream starts a request, they parse. */
+static void test_assume_start(void **state)
+{
+	struct scn *sc = scn_new("extension method first, start assumed");
+	struct http1_conn *c;
+
+	exchange(sc, "PURGE", "/cache/x", "PURGE /cache/x HTTP/1.1\r\n\r\n",
+		 "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 200, 0, 0);
+	exchange(sc, "GET", "/x", "GET /x HTTP/1.1\r\n\r\n",
+		 "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 200, 0, 0);
+	sc->assume_start = true;
+	replay_all(sc);
+
+	sc = scn_new("extension method first, out of sync");
+	adds(sc, HTTP1_REQUESTS, "PURGE /cache/x HTTP/1.1\r\n\r\n");
+	adds(sc, HTTP1_RESPONSES, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	exchange(sc, "GET", "/x", "GET /x HTTP/1.1\r\n\r\n",
+		 "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 200, 0, 0);
+	sc->st = (struct http1_stats){ .resyncs = 1, .dropped_responses = 1 };
+	replay_all(sc);
+
+	c = http1_conn_new();
+	assert_non_null(c);
+	assert_int_equal(http1_assume_start(NULL, HTTP1_REQUESTS), -EINVAL);
+	assert_int_equal(http1_assume_start(c, 2), -EINVAL);
+	assert_int_equal(http1_assume_start(c, HTTP1_RESPONSES), 0);
+	assert_int_equal(http1_assume_start(c, HTTP1_RESPONSES), -EBUSY);
+	http1_conn_free(c);
+}
+
 static void test_api(void **state)
 {
 	struct http1_conn *c = http1_conn_new();
@@ -385,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_large_headers),
 		cmocka_unit_test(test_go_one_byte_read),
 		cmocka_unit_test(test_api),
+		cmocka_unit_test(test_assume_start),
 		cmocka_unit_test(test_probes),
 	};
 

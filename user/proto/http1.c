@@ -588,6 +588,16 @@ void http1_close(struct http1_conn *c, uint64_t ts_ns, http1_emit_fn emit, void 
 	c->cur_live = c->bound = c->interim = c->dead = false;
 }
 
+int http1_assume_start(struct http1_conn *c, enum http1_stream s)
+{
+	if (!c || (s != HTTP1_REQUESTS && s != HTTP1_RESPONSES))
+		return -EINVAL;
+	if (c->st[s].state != S_HUNT || c->dead)
+		return -EBUSY;
+	c->st[s].state = S_START;
+	return 0;
+}
+
 const struct http1_stats *http1_conn_stats(const struct http1_conn *c)
 {
 	return c ? &c->stats : NULL;

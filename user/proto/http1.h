@@ -116,7 +116,14 @@ int http1_feed(struct http1_conn *c, enum http1_stream s, uint64_t ts_ns, const 
  */
 void http1_close(struct http1_conn *c, uint64_t ts_ns, http1_emit_fn emit, void *ctx);
 
-const struct http1_stats *http1_conn_stats(const struct http1_conn *c);
+/*
+ * The next byte fed on stream s is the first of a message (proto_classify() said so at the
+ * start of the connection): parse it at once, whatever its method, instead of starting out
+ * of sync. Returns 0, -EBUSY if the stream is already in sync, -EINVAL.
+ */
+int http1_assume_start(struct http1_conn *c, enum http1_stream s);
+
+const struct http1_stats *http1_conn_stats(const struct http1_conn *c); /* NULL if c is */
 
 /* Does data start like an HTTP/1 message? MAYBE: consistent so far, but too short to say. */
 enum http1_probe {
