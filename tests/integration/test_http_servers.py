@@ -1,0 +1,172 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""HTTP/1.x server capture of other servers, counted exactly, on both capture paths:
+nginx (prefork: workers forked after sonde started, keep-alive connections closed by
+keepalive_requests), python3 -m http.server (HTTP/1.0, one request per connection) and a
+raw HTTP/1.0 server whose responses end with the connection (no Content-Length).
+
+One sonde per class selects the nginx master and the Python servers by pid; no --route
+patterns, so routes come from the heuristics ("/status/404" is "/status/{id}")."""
+
+import os
+import signal
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import sonde_it  # noqa: E402
+from http_cases import (PYTHON_SERVICE, RESP_SIZE, SondeClassCase, add,  # noqa: E402
+                        assert_exact_counts, capture_suite, check_labels, check_wrk_complete,
+                        diagnosis, hist_by_key, server_counts, wait_for, wrk_counts)
+
+NGINX_PATHS = ["/", "/status/404", "/status/500", "/status/201"]
+
+# A one-request-per-connection HTTP/1.0 server whose responses have no Content-Length:
+# their bodies end when the server closes the connection. GET /size/N answers N bytes
+# (more than 2000 in three writes, more than 8192 in one), GET /missing/N a 404 of N bytes.
+CLOSE_DELIMITED_SERVER = r"""
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0))
+s.listen(64)
+print("listening", s.getsockname()[1], flush=True)
+while True:
+    c, _ = s.accept()
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = c.recv(4096)
+        if not d:
+            break
+        buf += d
+    parts = buf.split(b" ")
+    path = parts[1] if len(parts) > 2 else b"/"
+    n = int(path.rsplit(b"/", 1)[1] or 0) if path.rsplit(b"/", 1)[1].isdigit() else 0
+    status = b"404 Not Found" if path.startswith(b"/missing/") else b"200 OK"
+    c.sendall(b"HTTP/1.0 " + status + b"\r\nContent-Type: text/plain\r\n\r\n")
+    body = b"x" * n
+    step = n if n > 8192 else -(-n // 3) if n > 2000 else max(n, 1)
+    for off in range(0, n, step):
+        time.sleep(0.002)
+        c.sendall(body[off:off + step])
+    c.close()
+"""
+
+
+def nginx_route(path):
+    return "/" if path == "/" else "/status/{id}"
+
+
+class _ServersCases(SondeClassCase):
+
+    @classmethod
+    def start_services(cls):
+        cls.nginx = cls.class_started(sonde_it.start_nginx(workers=2, keepalive_requests=1000))
+        cls.old_workers = cls.nginx.worker_pids()
+        cls.pyhttp = cls.class_started(sonde_it.start_http_server())
+        cls.closer = cls.class_started(sonde_it.start_process(
+            [sys.executable, "-c", CLOSE_DELIMITED_SERVER], name="close-delimited"))
+        cls.closer_port = int(wait_for(
+            lambda: cls.closer.check_running() or
+            next((ln.split()[1] for ln in cls.closer.stdout().splitlines()
+                  if ln.startswith("listening ")), None),
+            10, message="the close-delimited server to listen"))
+        return (cls.nginx.pid, cls.pyhttp.pid, cls.closer.pid)
+
+    def test_nginx_workers_forked_after_start(self):
+        """SIGHUP makes the master (selected by pid) fork new workers, which must be
+        tracked; keep-alive connections go past keepalive_requests (1000), nginx closes
+        them and wrk reconnects: every request counted exactly."""
+        ngx = self.nginx
+        old = set(self.old_workers)
+        self.assertEqual(len(old), 2)
+        os.kill(ngx.pid, signal.SIGHUP)
+        new = wait_for(lambda: (ngx.check_running() or
+                                (set(ngx.worker_pids()) if len(ngx.worker_pids()) == 2
+                                 and not set(ngx.worker_pids()) & old else None)),
+                       15, message="nginx to replace its workers after SIGHUP")
+        wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in old), 15,
+                 message="the old nginx workers to exit")
+        # The master, its two new workers and the other selected servers.
+        want_tracked = len(self.selected_pids) + 2
+        try:
+            wait_for(lambda: sonde_it.value(self.sonde.scrape(),
+                                            "sonde_tracked_processes") == want_tracked,
+                     10, message="sonde_tracked_processes")
+        except sonde_it.WaitTimeout:
+            self.fail(f"sonde_tracked_processes != {want_tracked} (nginx master {ngx.pid}, "
+                      f"new workers {sorted(new)}, old {sorted(old)} exited, selected "
+                      f"{self.selected_pids})\n{diagnosis(self.sonde)}")
+        conns, per_conn = 4, 2500
+        res = sonde_it.wrk_run(ngx.url, conns, per_conn, mix="get", paths=NGINX_PATHS,
+                               timeout=120)
+        check_wrk_complete(self, res, conns * per_conn)
+        by_path = wrk_counts(res)
+        self.assertEqual(sum(by_path.values()), conns * per_conn)
+        self.assertEqual(set(ngx.worker_pids()), new, "workers changed during the run")
+        expected = {}
+        for (method, path, status), n in by_path.items():
+            add(expected, (method, nginx_route(path), status), n)
+        m = assert_exact_counts(self, self.sonde, ngx.port, expected, timeout=20,
+                                what="nginx")
+        self.check_clean(m)
+        check_labels(self, m, ngx.port, "nginx")
+
+    def test_python_http_server(self):
+        """200 requests, each on its own connection, to an HTTP/1.0 server."""
+        srv = self.pyhttp
+        expected, body_bytes = {}, {}
+        for i in range(200):
+            path = f"/nope/{i}" if i % 4 == 3 else "/index.html"
+            status, _, body = sonde_it.http_get(srv.url + path)
+            self.assertEqual(status, 404 if i % 4 == 3 else 200, path)
+            key = ("GET", "/nope/{id}" if i % 4 == 3 else "/index.html", status)
+            add(expected, key)
+            add(body_bytes, key, len(body))
+        self.assertEqual(expected, {("GET", "/index.html", 200): 150,
+                                    ("GET", "/nope/{id}", 404): 50})
+        m = assert_exact_counts(self, self.sonde, srv.port, expected, what="http.server")
+        self.check_clean(m)
+        check_labels(self, m, srv.port, PYTHON_SERVICE)
+        self.assertEqual(server_counts(m, srv.port, RESP_SIZE), expected)
+        for key, n in body_bytes.items():
+            self.assertEqual(hist_by_key(m, RESP_SIZE, srv.port, key), n,
+                             f"response body bytes of {key}")
+
+
+    def test_close_delimited_responses(self):
+        """HTTP/1.0 responses without Content-Length, ended by the close (bodies of 0 to
+        9000 bytes, the larger ones in several writes): exact counts and body sizes."""
+        expected, body_bytes = {}, {}
+        for i in range(60):
+            size = (0, 1, 100, 1500, 2500, 9000)[i % 6]
+            path = f"/missing/{size}" if i % 5 == 4 else f"/size/{size}"
+            status, headers, body = sonde_it.http_get(
+                f"http://127.0.0.1:{self.closer_port}{path}")
+            self.assertEqual((status, len(body), headers.get("content-length")),
+                             (404 if i % 5 == 4 else 200, size, None), path)
+            key = ("GET", "/missing/{id}" if i % 5 == 4 else "/size/{id}", status)
+            add(expected, key)
+            add(body_bytes, key, len(body))
+        m = assert_exact_counts(self, self.sonde, self.closer_port, expected,
+                                what="close-delimited responses")
+        self.check_clean(m)
+        check_labels(self, m, self.closer_port, PYTHON_SERVICE)
+        for key, n in body_bytes.items():
+            self.assertEqual(hist_by_key(m, RESP_SIZE, self.closer_port, key), n,
+                             f"response body bytes of {key}")
+
+
+class ServersSocketTest(_ServersCases):
+    CAPTURE = "socket"
+
+
+class ServersSyscallsTest(_ServersCases):
+    CAPTURE = "syscalls"
+
+
+def load_tests(loader, tests, pattern):
+    return capture_suite(loader, ServersSocketTest, ServersSyscallsTest)
+
+
+if __name__ == "__main__":
+    sonde_it.main()
