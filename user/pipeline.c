@@ -345,6 +345,12 @@ static bool conn_classify(struct pipeline *p, struct conn *c, const struct sonde
 		c->kind = CONN_IGNORED;
 		return false;
 	}
+	/* The classifier saw a message start here: let the framer take a non-standard
+	 * method (PROPFIND, PURGE) as one, which it would not when resynchronising. */
+	if (k == PROTO_HTTP1_REQUEST)
+		http1_assume_start(c->parser.http, HTTP1_REQUESTS);
+	else if (k == PROTO_HTTP1_RESPONSE)
+		http1_assume_start(c->parser.http, HTTP1_RESPONSES);
 	if (n)
 		conn_feed(p, c, c->head_dir, c->head_ts, c->head, n, n);
 	c->head_len = 0;
@@ -358,8 +364,10 @@ static void on_data(struct pipeline *p, const struct sonde_data_event *e)
 	if (!c)
 		return;
 	c->last_ns = e->hdr.ts_ns;
-	if (e->len == 0) { /* EOF on a read: ends a response delimited by close */
-		if (c->kind == CONN_HTTP_SERVER || c->kind == CONN_HTTP_CLIENT) {
+	if (e->len == 0) {
+		/* EOF on a client's read ends a response delimited by close. On a server it
+		 * is the client's half-close: the response may still be coming. */
+		if (c->kind == CONN_HTTP_CLIENT) {
 			struct emit_ctx ctx = { p, c };
 
 			http1_close(c->parser.http, e->hdr.ts_ns, emit_http, &ctx);

@@ -16,7 +16,7 @@ from sonde_it import IntegrationCase  # noqa: E402
 
 
 def sonde_programs():
-    """Names of loaded BPF programs that belong to sonde (all are named sonde_*)."""
+    """{id: name} of loaded BPF programs that belong to sonde (all are named sonde_*)."""
     out = subprocess.run(["bpftool", "-j", "prog", "show"], stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, timeout=30).stdout
     try:
@@ -25,8 +25,42 @@ def sonde_programs():
         # bpftool can stop mid-list on program types newer than itself; fall back to text
         text = subprocess.run(["bpftool", "prog", "show"], stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, timeout=30).stdout.decode()
-        return [w for w in text.split() if w.startswith("sonde_")]
-    return [p.get("name", "") for p in progs if p.get("name", "").startswith("sonde_")]
+        found = {}
+        for line in text.splitlines():
+            words = line.split()
+            if len(words) > 3 and words[0].endswith(":") and words[3].startswith("sonde_"):
+                found[int(words[0][:-1])] = words[3]
+        return found
+    return {p["id"]: p["name"] for p in progs if p.get("name", "").startswith("sonde_")}
+
+
+def programs_of(pid):
+    """Ids of the BPF programs process pid holds (fdinfo of its prog and link fds)."""
+    ids = set()
+    fdinfo = f"/proc/{pid}/fdinfo"
+    for fd in os.listdir(fdinfo):
+        try:
+            with open(os.path.join(fdinfo, fd)) as f:
+                for line in f:
+                    if line.startswith("prog_id:"):
+                        ids.add(int(line.split()[1]))
+        except OSError:
+            pass
+    return ids
+
+
+def orphan_programs():
+    """sonde programs that no live process holds: what a sonde that exited left in the
+    kernel (pinned or otherwise). Programs of other sonde instances running at the same
+    time, e.g. on a developer's machine, are held by them and do not count."""
+    held = set()
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                held |= programs_of(int(pid))
+            except OSError:
+                pass
+    return {i: n for i, n in sonde_programs().items() if i not in held}
 
 
 def run_sonde(*args, timeout=60):
@@ -47,7 +81,7 @@ class CheckTest(IntegrationCase):
 
     def test_check_leaves_no_program(self):
         run_sonde("--check")
-        self.assertEqual(sonde_programs(), [])
+        self.assertEqual(orphan_programs(), {})
 
 
 class EndpointTest(IntegrationCase):
@@ -89,9 +123,12 @@ class EndpointTest(IntegrationCase):
         self.assertEqual(status, 405)
 
     def test_sigterm_leaves_no_program(self):
-        self.assertTrue(any(sonde_programs()))
+        owned = programs_of(self.sonde.pid)
+        self.assertTrue(owned, "sonde holds no BPF program")
+        self.assertTrue(owned <= set(sonde_programs()), owned)
         self.sonde.stop()  # raises unless exit code 0
-        self.assertEqual(sonde_programs(), [])
+        self.assertEqual(owned & set(sonde_programs()), set())
+        self.assertEqual(orphan_programs(), {})
 
 
 class StartupErrorTest(IntegrationCase):
@@ -113,7 +150,7 @@ class StartupErrorTest(IntegrationCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("in use", r.stderr)
         self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
-        self.assertEqual(sonde_programs(), [])
+        self.assertEqual(orphan_programs(), {})
 
     def test_not_root(self):
         r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
