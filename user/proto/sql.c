@@ -135,6 +135,11 @@ static void next_tok(struct lexer *lx, struct tok *t)
 		if (j == i + 1 && j < n && s[j] == '\'' && strchr("EeBbXxNn", c)) {
 			lx->pos = skip_quoted(lx, j, '\'', c == 'E' || c == 'e', &t->open);
 			t->kind = T_STRING;
+		} else if (j == i + 1 && j + 1 < n && s[j] == '&' && (c == 'U' || c == 'u') &&
+			   (s[j + 1] == '\'' || s[j + 1] == '"')) {
+			/* U&'..' / U&".." carry escapes: never used as a name */
+			lx->pos = skip_quoted(lx, j + 1, s[j + 1], false, &t->open);
+			t->kind = T_STRING;
 		} else {
 			lx->pos = j;
 			t->kind = T_WORD;
