@@ -704,6 +704,47 @@ static void test_record_cap(void **state)
 	pg_conn_free(c);
 }
 
+/* A Parse longer than the capture: the frontend loses framing inside it, but its header
+ * was seen, so an answer without CommandComplete is still a PREPARE. When the answer is
+ * cut too, nothing tells whether an Execute was sent: no operation, lost_batches. */
+static void test_parse_cut_by_gap(void **state)
+{
+	static const struct want w[] = {
+		{ "PREPARE", "", OK, 10, 11 },
+		{ "UPDATE", "", OK, 12, 13 },
+		{ "SELECT", "", OK, 30, 31 },
+	};
+	char sql[400];
+
+	memset(sql, 'x', sizeof(sql));
+	memcpy(sql, "UPDATE t SET a = '", 18);
+	strcpy(sql + sizeof(sql) - 3, "'");
+	startup();
+	P("P_1", sql), D('S', "P_1"), S_();
+	turn_cap(FE, 10, 20);
+	empty('1'), PD(0), empty('n'), Z('I');
+	turn(BE, 11);
+	B("", "P_1"), E("", 0), S_();
+	turn(FE, 12);
+	empty('2'), CC("UPDATE 1"), Z('I');
+	turn(BE, 13);
+	P("", sql), B("", ""), E("", 0), S_();
+	turn_cap(FE, 20, 20);
+	empty('1'), empty('2'), T(1), DR("1"), CC("SELECT 1"), Z('I');
+	turn_cap(BE, 21, 12);
+	Q("SELECT 1");
+	turn(FE, 30);
+	T(1), DR("1"), CC("SELECT 1"), Z('I');
+	turn(BE, 31);
+	struct pg_conn *c = check_whole(w, 3);
+	const struct pg_stats *st = pg_conn_stats(c);
+
+	assert_int_equal(st->prepare_roundtrips, 1);
+	assert_int_equal(st->lost_batches, 1);
+	assert_int_equal(st->parse_errors, 3);
+	pg_conn_free(c);
+}
+
 static void test_startup_no_ops(void **state)
 {
 	startup();
@@ -740,6 +781,7 @@ int main(void)
 		cmocka_unit_test(test_fatal_error),
 		cmocka_unit_test(test_statement_cache_lru),
 		cmocka_unit_test(test_record_cap),
+		cmocka_unit_test(test_parse_cut_by_gap),
 		cmocka_unit_test(test_startup_no_ops),
 	};
 

@@ -139,10 +139,13 @@ static void lose(struct pg_io *io, bool backend)
 	c->fe_startup = false;
 	c->fe_lost_ts = io->ts;
 	c->rfq_since_fe_loss = false;
-	/* The unread rest of the open batch is taken to end with its Sync. */
+	/* The unread rest of the open batch is taken to end with its Sync; what else it
+	 * held is unknown. */
 	b = pg_batch_tail(c);
-	if (b)
+	if (b && !b->closed) {
 		b->closed = true;
+		b->fe_lost = true;
+	}
 }
 
 /* ---- frontend ---------------------------------------------------------------------------- */
@@ -270,6 +273,7 @@ static void fe_begin(struct pg_io *io)
 {
 	struct pg_conn *c = io->c;
 	struct pg_fe_msg *m = &c->fm;
+	struct pg_batch *b;
 	uint8_t t = c->fe.type;
 
 	m->field = 0;
@@ -278,8 +282,15 @@ static void fe_begin(struct pg_io *io)
 	m->h[0] = m->h[1] = PG_HASH_INIT;
 	m->hlen[0] = m->hlen[1] = 0;
 	memset(&m->first, 0, sizeof(m->first));
-	if (in_set(t, fe_first))
+	if (in_set(t, fe_first)) {
 		fe_join_batch(io);
+		b = pg_batch_tail(c);
+		/* From the header: a gap may hide the rest of the message, not that it was sent. */
+		if (b && t == 'P')
+			b->has_parse = true;
+		if (b && t == 'E')
+			b->has_execute = true;
+	}
 	if (t == 'Q' || t == 'P')
 		sql_splitter_init(&m->sql);
 	if (t == 'Q') /* a simple Query destroys the unnamed statement */
@@ -322,8 +333,6 @@ static void fe_end(struct pg_io *io)
 			sql_done(c, false);
 		if (m->names_ok)
 			pg_stmt_put(c, m->h[0], m->hlen[0] == 0, &m->first);
-		if (b)
-			b->has_parse = true;
 		return;
 	case 'B':
 		if (m->names_ok)
@@ -333,8 +342,6 @@ static void fe_end(struct pg_io *io)
 	case 'E':
 		n = m->names_ok ? pg_portal_get(c, m->h[0], m->hlen[0] == 0) : NULL;
 		pg_batch_add_record(c, n ? n : &none);
-		if (b)
-			b->has_execute = true;
 		return;
 	case 'C':
 		if (m->names_ok && m->kind == 'S')

@@ -38,12 +38,13 @@ struct pg_stats {
 	uint64_t empty_queries;	      /* EmptyQueryResponse: answered, not an operation */
 	uint64_t inferred_ends;	      /* ops answered inside bytes that could not be framed: ok, and
 				   ended at the last reply bytes seen */
-	uint64_t early_emits; /* ops emitted before their ReadyForQuery (queue cap reached) */
-	uint64_t unsolicited; /* answers with no pending request (not emitted) */
-	uint64_t unanswered;  /* pending Executes never answered (mismatch or close) */
-	uint64_t queue_drops; /* requests not queued: per-connection caps reached */
-	uint64_t tls;	      /* 1: SSLRequest/GSSENCRequest accepted, the rest is encrypted */
-	uint64_t stopped;     /* 1: COPY BOTH (replication) started, no longer parsed */
+	uint64_t early_emits;  /* ops emitted before their ReadyForQuery (queue cap reached) */
+	uint64_t unsolicited;  /* answers with no pending request (not emitted) */
+	uint64_t unanswered;   /* pending Executes never answered (mismatch or close) */
+	uint64_t lost_batches; /* batches cut by capture gaps both ways: no operation known */
+	uint64_t queue_drops;  /* requests not queued: per-connection caps reached */
+	uint64_t tls;	       /* 1: SSLRequest/GSSENCRequest accepted, the rest is encrypted */
+	uint64_t stopped;      /* 1: COPY BOTH (replication) started, no longer parsed */
 };
 
 struct pg_conn;

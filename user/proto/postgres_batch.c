@@ -317,10 +317,14 @@ static void emit_batch(struct pg_io *io, struct pg_batch *b, uint64_t end_ns, bo
 	} else {
 		c->stats.unanswered += rest;
 	}
-	if (!b->n_records && !b->n_early && !b->errored && batch_is_prepare(b)) {
-		c->stats.prepare_roundtrips++;
-		emit(io, b, &prepare_name, "", end_ns);
+	if (b->n_records || b->n_early || b->errored || !batch_is_prepare(b))
+		return;
+	if (b->fe_lost && lost) { /* an Execute may have been in either gap */
+		c->stats.lost_batches++;
+		return;
 	}
+	c->stats.prepare_roundtrips++;
+	emit(io, b, &prepare_name, "", end_ns);
 }
 
 /* An answer that has no record to land in and cannot wait for ReadyForQuery. */

@@ -65,6 +65,7 @@ struct pg_batch {
 	bool has_parse, has_execute;
 	bool errored;  /* ErrorResponse seen: the server skips the rest until Sync */
 	bool be_lost;  /* backend framing was lost while it was answered */
+	bool fe_lost;  /* frontend framing was lost inside it: its messages are not all known */
 	char error[8]; /* SQLSTATE of the failure, or "_OTHER" */
 };
 
