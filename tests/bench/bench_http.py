@@ -36,14 +36,29 @@ def proc_cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
 
-def bpf_run_time_ns():
-    out = subprocess.run(["bpftool", "-j", "prog", "show"], stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, timeout=30).stdout
-    try:
-        progs = json.loads(out or b"[]")
-    except json.JSONDecodeError:
-        return None
-    return sum(p.get("run_time_ns", 0) for p in progs if p.get("name", "").startswith("sonde_"))
+def programs_of(pid):
+    """Ids of the BPF programs process pid holds (prog_id lines of its fds' fdinfo)."""
+    ids = set()
+    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+        try:
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                ids.update(int(ln.split()[1]) for ln in f if ln.startswith("prog_id:"))
+        except OSError:
+            pass
+    return ids
+
+
+def bpf_run_time_ns(pid):
+    """Run time of the BPF programs of this sonde only (not of other instances)."""
+    total = 0
+    for prog_id in programs_of(pid):
+        out = subprocess.run(["bpftool", "-j", "prog", "show", "id", str(prog_id)],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=30)
+        try:
+            total += json.loads(out.stdout or b"{}").get("run_time_ns", 0)
+        except json.JSONDecodeError:
+            return None
+    return total
 
 
 def wrk(url, seconds, connections, threads):
@@ -90,11 +105,11 @@ def main():
                                           "--capture", args.capture,
                                           "--route", "/api/v1/orders/{id}"])
             try:
-                cpu0, bpf0 = proc_cpu_seconds(sonde.pid), bpf_run_time_ns()
+                cpu0, bpf0 = proc_cpu_seconds(sonde.pid), bpf_run_time_ns(sonde.pid)
                 b = wrk(url, args.seconds, args.connections, args.threads)
                 sonde_it.wait_for(lambda: counted_requests(sonde.scrape()) >= b["requests"],
                                   15, message="sonde counted every request")
-                cpu1, bpf1 = proc_cpu_seconds(sonde.pid), bpf_run_time_ns()
+                cpu1, bpf1 = proc_cpu_seconds(sonde.pid), bpf_run_time_ns(sonde.pid)
                 m = sonde.scrape()
                 counted = counted_requests(m)
                 lost = lost_events(m)
