@@ -83,6 +83,8 @@ static void refresh(struct agent *a)
 		memset(&k, 0, sizeof(k));
 	telemetry_refresh(&a->tel, &k, procs_count(&a->procs), a->loader.attached,
 			  route_overflowed(a->routes));
+	for (unsigned t = 0; t <= SONDE_EV_LISTEN; t++)
+		telemetry_events(&a->tel, t, pipeline_event_name(t), a->pipe.by_type[t]);
 	for (int r = 0; r < SONDE_LOST_NR; r++)
 		lost += k.lost[r];
 	pthread_mutex_lock(&a->status_lock);

@@ -403,6 +403,11 @@ static const char *const event_names[] = {
 	[SONDE_EV_LISTEN] = "listen",
 };
 
+const char *pipeline_event_name(unsigned type)
+{
+	return type < sizeof(event_names) / sizeof(event_names[0]) ? event_names[type] : NULL;
+}
+
 static size_t min_size(uint16_t type)
 {
 	switch (type) {
@@ -437,8 +442,10 @@ int pipeline_on_event(void *ctx, const void *data, size_t size)
 		p->bad_records++;
 		return 0;
 	}
+	/* Counted here, published once a second: a labelled counter per event would cost a
+	 * hash lookup and a lock on the hottest path. */
 	p->events++;
-	telemetry_event(p->tel, event_names[h->type]);
+	p->by_type[h->type]++;
 	switch (h->type) {
 	case SONDE_EV_DATA:
 		on_data(p, data);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "hashmap.h"
+#include "sonde_abi.h"
 
 struct procs;
 struct telemetry;
@@ -19,9 +20,10 @@ struct pipeline {
 	struct procs *procs;
 	struct telemetry *tel;
 	struct route_table *routes;
-	struct hashmap conns; /* connection id (socket cookie) -> struct conn */
-	uint64_t events;      /* records handled */
-	uint64_t bad_records; /* records too short or of another ABI */
+	struct hashmap conns;		       /* connection id (socket cookie) -> struct conn */
+	uint64_t events;		       /* records handled */
+	uint64_t by_type[SONDE_EV_LISTEN + 1]; /* records handled, by enum sonde_event_type */
+	uint64_t bad_records;		       /* records too short or of another ABI */
 };
 
 int pipeline_init(struct pipeline *p, struct procs *procs, struct telemetry *tel,
@@ -30,6 +32,9 @@ void pipeline_free(struct pipeline *p);
 
 /* The ring-buffer callback (loader_event_fn): ctx is the pipeline. */
 int pipeline_on_event(void *ctx, const void *data, size_t size);
+
+/* "data", "conn_open", ... for sonde_events_received_total{type}; NULL if unknown. */
+const char *pipeline_event_name(unsigned type);
 
 /* Drops connections idle for longer than idle_ns (Unix sockets have no close event). */
 void pipeline_expire(struct pipeline *p, uint64_t now_ns, uint64_t idle_ns);

@@ -44,6 +44,15 @@ void procs_free(struct procs *p)
 	hashmap_free(&p->by_tgid);
 }
 
+static uint64_t exe_hash(const char *path)
+{
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+
+	for (; *path; path++)
+		h = (h ^ (uint8_t)*path) * 0x100000001b3ULL;
+	return h;
+}
+
 static void track(struct procs *p, const struct proc_info *info, const char *why)
 {
 	struct proc *pr = hashmap_get(&p->by_tgid, info->tgid);
@@ -61,6 +70,8 @@ static void track(struct procs *p, const struct proc_info *info, const char *why
 	pr->tgid = info->tgid;
 	snprintf(pr->comm, sizeof(pr->comm), "%s", info->comm);
 	snprintf(pr->service, sizeof(pr->service), "%s", info->service_name);
+	if (info->exe[0])
+		pr->exe_hash = exe_hash(info->exe);
 	loader_allow(p->loader, info->tgid, true);
 }
 
@@ -105,7 +116,9 @@ static bool rules_match(struct procs *p, const struct proc_info *info)
  * (tgid, parent, comm) so that children forked before sonde started can join below. */
 struct scan_rest {
 	uint32_t tgid, ppid;
+	uint64_t exe_hash;
 	char comm[16];
+	char service[128];
 };
 
 struct scan_state {
@@ -133,13 +146,17 @@ static int scan_one(void *ctx, const struct proc_info *info)
 	}
 	st->rest[st->n].tgid = info->tgid;
 	st->rest[st->n].ppid = info->ppid;
+	st->rest[st->n].exe_hash = exe_hash(info->exe);
 	memcpy(st->rest[st->n].comm, info->comm, sizeof(info->comm));
+	memcpy(st->rest[st->n].service, info->service_name, sizeof(info->service_name));
 	st->n++;
 	return 0;
 }
 
 /* Children forked before sonde started (prefork workers) are observed like those the
- * kernel adds later: a process whose parent is observed is observed, to any depth. */
+ * kernel adds later, to any depth: a process forked by an observed process and running
+ * the same executable. One that exec'd something else was re-evaluated by the rules at
+ * its exec, as it would be now, and is not adopted. */
 static void adopt_children(struct scan_state *st)
 {
 	bool added = true;
@@ -150,6 +167,7 @@ static void adopt_children(struct scan_state *st)
 			struct scan_rest *c = &st->rest[i];
 			const struct proc *parent = procs_get(st->p, c->ppid);
 			static struct proc_info info; /* large; single-threaded use */
+			struct proc *pr;
 
 			if (!c->tgid || !parent || c->tgid == st->p->self)
 				continue;
@@ -160,6 +178,8 @@ static void adopt_children(struct scan_state *st)
 			snprintf(info.service_name, sizeof(info.service_name), "%s",
 				 parent->service);
 			track(st->p, &info, "child of an observed process");
+			if ((pr = hashmap_get(&st->p->by_tgid, c->tgid)))
+				pr->exe_hash = c->exe_hash; /* for its own children */
 			c->tgid = 0;
 			added = true;
 		}

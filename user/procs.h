@@ -19,6 +19,7 @@ struct proc {
 	uint32_t tgid;
 	char comm[16];
 	char service[128]; /* service_name label */
+	uint64_t exe_hash; /* of the executable path: prefork children share it */
 };
 
 struct procs {

@@ -160,9 +160,13 @@ void telemetry_set_build(struct telemetry *t, const char *capture_mode)
 	metric_set(t->capture_mode, (const char *const[]){ capture_mode }, 1);
 }
 
-void telemetry_event(struct telemetry *t, const char *type)
+void telemetry_events(struct telemetry *t, unsigned type, const char *name, uint64_t total)
 {
-	metric_add(t->events_received, (const char *const[]){ type }, 1);
+	if (type >= 16 || !name || total <= t->last_events[type])
+		return;
+	metric_add(t->events_received, (const char *const[]){ name },
+		   (double)(total - t->last_events[type]));
+	t->last_events[type] = total;
 }
 
 void telemetry_parse_error(struct telemetry *t, const char *protocol, uint64_t n)

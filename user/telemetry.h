@@ -24,6 +24,7 @@ struct telemetry {
 	/* last kernel counter values, to turn absolute readings into counter increments */
 	struct sonde_stats last_kernel;
 	uint64_t last_route_overflow;
+	uint64_t last_events[16];
 };
 
 /* Labels of one HTTP exchange, already normalised (method, route, addresses). */
@@ -55,7 +56,8 @@ void telemetry_http_client(struct telemetry *t, const struct http_labels *l, dou
 void telemetry_db(struct telemetry *t, const struct db_labels *l, double seconds);
 
 void telemetry_set_build(struct telemetry *t, const char *capture_mode);
-void telemetry_event(struct telemetry *t, const char *type);
+/* Publishes the running total of records of one type (index < 16). */
+void telemetry_events(struct telemetry *t, unsigned type, const char *name, uint64_t total);
 void telemetry_parse_error(struct telemetry *t, const char *protocol, uint64_t n);
 void telemetry_unsupported(struct telemetry *t, const char *protocol);
 void telemetry_unanswered(struct telemetry *t, const char *protocol, uint64_t n);
