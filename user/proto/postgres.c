@@ -19,6 +19,14 @@
  *  - frontend: a write after a ReadyForQuery was read (the server is idle, so the client
  *    starts a message), if it validates as whole messages starting with a request.
  * Validation: every header captured has a known type and a possible length.
+ *
+ * What a loss costs: operations are counted from the backend, so a frontend loss only
+ * loses names past the gap (they come from the CommandComplete tag) and the batch is taken
+ * to end with its Sync. A backend loss keeps the count for waiting clients, but the
+ * operations answered in the lost bytes are taken as ok and end at the last backend read
+ * (stats.inferred_ends). A batch cut both ways, without any answer seen, emits nothing
+ * (stats.lost_batches). Pipelining clients can be misattributed after a loss until their
+ * queue drains.
  */
 #include <errno.h>
 #include <stdlib.h>
