@@ -140,49 +140,44 @@ static __always_inline void conn_seen(struct sock *sk, __u64 id)
 	emit(&ev, sizeof(ev));
 }
 
-/* Copies `want` bytes starting `skip` bytes into the syscall's buffer(s) into dst;
- * returns the bytes copied. */
-static __always_inline __u32 copy_payload(__u8 *dst, struct user_io io, __u32 skip, __u32 want)
+/* A read/write whose payload fits SMALL_PAYLOAD bytes (most HTTP heads, database
+ * messages) is written straight into a fixed-size ring-buffer slot: no scratch copy. */
+#define SMALL_PAYLOAD 512
+
+static __always_inline int capture_small(__u64 id, __u8 dir, __u32 len, struct user_io io,
+					 __u8 source)
 {
-	struct iovec iov;
-	__u32 off = 0;
-	__u64 o, m;
+	struct sonde_data_event *ev;
+	__u64 m = len;
 
-	if (!io.vectored) {
-		m = want;
-		asm volatile("%[m] &= %[k]" : [m] "+r"(m) : [k] "i"(SONDE_CAPTURE_MAX * 2 - 1));
-		if (bpf_probe_read_user(dst, m, (void *)(io.base + skip)))
-			return 0;
-		return m;
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev) + SMALL_PAYLOAD, 0);
+	if (!ev) {
+		count_lost(SONDE_LOST_RINGBUF_FULL);
+		return -1;
 	}
-	for (int i = 0; i < SONDE_MAX_IOV; i++) {
-		__u64 n, start = 0;
-
-		if (i >= io.cnt || off >= want || off >= SONDE_CAPTURE_MAX)
-			break;
-		if (bpf_probe_read_user(&iov, sizeof(iov), (struct iovec *)io.base + i))
-			break;
-		if (skip >= iov.iov_len) {
-			skip -= iov.iov_len;
-			continue;
-		}
-		start = skip;
-		skip = 0;
-		n = want - off;
-		if (iov.iov_len - start < n)
-			n = iov.iov_len - start;
-		/* The verifier must see dst + off + n < 2 * MAX; clang drops masks it can
-		 * prove redundant, so apply them in asm on 64-bit copies. */
-		o = off;
-		m = n;
-		asm volatile("%[o] &= %[k]" : [o] "+r"(o) : [k] "i"(SONDE_CAPTURE_MAX - 1));
-		asm volatile("%[m] &= %[k]" : [m] "+r"(m) : [k] "i"(SONDE_CAPTURE_MAX - 1));
-		if (m && bpf_probe_read_user(dst + o, m, iov.iov_base + start))
-			break;
-		off = o + m;
+	fill_hdr(&ev->hdr, SONDE_EV_DATA);
+	ev->cookie = id;
+	ev->len = len;
+	ev->dir = dir;
+	ev->source = source;
+	ev->syscall_nr = io.nr;
+	ev->_pad0 = 0;
+	asm volatile("%[m] &= %[k]" : [m] "+r"(m) : [k] "i"(SMALL_PAYLOAD - 1));
+	if (m && bpf_probe_read_user(ev->data, m, (void *)io.base)) {
+		count_lost(SONDE_LOST_READ_USER);
+		m = 0;
 	}
-	return off;
+	ev->cap_len = m;
+	bpf_ringbuf_submit(ev, wakeup_flags());
+	return 0;
 }
+
+/*
+ * Long or vectored I/O: copied through a scratch slot, chunked (capture.bpf.c). A global
+ * function, so the verifier checks it once on its own instead of in every caller's state.
+ * meta packs dir | source << 8 | vectored << 16 | nr << 32.
+ */
+int sonde_capture_chunks(__u64 id, __u64 ret, __u64 base, __u64 cnt, __u64 meta);
 
 /*
  * One socket read or write of `ret` bytes (ret 0 on a read: EOF) on connection `id`.
@@ -193,58 +188,13 @@ static __always_inline __u32 copy_payload(__u8 *dst, struct user_io io, __u32 sk
 static __always_inline int capture_io(struct sock *sk, __u64 id, __u8 dir, __s64 ret,
 				      struct user_io io, __u8 source)
 {
-	struct sonde_data_event *ev;
-	struct sonde_scratch *s;
-	struct sonde_stats *st;
-	__u32 cpu = bpf_get_smp_processor_id();
-	__u32 cap = capture_bytes, done = 0;
-	__u64 size;
-
 	if (ret < 0)
 		return 0;
-	if (cap > SONDE_CAPTURE_MAX)
-		cap = SONDE_CAPTURE_MAX;
 	conn_seen(sk, id);
-	s = bpf_map_lookup_elem(&scratch, &cpu);
-	if (!s)
-		return 0;
-	ev = (struct sonde_data_event *)s->raw;
-	if (!io.base && ret > 0) {
-		st = stats_slot();
-		if (st)
-			st->no_buffer++;
-	}
-	for (int chunk = 0; chunk < SONDE_MAX_CHUNKS; chunk++) {
-		__u32 left = ret - done, want = 0;
-		bool last = chunk == SONDE_MAX_CHUNKS - 1 || left <= cap;
-
-		fill_hdr(&ev->hdr, SONDE_EV_DATA);
-		ev->cookie = id;
-		ev->len = last ? left : cap;
-		ev->dir = dir;
-		ev->source = source;
-		ev->syscall_nr = io.nr;
-		ev->_pad0 = 0;
-		if (io.base && left > 0) {
-			want = left < cap ? left : cap;
-			want = copy_payload(ev->data, io, done, want);
-			if (!want)
-				count_lost(SONDE_LOST_READ_USER);
-		}
-		if (last && want < left && io.base) {
-			st = stats_slot();
-			if (st)
-				st->truncated++;
-		}
-		ev->cap_len = want;
-		size = want;
-		asm volatile("%[s] &= %[k]" : [s] "+r"(size) : [k] "i"(SONDE_CAPTURE_MAX * 2 - 1));
-		emit(ev, sizeof(*ev) + size);
-		if (last)
-			break;
-		done += cap;
-	}
-	return 0;
+	if (io.base && !io.vectored && ret < SMALL_PAYLOAD && ret <= capture_bytes)
+		return capture_small(id, dir, ret, io, source);
+	return sonde_capture_chunks(id, ret, io.base, io.cnt,
+				    dir | (__u64)source << 8 | io.vectored << 16 | io.nr << 32);
 }
 
 #endif /* SONDE_CAPTURE_BPF_H */

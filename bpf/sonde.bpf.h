@@ -36,6 +36,8 @@ const volatile bool listen_events __weak = false;
 /* connection identity: socket cookie (tp_btf path) or the struct sock address (the
  * syscall-tracepoint path, whose program type cannot call bpf_get_socket_cookie) */
 const volatile bool cookie_ids __weak = true;
+/* wake the consumer at once when this much is waiting (an eighth of the ring) */
+const volatile __u64 ringbuf_wake_bytes __weak = (8 << 20) / 8;
 
 /* ---- maps -------------------------------------------------------------------------------- */
 /* Selected processes: one bit per tgid. An mmap-able array so that user space sets and
@@ -101,32 +103,25 @@ static __always_inline void count_lost(enum sonde_lost_reason why)
 		s->lost[why]++;
 }
 
-static __always_inline void count_emitted(void)
-{
-	struct sonde_stats *s = stats_slot();
-
-	if (s)
-		s->emitted++;
-}
-
 /*
- * Writes one record, counting the failure when the ring buffer is full. Waking the
+ * Records are written counting the failure when the ring buffer is full. Waking the
  * consumer for every record costs a context switch per socket I/O under load; instead
  * records wait for the consumer's next timed poll (<= 100 ms), unless the buffer is an
  * eighth full, when the consumer is woken at once so it can never fill up unnoticed.
  */
+static __always_inline __u64 wakeup_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= ringbuf_wake_bytes
+		       ? BPF_RB_FORCE_WAKEUP
+		       : BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline int emit(void *rec, __u64 size)
 {
-	__u64 flags = BPF_RB_NO_WAKEUP;
-
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >=
-	    bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 8)
-		flags = BPF_RB_FORCE_WAKEUP;
-	if (bpf_ringbuf_output(&events, rec, size, flags)) {
+	if (bpf_ringbuf_output(&events, rec, size, wakeup_flags())) {
 		count_lost(SONDE_LOST_RINGBUF_FULL);
 		return -1;
 	}
-	count_emitted();
 	return 0;
 }
 

@@ -128,7 +128,7 @@ _Static_assert(sizeof(struct sonde_listen_event) == 32, "sonde_listen_event ABI"
 /* Value of the per-CPU "sonde_stats" array, index 0. */
 struct sonde_stats {
 	__u64 lost[SONDE_LOST_NR]; /* events not delivered, by enum sonde_lost_reason */
-	__u64 emitted;		   /* records written to the ring buffer */
+	__u64 _unused;		   /* (was: records written; user space counts them) */
 	__u64 truncated;	   /* data events whose payload was cut to the capture limit */
 	__u64 no_buffer; /* socket I/O without a user buffer (sendfile, splice, io_uring) */
 };

@@ -111,8 +111,10 @@ static int load_path(struct loader *l, const struct loader_opts *o, enum capture
 	s->rodata->listen_events = o->listen_events;
 	s->rodata->cookie_ids = mode == CAPTURE_SOCKET;
 	bpf_map__set_max_entries(s->maps.scratch, ncpu > 0 ? ncpu : 1);
-	if (o->ringbuf_bytes)
+	if (o->ringbuf_bytes) {
 		bpf_map__set_max_entries(s->maps.events, o->ringbuf_bytes);
+		s->rodata->ringbuf_wake_bytes = o->ringbuf_bytes / 8;
+	}
 	progs = socket_progs(s, &n);
 	set_autoload(progs, n, mode == CAPTURE_SOCKET);
 	progs = syscall_progs(s, &n);
@@ -269,7 +271,6 @@ int loader_stats(const struct loader *l, struct sonde_stats *out)
 	for (int c = 0; c < ncpu; c++) {
 		for (int r = 0; r < SONDE_LOST_NR; r++)
 			out->lost[r] += per[c].lost[r];
-		out->emitted += per[c].emitted;
 		out->truncated += per[c].truncated;
 		out->no_buffer += per[c].no_buffer;
 	}
