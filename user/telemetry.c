@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "telemetry.h"
@@ -103,11 +105,21 @@ int telemetry_init(struct telemetry *t, uint32_t max_series)
 	}
 	for (int r = 0; r < SONDE_LOST_NR; r++)
 		metric_add(t->events_lost, (const char *const[]){ lost_reasons[r] }, 0);
+	t->http_server_cache = calloc(TEL_CACHE_SLOTS, sizeof(struct tel_cache_slot));
+	t->http_client_cache = calloc(TEL_CACHE_SLOTS, sizeof(struct tel_cache_slot));
+	t->db_cache = calloc(TEL_CACHE_SLOTS, sizeof(struct tel_cache_slot));
+	if (!t->http_server_cache || !t->http_client_cache || !t->db_cache) {
+		telemetry_free(t);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
 void telemetry_free(struct telemetry *t)
 {
+	free(t->http_server_cache);
+	free(t->http_client_cache);
+	free(t->db_cache);
 	registry_free(t->reg);
 	memset(t, 0, sizeof(*t));
 }
@@ -123,32 +135,82 @@ const char *http_method_label(const char *m)
 	return "_OTHER";
 }
 
+/* The series of families fams[0..nf) for label values v, from the cache when the same
+ * values were seen recently. Returns false when a series cap refused them (counted). */
+static bool cached_series(struct tel_cache_slot *cache, struct metric *const *fams, size_t nf,
+			  const char *const *v, size_t nv, struct series **out)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	struct tel_cache_slot *slot;
+	size_t i;
+
+	for (i = 0; i < nv; i++)
+		for (const unsigned char *p = (const unsigned char *)v[i];; p++) {
+			h = (h ^ *p) * 0x100000001b3ULL;
+			if (!*p)
+				break;
+		}
+	slot = &cache[h % TEL_CACHE_SLOTS];
+	if (slot->series[0] && slot->hash == h) {
+		for (i = 0; i < nv && !strcmp(slot->vals[i], v[i]); i++)
+			;
+		if (i == nv) {
+			memcpy(out, slot->series, nf * sizeof(*out));
+			return true;
+		}
+	}
+	for (i = 0; i < nf; i++)
+		if (!(out[i] = metric_series(fams[i], v)))
+			return false;
+	/* Values longer than a slot holds are simply not cached. */
+	for (i = 0; i < nv; i++)
+		if (strlen(v[i]) >= TEL_LABEL_LEN)
+			return true;
+	slot->hash = h;
+	for (i = 0; i < nv; i++)
+		strcpy(slot->vals[i], v[i]);
+	memcpy(slot->series, out, nf * sizeof(*out));
+	return true;
+}
+
 void telemetry_http_server(struct telemetry *t, const struct http_labels *l, double seconds,
 			   uint64_t req_body, uint64_t resp_body)
 {
 	const char *v[] = { l->method, l->status, l->route, "http", l->server_port, l->service };
+	struct metric *fams[3] = { t->http_server_duration, t->http_server_req_size,
+				   t->http_server_resp_size };
+	struct series *s[3];
 
-	metric_observe(t->http_server_duration, v, seconds);
-	metric_observe(t->http_server_req_size, v, (double)req_body);
-	metric_observe(t->http_server_resp_size, v, (double)resp_body);
+	if (!cached_series(t->http_server_cache, fams, 3, v, 6, s))
+		return;
+	series_observe(fams[0], s[0], seconds);
+	series_observe(fams[1], s[1], (double)req_body);
+	series_observe(fams[2], s[2], (double)resp_body);
 }
 
 void telemetry_http_client(struct telemetry *t, const struct http_labels *l, double seconds,
 			   uint64_t req_body, uint64_t resp_body)
 {
 	const char *v[] = { l->method, l->status, l->server_address, l->server_port, l->service };
+	struct metric *fams[3] = { t->http_client_duration, t->http_client_req_size,
+				   t->http_client_resp_size };
+	struct series *s[3];
 
-	metric_observe(t->http_client_duration, v, seconds);
-	metric_observe(t->http_client_req_size, v, (double)req_body);
-	metric_observe(t->http_client_resp_size, v, (double)resp_body);
+	if (!cached_series(t->http_client_cache, fams, 3, v, 5, s))
+		return;
+	series_observe(fams[0], s[0], seconds);
+	series_observe(fams[1], s[1], (double)req_body);
+	series_observe(fams[2], s[2], (double)resp_body);
 }
 
 void telemetry_db(struct telemetry *t, const struct db_labels *l, double seconds)
 {
 	const char *v[] = { l->system,	       l->operation,   l->error_type,
 			    l->server_address, l->server_port, l->service };
+	struct series *s;
 
-	metric_observe(t->db_duration, v, seconds);
+	if (cached_series(t->db_cache, &t->db_duration, 1, v, 6, &s))
+		series_observe(t->db_duration, s, seconds);
 }
 
 void telemetry_set_build(struct telemetry *t, const char *capture_mode)

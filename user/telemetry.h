@@ -12,6 +12,19 @@
 #include "sonde_abi.h"
 
 struct metric;
+struct series;
+
+/* Recently used label sets of one group of families that share labels (duration and the
+ * two body sizes): one hash of the values instead of a hash and lookup per family. */
+#define TEL_CACHE_SLOTS 32
+#define TEL_LABELS_MAX 6
+#define TEL_LABEL_LEN 256
+
+struct tel_cache_slot {
+	uint64_t hash;
+	char vals[TEL_LABELS_MAX][TEL_LABEL_LEN];
+	struct series *series[3];
+};
 
 struct telemetry {
 	struct registry *reg;
@@ -25,6 +38,7 @@ struct telemetry {
 	struct sonde_stats last_kernel;
 	uint64_t last_route_overflow;
 	uint64_t last_events[16];
+	struct tel_cache_slot *http_server_cache, *http_client_cache, *db_cache;
 };
 
 /* Labels of one HTTP exchange, already normalised (method, route, addresses). */

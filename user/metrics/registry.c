@@ -456,6 +456,44 @@ static int metric_update(struct metric *m, enum metric_kind kind, const char *co
 	return err;
 }
 
+struct series *metric_series(struct metric *m, const char *const *vals)
+{
+	struct series *s;
+	int err = 0;
+
+	if (!m || (m->n_labels && !vals)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	for (size_t i = 0; i < m->n_labels; i++) {
+		if (!vals[i]) {
+			errno = EINVAL;
+			return NULL;
+		}
+	}
+	pthread_mutex_lock(&m->lock);
+	s = series_get(m, vals, hash_values(vals, m->n_labels), &err);
+	pthread_mutex_unlock(&m->lock);
+	if (!s)
+		errno = -err;
+	return s;
+}
+
+int series_observe(struct metric *m, struct series *s, double v)
+{
+	size_t b;
+
+	if (!m || !s || m->kind != METRIC_HISTOGRAM || !isfinite(v))
+		return -EINVAL;
+	b = bucket_index(m, v);
+	pthread_mutex_lock(&m->lock);
+	s->value += v;
+	s->buckets[b]++;
+	s->count++;
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
 int metric_add(struct metric *m, const char *const *label_values, double v)
 {
 	/* A counter only goes up, and an infinite one would stay +Inf forever. */

@@ -59,6 +59,15 @@ int metric_set(struct metric *m, const char *const *label_values, double v);	 /*
 int metric_observe(struct metric *m, const char *const *label_values, double v); /* histogram */
 
 uint64_t metric_dropped(const struct metric *m);
+
+/*
+ * A handle to one histogram series, for a caller that updates the same label set over
+ * and over: series_observe() skips hashing and looking the labels up. The handle lives as
+ * long as the registry. NULL + errno (ENOSPC: refused by the series cap, and counted).
+ */
+struct series;
+struct series *metric_series(struct metric *m, const char *const *label_values);
+int series_observe(struct metric *m, struct series *s, double v);
 size_t metric_series_count(const struct metric *m);
 
 /*
