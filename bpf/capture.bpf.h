@@ -123,21 +123,23 @@ static __always_inline void conn_fill(struct sonde_conn_event *ev, struct sock *
 	ev->peer.port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 }
 
-/* Announces a connection the first time its identity is seen. */
-static __always_inline void conn_seen(struct sock *sk, __u64 id)
+/* Announces a connection the first time its identity is seen. Returns false when user
+ * space marked it SONDE_CONN_IGNORED: its bytes are of no protocol sonde parses. */
+static __always_inline bool conn_seen(struct sock *sk, __u64 id)
 {
 	struct sonde_conn_event ev = {};
-	__u8 one = 1;
+	__u8 seen = SONDE_CONN_SEEN, *state = bpf_map_lookup_elem(&conns, &id);
 
-	if (bpf_map_lookup_elem(&conns, &id))
-		return;
-	if (bpf_map_update_elem(&conns, &id, &one, BPF_NOEXIST)) {
+	if (state)
+		return *state != SONDE_CONN_IGNORED;
+	if (bpf_map_update_elem(&conns, &id, &seen, BPF_NOEXIST)) {
 		count_lost(SONDE_LOST_CONN_FULL);
-		return;
+		return true;
 	}
 	fill_hdr(&ev.hdr, SONDE_EV_CONN_OPEN);
 	conn_fill(&ev, sk, id);
 	emit(&ev, sizeof(ev));
+	return true;
 }
 
 /* A read/write whose payload fits SMALL_PAYLOAD bytes (most HTTP heads, database
@@ -188,9 +190,8 @@ int sonde_capture_chunks(__u64 id, __u64 ret, __u64 base, __u64 cnt, __u64 meta)
 static __always_inline int capture_io(struct sock *sk, __u64 id, __u8 dir, __s64 ret,
 				      struct user_io io, __u8 source)
 {
-	if (ret < 0)
+	if (ret < 0 || !conn_seen(sk, id))
 		return 0;
-	conn_seen(sk, id);
 	if (io.base && !io.vectored && ret < SMALL_PAYLOAD && ret <= capture_bytes)
 		return capture_small(id, dir, ret, io, source);
 	return sonde_capture_chunks(id, ret, io.base, io.cnt,

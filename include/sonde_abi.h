@@ -125,6 +125,12 @@ struct sonde_listen_event {
 };
 _Static_assert(sizeof(struct sonde_listen_event) == 32, "sonde_listen_event ABI");
 
+/* Values of the "conns" map (connection id -> state). */
+enum sonde_conn_state {
+	SONDE_CONN_SEEN = 1,	/* announced; its I/O is reported */
+	SONDE_CONN_IGNORED = 2, /* set by user space: no parser wants it, report nothing more */
+};
+
 /* Value of the per-CPU "sonde_stats" array, index 0. */
 struct sonde_stats {
 	__u64 lost[SONDE_LOST_NR]; /* events not delivered, by enum sonde_lost_reason */

@@ -105,6 +105,11 @@ static void refresh(struct agent *a)
 	pthread_mutex_unlock(&a->status_lock);
 }
 
+static void ignore_conn(void *ctx, uint64_t id)
+{
+	loader_ignore_conn(ctx, id);
+}
+
 static int agent_start(struct agent *a)
 {
 	struct loader_opts o = {
@@ -130,6 +135,8 @@ static int agent_start(struct agent *a)
 		return err;
 	if ((err = pipeline_init(&a->pipe, &a->procs, &a->tel, a->routes)))
 		return err;
+	a->pipe.ignore_conn = ignore_conn;
+	a->pipe.ignore_ctx = &a->loader;
 	if ((err = loader_open(&a->loader, &o)))
 		return err;
 	telemetry_set_build(&a->tel, capture_mode_name(a->loader.mode));

@@ -235,6 +235,17 @@ int loader_allow(struct loader *l, uint32_t tgid, bool on)
 	return 0;
 }
 
+int loader_ignore_conn(struct loader *l, uint64_t id)
+{
+	uint8_t state = SONDE_CONN_IGNORED;
+
+	if (!l->skel)
+		return -EINVAL;
+	/* BPF_EXIST: never re-create an entry its close already removed. */
+	return bpf_map__update_elem(l->skel->maps.conns, &id, sizeof(id), &state, sizeof(state),
+				    BPF_EXIST);
+}
+
 bool loader_allowed(const struct loader *l, uint32_t tgid)
 {
 	if (!l->allow || tgid >= SONDE_TGID_MAX)

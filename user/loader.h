@@ -49,6 +49,9 @@ int loader_open(struct loader *l, const struct loader_opts *o);
 void loader_close(struct loader *l); /* accepts a zeroed loader */
 
 int loader_allow(struct loader *l, uint32_t tgid, bool on);
+/* Tells the kernel to stop reporting a connection's reads and writes (its close is still
+ * reported). Returns 0 or -errno (the connection may already be gone). */
+int loader_ignore_conn(struct loader *l, uint64_t id);
 bool loader_allowed(const struct loader *l, uint32_t tgid);
 /* Handles ready events, waiting at most timeout_ms; returns events handled or -errno. */
 int loader_poll(struct loader *l, int timeout_ms);

@@ -357,6 +357,12 @@ static bool conn_classify(struct pipeline *p, struct conn *c, const struct sonde
 	return c->kind != CONN_IGNORED;
 }
 
+static void conn_ignore(struct pipeline *p, struct conn *c)
+{
+	if (p->ignore_conn)
+		p->ignore_conn(p->ignore_ctx, c->id);
+}
+
 static void on_data(struct pipeline *p, const struct sonde_data_event *e)
 {
 	struct conn *c = conn_get(p, e->cookie, e->hdr.tgid, true);
@@ -364,6 +370,8 @@ static void on_data(struct pipeline *p, const struct sonde_data_event *e)
 	if (!c)
 		return;
 	c->last_ns = e->hdr.ts_ns;
+	if (c->kind == CONN_IGNORED)
+		return; /* events already in the ring when the kernel was told */
 	if (e->len == 0) {
 		/* EOF on a client's read ends a response delimited by close. On a server it
 		 * is the client's half-close: the response may still be coming. */
@@ -374,8 +382,11 @@ static void on_data(struct pipeline *p, const struct sonde_data_event *e)
 		}
 		return;
 	}
-	if (c->kind == CONN_NEW && !conn_classify(p, c, e))
+	if (c->kind == CONN_NEW && !conn_classify(p, c, e)) {
+		if (c->kind == CONN_IGNORED)
+			conn_ignore(p, c);
 		return;
+	}
 	conn_feed(p, c, e->dir, e->hdr.ts_ns, e->data, e->cap_len, e->len);
 }
 

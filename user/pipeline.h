@@ -20,7 +20,11 @@ struct pipeline {
 	struct procs *procs;
 	struct telemetry *tel;
 	struct route_table *routes;
-	struct hashmap conns;		       /* connection id (socket cookie) -> struct conn */
+	struct hashmap conns; /* connection id (socket cookie) -> struct conn */
+	/* Called when a connection turns out to be of no parsed protocol, so the kernel can
+	 * stop sending its bytes (may be NULL). */
+	void (*ignore_conn)(void *ctx, uint64_t id);
+	void *ignore_ctx;
 	uint64_t events;		       /* records handled */
 	uint64_t by_type[SONDE_EV_LISTEN + 1]; /* records handled, by enum sonde_event_type */
 	uint64_t bad_records;		       /* records too short or of another ABI */
