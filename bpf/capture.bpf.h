@@ -125,14 +125,17 @@ static __always_inline void conn_fill(struct sonde_conn_event *ev, struct sock *
 
 /* Announces a connection the first time its identity is seen. Returns false when user
  * space marked it SONDE_CONN_IGNORED: its bytes are of no protocol sonde parses. */
-static __always_inline bool conn_seen(struct sock *sk, __u64 id)
+static __always_inline bool conn_seen(struct sock *sk, __u64 id, __u64 ino)
 {
 	struct sonde_conn_event ev = {};
-	__u8 seen = SONDE_CONN_SEEN, *state = bpf_map_lookup_elem(&conns, &id);
+	struct sonde_conn_val seen = { .state = SONDE_CONN_SEEN, .ino = ino };
+	struct sonde_conn_val *val = bpf_map_lookup_elem(&conns, &id);
 
-	if (state)
-		return *state != SONDE_CONN_IGNORED;
-	if (bpf_map_update_elem(&conns, &id, &seen, BPF_NOEXIST)) {
+	if (val && val->ino == ino)
+		return val->state != SONDE_CONN_IGNORED;
+	/* New, or a new socket at a reused address (syscall path): announce it; user space
+	 * drops whatever it kept under this id. */
+	if (bpf_map_update_elem(&conns, &id, &seen, BPF_ANY)) {
 		count_lost(SONDE_LOST_CONN_FULL);
 		return true;
 	}
@@ -182,15 +185,16 @@ static __always_inline int capture_small(__u64 id, __u8 dir, __u32 len, struct u
 int sonde_capture_chunks(__u64 id, __u64 ret, __u64 base, __u64 cnt, __u64 meta);
 
 /*
- * One socket read or write of `ret` bytes (ret 0 on a read: EOF) on connection `id`.
+ * One socket read or write of `ret` bytes (ret 0 on a read: EOF) on connection `id`
+ * (ino: see struct sonde_conn_val).
  * io.base is 0 when the syscall has no user buffer. A long read or write becomes up to
  * SONDE_MAX_CHUNKS data events of capture_bytes each, as if it had been that many
  * syscalls; only the last one may carry fewer bytes than it counts (cap_len < len).
  */
-static __always_inline int capture_io(struct sock *sk, __u64 id, __u8 dir, __s64 ret,
+static __always_inline int capture_io(struct sock *sk, __u64 id, __u64 ino, __u8 dir, __s64 ret,
 				      struct user_io io, __u8 source)
 {
-	if (ret < 0 || !conn_seen(sk, id))
+	if (ret < 0 || !conn_seen(sk, id, ino))
 		return 0;
 	if (io.base && !io.vectored && ret < SMALL_PAYLOAD && ret <= capture_bytes)
 		return capture_small(id, dir, ret, io, source);

@@ -29,7 +29,7 @@ static __always_inline int sock_io(struct sock *sk, int ret, int flags, __u8 dir
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	user_io_from_args(&io, BPF_CORE_READ(regs, orig_ax), BPF_CORE_READ(regs, si),
 			  BPF_CORE_READ(regs, dx));
-	return capture_io(sk, bpf_get_socket_cookie(sk), dir, ret, io, SONDE_SRC_SOCKET_TP);
+	return capture_io(sk, bpf_get_socket_cookie(sk), 0, dir, ret, io, SONDE_SRC_SOCKET_TP);
 }
 
 SEC("tp_btf/sock_send_length")

@@ -50,12 +50,12 @@ struct {
 	__type(value, __u64);
 } allow_tgids SEC(".maps") __weak;
 
-/* Connections seen so far (identity -> 1): the first sighting emits SONDE_EV_CONN_OPEN. */
+/* Connections seen so far: the first sighting emits SONDE_EV_CONN_OPEN. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u64);
-	__type(value, __u8);
+	__type(value, struct sonde_conn_val);
 } conns SEC(".maps") __weak;
 
 struct {

@@ -40,7 +40,7 @@ static __always_inline int sys_enter(struct trace_event_raw_sys_enter *ctx, __u3
 }
 
 /* The struct sock behind fd of the current task, or NULL when fd is not a socket. */
-static __always_inline struct sock *fd_to_sock(__u64 fd)
+static __always_inline struct sock *fd_to_sock(__u64 fd, __u64 *ino)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
@@ -56,6 +56,7 @@ static __always_inline struct sock *fd_to_sock(__u64 fd)
 	mode = BPF_CORE_READ(f, f_inode, i_mode);
 	if ((mode & S_IFMT) != S_IFSOCK)
 		return NULL;
+	*ino = BPF_CORE_READ(f, f_inode, i_ino);
 	sock = BPF_CORE_READ(f, private_data);
 	return sock ? BPF_CORE_READ(sock, sk) : NULL;
 }
@@ -83,6 +84,7 @@ int sonde_sys_exit(struct trace_event_raw_sys_exit *ctx)
 	struct user_io io;
 	struct sock *sk;
 	__s64 ret = ctx->ret;
+	__u64 ino = 0;
 	__u8 dir;
 
 	if (!st)
@@ -90,13 +92,13 @@ int sonde_sys_exit(struct trace_event_raw_sys_exit *ctx)
 	dir = nr_reads(st->nr) ? SONDE_DIR_RECV : SONDE_DIR_SEND;
 	if (st->peek || ret < 0 || (ret == 0 && dir == SONDE_DIR_SEND))
 		goto out;
-	sk = fd_to_sock(st->fd);
+	sk = fd_to_sock(st->fd, &ino);
 	if (!sk || !sock_wanted(sk))
 		goto out;
 	user_io_from_args(&io, st->nr, st->a1, st->a2);
 	/* This program type cannot call bpf_get_socket_cookie: the sock's address is the
 	 * identity, stable for the socket's life (cookie_ids is false on this path). */
-	capture_io(sk, (__u64)sk, dir, ret, io, SONDE_SRC_SYSCALL_TP);
+	capture_io(sk, (__u64)sk, ino, dir, ret, io, SONDE_SRC_SYSCALL_TP);
 out:
 	bpf_map_delete_elem(&io_stash, &id);
 	return 0;

@@ -14,7 +14,7 @@
 #include <linux/types.h>
 #endif
 
-#define SONDE_ABI_VERSION 1
+#define SONDE_ABI_VERSION 2
 
 /* Largest payload prefix one data event carries. A power of two: the BPF side masks
  * lengths with (SONDE_CAPTURE_MAX - 1) to prove the bound to the verifier. */
@@ -125,11 +125,21 @@ struct sonde_listen_event {
 };
 _Static_assert(sizeof(struct sonde_listen_event) == 32, "sonde_listen_event ABI");
 
-/* Values of the "conns" map (connection id -> state). */
+/* States of the "conns" map: connection id -> struct sonde_conn_val. */
 enum sonde_conn_state {
 	SONDE_CONN_SEEN = 1,	/* announced; its I/O is reported */
 	SONDE_CONN_IGNORED = 2, /* set by user space: no parser wants it, report nothing more */
 };
+
+struct sonde_conn_val {
+	__u8 state; /* enum sonde_conn_state */
+	__u8 _pad[7];
+	/* Syscall path: the socket's inode number. Its ids are struct sock addresses, which
+	 * a new socket can reuse (Unix sockets have no close event to forget the old one):
+	 * another inode at the same address is a new connection. 0 on the socket path. */
+	__u64 ino;
+};
+_Static_assert(sizeof(struct sonde_conn_val) == 16, "sonde_conn_val ABI");
 
 /* Value of the per-CPU "sonde_stats" array, index 0. */
 struct sonde_stats {

@@ -237,12 +237,17 @@ int loader_allow(struct loader *l, uint32_t tgid, bool on)
 
 int loader_ignore_conn(struct loader *l, uint64_t id)
 {
-	uint8_t state = SONDE_CONN_IGNORED;
+	struct sonde_conn_val val;
+	int err;
 
 	if (!l->skel)
 		return -EINVAL;
+	err = bpf_map__lookup_elem(l->skel->maps.conns, &id, sizeof(id), &val, sizeof(val), 0);
+	if (err)
+		return err;
+	val.state = SONDE_CONN_IGNORED;
 	/* BPF_EXIST: never re-create an entry its close already removed. */
-	return bpf_map__update_elem(l->skel->maps.conns, &id, sizeof(id), &state, sizeof(state),
+	return bpf_map__update_elem(l->skel->maps.conns, &id, sizeof(id), &val, sizeof(val),
 				    BPF_EXIST);
 }
 
