@@ -1,16 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* sonde: eBPF zero-instrumentation RED metrics for HTTP, PostgreSQL and Redis. */
 #include <stdio.h>
+#include <string.h>
 
 #include "agent.h"
 #include "config.h"
 #include "log.h"
+#include "top/top.h"
 
 int main(int argc, char **argv)
 {
 	struct config cfg;
 	int err, code;
 
+	if (argc > 1 && !strcmp(argv[1], "top"))
+		return top_main(argc - 1, argv + 1);
 	err = config_parse(&cfg, argc, argv, stderr);
 	if (err) {
 		config_free(&cfg);

@@ -163,7 +163,8 @@ static int parse_meta(struct parser *p, char *q)
 	name = skip_blanks(kw + 4);
 	e = name_end(name, true);
 	if (e == name || (*e && !is_blank(*e)))
-		return fail(p, help ? "invalid metric name in HELP" : "invalid metric name in TYPE");
+		return fail(p,
+			    help ? "invalid metric name in HELP" : "invalid metric name in TYPE");
 	q = *e ? skip_blanks(e + 1) : e;
 	*e = '\0';
 	return apply_meta(p, name, help, q);

@@ -65,7 +65,7 @@ struct prom_label {
 
 struct prom_sample {
 	const struct prom_family *family; /* valid during the callback (its strings longer) */
-	const char *name; /* the sample's own name, e.g. "x_bucket" */
+	const char *name;		  /* the sample's own name, e.g. "x_bucket" */
 	enum prom_suffix suffix;
 	size_t nlabels;
 	struct prom_label labels[PROM_MAX_LABELS]; /* in text order */

@@ -69,7 +69,8 @@ static int parse_authority(const char *a, size_t n, struct scrape_url *u, const 
 			port = port * 10 + (*p - '0');
 		}
 		if (p != a + n || p == colon + 1 || port < 1 || port > 65535)
-			return set_reason(reason, "the URL's port is not a number 1-65535", -EINVAL);
+			return set_reason(reason, "the URL's port is not a number 1-65535",
+					  -EINVAL);
 	}
 	snprintf(u->port, sizeof(u->port), "%ld", port);
 	if (copy_part(u->host, sizeof(u->host), host, hlen) ||
@@ -113,8 +114,8 @@ int scrape_url_parse(const char *url, struct scrape_url *u, const char **reason)
 
 struct head {
 	int status;
-	size_t body_at;	 /* offset of the body */
-	long long clen;	 /* Content-Length, -1 when absent */
+	size_t body_at; /* offset of the body */
+	long long clen; /* Content-Length, -1 when absent */
 	bool chunked;
 	bool no_body; /* 1xx, 204, 304 */
 };
@@ -203,8 +204,7 @@ static int header_field(struct head *h, const char *line, size_t len, struct scr
 }
 
 /* Status line and headers of the response starting at b[*i]. */
-static int parse_head(const char *b, size_t n, size_t *i, struct head *h,
-		      struct scrape_response *r)
+static int parse_head(const char *b, size_t n, size_t *i, struct head *h, struct scrape_response *r)
 {
 	const char *line;
 	size_t len;
@@ -361,8 +361,7 @@ static int connect_one(const struct addrinfo *ai, long long deadline)
 	int fd, err = 0;
 	socklen_t len = sizeof(err);
 
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    ai->ai_protocol);
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
 	if (fd < 0)
 		return -errno;
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {

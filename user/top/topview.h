@@ -48,17 +48,17 @@ struct top_index {
 	struct top_slot {
 		const char *key;
 		size_t val;
-	} *slots;
+	} * slots;
 	size_t cap, len;
 };
 
 struct top_series {
-	char *key;	 /* kind and every label but le */
-	char *group[2];	 /* the row it adds to */
+	char *key;	/* kind and every label but le */
+	char *group[2]; /* the row it adds to */
 	enum top_kind kind;
-	bool error;	 /* 5xx, or error_type not empty */
-	bool has_count;	 /* a _count sample was seen (else +Inf stands for it) */
-	bool bad;	 /* unusable (bad le, too many buckets): left out */
+	bool error;	/* 5xx, or error_type not empty */
+	bool has_count; /* a _count sample was seen (else +Inf stands for it) */
+	bool bad;	/* unusable (bad le, too many buckets): left out */
 	double count;
 	size_t nbuckets;
 	struct top_bucket *buckets; /* sorted by le once parsed */
