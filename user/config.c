@@ -55,10 +55,15 @@ static const struct argp_option options[] = {
 	  "Most series per metric family; further label sets are dropped and counted in "
 	  "sonde_ self-metrics (default 10000)",
 	  0 },
+	{ "counter", OPT_COUNTER, "RULE", 0,
+	  "Count the HTTP requests RULE matches in a counter of its own: 'NAME METHOD ROUTE "
+	  "STATUS', e.g. 'orders_created_total POST /api/v1/orders 201' (repeatable; see "
+	  "Business counters below)",
+	  0 },
 	{ NULL, 0, NULL, 0, "Program:", 4 },
 	{ "config", OPT_CONFIG, "FILE", 0,
 	  "Read settings from FILE first; flags override its single-valued keys and add to its "
-	  "select and route lines",
+	  "select, route and counter lines",
 	  0 },
 	{ "check", OPT_CHECK, NULL, 0, "Check the configuration, then exit without capturing", 0 },
 	{ "verbose", OPT_VERBOSE, NULL, 0, "Log more; repeat for more detail", 0 },
@@ -90,15 +95,31 @@ static const char doc[] =
 	"                             not evaluated yet: it matches like {name}\n"
 	"  /static/*                  a trailing * matches the rest of the path\n"
 	"\n"
+	"Business counters (--counter RULE, repeatable): each HTTP request a server\n"
+	"answers that matches RULE 'NAME METHOD ROUTE STATUS' (words separated by\n"
+	"spaces) adds 1 to the counter NAME{service_name=\"...\"}, e.g.\n"
+	"  --counter 'orders_created_total POST /api/v1/orders 201'\n"
+	"  --counter 'payment_failures_total POST /api/v1/payments 5xx'\n"
+	"  NAME     metric name [a-zA-Z_:][a-zA-Z0-9_:]*, at most 64 characters,\n"
+	"           not starting with sonde_, http_ or db_; one rule per name\n"
+	"  METHOD   GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE, PATCH, or *\n"
+	"  ROUTE    the http_route to count, written as a route pattern; give the\n"
+	"           same pattern to --route too, else the path falls in another route\n"
+	"           (without any --route, routes come from path heuristics, e.g.\n"
+	"           /api/v1/orders/{id})\n"
+	"  STATUS   a status code (201), a class (1xx to 5xx), or *\n"
+	"\n"
 	"Config file (--config FILE): one 'key = value' per line, the key being a long\n"
 	"option name without '--'; '#' at the start of a line or after a space starts\n"
-	"a comment; select and route may repeat; verbose takes a level (verbose = 2);\n"
+	"a comment; select, route and counter may repeat; verbose takes a level\n"
+	"(verbose = 2);\n"
 	"check and config are command-line only. A relative routes-file is read from\n"
 	"the config file's directory. Example:\n"
 	"  select = comm=api-server\n"
 	"  select = port=5432\n"
 	"  listen = 127.0.0.1:9464\n"
-	"  route = /api/v1/orders/{id}\n";
+	"  route = /api/v1/orders/{id}\n"
+	"  counter = orders_created_total POST /api/v1/orders 201\n";
 
 static bool option_is_end(const struct argp_option *o)
 {
@@ -357,6 +378,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	case OPT_CAPTURE_BYTES:
 	case OPT_ROUTE_CAP:
 	case OPT_MAX_SERIES:
+	case OPT_COUNTER:
 	case OPT_CONFIG:
 		c->set |= set_bit(key);
 		if (config_apply(&c->cfg, key, arg, &c->d) == -ENOMEM) {
@@ -381,7 +403,8 @@ static void config_defaults(struct config *cfg)
 	cfg->max_series = DEFAULT_MAX_SERIES;
 }
 
-/* Command-line scalars replace the file's; command-line rules and routes follow the file's. */
+/* Command-line scalars replace the file's; command-line rules, routes and counters follow the
+ * file's. A counter name both give is reported (c->d counts it): 0 or -ENOMEM. */
 static int merge_cli(struct config *cfg, struct cli *c)
 {
 	struct config *o = &c->cfg;
@@ -415,6 +438,9 @@ static int merge_cli(struct config *cfg, struct cli *c)
 		if (config_append_route(cfg, route))
 			return -ENOMEM;
 	}
+	for (i = 0; i < o->n_counters; i++)
+		if (config_add_counter(cfg, &o->counters[i], &c->d) == -ENOMEM)
+			return -ENOMEM;
 	return 0;
 }
 

@@ -2,9 +2,9 @@
 /*
  * sonde's configuration: command-line flags (argp) and the config file.
  * Config file format: one "key = value" per line, the key being a long option name
- * (select, listen, route, routes-file, capture, ...); '#' starts a comment; repeatable
- * options may repeat their key. Flags given on the command line override scalar keys of
- * the file and add to its repeatable ones. The full syntax is in `sonde --help` and
+ * (select, listen, route, routes-file, counter, capture, ...); '#' starts a comment;
+ * repeatable options may repeat their key. Flags given on the command line override scalar
+ * keys of the file and add to its repeatable ones. The full syntax is in `sonde --help` and
  * deploy/sonde.conf.
  */
 #ifndef SONDE_CONFIG_H
@@ -37,6 +37,20 @@ struct select_rule {
 	char text[SELECT_TEXT_MAX]; /* comm, exe glob or cgroup glob */
 };
 
+#define COUNTER_NAME_MAX 64 /* characters of a business counter's metric name */
+
+/*
+ * --counter NAME METHOD ROUTE STATUS: HTTP server exchanges matching all four are counted
+ * in the counter family NAME. status and status_class are both 0 for STATUS '*'.
+ */
+struct counter_rule {
+	char name[COUNTER_NAME_MAX + 1]; /* Prometheus metric name, not sonde_, http_, db_ */
+	char method[16];		 /* "GET", "POST", ... as http_request_method, or "*" */
+	char route[256];		 /* compared with the http_route label (ROUTE_MAX) */
+	uint16_t status;		 /* exact code 100..599, or 0 */
+	uint8_t status_class;		 /* 1..5 for "1xx".."5xx", or 0 */
+};
+
 struct config {
 	struct select_rule *rules; /* --select, in order given */
 	size_t n_rules;
@@ -47,6 +61,8 @@ struct config {
 	size_t n_routes;
 	/* --routes-file, "" when none; relative in a config file: to the file's directory */
 	char routes_file[256];
+	struct counter_rule *counters; /* --counter, file lines then flags, names unique */
+	size_t n_counters;
 	enum capture_mode capture; /* --capture, default CAPTURE_AUTO */
 	uint32_t capture_bytes;	   /* --capture-bytes: payload prefix per read/write */
 	uint32_t route_cap;	   /* --route-cap: distinct routes per service, default 200 */
@@ -74,5 +90,7 @@ int config_write(const struct config *cfg, FILE *out);
 
 const char *capture_mode_name(enum capture_mode mode);
 const char *select_kind_name(enum select_kind kind);
+/* "201", "5xx" or "*": the STATUS of a counter rule as written; buf holds 4 bytes or more. */
+const char *counter_status_text(const struct counter_rule *rule, char *buf);
 
 #endif

@@ -23,6 +23,7 @@ enum opt_key {
 	OPT_CAPTURE_BYTES,
 	OPT_ROUTE_CAP,
 	OPT_MAX_SERIES,
+	OPT_COUNTER,
 	OPT_CHECK,
 	OPT_USAGE,
 };
@@ -49,6 +50,8 @@ int config_apply(struct config *cfg, int key, const char *value, struct config_d
 /* Checks one route pattern and appends a copy: 0, -EINVAL (reported) or -ENOMEM. */
 int config_add_route(struct config *cfg, const char *key, const char *route, struct config_diag *d);
 int config_append_rule(struct config *cfg, const struct select_rule *rule);
+/* Appends rule unless its name is taken (reported): 0, -EINVAL or -ENOMEM (not reported). */
+int config_add_counter(struct config *cfg, const struct counter_rule *rule, struct config_diag *d);
 /* Takes ownership of route, freeing it on failure. 0 or -ENOMEM. */
 int config_append_route(struct config *cfg, char *route);
 

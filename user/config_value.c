@@ -127,6 +127,47 @@ int config_append_route(struct config *cfg, char *route)
 	return 0;
 }
 
+static bool counter_name_taken(const struct config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_counters; i++)
+		if (!strcmp(cfg->counters[i].name, name))
+			return true;
+	return false;
+}
+
+const char *counter_status_text(const struct counter_rule *rule, char *buf)
+{
+	if (rule->status)
+		snprintf(buf, 4, "%03u", (unsigned)rule->status % 1000);
+	else if (rule->status_class)
+		snprintf(buf, 4, "%cxx", '0' + rule->status_class % 10);
+	else
+		strcpy(buf, "*");
+	return buf;
+}
+
+/* Two families of one name would not register: the second rule could never count. */
+int config_add_counter(struct config *cfg, const struct counter_rule *rule, struct config_diag *d)
+{
+	struct counter_rule *r;
+	char status[4];
+
+	if (counter_name_taken(cfg, rule->name)) {
+		config_diag(d, "counter", "'%s %s %s %s': name '%s' is taken by another rule",
+			    rule->name, rule->method, rule->route,
+			    counter_status_text(rule, status), rule->name);
+		return -EINVAL;
+	}
+	r = realloc(cfg->counters, (cfg->n_counters + 1) * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r[cfg->n_counters++] = *rule;
+	cfg->counters = r;
+	return 0;
+}
+
 /* exe= and cgroup= globs are matched against absolute paths; anything else never matches. */
 static int check_glob(const char *rule, const char *kind, const char *glob, struct config_diag *d)
 {
@@ -288,6 +329,165 @@ int config_add_route(struct config *cfg, const char *key, const char *route, str
 	return config_append_route(cfg, strdup(route)) ? config_nomem(d) : 0;
 }
 
+/* ---- --counter NAME METHOD ROUTE STATUS ---------------------------------------------- */
+
+/* The methods http_request_method carries as themselves (telemetry.c); others are _OTHER. */
+static const char *const counter_methods[] = { "GET",	  "HEAD",    "POST",  "PUT",   "DELETE",
+					       "CONNECT", "OPTIONS", "TRACE", "PATCH", "*" };
+/* sonde's own families start so: a business counter there could take one's name. */
+static const char *const reserved_prefixes[] = { "sonde_", "http_", "db_" };
+
+struct word {
+	const char *s;
+	int len;
+};
+
+/* Splits s at runs of blanks; returns the number of words, or max + 1 when there are more. */
+static size_t split_words(const char *s, struct word *w, size_t max)
+{
+	size_t n = 0;
+
+	for (;;) {
+		s += strspn(s, " \t");
+		if (!*s)
+			return n;
+		if (n == max)
+			return max + 1;
+		w[n].s = s;
+		w[n].len = (int)strcspn(s, " \t");
+		s += w[n].len;
+		n++;
+	}
+}
+
+static bool metric_name_char(char c, bool first)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
+	       (!first && c >= '0' && c <= '9');
+}
+
+static int counter_name(struct counter_rule *r, const char *rule, struct word w,
+			struct config_diag *d)
+{
+	size_t i;
+
+	if (w.len > COUNTER_NAME_MAX) {
+		config_diag(d, "counter", "'%s': name is %d characters long, more than %d", rule,
+			    w.len, COUNTER_NAME_MAX);
+		return -EINVAL;
+	}
+	for (i = 0; i < (size_t)w.len; i++) {
+		if (!metric_name_char(w.s[i], i == 0)) {
+			config_diag(d, "counter",
+				    "'%s': name '%.*s' is not a metric name "
+				    "([a-zA-Z_:][a-zA-Z0-9_:]*)",
+				    rule, w.len, w.s);
+			return -EINVAL;
+		}
+	}
+	for (i = 0; i < ARRAY_SIZE(reserved_prefixes); i++) {
+		if (!strncmp(w.s, reserved_prefixes[i], strlen(reserved_prefixes[i]))) {
+			config_diag(d, "counter",
+				    "'%s': name '%.*s' starts with '%s', kept for sonde's own "
+				    "metrics",
+				    rule, w.len, w.s, reserved_prefixes[i]);
+			return -EINVAL;
+		}
+	}
+	memcpy(r->name, w.s, w.len);
+	return 0;
+}
+
+static int counter_method(struct counter_rule *r, const char *rule, struct word w,
+			  struct config_diag *d)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(counter_methods); i++) {
+		if (strlen(counter_methods[i]) == (size_t)w.len &&
+		    !strncmp(counter_methods[i], w.s, w.len)) {
+			strcpy(r->method, counter_methods[i]);
+			return 0;
+		}
+	}
+	config_diag(d, "counter",
+		    "'%s': method '%.*s' is not one of GET, HEAD, POST, PUT, DELETE, CONNECT, "
+		    "OPTIONS, TRACE, PATCH or *",
+		    rule, w.len, w.s);
+	return -EINVAL;
+}
+
+/* The route is compared with http_route, which only a pattern route.c accepts can be. */
+static int counter_route(struct counter_rule *r, const char *rule, struct word w,
+			 struct config_diag *d)
+{
+	char why[256];
+
+	if ((size_t)w.len < sizeof(r->route)) {
+		memcpy(r->route, w.s, w.len);
+		if (route_pattern_valid(r->route, why, sizeof(why)))
+			return 0;
+	} else {
+		snprintf(why, sizeof(why), "longer than %zu bytes", sizeof(r->route) - 1);
+	}
+	config_diag(d, "counter", "'%s': route '%.*s': %s", rule, w.len, w.s, why);
+	return -EINVAL;
+}
+
+static int counter_status(struct counter_rule *r, const char *rule, struct word w,
+			  struct config_diag *d)
+{
+	char text[4];
+	uint32_t code;
+
+	if (w.len == 1 && w.s[0] == '*')
+		return 0;
+	if (w.len == 3) {
+		memcpy(text, w.s, 3);
+		text[3] = '\0';
+		if (text[0] >= '1' && text[0] <= '5' && !strcmp(text + 1, "xx")) {
+			r->status_class = (uint8_t)(text[0] - '0');
+			return 0;
+		}
+		if (!parse_u32(text, 100, 599, &code)) {
+			r->status = (uint16_t)code;
+			return 0;
+		}
+	}
+	config_diag(d, "counter",
+		    "'%s': status '%.*s' is not a code from 100 to 599, a class 1xx to 5xx, or *",
+		    rule, w.len, w.s);
+	return -EINVAL;
+}
+
+/* Every bad part of the rule is reported, each on its own line. */
+static int parse_counter(struct config *cfg, const char *rule, struct config_diag *d)
+{
+	struct word w[4];
+	struct counter_rule r;
+	int bad = 0;
+
+	if (split_words(rule, w, 4) != 4) {
+		config_diag(d, "counter",
+			    "'%s' is not NAME METHOD ROUTE STATUS, e.g. 'orders_created_total POST "
+			    "/api/v1/orders 201'",
+			    rule);
+		return -EINVAL;
+	}
+	memset(&r, 0, sizeof(r));
+	bad |= counter_name(&r, rule, w[0], d);
+	bad |= counter_method(&r, rule, w[1], d);
+	bad |= counter_route(&r, rule, w[2], d);
+	bad |= counter_status(&r, rule, w[3], d);
+	if (bad)
+		return -EINVAL;
+	if (counter_name_taken(cfg, r.name)) { /* said here to quote the rule as written */
+		config_diag(d, "counter", "'%s': name '%s' is taken by another rule", rule, r.name);
+		return -EINVAL;
+	}
+	return config_add_counter(cfg, &r, d) == -ENOMEM ? config_nomem(d) : 0;
+}
+
 static int copy_path(char *dst, size_t size, int key, const char *dir, size_t dir_len,
 		     const char *path, struct config_diag *d)
 {
@@ -343,6 +543,8 @@ int config_apply(struct config *cfg, int key, const char *value, struct config_d
 		return config_add_route(cfg, "route", value, d);
 	case OPT_ROUTES_FILE:
 		return apply_routes_file(cfg, value, d);
+	case OPT_COUNTER:
+		return parse_counter(cfg, value, d);
 	case OPT_CAPTURE:
 		return apply_capture(cfg, value, d);
 	case OPT_CAPTURE_BYTES:
@@ -373,10 +575,13 @@ void config_free(struct config *cfg)
 		free(cfg->routes[i]);
 	free(cfg->routes);
 	free(cfg->rules);
+	free(cfg->counters);
 	cfg->routes = NULL;
 	cfg->n_routes = 0;
 	cfg->rules = NULL;
 	cfg->n_rules = 0;
+	cfg->counters = NULL;
+	cfg->n_counters = 0;
 }
 
 int config_write(const struct config *cfg, FILE *out)
@@ -400,6 +605,13 @@ int config_write(const struct config *cfg, FILE *out)
 			cfg->routes_file);
 	for (i = 0; i < cfg->n_routes; i++)
 		fprintf(out, "route = %s\n", cfg->routes[i]);
+	for (i = 0; i < cfg->n_counters; i++) {
+		const struct counter_rule *r = &cfg->counters[i];
+		char status[4];
+
+		fprintf(out, "counter = %s %s %s %s\n", r->name, r->method, r->route,
+			counter_status_text(r, status));
+	}
 	fprintf(out, "capture = %s\n", capture_mode_name(cfg->capture));
 	fprintf(out, "capture-bytes = %u\n", cfg->capture_bytes);
 	fprintf(out, "route-cap = %u\n", cfg->route_cap);

@@ -60,6 +60,8 @@ static void expect_error(const char *expected, const char **args)
 	assert_int_equal(r.cfg.n_rules, 0);
 	assert_null(r.cfg.routes);
 	assert_int_equal(r.cfg.n_routes, 0);
+	assert_null(r.cfg.counters);
+	assert_int_equal(r.cfg.n_counters, 0);
 	done(&r);
 }
 
@@ -72,6 +74,7 @@ static void assert_defaults_but_rules(const struct config *c)
 	assert_string_equal(c->listen_host, "0.0.0.0");
 	assert_int_equal(c->listen_port, 9464);
 	assert_int_equal(c->n_routes, 0);
+	assert_int_equal(c->n_counters, 0);
 	assert_string_equal(c->routes_file, "");
 	assert_int_equal(c->capture, CAPTURE_AUTO);
 	assert_int_equal(c->capture_bytes, SONDE_CAPTURE_DEFAULT);
@@ -532,6 +535,7 @@ static void test_help(void **state)
 		"--capture-bytes=N",
 		"--route-cap=N",
 		"--max-series=N",
+		"--counter=RULE",
 		"-c, --config=FILE",
 		"--check",
 		"-v, --verbose",
@@ -548,6 +552,8 @@ static void test_help(void **state)
 		"/api/v1/orders/{id}",
 		"'key = value'",
 		"select = port=5432",
+		"--counter 'orders_created_total POST /api/v1/orders 201'",
+		"counter = orders_created_total POST /api/v1/orders 201",
 	};
 	struct run r;
 	char *out;
@@ -703,7 +709,8 @@ static void test_deploy_conf(void **state)
 	unlink(path);
 	assert_string_equal(r.err, "");
 	assert_int_equal(r.cfg.n_rules, 5);
-	assert_int_equal(r.cfg.n_routes, 2);
+	assert_int_equal(r.cfg.n_routes, 4);
+	assert_int_equal(r.cfg.n_counters, 3);
 	done(&r);
 	free(text);
 }
