@@ -26,7 +26,7 @@ int BPF_PROG(sonde_fork, struct task_struct *parent, struct task_struct *child)
 	ev.hdr.pid = BPF_CORE_READ(child, pid);
 	ev.ppid = ptgid;
 	BPF_CORE_READ_STR_INTO(&ev.comm, child, comm);
-	emit(&ev, sizeof(ev));
+	emit_now(&ev, sizeof(ev));
 	return 0;
 }
 
@@ -36,12 +36,14 @@ int BPF_PROG(sonde_exec, struct task_struct *p)
 	struct sonde_proc_event ev = {};
 	__u32 tgid = BPF_CORE_READ(p, tgid);
 
+	bpf_probe_read_kernel_str(ev.comm, sizeof(ev.comm), p->comm);
+	if (bpf_map_lookup_elem(&comm_rules, ev.comm))
+		tgid_allow(tgid, true);
 	if (!exec_events && !tgid_allowed(tgid))
 		return 0;
 	fill_hdr(&ev.hdr, SONDE_EV_PROC_EXEC);
 	ev.ppid = BPF_CORE_READ(p, real_parent, tgid);
-	BPF_CORE_READ_STR_INTO(&ev.comm, p, comm);
-	emit(&ev, sizeof(ev));
+	emit_now(&ev, sizeof(ev));
 	return 0;
 }
 
@@ -59,7 +61,7 @@ int BPF_PROG(sonde_exit, struct task_struct *p)
 	tgid_allow(tgid, false);
 	fill_hdr(&ev.hdr, SONDE_EV_PROC_EXIT);
 	BPF_CORE_READ_STR_INTO(&ev.comm, p, comm);
-	emit(&ev, sizeof(ev));
+	emit_now(&ev, sizeof(ev));
 	return 0;
 }
 
@@ -72,7 +74,7 @@ int BPF_PROG(sonde_sock_state, struct sock *sk, int oldstate, int newstate)
 		fill_hdr(&ev.hdr, SONDE_EV_LISTEN);
 		ev.port = BPF_CORE_READ(sk, __sk_common.skc_num);
 		ev.family = BPF_CORE_READ(sk, __sk_common.skc_family);
-		emit(&ev, sizeof(ev));
+		emit_now(&ev, sizeof(ev));
 		return 0;
 	}
 	if (newstate == TCP_CLOSE_STATE) {

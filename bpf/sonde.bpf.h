@@ -58,6 +58,16 @@ struct {
 	__type(value, struct sonde_conn_val);
 } conns SEC(".maps") __weak;
 
+/* comm= selection rules (comm, NUL-padded to 16 bytes -> 1): a process that execs into
+ * a matching comm is selected here, before its first socket I/O, instead of when user
+ * space gets to the exec event (a short-lived client would be done by then). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, char[SONDE_COMM_LEN]);
+	__type(value, __u8);
+} comm_rules SEC(".maps") __weak;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 << 20); /* resized by the loader */
@@ -114,6 +124,21 @@ static __always_inline __u64 wakeup_flags(void)
 	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= ringbuf_wake_bytes
 		       ? BPF_RB_FORCE_WAKEUP
 		       : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline int emit_flags(void *rec, __u64 size, __u64 flags)
+{
+	if (bpf_ringbuf_output(&events, rec, size, flags)) {
+		count_lost(SONDE_LOST_RINGBUF_FULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* Process events are rare and user space must act on them quickly: wake it at once. */
+static __always_inline int emit_now(void *rec, __u64 size)
+{
+	return emit_flags(rec, size, BPF_RB_FORCE_WAKEUP);
 }
 
 static __always_inline int emit(void *rec, __u64 size)

@@ -140,6 +140,12 @@ static int agent_start(struct agent *a)
 	if ((err = loader_open(&a->loader, &o)))
 		return err;
 	telemetry_set_build(&a->tel, capture_mode_name(a->loader.mode));
+	for (size_t i = 0; i < a->cfg->n_rules; i++)
+		if (a->cfg->rules[i].kind == SELECT_COMM &&
+		    (err = loader_add_comm_rule(&a->loader, a->cfg->rules[i].text)))
+			log_warn("comm=%s: cannot select at exec in the kernel (%s); "
+				 "short-lived processes may be missed",
+				 a->cfg->rules[i].text, strerror(-err));
 	n = procs_scan(&a->procs);
 	if (n < 0)
 		log_warn("scanning /proc failed: %s", strerror(-n));

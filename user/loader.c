@@ -235,6 +235,18 @@ int loader_allow(struct loader *l, uint32_t tgid, bool on)
 	return 0;
 }
 
+int loader_add_comm_rule(struct loader *l, const char *comm)
+{
+	char key[SONDE_COMM_LEN] = { 0 };
+	uint8_t one = 1;
+
+	if (!l->skel)
+		return -EINVAL;
+	strncpy(key, comm, sizeof(key) - 1); /* the kernel keeps 15 bytes + NUL */
+	return bpf_map__update_elem(l->skel->maps.comm_rules, key, sizeof(key), &one, sizeof(one),
+				    BPF_ANY);
+}
+
 int loader_ignore_conn(struct loader *l, uint64_t id)
 {
 	struct sonde_conn_val val;

@@ -49,6 +49,8 @@ int loader_open(struct loader *l, const struct loader_opts *o);
 void loader_close(struct loader *l); /* accepts a zeroed loader */
 
 int loader_allow(struct loader *l, uint32_t tgid, bool on);
+/* Selects, in the kernel, every process that execs into this comm (cut at 15 bytes). */
+int loader_add_comm_rule(struct loader *l, const char *comm);
 /* Tells the kernel to stop reporting a connection's reads and writes (its close is still
  * reported). Returns 0 or -errno (the connection may already be gone). */
 int loader_ignore_conn(struct loader *l, uint64_t id);

@@ -42,6 +42,7 @@ struct conn {
 	uint8_t head_dir;
 	uint64_t head_ts;
 	uint64_t errors_reported;
+	char service[128]; /* service_name, kept: the process may exit before its last reply */
 	union {
 		struct http1_conn *http;
 		struct pg_conn *pg;
@@ -147,6 +148,13 @@ static void format_addr(struct conn *c, const struct sonde_conn_event *e)
 	snprintf(c->peer_port, sizeof(c->peer_port), "%u", e->peer.port);
 }
 
+static const char *service_of(struct pipeline *p, uint32_t tgid)
+{
+	const struct proc *pr = procs_get(p->procs, tgid);
+
+	return pr ? pr->service : "unknown";
+}
+
 static struct conn *conn_get(struct pipeline *p, uint64_t id, uint32_t tgid, bool create)
 {
 	struct conn *c = hashmap_get(&p->conns, id);
@@ -160,6 +168,7 @@ static struct conn *conn_get(struct pipeline *p, uint64_t id, uint32_t tgid, boo
 	}
 	c->id = id;
 	c->tgid = tgid;
+	snprintf(c->service, sizeof(c->service), "%s", service_of(p, tgid));
 	return c;
 }
 
@@ -180,13 +189,6 @@ static void on_conn_open(struct pipeline *p, const struct sonde_conn_event *e)
 	c->last_ns = e->hdr.ts_ns;
 }
 
-static const char *service_of(struct pipeline *p, uint32_t tgid)
-{
-	const struct proc *pr = procs_get(p->procs, tgid);
-
-	return pr ? pr->service : "unknown";
-}
-
 struct emit_ctx {
 	struct pipeline *p;
 	struct conn *c;
@@ -200,7 +202,7 @@ static void emit_http(void *ctx, const struct http1_exchange *ex)
 	struct http_labels l = {
 		.method = http_method_label(ex->method),
 		.status = status,
-		.service = service_of(e->p, c->tgid),
+		.service = c->service,
 	};
 
 	snprintf(status, sizeof(status), "%u", ex->status);
@@ -228,7 +230,7 @@ static void emit_db(void *ctx, const struct db_op *op)
 		.error_type = op->error_type,
 		.server_address = c->peer_addr,
 		.server_port = c->peer_port,
-		.service = service_of(e->p, c->tgid),
+		.service = c->service,
 	};
 
 	telemetry_db(e->p->tel, &l, (op->end_ns - op->start_ns) / 1e9);
@@ -471,7 +473,7 @@ int pipeline_on_event(void *ctx, const void *data, size_t size)
 		procs_on_fork(p->procs, h->tgid, ((const struct sonde_proc_event *)data)->ppid);
 		break;
 	case SONDE_EV_PROC_EXEC:
-		procs_on_exec(p->procs, h->tgid);
+		procs_on_exec(p->procs, h->tgid, ((const struct sonde_proc_event *)data)->comm);
 		break;
 	case SONDE_EV_PROC_EXIT:
 		procs_on_exit(p->procs, h->tgid);

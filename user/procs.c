@@ -8,6 +8,7 @@
 #include "loader.h"
 #include "log.h"
 #include "procs.h"
+#include "sonde_abi.h"
 
 bool procs_want_exec_events(const struct config *cfg)
 {
@@ -219,14 +220,32 @@ void procs_on_fork(struct procs *p, uint32_t tgid, uint32_t ppid)
 	track(p, &info, "forked from a selected process");
 }
 
-void procs_on_exec(struct procs *p, uint32_t tgid)
+static bool comm_rule_matches(const struct procs *p, const char *comm)
+{
+	for (size_t i = 0; i < p->cfg->n_rules; i++)
+		if (p->cfg->rules[i].kind == SELECT_COMM &&
+		    !strncmp(p->cfg->rules[i].text, comm, SONDE_COMM_LEN - 1))
+			return true;
+	return false;
+}
+
+void procs_on_exec(struct procs *p, uint32_t tgid, const char *comm)
 {
 	struct proc_info info;
 	bool tracked = procs_get(p, tgid) != NULL;
 
 	if (proc_read_info(p->proc_root, tgid, &info)) {
-		if (tracked)
+		/* Gone already (a short-lived client). The kernel selected it at exec if a
+		 * comm= rule matched: keep it, named by its comm, for its queued events. */
+		if (comm_rule_matches(p, comm)) {
+			memset(&info, 0, sizeof(info));
+			info.tgid = tgid;
+			snprintf(info.comm, sizeof(info.comm), "%s", comm);
+			snprintf(info.service_name, sizeof(info.service_name), "%s", comm);
+			track(p, &info, "matched at exec");
+		} else if (tracked) {
 			untrack(p, tgid);
+		}
 		return;
 	}
 	if (rules_match(p, &info))

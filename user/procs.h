@@ -38,7 +38,8 @@ void procs_free(struct procs *p);
 /* Selects every running process the rules match. Returns how many, or -errno. */
 int procs_scan(struct procs *p);
 void procs_on_fork(struct procs *p, uint32_t tgid, uint32_t ppid);
-void procs_on_exec(struct procs *p, uint32_t tgid);
+/* comm: the task's comm after the exec, from the event (the process may be gone). */
+void procs_on_exec(struct procs *p, uint32_t tgid, const char *comm);
 void procs_on_listen(struct procs *p, uint32_t tgid, uint16_t port);
 void procs_on_exit(struct procs *p, uint32_t tgid);
 
