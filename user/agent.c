@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "agent.h"
+#include "business.h"
 #include "discovery.h"
 #include "httpd.h"
 #include "loader.h"
@@ -35,6 +36,7 @@ struct agent {
 	struct loader loader;
 	struct telemetry tel;
 	struct route_table *routes;
+	struct business *biz; /* --counter rules */
 	struct procs procs;
 	struct pipeline pipe;
 	struct httpd *httpd;
@@ -127,13 +129,19 @@ static int agent_start(struct agent *a)
 		return err;
 	if ((err = telemetry_init(&a->tel, a->cfg->max_series)))
 		return err;
+	a->biz = business_new(a->tel.reg, a->cfg->counters, a->cfg->n_counters);
+	if (!a->biz) {
+		err = -errno;
+		log_error("cannot register the business counters: %s", strerror(errno));
+		return err;
+	}
 	a->routes = route_table_new((const char *const *)a->cfg->routes, a->cfg->n_routes,
 				    a->cfg->route_cap);
 	if (!a->routes)
 		return -errno;
 	if ((err = procs_init(&a->procs, a->cfg, &a->loader, "/proc")))
 		return err;
-	if ((err = pipeline_init(&a->pipe, &a->procs, &a->tel, a->routes)))
+	if ((err = pipeline_init(&a->pipe, &a->procs, &a->tel, a->routes, a->biz)))
 		return err;
 	a->pipe.ignore_conn = ignore_conn;
 	a->pipe.ignore_ctx = &a->loader;
@@ -175,6 +183,8 @@ static void agent_stop(struct agent *a)
 	a->httpd = NULL;
 	loader_close(&a->loader);
 	pipeline_free(&a->pipe);
+	business_free(a->biz);
+	a->biz = NULL;
 	procs_free(&a->procs);
 	route_table_free(a->routes);
 	telemetry_free(&a->tel);

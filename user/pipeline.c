@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "business.h"
 #include "log.h"
 #include "pipeline.h"
 #include "procs.h"
@@ -51,12 +52,13 @@ struct conn {
 };
 
 int pipeline_init(struct pipeline *p, struct procs *procs, struct telemetry *tel,
-		  struct route_table *routes)
+		  struct route_table *routes, struct business *biz)
 {
 	memset(p, 0, sizeof(*p));
 	p->procs = procs;
 	p->tel = tel;
 	p->routes = routes;
+	p->biz = biz;
 	return hashmap_init(&p->conns, 1024);
 }
 
@@ -212,6 +214,7 @@ static void emit_http(void *ctx, const struct http1_exchange *ex)
 		l.server_port = c->local_port;
 		telemetry_http_server(e->p->tel, &l, (ex->resp_last_ns - ex->req_first_ns) / 1e9,
 				      ex->req_body_bytes, ex->resp_body_bytes);
+		business_observe(e->p->biz, l.method, route, ex->status, l.service);
 	} else {
 		l.server_address = c->peer_addr;
 		l.server_port = c->peer_port;

@@ -15,11 +15,13 @@
 struct procs;
 struct telemetry;
 struct route_table;
+struct business;
 
 struct pipeline {
 	struct procs *procs;
 	struct telemetry *tel;
 	struct route_table *routes;
+	struct business *biz; /* business counters (--counter); NULL: none */
 	struct hashmap conns; /* connection id (socket cookie) -> struct conn */
 	/* Called when a connection turns out to be of no parsed protocol, so the kernel can
 	 * stop sending its bytes (may be NULL). */
@@ -31,7 +33,7 @@ struct pipeline {
 };
 
 int pipeline_init(struct pipeline *p, struct procs *procs, struct telemetry *tel,
-		  struct route_table *routes);
+		  struct route_table *routes, struct business *biz);
 void pipeline_free(struct pipeline *p);
 
 /* The ring-buffer callback (loader_event_fn): ctx is the pipeline. */
