@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,7 +23,7 @@
 #define REFRESH_NS 1000000000ULL
 #define EXPIRE_EVERY_NS (10 * 1000000000ULL)
 #define CONN_IDLE_NS (300 * 1000000000ULL)
-#define RINGBUF_BYTES (16u << 20)
+#define RINGBUF_BYTES (8u << 20) /* mapped by sonde: counts in its RSS once the ring wraps */
 
 static volatile sig_atomic_t stop_requested;
 
@@ -85,6 +86,7 @@ static void refresh(struct agent *a)
 		memset(&k, 0, sizeof(k));
 	telemetry_refresh(&a->tel, &k, procs_count(&a->procs), a->loader.attached,
 			  route_overflowed(a->routes));
+	telemetry_refresh_process(&a->tel);
 	for (unsigned t = 0; t <= SONDE_EV_LISTEN; t++)
 		telemetry_events(&a->tel, t, pipeline_event_name(t), a->pipe.by_type[t]);
 	for (int r = 0; r < SONDE_LOST_NR; r++)
@@ -148,6 +150,8 @@ static int agent_start(struct agent *a)
 	if ((err = loader_open(&a->loader, &o)))
 		return err;
 	telemetry_set_build(&a->tel, capture_mode_name(a->loader.mode));
+	/* Loading parsed the kernel's BTF (megabytes), now freed: give the pages back. */
+	malloc_trim(0);
 	for (size_t i = 0; i < a->cfg->n_rules; i++)
 		if (a->cfg->rules[i].kind == SELECT_COMM &&
 		    (err = loader_add_comm_rule(&a->loader, a->cfg->rules[i].text)))

@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <dirent.h>
 
 #include "telemetry.h"
 #include "version.h"
@@ -23,6 +26,8 @@ static const char *const lost_reasons[SONDE_LOST_NR] = {
 	[SONDE_LOST_ALLOW_FULL] = "allow_map",	    [SONDE_LOST_CONN_FULL] = "conn_map",
 	[SONDE_LOST_STASH_FULL] = "stash_map",
 };
+
+static const char *const protocols[] = { "http", "postgresql", "redis" };
 
 #define NL(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -99,12 +104,29 @@ int telemetry_init(struct telemetry *t, uint32_t max_series)
 		       "Socket I/O without a user buffer (sendfile, splice, io_uring).", NULL);
 	t->unanswered = simple(t, METRIC_COUNTER, "sonde_requests_unanswered_total",
 			       "Requests still pending when their connection closed.", "protocol");
-	if (!t->http_server_duration || !t->db_duration || !t->events_lost || !t->unanswered) {
+	t->proc_cpu = simple(t, METRIC_COUNTER, "process_cpu_seconds_total",
+			     "Total user and system CPU time spent in seconds.", NULL);
+	t->proc_rss = simple(t, METRIC_GAUGE, "process_resident_memory_bytes",
+			     "Resident memory size in bytes.", NULL);
+	t->proc_start = simple(t, METRIC_GAUGE, "process_start_time_seconds",
+			       "Start time of the process since unix epoch in seconds.", NULL);
+	t->proc_fds = simple(t, METRIC_GAUGE, "process_open_fds",
+			     "Number of open file descriptors.", NULL);
+	if (!t->http_server_duration || !t->db_duration || !t->events_lost || !t->unanswered ||
+	    !t->proc_fds) {
 		telemetry_free(t);
 		return -ENOMEM;
 	}
 	for (int r = 0; r < SONDE_LOST_NR; r++)
 		metric_add(t->events_lost, (const char *const[]){ lost_reasons[r] }, 0);
+	/* Known label values start at 0, so dashboards and alerts see "none yet", not nothing. */
+	for (size_t i = 0; i < NL(protocols); i++) {
+		metric_add(t->parse_errors, (const char *const[]){ protocols[i] }, 0);
+		metric_add(t->unanswered, (const char *const[]){ protocols[i] }, 0);
+	}
+	metric_add(t->unsupported, (const char *const[]){ "tls" }, 0);
+	metric_add(t->unsupported, (const char *const[]){ "http2" }, 0);
+	metric_set(t->proc_start, NULL, (double)time(NULL));
 	t->http_server_cache = calloc(TEL_CACHE_SLOTS, sizeof(struct tel_cache_slot));
 	t->http_client_cache = calloc(TEL_CACHE_SLOTS, sizeof(struct tel_cache_slot));
 	t->db_cache = calloc(TEL_CACHE_SLOTS, sizeof(struct tel_cache_slot));
@@ -266,4 +288,43 @@ void telemetry_refresh(struct telemetry *t, const struct sonde_stats *k, unsigne
 	t->last_route_overflow = route_overflow;
 	metric_set(t->tracked, NULL, tracked);
 	metric_set(t->attached, NULL, attached);
+}
+
+void telemetry_refresh_process(struct telemetry *t)
+{
+	unsigned long utime, stime;
+	long rss_pages;
+	double cpu, fds = 0;
+	char buf[1024], *p;
+	FILE *f = fopen("/proc/self/stat", "r");
+	DIR *d;
+
+	if (f) {
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+
+		fclose(f);
+		buf[n] = '\0';
+		/* fields after the comm, which may hold spaces: state is field 3 */
+		p = strrchr(buf, ')');
+		if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+				&utime, &stime) == 2) {
+			cpu = (double)(utime + stime) / sysconf(_SC_CLK_TCK);
+			if (cpu > t->last_cpu_seconds)
+				metric_add(t->proc_cpu, NULL, cpu - t->last_cpu_seconds);
+			t->last_cpu_seconds = cpu;
+		}
+	}
+	f = fopen("/proc/self/statm", "r");
+	if (f) {
+		if (fscanf(f, "%*u %ld", &rss_pages) == 1)
+			metric_set(t->proc_rss, NULL, (double)rss_pages * sysconf(_SC_PAGESIZE));
+		fclose(f);
+	}
+	d = opendir("/proc/self/fd");
+	if (d) {
+		while (readdir(d))
+			fds++;
+		closedir(d);
+		metric_set(t->proc_fds, NULL, fds - 3); /* ".", ".." and the directory's own fd */
+	}
 }

@@ -34,6 +34,9 @@ struct telemetry {
 	struct metric *build_info, *capture_mode, *events_received, *events_lost;
 	struct metric *tracked, *attached, *parse_errors, *unsupported, *routes_overflowed;
 	struct metric *truncated, *no_buffer, *unanswered;
+	/* the standard process_* metrics of Prometheus client libraries, for sonde itself */
+	struct metric *proc_cpu, *proc_rss, *proc_start, *proc_fds;
+	double last_cpu_seconds;
 	/* last kernel counter values, to turn absolute readings into counter increments */
 	struct sonde_stats last_kernel;
 	uint64_t last_route_overflow;
@@ -78,6 +81,9 @@ void telemetry_unanswered(struct telemetry *t, const char *protocol, uint64_t n)
 /* Periodic: kernel counters, process and program counts, route overflow total. */
 void telemetry_refresh(struct telemetry *t, const struct sonde_stats *kernel, unsigned tracked,
 		       unsigned attached, uint64_t route_overflow);
+
+/* Reads /proc/self: CPU seconds, resident memory, open fds (once a second). */
+void telemetry_refresh_process(struct telemetry *t);
 
 /* "_OTHER" for methods outside the standard set (bounded cardinality). */
 const char *http_method_label(const char *method);
