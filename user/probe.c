@@ -39,7 +39,8 @@ int loader_preflight(void)
 
 	if (!admin && !bpf_perf) {
 		log_error("missing privileges: run as root, or grant CAP_BPF, CAP_PERFMON, "
-			  "CAP_SYS_RESOURCE and CAP_SYS_PTRACE (current uid %u)",
+			  "CAP_SYS_RESOURCE, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (the last two "
+			  "to read other users' /proc entries; current uid %u)",
 			  (unsigned)geteuid());
 		return -EPERM;
 	}
