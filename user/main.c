@@ -1,27 +1,37 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* sonde: eBPF zero-instrumentation RED metrics for HTTP, PostgreSQL and Redis. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent.h"
 #include "config.h"
+#include "env_args.h"
 #include "log.h"
 #include "top/top.h"
 
 int main(int argc, char **argv)
 {
 	struct config cfg;
-	int err, code;
+	int err, code, n;
+	char **args;
 
 	if (argc > 1 && !strcmp(argv[1], "top"))
 		return top_main(argc - 1, argv + 1);
-	err = config_parse(&cfg, argc, argv, stderr);
+	args = env_args(argc, argv, getenv, &n); /* SONDE_* variables, then the flags */
+	if (!args) {
+		perror("sonde");
+		return 1;
+	}
+	err = config_parse(&cfg, n, args, stderr);
 	if (err) {
 		config_free(&cfg);
+		free_env_args(args);
 		return err > 0 ? 0 : 2;
 	}
 	log_set_verbosity(cfg.verbose);
 	code = cfg.check ? agent_check(&cfg) : agent_run(&cfg);
 	config_free(&cfg);
+	free_env_args(args);
 	return code;
 }
