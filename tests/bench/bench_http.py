@@ -11,6 +11,8 @@ requests sonde counted. Also checks that sonde lost no event.
 
     sudo python3 tests/bench/bench_http.py [--rounds 5] [--seconds 10] [--json out.json]
 Needs SONDE_BIN (default build/sonde) and the Go test programs (SONDE_GO_BIN).
+The complete overhead benchmark (latency, instrumented service, unobserved processes,
+databases, scrape and memory) is tests/bench/run.py; it reuses this module's helpers.
 """
 
 import argparse

@@ -23,7 +23,7 @@ mkdir -p "$1"
 out=$(cd "$1" && pwd)
 # Where the golang-*-dev packages put their sources; override for another layout.
 gocode=${SONDE_GOCODE:-/usr/share/gocode}
-programs="trade-engine pipeliner pgx-mix pq-mix redis-mix"
+programs="trade-engine pipeliner pgx-mix pq-mix redis-mix trade-engine-instrumented fixed-rate"
 
 if ! command -v go >/dev/null 2>&1; then
 	echo "build.sh: no 'go' command: install golang-go" >&2

@@ -1,0 +1,1 @@
+../trade-engine/handlers.go

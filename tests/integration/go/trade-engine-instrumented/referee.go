@@ -1,0 +1,1 @@
+../trade-engine/referee.go
