@@ -133,6 +133,9 @@ static __always_inline bool conn_seen(struct sock *sk, __u64 id, __u64 ino)
 
 	if (val && val->ino == ino)
 		return val->state != SONDE_CONN_IGNORED;
+	/* Checked on first sight only: a known connection was of a wanted kind. */
+	if (!sock_wanted(sk))
+		return false;
 	/* New, or a new socket at a reused address (syscall path): announce it; user space
 	 * drops whatever it kept under this id. */
 	if (bpf_map_update_elem(&conns, &id, &seen, BPF_ANY)) {

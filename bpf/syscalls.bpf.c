@@ -93,7 +93,7 @@ int sonde_sys_exit(struct trace_event_raw_sys_exit *ctx)
 	if (st->peek || ret < 0 || (ret == 0 && dir == SONDE_DIR_SEND))
 		goto out;
 	sk = fd_to_sock(st->fd, &ino);
-	if (!sk || !sock_wanted(sk))
+	if (!sk)
 		goto out;
 	user_io_from_args(&io, st->nr, st->a1, st->a2);
 	/* This program type cannot call bpf_get_socket_cookie: the sock's address is the
