@@ -8,5 +8,5 @@ build=${SONDE_BUILD_DIR:-build}
 
 bash scripts/install-deps.sh
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
-cmake --build "$build" -j "$(nproc)"
+cmake --build "$build" -j "$(nproc)" --target sonde
 exec "$build/sonde" --config deploy/sonde.conf "$@"
