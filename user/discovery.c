@@ -464,11 +464,17 @@ static void resolve_service(struct proc_info *out, const struct env_scan *es)
 	else if (es->attr_name[0])
 		str_copy(out->service_name, sizeof(out->service_name), es->attr_name,
 			 strlen(es->attr_name));
-	else if (len)
+	/* The executable's name, unless it is not what the process was started as: comm is
+	 * the name exec'd (cut at 15), exe the symlink-resolved file, so Debian's
+	 * redis-server, a link to redis-check-rdb, would be named after the link target.
+	 * The exe name is kept when comm is its start (cut, or python3 -> python3.11). */
+	else if (len && !strncmp(base, out->comm, strlen(out->comm)))
 		str_copy(out->service_name, sizeof(out->service_name), base, len);
-	else
+	else if (out->comm[0] || !len)
 		str_copy(out->service_name, sizeof(out->service_name), out->comm,
 			 strlen(out->comm));
+	else
+		str_copy(out->service_name, sizeof(out->service_name), base, len);
 
 	base = es->svc_ns[0] ? es->svc_ns : es->attr_ns;
 	str_copy(out->service_namespace, sizeof(out->service_namespace), base, strlen(base));
