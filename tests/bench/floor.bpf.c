@@ -38,16 +38,28 @@ static __always_inline int floor_body(void)
 
 /* Socket capture path (--capture socket). */
 SEC("tp_btf/sock_send_length")
-int floor_sock_send(void *ctx) { return floor_body(); }
+int floor_sock_send(void *ctx)
+{
+	return floor_body();
+}
 SEC("tp_btf/sock_recv_length")
-int floor_sock_recv(void *ctx) { return floor_body(); }
+int floor_sock_recv(void *ctx)
+{
+	return floor_body();
+}
 
 /* Syscall capture path (--capture syscalls): the same 16 tracepoints as bpf/syscalls.bpf.c. */
-#define FLOOR_SYSCALL(name)                                                                \
-	SEC("tracepoint/syscalls/sys_enter_" #name)                                        \
-	int floor_enter_##name(void *ctx) { return floor_body(); }                         \
-	SEC("tracepoint/syscalls/sys_exit_" #name)                                         \
-	int floor_exit_##name(void *ctx) { return floor_body(); }
+#define FLOOR_SYSCALL(name)                         \
+	SEC("tracepoint/syscalls/sys_enter_" #name) \
+	int floor_enter_##name(void *ctx)           \
+	{                                           \
+		return floor_body();                \
+	}                                           \
+	SEC("tracepoint/syscalls/sys_exit_" #name)  \
+	int floor_exit_##name(void *ctx)            \
+	{                                           \
+		return floor_body();                \
+	}
 
 FLOOR_SYSCALL(read)
 FLOOR_SYSCALL(write)

@@ -45,7 +45,8 @@ static int attach_all(struct bpf_object *obj)
 {
 	struct bpf_program *prog;
 
-	bpf_object__for_each_program(prog, obj) {
+	for (prog = bpf_object__next_program(obj, NULL); prog;
+	     prog = bpf_object__next_program(obj, prog)) {
 		if (!bpf_program__autoload(prog))
 			continue;
 		if (n_links == MAX_LINKS)
@@ -86,9 +87,9 @@ static int measure(const int sv[2], long iters, int block, double *sock, double 
  * unknown (stats disabled, or a program did not run). */
 static double bpf_ns_per_syscall(struct bpf_object *obj, const char *mode)
 {
-	static const char *const socket_progs[] = {"floor_sock_send", "floor_sock_recv", NULL};
-	static const char *const syscall_progs[] = {"floor_enter_write", "floor_exit_write",
-						    "floor_enter_read", "floor_exit_read", NULL};
+	static const char *const socket_progs[] = { "floor_sock_send", "floor_sock_recv", NULL };
+	static const char *const syscall_progs[] = { "floor_enter_write", "floor_exit_write",
+						     "floor_enter_read", "floor_exit_read", NULL };
 	const char *const *names = strcmp(mode, "socket") ? syscall_progs : socket_progs;
 	double total = 0;
 
@@ -153,8 +154,9 @@ int main(int argc, char **argv)
 	if (argc < 4 || (strcmp(argv[2], "socket") && strcmp(argv[2], "syscalls")) ||
 	    (strcmp(argv[3], "hold") && strcmp(argv[3], "toggle")) ||
 	    (!strcmp(argv[3], "toggle") && argc != 7)) {
-		fprintf(stderr, "usage: %s OBJECT socket|syscalls hold\n"
-				"       %s OBJECT socket|syscalls toggle ITERATIONS REPS BLOCK\n",
+		fprintf(stderr,
+			"usage: %s OBJECT socket|syscalls hold\n"
+			"       %s OBJECT socket|syscalls toggle ITERATIONS REPS BLOCK\n",
 			argv[0], argv[0]);
 		return 2;
 	}
@@ -164,9 +166,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "floor_loader: open %s: %s\n", argv[1], strerror(errno));
 		return 1;
 	}
-	bpf_object__for_each_program(prog, obj)
-		bpf_program__set_autoload(prog, !strncmp(bpf_program__section_name(prog), prefix,
-							 strlen(prefix)));
+	for (prog = bpf_object__next_program(obj, NULL); prog;
+	     prog = bpf_object__next_program(obj, prog))
+		bpf_program__set_autoload(
+			prog, !strncmp(bpf_program__section_name(prog), prefix, strlen(prefix)));
 	err = bpf_object__load(obj);
 	if (err) {
 		fprintf(stderr, "floor_loader: load: %s\n", strerror(-err));
