@@ -15,8 +15,10 @@ struct io_stash {
 	__u32 peek; /* recv with MSG_PEEK: not consumed, not reported */
 };
 
+/* LRU: a thread that never returns from its syscall (its process was killed, or left the
+ * allow set meanwhile) must not hold its slot forever. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
 	__type(value, struct io_stash);
@@ -106,10 +108,11 @@ out:
 
 static __always_inline int sys_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	/* Cheap filter before the tail call: only threads with a stashed syscall. */
+	/* Cheap filters before the tail call: the tgid bitmap first (every syscall exit of
+	 * every process lands here), then only threads with a stashed syscall. */
 	__u64 id = bpf_get_current_pid_tgid();
 
-	if (bpf_map_lookup_elem(&io_stash, &id))
+	if (tgid_allowed(id >> 32) && bpf_map_lookup_elem(&io_stash, &id))
 		bpf_tail_call(ctx, &exit_tail, 0);
 	return 0;
 }
