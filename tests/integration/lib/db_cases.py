@@ -18,6 +18,7 @@ import time
 
 import it_core
 import sonde_it
+from http_cases import diagnosis, diff_counts, self_metrics  # noqa: F401
 from sonde_it import WaitTimeout, wait_for
 
 DB = "db_client_operation_duration_seconds"
@@ -153,38 +154,6 @@ def delta(after, before):
         if d:
             out[k] = d
     return out
-
-
-def diff_counts(expected, got):
-    keys = sorted(set(expected) | set(got), key=repr)
-    lines = []
-    for k in keys:
-        e, g = expected.get(k, 0), got.get(k, 0)
-        mark = "   " if e == g else "!! "
-        lines.append(f"{mark}{k}: expected {e}, sonde {g}")
-    return "\n".join(lines)
-
-
-def self_metrics(m):
-    out = {}
-    for (n, ls), v in sorted(m.items(), key=lambda kv: (kv[0][0], sorted(kv[0][1]))):
-        if n.startswith("sonde_") and n != "sonde_build_info":
-            lbl = ",".join(f"{k}={v_}" for k, v_ in sorted(ls))
-            out[f"{n}{{{lbl}}}"] = v
-    return out
-
-
-def diagnosis(sonde, m=None, log_lines=40):
-    """Self-metrics and the tail of sonde's log, for an assertion message."""
-    parts = []
-    try:
-        m = m if m is not None else sonde.scrape()
-        parts.append("self-metrics: " + ", ".join(f"{k}={v:g}"
-                                                   for k, v in self_metrics(m).items()))
-    except Exception as e:  # noqa: BLE001 - a failure message must still be built
-        parts.append(f"(scrape failed: {e!r})")
-    parts.append(f"sonde log tail:\n{sonde.log_tail(log_lines)}")
-    return "\n".join(parts)
 
 
 def assert_exact(tc, sonde, fn, expected, what, timeout=WAIT_S, settle=SETTLE_S):
