@@ -8,16 +8,16 @@
 #include <time.h>
 
 #include "agent.h"
-#include "business.h"
-#include "discovery.h"
-#include "httpd.h"
-#include "loader.h"
-#include "log.h"
-#include "pipeline.h"
-#include "procs.h"
-#include "route.h"
-#include "status.h"
-#include "telemetry.h"
+#include "metrics/business.h"
+#include "procs/procfs.h"
+#include "http/httpd.h"
+#include "kernel/loader.h"
+#include "util/log.h"
+#include "consumer/pipeline.h"
+#include "procs/procs.h"
+#include "metrics/route.h"
+#include "http/status.h"
+#include "metrics/telemetry.h"
 
 #define POLL_MS 100 /* events wait at most this long; signals are noticed as fast */
 #define REFRESH_NS 1000000000ULL

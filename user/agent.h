@@ -3,7 +3,7 @@
 #ifndef SONDE_AGENT_H
 #define SONDE_AGENT_H
 
-#include "config.h"
+#include "config/config.h"
 
 /* Runs until SIGINT/SIGTERM. Returns the process exit code. */
 int agent_run(const struct config *cfg);

@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include "agent.h"
-#include "config.h"
-#include "env_args.h"
-#include "log.h"
+#include "config/config.h"
+#include "config/env_args.h"
+#include "util/log.h"
 #include "top/top.h"
 
 int main(int argc, char **argv)

@@ -323,7 +323,7 @@ EXTERNAL_METRICS = {
     "container_cpu_usage_seconds_total", "container_memory_working_set_bytes",  # cAdvisor
 }
 KNOWN_LABELS = {
-    # sonde's metric labels (ARCHITECTURE.md, user/telemetry.c)
+    # sonde's metric labels (ARCHITECTURE.md, user/metrics/)
     "http_request_method", "http_response_status_code", "http_route", "url_scheme",
     "server_port", "server_address", "service_name", "db_system_name", "db_operation_name",
     "error_type", "le", "version", "abi", "mode", "type", "reason", "protocol", "metric",
@@ -334,7 +334,8 @@ KNOWN_LABELS = {
 
 def sonde_metric_names():
     """Metric families sonde registers, read from its source; histograms with their suffixes."""
-    src = open(os.path.join(ROOT, "user", "telemetry.c")).read()
+    mdir = os.path.join(ROOT, "user", "metrics")
+    src = "".join(open(os.path.join(mdir, f)).read() for f in sorted(os.listdir(mdir)) if f.endswith(".c"))
     # the name argument of hist(t, "..."), simple(t, KIND, "...") and registry_add(reg, KIND, "...")
     names = set(re.findall(r'(?:\bhist\(t,|\bsimple\(t,\s*METRIC_\w+,|\bregistry_add\(t->reg,\s*METRIC_\w+,)'
                            r'\s*"([a-z0-9_]+)"', src))
@@ -366,7 +367,7 @@ def label_names(expr):
 def check_metric_names():
     known = sonde_metric_names()
     check("http_server_request_duration_seconds_bucket" in known and "sonde_events_lost_total" in known,
-          "could not read sonde's metric names from user/telemetry.c")
+          "could not read sonde's metric names from user/metrics/")
     recorded = recorded_names()
     allowed = known | recorded | EXTERNAL_METRICS
     exprs = []

@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "business.h"
-#include "config.h"
+#include "metrics/business.h"
+#include "config/config.h"
 #include "metrics/registry.h"
 
 static struct counter_rule rule(const char *name, const char *method, const char *route,

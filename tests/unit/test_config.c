@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "sonde_abi.h"
 
 #define DATA SONDE_TEST_DATA

@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "discovery.h"
+#include "procs/procfs.h"
 
 static char root[PATH_MAX];
 

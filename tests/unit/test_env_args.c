@@ -5,7 +5,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "env_args.h"
+#include "config/env_args.h"
 
 static const char *const *fake_env;
 

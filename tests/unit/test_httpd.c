@@ -17,10 +17,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "httpd.h"
+#include "http/httpd.h"
 #include "metrics/exposition.h"
 #include "metrics/registry.h"
-#include "version.h"
+#include "util/version.h"
 
 struct resp {
 	char raw[1 << 16];

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "route.h"
+#include "metrics/route.h"
 
 struct want {
 	const char *target;

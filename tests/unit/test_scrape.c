@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "top/scrape.h"
-#include "version.h"
+#include "util/version.h"
 
 struct url_case {
 	const char *url;

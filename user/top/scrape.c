@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "version.h"
+#include "util/version.h"
 
 /* ---- URL ------------------------------------------------------------------------------- */
 

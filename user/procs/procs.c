@@ -4,10 +4,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "discovery.h"
-#include "loader.h"
-#include "log.h"
-#include "procs.h"
+#include "procs/procfs.h"
+#include "kernel/loader.h"
+#include "util/log.h"
+#include "procs/procs.h"
 #include "sonde_abi.h"
 
 bool procs_want_exec_events(const struct config *cfg)

@@ -10,8 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "hashmap.h"
+#include "config/config.h"
+#include "util/hashmap.h"
 
 struct loader;
 

@@ -8,7 +8,7 @@
 
 #include <stdio.h>
 
-#include "config.h"
+#include "config/config.h"
 
 enum opt_key {
 	OPT_CONFIG = 'c',

@@ -9,8 +9,8 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
-#include "loader.h"
-#include "log.h"
+#include "kernel/loader.h"
+#include "util/log.h"
 
 #define CAP_SYS_ADMIN 21
 #define CAP_PERFMON 38

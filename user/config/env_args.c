@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "env_args.h"
+#include "config/env_args.h"
 
 struct argv_buf {
 	char **v;

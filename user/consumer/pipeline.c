@@ -6,17 +6,17 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "business.h"
-#include "log.h"
-#include "pipeline.h"
-#include "procs.h"
+#include "metrics/business.h"
+#include "util/log.h"
+#include "consumer/pipeline.h"
+#include "procs/procs.h"
 #include "proto/classify.h"
 #include "proto/http1.h"
 #include "proto/postgres.h"
 #include "proto/redis.h"
-#include "route.h"
+#include "metrics/route.h"
 #include "sonde_abi.h"
-#include "telemetry.h"
+#include "metrics/telemetry.h"
 
 /* What a connection turned out to be, decided from its first bytes and their direction. */
 enum conn_kind {

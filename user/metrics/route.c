@@ -4,7 +4,7 @@
  * matching, per-segment heuristics, and the per-service cap (two open-addressing hash
  * tables, so a known route costs one hash and one probe sequence, no allocation).
  */
-#include "route.h"
+#include "metrics/route.h"
 
 #include <errno.h>
 #include <stdarg.h>

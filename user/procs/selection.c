@@ -3,7 +3,7 @@
  * Selection: which processes the rules pick. Pure functions of a proc_info read by
  * discovery.c, so every rule kind is tested without a /proc.
  */
-#include "discovery.h"
+#include "procs/procfs.h"
 
 #include <errno.h>
 #include <fnmatch.h>

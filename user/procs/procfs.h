@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "config/config.h"
 
 /* Enough for any sane server; proc_listening_ports() drops ports beyond its max. */
 #define PROC_PORTS_MAX 256

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include "version.h"
+#include "util/version.h"
 
 const char *sonde_version(void)
 {

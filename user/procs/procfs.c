@@ -8,7 +8,7 @@
  * as -ENOENT. Files are streamed through fixed stack buffers: a process costs no
  * allocation beyond its directory listings.
  */
-#include "discovery.h"
+#include "procs/procfs.h"
 
 #include <ctype.h>
 #include <dirent.h>

@@ -8,8 +8,8 @@
 #include <unistd.h>
 #include <dirent.h>
 
-#include "telemetry.h"
-#include "version.h"
+#include "metrics/telemetry.h"
+#include "util/version.h"
 
 static const char *const http_server_labels[] = {
 	"http_request_method", "http_response_status_code",

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hashmap.h"
+#include "util/hashmap.h"
 #include "sonde_abi.h"
 
 struct procs;

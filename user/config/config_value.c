@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "config_internal.h"
-#include "route.h"
+#include "config/config.h"
+#include "config/config_internal.h"
+#include "metrics/route.h"
 #include "sonde_abi.h"
-#include "version.h"
+#include "util/version.h"
 
 #define CAPTURE_BYTES_MIN 64
 #define COMM_MAX (SONDE_COMM_LEN - 1) /* TASK_COMM_LEN 16 with its NUL */

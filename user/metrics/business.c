@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "business.h"
+#include "metrics/business.h"
 
 /* One series per service_name: the services on one node. */
 #define BUSINESS_MAX_SERIES 1024

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include "httpd.h"
+#include "http/httpd.h"
 #include "metrics/exposition.h"
-#include "version.h"
+#include "util/version.h"
 
 #include <errno.h>
 #include <fcntl.h>

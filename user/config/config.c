@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "config_internal.h"
+#include "config/config.h"
+#include "config/config_internal.h"
 #include "sonde_abi.h"
-#include "version.h"
+#include "util/version.h"
 
 #define DEFAULT_LISTEN_HOST "0.0.0.0"
 #define DEFAULT_LISTEN_PORT 9464

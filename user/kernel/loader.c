@@ -11,8 +11,8 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
-#include "loader.h"
-#include "log.h"
+#include "kernel/loader.h"
+#include "util/log.h"
 #include "sonde_bpf.skel.h"
 
 #define VMLINUX_BTF "/sys/kernel/btf/vmlinux"

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "hashmap.h"
+#include "util/hashmap.h"
 
 static size_t slot_of(const struct hashmap *m, uint64_t key)
 {

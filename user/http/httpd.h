@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "metrics/registry.h"
-#include "status.h"
+#include "http/status.h"
 
 struct httpd;
 
