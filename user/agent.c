@@ -9,12 +9,13 @@
 
 #include "agent.h"
 #include "metrics/business.h"
-#include "procs/procfs.h"
 #include "http/httpd.h"
 #include "kernel/loader.h"
+#include "kernel/probe.h"
 #include "util/log.h"
-#include "consumer/pipeline.h"
+#include "consumer/consumer.h"
 #include "procs/procs.h"
+#include "metrics/observe.h"
 #include "metrics/route.h"
 #include "http/status.h"
 #include "metrics/telemetry.h"
@@ -37,9 +38,11 @@ struct agent {
 	struct loader loader;
 	struct telemetry tel;
 	struct route_table *routes;
-	struct business *biz; /* --counter rules */
+	struct business *biz;	/* --counter rules */
+	struct kernel_ctl kctl; /* the loader's, for procs and the consumer */
+	struct observer obs;
 	struct procs procs;
-	struct pipeline pipe;
+	struct consumer consumer;
 	struct httpd *httpd;
 	pthread_mutex_t status_lock;
 	struct sonde_status status; /* snapshot for the HTTP threads, under status_lock */
@@ -88,7 +91,7 @@ static void refresh(struct agent *a)
 			  route_overflowed(a->routes));
 	telemetry_refresh_process(&a->tel);
 	for (unsigned t = 0; t <= SONDE_EV_LISTEN; t++)
-		telemetry_events(&a->tel, t, pipeline_event_name(t), a->pipe.by_type[t]);
+		telemetry_events(&a->tel, t, consumer_event_name(t), a->consumer.by_type[t]);
 	for (int r = 0; r < SONDE_LOST_NR; r++)
 		lost += k.lost[r];
 	pthread_mutex_lock(&a->status_lock);
@@ -96,7 +99,7 @@ static void refresh(struct agent *a)
 	snprintf(s.capture_mode, sizeof(s.capture_mode), "%s", capture_mode_name(a->loader.mode));
 	s.tracked_processes = procs_count(&a->procs);
 	s.attached_programs = a->loader.attached;
-	s.events_received = a->pipe.events;
+	s.events_received = a->consumer.events;
 	s.events_lost = lost;
 	snprintf(detail, sizeof(detail), "%u programs attached", a->loader.attached);
 	add_part(&s, "bpf", a->loader.attached > 0, detail);
@@ -109,11 +112,6 @@ static void refresh(struct agent *a)
 	pthread_mutex_unlock(&a->status_lock);
 }
 
-static void ignore_conn(void *ctx, uint64_t id)
-{
-	loader_ignore_conn(ctx, id);
-}
-
 static int agent_start(struct agent *a)
 {
 	struct loader_opts o = {
@@ -122,12 +120,12 @@ static int agent_start(struct agent *a)
 		.ringbuf_bytes = RINGBUF_BYTES,
 		.exec_events = procs_want_exec_events(a->cfg),
 		.listen_events = procs_want_listen_events(a->cfg),
-		.on_event = pipeline_on_event,
-		.ctx = &a->pipe,
+		.on_event = consumer_on_record,
+		.ctx = &a->consumer,
 	};
 	int n, err;
 
-	if ((err = loader_preflight()))
+	if ((err = probe_preflight()))
 		return err;
 	if ((err = telemetry_init(&a->tel, a->cfg->max_series)))
 		return err;
@@ -141,14 +139,14 @@ static int agent_start(struct agent *a)
 				    a->cfg->route_cap);
 	if (!a->routes)
 		return -errno;
-	if ((err = procs_init(&a->procs, a->cfg, &a->loader, "/proc")))
+	a->obs = (struct observer){ .tel = &a->tel, .routes = a->routes, .biz = a->biz };
+	if ((err = procs_init(&a->procs, a->cfg, &a->kctl, "/proc")))
 		return err;
-	if ((err = pipeline_init(&a->pipe, &a->procs, &a->tel, a->routes, a->biz)))
+	if ((err = consumer_init(&a->consumer, &a->procs, &a->obs, &a->kctl)))
 		return err;
-	a->pipe.ignore_conn = ignore_conn;
-	a->pipe.ignore_ctx = &a->loader;
 	if ((err = loader_open(&a->loader, &o)))
 		return err;
+	a->kctl = loader_ctl(&a->loader);
 	telemetry_set_build(&a->tel, capture_mode_name(a->loader.mode));
 	/* Loading parsed the kernel's BTF (megabytes), now freed: give the pages back. */
 	malloc_trim(0);
@@ -186,7 +184,7 @@ static void agent_stop(struct agent *a)
 	httpd_stop(a->httpd);
 	a->httpd = NULL;
 	loader_close(&a->loader);
-	pipeline_free(&a->pipe);
+	consumer_free(&a->consumer);
 	business_free(a->biz);
 	a->biz = NULL;
 	procs_free(&a->procs);
@@ -229,7 +227,7 @@ int agent_run(const struct config *cfg)
 			next_refresh = now + REFRESH_NS;
 		}
 		if (now >= next_expire) {
-			pipeline_expire(&a.pipe, now, CONN_IDLE_NS);
+			conns_expire(&a.consumer.conns, now, CONN_IDLE_NS);
 			next_expire = now + EXPIRE_EVERY_NS;
 		}
 	}
@@ -244,11 +242,11 @@ int agent_check(const struct config *cfg)
 	struct probe_result res[8];
 	size_t n;
 	bool capture_ok = false;
-	int err = loader_preflight();
+	int err = probe_preflight();
 
 	if (err)
 		return 1;
-	n = loader_probe(res, 8);
+	n = probe_kernel(res, 8);
 	printf("%-22s %-5s %s\n", "CAPABILITY", "OK", "DETAIL");
 	for (size_t i = 0; i < n; i++) {
 		bool is_socket = !strcmp(res[i].name, "socket tracepoints");

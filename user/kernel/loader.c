@@ -223,8 +223,9 @@ void loader_close(struct loader *l)
 	memset(l, 0, sizeof(*l));
 }
 
-int loader_allow(struct loader *l, uint32_t tgid, bool on)
+static int loader_allow(void *ctx, uint32_t tgid, bool on)
 {
+	struct loader *l = ctx;
 	uint64_t bit;
 
 	if (!l->allow || tgid >= SONDE_TGID_MAX)
@@ -250,8 +251,9 @@ int loader_add_comm_rule(struct loader *l, const char *comm)
 				    BPF_ANY);
 }
 
-int loader_ignore_conn(struct loader *l, uint64_t id)
+static int loader_ignore_conn(void *ctx, uint64_t id)
 {
+	struct loader *l = ctx;
 	struct sonde_conn_val val;
 	int err;
 
@@ -266,11 +268,11 @@ int loader_ignore_conn(struct loader *l, uint64_t id)
 				    BPF_EXIST);
 }
 
-bool loader_allowed(const struct loader *l, uint32_t tgid)
+struct kernel_ctl loader_ctl(struct loader *l)
 {
-	if (!l->allow || tgid >= SONDE_TGID_MAX)
-		return false;
-	return __atomic_load_n(&l->allow[tgid / 64], __ATOMIC_RELAXED) & (1ULL << (tgid % 64));
+	return (struct kernel_ctl){ .ctx = l,
+				    .allow = loader_allow,
+				    .ignore_conn = loader_ignore_conn };
 }
 
 int loader_poll(struct loader *l, int timeout_ms)

@@ -10,6 +10,7 @@
 #include <bpf/libbpf.h>
 
 #include "kernel/loader.h"
+#include "kernel/probe.h"
 #include "util/log.h"
 
 #define CAP_SYS_ADMIN 21
@@ -31,7 +32,7 @@ static uint64_t effective_caps(void)
 	return caps;
 }
 
-int loader_preflight(void)
+int probe_preflight(void)
 {
 	uint64_t caps = effective_caps();
 	bool admin = caps & (1ULL << CAP_SYS_ADMIN);
@@ -118,7 +119,7 @@ static void probe_uprobe(struct probe_result *r)
 		       : "no uprobe PMU (CONFIG_UPROBE_EVENTS off)");
 }
 
-size_t loader_probe(struct probe_result *res, size_t max)
+size_t probe_kernel(struct probe_result *res, size_t max)
 {
 	size_t n = 0;
 

@@ -766,26 +766,3 @@ int proc_scan(const char *proc_root, bool skip_self, proc_scan_fn fn, void *ctx)
 	free(tgids);
 	return err;
 }
-
-bool proc_alive(const char *proc_root, uint32_t tgid)
-{
-	struct status_fields st = { .want = STATUS_STATE | STATUS_TGID | STATUS_THREADS };
-	int dirfd, err;
-
-	if (!proc_root)
-		return false;
-	dirfd = open_pid_dir(proc_root, tgid);
-	if (dirfd < 0)
-		return dirfd != -ENOENT; /* other errors: keep tracking rather than drop */
-	err = read_status(dirfd, &st);
-	close(dirfd);
-	if (err)
-		return !is_gone(err);
-	if (st.tgid != tgid)
-		return false;
-	/*
-	 * A leader that exits before its threads stays as a zombie; "Threads:" counts it
-	 * (signal->nr_threads) until reaped. Zombie with a count of 1: every thread is gone.
-	 */
-	return !((st.state == 'Z' || st.state == 'X') && st.threads <= 1);
-}

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Process discovery and selection: reads what the selection rules need from /proc and
- * decides which processes sonde observes. Every function takes the proc root ("/proc" in
+ * Reads what the selection rules need from /proc: one process's identity, environment
+ * allow-list and cgroup (proc_read_info), its listening ports, every process (proc_scan). Every function takes the proc root ("/proc" in
  * production, a fixture tree in tests), so nothing here needs root to be tested.
  */
 #ifndef SONDE_DISCOVERY_H
@@ -46,20 +46,6 @@ int proc_listening_ports(const char *proc_root, uint32_t tgid, uint16_t *ports, 
 			 size_t *n);
 
 /*
- * True if any rule selects p. ports/n_ports are p's listening ports, read once per scan by
- * the caller and only when selection_has_port_rules() (NULL/0 otherwise).
- */
-bool selection_match(const struct select_rule *rules, size_t n_rules, const struct proc_info *p,
-		     const uint16_t *ports, size_t n_ports);
-bool selection_has_port_rules(const struct select_rule *rules, size_t n);
-
-/*
- * Renders rules for logs, e.g. "comm=trade-engine, port=8080" ("" for no rules).
- * Returns 0, or -ENOSPC when buf was too small (it then holds the rules that fit whole).
- */
-int selection_rules_describe(const struct select_rule *rules, size_t n, char *buf, size_t len);
-
-/*
  * Calls fn for every process (numeric entry of proc_root) whose info could be read, in
  * ascending tgid order; processes that vanish meanwhile are skipped. Skips the caller
  * itself when skip_self. Returns 0, the first non-zero value fn returned (the scan stops
@@ -67,11 +53,5 @@ int selection_rules_describe(const struct select_rule *rules, size_t n, char *bu
  */
 typedef int (*proc_scan_fn)(void *ctx, const struct proc_info *p);
 int proc_scan(const char *proc_root, bool skip_self, proc_scan_fn fn, void *ctx);
-
-/*
- * False once every thread of the group has exited: the directory is gone, or only the
- * zombie leader is left waiting for its parent to reap it.
- */
-bool proc_alive(const char *proc_root, uint32_t tgid);
 
 #endif

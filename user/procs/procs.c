@@ -5,9 +5,10 @@
 #include <unistd.h>
 
 #include "procs/procfs.h"
-#include "kernel/loader.h"
 #include "util/log.h"
+#include "kernel/ctl.h"
 #include "procs/procs.h"
+#include "procs/selection.h"
 #include "sonde_abi.h"
 
 bool procs_want_exec_events(const struct config *cfg)
@@ -23,11 +24,12 @@ bool procs_want_listen_events(const struct config *cfg)
 	return cfg->n_rules == 0 || selection_has_port_rules(cfg->rules, cfg->n_rules);
 }
 
-int procs_init(struct procs *p, const struct config *cfg, struct loader *l, const char *proc_root)
+int procs_init(struct procs *p, const struct config *cfg, const struct kernel_ctl *kctl,
+	       const char *proc_root)
 {
 	memset(p, 0, sizeof(*p));
 	p->cfg = cfg;
-	p->loader = l;
+	p->kctl = kctl;
 	p->proc_root = proc_root;
 	p->any_listener = cfg->n_rules == 0;
 	p->self = getpid();
@@ -73,14 +75,14 @@ static void track(struct procs *p, const struct proc_info *info, const char *why
 	snprintf(pr->service, sizeof(pr->service), "%s", info->service_name);
 	if (info->exe[0])
 		pr->exe_hash = exe_hash(info->exe);
-	loader_allow(p->loader, info->tgid, true);
+	kctl_allow(p->kctl, info->tgid, true);
 }
 
 static void untrack(struct procs *p, uint32_t tgid)
 {
 	struct proc *pr = hashmap_del(&p->by_tgid, tgid);
 
-	loader_allow(p->loader, tgid, false);
+	kctl_allow(p->kctl, tgid, false);
 	if (pr)
 		log_info("no longer observing pid %u (%s)", tgid, pr->comm);
 	free(pr);
@@ -208,7 +210,7 @@ void procs_on_fork(struct procs *p, uint32_t tgid, uint32_t ppid)
 	memset(&info, 0, sizeof(info));
 	info.tgid = tgid;
 	if (proc_read_info(p->proc_root, tgid, &info) && !parent) {
-		loader_allow(p->loader, tgid, false);
+		kctl_allow(p->kctl, tgid, false);
 		return;
 	}
 	info.tgid = tgid;
@@ -224,7 +226,7 @@ static bool comm_rule_matches(const struct procs *p, const char *comm)
 {
 	for (size_t i = 0; i < p->cfg->n_rules; i++)
 		if (p->cfg->rules[i].kind == SELECT_COMM &&
-		    !strncmp(p->cfg->rules[i].text, comm, SONDE_COMM_LEN - 1))
+		    selection_comm_matches(p->cfg->rules[i].text, comm))
 			return true;
 	return false;
 }

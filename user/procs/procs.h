@@ -2,7 +2,8 @@
 /*
  * The processes sonde observes: chosen by the selection rules at start-up (/proc scan) and
  * on exec/listen events, joined by fork children (the kernel already selected them), left
- * when their last thread exits. Owns the allow bitmap's contents through the loader.
+ * when their last thread exits. In: the rules, /proc and process events. Out: the allow
+ * bitmap's contents (through a kernel_ctl) and each tracked process's service name.
  */
 #ifndef SONDE_PROCS_H
 #define SONDE_PROCS_H
@@ -13,7 +14,7 @@
 #include "config/config.h"
 #include "util/hashmap.h"
 
-struct loader;
+struct kernel_ctl;
 
 struct proc {
 	uint32_t tgid;
@@ -24,7 +25,7 @@ struct proc {
 
 struct procs {
 	const struct config *cfg;
-	struct loader *loader;
+	const struct kernel_ctl *kctl; /* sets the allow bitmap's bits */
 	const char *proc_root;
 	struct hashmap by_tgid;
 	bool any_listener; /* no rules given: every process with a listening TCP socket */
@@ -32,7 +33,8 @@ struct procs {
 	char self_exe[4096]; /* other sonde instances are never picked by the default rule */
 };
 
-int procs_init(struct procs *p, const struct config *cfg, struct loader *l, const char *proc_root);
+int procs_init(struct procs *p, const struct config *cfg, const struct kernel_ctl *kctl,
+	       const char *proc_root);
 void procs_free(struct procs *p);
 
 /* Selects every running process the rules match. Returns how many, or -errno. */

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Selection: which processes the rules pick. Pure functions of a proc_info read by
- * discovery.c, so every rule kind is tested without a /proc.
+ * procfs.c, so every rule kind is tested without a /proc.
  */
-#include "procs/procfs.h"
+#include "procs/selection.h"
 
 #include <errno.h>
 #include <fnmatch.h>
@@ -13,7 +13,7 @@
 /* What readlink of /proc/PID/exe appends once the binary was unlinked (fs/d_path.c). */
 #define DELETED_SUFFIX " (deleted)"
 
-static bool comm_matches(const char *rule, const char *comm)
+bool selection_comm_matches(const char *rule, const char *comm)
 {
 	/* A longer rule names what the kernel cut to 15 bytes (TASK_COMM_LEN - 1). */
 	size_t len = strnlen(rule, 15);
@@ -46,7 +46,7 @@ static bool rule_matches(const struct select_rule *r, const struct proc_info *p,
 	case SELECT_PID:
 		return p->tgid == r->num;
 	case SELECT_COMM:
-		return comm_matches(r->text, p->comm);
+		return selection_comm_matches(r->text, p->comm);
 	case SELECT_EXE:
 		return exe_matches(r->text, p->exe);
 	case SELECT_PORT:
@@ -79,50 +79,4 @@ bool selection_has_port_rules(const struct select_rule *rules, size_t n)
 		if (rules[i].kind == SELECT_PORT)
 			return true;
 	return false;
-}
-
-static const char *rule_kind_name(enum select_kind kind)
-{
-	switch (kind) {
-	case SELECT_PID:
-		return "pid";
-	case SELECT_COMM:
-		return "comm";
-	case SELECT_EXE:
-		return "exe";
-	case SELECT_PORT:
-		return "port";
-	case SELECT_CGROUP:
-		return "cgroup";
-	}
-	return "?";
-}
-
-int selection_rules_describe(const struct select_rule *rules, size_t n, char *buf, size_t len)
-{
-	size_t off = 0;
-
-	if (!buf || !len)
-		return -ENOSPC;
-	buf[0] = '\0';
-	for (size_t i = 0; i < n; i++) {
-		const struct select_rule *r = &rules[i];
-		const char *sep = i ? ", " : "";
-		int w;
-
-		if (r->kind == SELECT_PID || r->kind == SELECT_PORT)
-			w = snprintf(buf + off, len - off, "%s%s=%u", sep, rule_kind_name(r->kind),
-				     r->num);
-		else
-			w = snprintf(buf + off, len - off, "%s%s=%.*s", sep,
-				     rule_kind_name(r->kind), (int)sizeof(r->text), r->text);
-		if (w < 0)
-			return -EINVAL;
-		if ((size_t)w >= len - off) {
-			buf[off] = '\0'; /* whole rules only: a cut one would mislead */
-			return -ENOSPC;
-		}
-		off += (size_t)w;
-	}
-	return 0;
 }

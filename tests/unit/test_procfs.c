@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "procs/procfs.h"
+#include "procs/selection.h"
 
 static char root[PATH_MAX];
 
@@ -434,27 +435,7 @@ static void test_select_any_rule(void **state)
 	assert_true(selection_match(rules, 3, &p, NULL, 0));
 }
 
-static void test_rules_describe(void **state)
-{
-	struct select_rule rules[] = { rule(SELECT_COMM, 0, "trade-engine"),
-				       rule(SELECT_PORT, 8080, ""), rule(SELECT_PID, 42, ""),
-				       rule(SELECT_EXE, 0, "/usr/bin/*"),
-				       rule(SELECT_CGROUP, 0, "/system.slice/*") };
-	char buf[128];
-
-	assert_int_equal(selection_rules_describe(rules, 2, buf, sizeof(buf)), 0);
-	assert_string_equal(buf, "comm=trade-engine, port=8080");
-	assert_int_equal(selection_rules_describe(rules, 5, buf, sizeof(buf)), 0);
-	assert_string_equal(buf, "comm=trade-engine, port=8080, pid=42, exe=/usr/bin/*, "
-				 "cgroup=/system.slice/*");
-	assert_int_equal(selection_rules_describe(rules, 0, buf, sizeof(buf)), 0);
-	assert_string_equal(buf, "");
-	assert_int_equal(selection_rules_describe(rules, 2, buf, 20), -ENOSPC);
-	assert_string_equal(buf, "comm=trade-engine");
-	assert_int_equal(selection_rules_describe(rules, 1, buf, 0), -ENOSPC);
-}
-
-/* ---- proc_scan, proc_alive ----------------------------------------------------------------- */
+/* ---- proc_scan ----------------------------------------------------------------------- */
 
 struct seen {
 	uint32_t tgids[32];
@@ -533,15 +514,6 @@ static void test_scan_early_stop(void **state)
 	assert_int_equal(proc_scan("/nonexistent-proc", true, collect, &s), -ENOENT);
 }
 
-static void test_alive(void **state)
-{
-	assert_true(proc_alive(root, 100));
-	assert_true(proc_alive(root, 800));  /* leader exited, two threads still run */
-	assert_false(proc_alive(root, 801)); /* only the zombie leader is left */
-	assert_false(proc_alive(root, 12345));
-	assert_false(proc_alive(root, 501)); /* a thread id */
-}
-
 /* ---- the real /proc ------------------------------------------------------------------------ */
 
 static void test_real_proc(void **state)
@@ -559,13 +531,12 @@ static void test_real_proc(void **state)
 	assert_int_equal(proc_read_info("/proc", (uint32_t)getpid(), &p), 0);
 	assert_int_equal(p.tgid, (uint32_t)getpid());
 	assert_int_equal(p.ppid, (uint32_t)getppid());
-	assert_string_equal(p.comm, "test_discovery");
+	assert_string_equal(p.comm, "test_procfs");
 	base = strrchr(p.exe, '/');
 	assert_non_null(base);
-	assert_string_equal(base, "/test_discovery");
+	assert_string_equal(base, "/test_procfs");
 	if (!getenv("OTEL_SERVICE_NAME") && !getenv("OTEL_RESOURCE_ATTRIBUTES"))
-		assert_string_equal(p.service_name, "test_discovery");
-	assert_true(proc_alive("/proc", (uint32_t)getpid()));
+		assert_string_equal(p.service_name, "test_procfs");
 
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(fd >= 0);
@@ -594,10 +565,8 @@ int main(void)
 		cmocka_unit_test(test_select_exe),
 		cmocka_unit_test(test_select_port_cgroup),
 		cmocka_unit_test(test_select_any_rule),
-		cmocka_unit_test(test_rules_describe),
 		cmocka_unit_test(test_scan),
 		cmocka_unit_test(test_scan_early_stop),
-		cmocka_unit_test(test_alive),
 		cmocka_unit_test(test_real_proc),
 	};
 

@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "consumer/conns.h"
+#include "consumer/protocols.h"
+#include "kernel/ctl.h"
+#include "procs/procs.h"
+#include "proto/classify.h"
+
+int conns_init(struct conns *t, const struct observer *obs, const struct procs *procs,
+	       const struct kernel_ctl *kctl)
+{
+	memset(t, 0, sizeof(*t));
+	t->obs = obs;
+	t->procs = procs;
+	t->kctl = kctl;
+	return hashmap_init(&t->by_id, 1024);
+}
+
+/* Parse errors show up in sonde_parse_errors_total as they happen, not at close. */
+static void report_errors(struct conns *t, struct conn *c, struct proto_counts *n)
+{
+	c->ops->counts(c->parser, n);
+	if (n->parse_errors > c->errors_reported) {
+		observe_parse_errors(t->obs, c->ops->name, n->parse_errors - c->errors_reported);
+		c->errors_reported = n->parse_errors;
+	}
+}
+
+static void conn_free(struct conns *t, struct conn *c)
+{
+	struct proto_counts n;
+
+	if (c->state == CONN_PARSED) {
+		report_errors(t, c, &n);
+		if (n.unanswered)
+			observe_unanswered(t->obs, c->ops->name, n.unanswered);
+		c->ops->destroy(c->parser);
+	}
+	free(c);
+}
+
+void conns_free(struct conns *t)
+{
+	for (size_t i = 0; i < t->by_id.cap; i++)
+		if (t->by_id.vals[i])
+			conn_free(t, t->by_id.vals[i]);
+	hashmap_free(&t->by_id);
+}
+
+static void format_addr(struct conn_peer *p, const struct sonde_conn_event *e)
+{
+	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	if (e->family == AF_UNIX) {
+		snprintf(p->address, sizeof(p->address), "%s", e->unix_path);
+		p->local_port[0] = p->peer_port[0] = '\0';
+		return;
+	}
+	/* Go listens on [::]: IPv4 peers arrive v4-mapped; show them as IPv4. */
+	if (!memcmp(e->peer.addr, v4mapped, sizeof(v4mapped)))
+		inet_ntop(AF_INET, &e->peer.addr[12], p->address, sizeof(p->address));
+	else
+		inet_ntop(AF_INET6, e->peer.addr, p->address, sizeof(p->address));
+	snprintf(p->local_port, sizeof(p->local_port), "%u", e->local.port);
+	snprintf(p->peer_port, sizeof(p->peer_port), "%u", e->peer.port);
+}
+
+static struct conn *conn_get(struct conns *t, uint64_t id, uint32_t tgid)
+{
+	struct conn *c = hashmap_get(&t->by_id, id);
+	const struct proc *pr;
+
+	if (c)
+		return c;
+	c = calloc(1, sizeof(*c));
+	if (!c || hashmap_put(&t->by_id, id, c)) {
+		free(c);
+		return NULL;
+	}
+	c->id = id;
+	c->tgid = tgid;
+	pr = procs_get(t->procs, tgid);
+	snprintf(c->peer.service, sizeof(c->peer.service), "%s", pr ? pr->service : "unknown");
+	return c;
+}
+
+void conns_on_open(struct conns *t, const struct sonde_conn_event *e)
+{
+	struct conn *c = hashmap_del(&t->by_id, e->cookie);
+
+	/* A stale entry with the same id (a reused sock address on the syscall path, or a
+	 * close we never saw) is a finished connection: start over. */
+	if (c)
+		conn_free(t, c);
+	c = conn_get(t, e->cookie, e->hdr.tgid);
+	if (!c)
+		return;
+	format_addr(&c->peer, e);
+	c->last_ns = e->hdr.ts_ns;
+}
+
+/* Hands bytes to the connection's parser, in the stream their direction means. */
+static void conn_feed(struct conns *t, struct conn *c, uint8_t dir, uint64_t ts,
+		      const uint8_t *data, size_t cap, size_t len)
+{
+	struct proto_sink out = { t->obs, &c->peer };
+	struct proto_counts n;
+
+	c->ops->feed(c->parser, dir == SONDE_DIR_RECV, ts, data, cap, len, &out);
+	report_errors(t, c, &n);
+}
+
+/* Which parser a connection needs, from the protocol of its first bytes and whether this
+ * process read or wrote them; NULL: none (the connection is ignored). */
+static const struct proto_ops *decide(struct conns *t, enum proto_kind k, bool recv)
+{
+	switch (k) {
+	case PROTO_HTTP1_REQUEST:
+		return recv ? &proto_http_server : &proto_http_client;
+	case PROTO_HTTP1_RESPONSE: /* joined mid-stream */
+		return recv ? &proto_http_client : &proto_http_server;
+	case PROTO_PG_STARTUP:
+	case PROTO_PG_SSLREQUEST:
+	case PROTO_PG_GSSENCREQUEST:
+	case PROTO_PG_MESSAGE: /* joined mid-stream */
+		/* Only the client side is parsed: a PostgreSQL server process reads these. */
+		return recv ? NULL : &proto_pg_client;
+	case PROTO_REDIS_COMMAND:
+	case PROTO_REDIS_INLINE:
+		return recv ? NULL : &proto_redis_client;
+	case PROTO_HTTP2_PREFACE:
+		observe_unsupported(t->obs, "http2");
+		return NULL;
+	case PROTO_TLS:
+		observe_unsupported(t->obs, "tls");
+		return NULL;
+	default:
+		return NULL;
+	}
+}
+
+static void conn_ignore(struct conns *t, struct conn *c)
+{
+	c->state = CONN_IGNORED;
+	kctl_ignore_conn(t->kctl, c->id);
+}
+
+/* Holds the first bytes of a connection while the classifier needs more of them. */
+static bool conn_hold(struct conn *c, const struct sonde_data_event *e)
+{
+	size_t n = c->head_len;
+
+	if (e->cap_len < e->len || n + e->cap_len >= sizeof(c->head))
+		return false;
+	if (!n) {
+		c->head_dir = e->dir;
+		c->head_ts = e->hdr.ts_ns;
+	}
+	memcpy(c->head + n, e->data, e->cap_len);
+	c->head_len = n + e->cap_len;
+	return true;
+}
+
+/*
+ * Classifies a new connection from its first bytes, which may arrive a byte per read: they
+ * are held in c->head until the classifier decides, then replayed into the parser with the
+ * timestamp of the first of them. Returns true when e's bytes are to be fed now.
+ */
+static bool conn_classify(struct conns *t, struct conn *c, const struct sonde_data_event *e)
+{
+	uint8_t buf[CONN_HEAD_MAX];
+	size_t n = c->head_len, take;
+	bool need_more = false;
+	enum proto_kind k;
+
+	if (n && e->dir != c->head_dir) {
+		conn_ignore(t, c); /* both sides spoke before we could tell: give up */
+		return false;
+	}
+	memcpy(buf, c->head, n);
+	take = e->cap_len < sizeof(buf) - n ? e->cap_len : sizeof(buf) - n;
+	memcpy(buf + n, e->data, take);
+	k = proto_classify(buf, n + take, &need_more);
+	if (k == PROTO_UNKNOWN && need_more && conn_hold(c, e))
+		return false;
+	c->ops = decide(t, k, e->dir == SONDE_DIR_RECV);
+	c->parser = c->ops ? c->ops->create() : NULL;
+	if (!c->parser) {
+		conn_ignore(t, c);
+		return false;
+	}
+	c->state = CONN_PARSED;
+	if (k == PROTO_HTTP1_REQUEST || k == PROTO_HTTP1_RESPONSE)
+		c->ops->starts(c->parser, e->dir == SONDE_DIR_RECV);
+	if (n)
+		conn_feed(t, c, c->head_dir, c->head_ts, c->head, n, n);
+	c->head_len = 0;
+	return true;
+}
+
+void conns_on_data(struct conns *t, const struct sonde_data_event *e)
+{
+	struct conn *c = conn_get(t, e->cookie, e->hdr.tgid);
+	struct proto_sink out;
+
+	if (!c)
+		return;
+	c->last_ns = e->hdr.ts_ns;
+	if (c->state == CONN_IGNORED)
+		return; /* records already in the ring when the kernel was told */
+	if (e->len == 0) {
+		if (c->state == CONN_PARSED) {
+			out = (struct proto_sink){ t->obs, &c->peer };
+			c->ops->eof(c->parser, e->hdr.ts_ns, &out);
+		}
+		return;
+	}
+	if (c->state == CONN_NEW && !conn_classify(t, c, e))
+		return;
+	conn_feed(t, c, e->dir, e->hdr.ts_ns, e->data, e->cap_len, e->len);
+}
+
+void conns_on_close(struct conns *t, const struct sonde_conn_event *e)
+{
+	struct conn *c = hashmap_del(&t->by_id, e->cookie);
+	struct proto_sink out;
+
+	if (!c)
+		return;
+	if (c->state == CONN_PARSED) {
+		out = (struct proto_sink){ t->obs, &c->peer };
+		c->ops->close(c->parser, e->hdr.ts_ns, &out);
+	}
+	conn_free(t, c);
+}
+
+void conns_expire(struct conns *t, uint64_t now_ns, uint64_t idle_ns)
+{
+	for (size_t i = 0; i < t->by_id.cap; i++) {
+		struct conn *c = t->by_id.vals[i];
+
+		if (!c || now_ns - c->last_ns < idle_ns)
+			continue;
+		hashmap_del(&t->by_id, c->id);
+		conn_free(t, c);
+		i--; /* backward-shift deletion may have moved an entry into slot i */
+	}
+}

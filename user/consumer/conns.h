@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The connection table: one entry per socket (cookie on the socket path, struct sock
+ * address on the syscall path), created at its open record or first data, classified
+ * from its first bytes, fed to its protocol's parser in order, freed at close or when idle.
+ * In: connection and data records. Out: parsed messages to the observer (metrics/), and
+ * "ignore" hints to the kernel for connections of no parsed protocol.
+ */
+#ifndef SONDE_CONSUMER_CONNS_H
+#define SONDE_CONSUMER_CONNS_H
+
+#include <stdint.h>
+
+#include "metrics/observe.h"
+#include "sonde_abi.h"
+#include "util/hashmap.h"
+
+struct kernel_ctl;
+struct procs;
+struct proto_ops;
+
+enum conn_state {
+	CONN_NEW = 0, /* protocol not known yet: first bytes held in head */
+	CONN_PARSED,  /* ops and parser set */
+	CONN_IGNORED, /* of no protocol sonde parses; the kernel was told */
+};
+
+#define CONN_HEAD_MAX 64
+
+struct conn {
+	uint64_t id;
+	uint32_t tgid;
+	enum conn_state state;
+	const struct proto_ops *ops; /* CONN_PARSED */
+	void *parser;
+	uint64_t last_ns;
+	struct conn_peer peer; /* labels; the service is kept: the process may exit first */
+	/* first bytes while the protocol is still undecided (one byte per read) */
+	uint8_t head[CONN_HEAD_MAX];
+	uint32_t head_len;
+	uint8_t head_dir;
+	uint64_t head_ts;
+	uint64_t errors_reported;
+};
+
+struct conns {
+	struct hashmap by_id; /* connection id -> struct conn */
+	const struct observer *obs;
+	const struct procs *procs;     /* service names of tracked processes */
+	const struct kernel_ctl *kctl; /* "ignore" hints; may be NULL */
+};
+
+int conns_init(struct conns *t, const struct observer *obs, const struct procs *procs,
+	       const struct kernel_ctl *kctl);
+void conns_free(struct conns *t); /* frees every connection, reporting its counts */
+
+void conns_on_open(struct conns *t, const struct sonde_conn_event *e);
+void conns_on_data(struct conns *t, const struct sonde_data_event *e);
+void conns_on_close(struct conns *t, const struct sonde_conn_event *e);
+/* Drops connections idle for longer than idle_ns (Unix sockets have no close event). */
+void conns_expire(struct conns *t, uint64_t now_ns, uint64_t idle_ns);
+
+#endif

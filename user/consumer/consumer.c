@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <stdint.h>
+#include <string.h>
+
+#include "consumer/consumer.h"
+#include "procs/procs.h"
+
+int consumer_init(struct consumer *c, struct procs *procs, const struct observer *obs,
+		  const struct kernel_ctl *kctl)
+{
+	memset(c, 0, sizeof(*c));
+	c->procs = procs;
+	return conns_init(&c->conns, obs, procs, kctl);
+}
+
+void consumer_free(struct consumer *c)
+{
+	conns_free(&c->conns);
+}
+
+static const char *const event_names[] = {
+	[SONDE_EV_DATA] = "data",
+	[SONDE_EV_CONN_OPEN] = "conn_open",
+	[SONDE_EV_CONN_CLOSE] = "conn_close",
+	[SONDE_EV_PROC_FORK] = "proc_fork",
+	[SONDE_EV_PROC_EXEC] = "proc_exec",
+	[SONDE_EV_PROC_EXIT] = "proc_exit",
+	[SONDE_EV_LISTEN] = "listen",
+};
+
+const char *consumer_event_name(unsigned type)
+{
+	return type < sizeof(event_names) / sizeof(event_names[0]) ? event_names[type] : NULL;
+}
+
+static size_t min_size(uint16_t type)
+{
+	switch (type) {
+	case SONDE_EV_DATA:
+		return sizeof(struct sonde_data_event);
+	case SONDE_EV_CONN_OPEN:
+	case SONDE_EV_CONN_CLOSE:
+		return sizeof(struct sonde_conn_event);
+	case SONDE_EV_PROC_FORK:
+	case SONDE_EV_PROC_EXEC:
+	case SONDE_EV_PROC_EXIT:
+		return sizeof(struct sonde_proc_event);
+	case SONDE_EV_LISTEN:
+		return sizeof(struct sonde_listen_event);
+	default:
+		return SIZE_MAX;
+	}
+}
+
+/* A record is whole: its type known, its ABI ours, its size covering what it claims. */
+static bool record_valid(const void *data, size_t size)
+{
+	const struct sonde_event_hdr *h = data;
+
+	if (size < sizeof(*h) || h->abi != SONDE_ABI_VERSION || size < min_size(h->type))
+		return false;
+	return h->type != SONDE_EV_DATA ||
+	       size >= sizeof(struct sonde_data_event) +
+			       ((const struct sonde_data_event *)data)->cap_len;
+}
+
+int consumer_on_record(void *ctx, const void *data, size_t size)
+{
+	struct consumer *c = ctx;
+	const struct sonde_event_hdr *h = data;
+
+	if (!record_valid(data, size)) {
+		c->bad_records++;
+		return 0;
+	}
+	/* Counted here, published once a second: a labelled counter per event would cost a
+	 * hash lookup and a lock on the hottest path. */
+	c->events++;
+	c->by_type[h->type]++;
+	switch (h->type) {
+	case SONDE_EV_DATA:
+		conns_on_data(&c->conns, data);
+		break;
+	case SONDE_EV_CONN_OPEN:
+		conns_on_open(&c->conns, data);
+		break;
+	case SONDE_EV_CONN_CLOSE:
+		conns_on_close(&c->conns, data);
+		break;
+	case SONDE_EV_PROC_FORK:
+		procs_on_fork(c->procs, h->tgid, ((const struct sonde_proc_event *)data)->ppid);
+		break;
+	case SONDE_EV_PROC_EXEC:
+		procs_on_exec(c->procs, h->tgid, ((const struct sonde_proc_event *)data)->comm);
+		break;
+	case SONDE_EV_PROC_EXIT:
+		procs_on_exit(c->procs, h->tgid);
+		break;
+	case SONDE_EV_LISTEN:
+		procs_on_listen(c->procs, h->tgid, ((const struct sonde_listen_event *)data)->port);
+		break;
+	}
+	return 0;
+}

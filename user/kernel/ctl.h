@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * What the stages after the kernel may ask of it: select or unselect a process (procs/),
+ * stop reporting a connection of no parsed protocol (consumer/). The loader provides the
+ * real one (loader_ctl); unit tests provide fakes. No stage holds a pointer to the loader.
+ */
+#ifndef SONDE_KERNEL_CTL_H
+#define SONDE_KERNEL_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct kernel_ctl {
+	void *ctx;
+	/* Sets or clears tgid's bit in the allow bitmap. 0 or -errno. */
+	int (*allow)(void *ctx, uint32_t tgid, bool on);
+	/* Tells the kernel to stop reporting a connection's reads and writes (its close is
+	 * still reported). 0 or -errno (the connection may already be gone). */
+	int (*ignore_conn)(void *ctx, uint64_t id);
+};
+
+/* Each accepts a NULL ctl or a NULL operation: nothing to do, returns 0. */
+static inline int kctl_allow(const struct kernel_ctl *k, uint32_t tgid, bool on)
+{
+	return k && k->allow ? k->allow(k->ctx, tgid, on) : 0;
+}
+
+static inline int kctl_ignore_conn(const struct kernel_ctl *k, uint64_t id)
+{
+	return k && k->ignore_conn ? k->ignore_conn(k->ctx, id) : 0;
+}
+
+#endif
