@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The consumer end to end without a kernel: ring-buffer records in, exposition text out. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+
+#include "config/config.h"
+#include "consumer/consumer.h"
+#include "kernel/ctl.h"
+#include "metrics/observe.h"
+#include "metrics/registry.h"
+#include "metrics/route.h"
+#include "metrics/telemetry.h"
+#include "procs/procs.h"
+
+#define MS 1000000ULL
+#define TGID 4242
+
+/* What the consumer and procs asked of the kernel. */
+struct fake_kernel {
+	uint64_t ignored[8];
+	size_t n_ignored;
+	uint32_t allowed_off[8];
+	size_t n_off;
+};
+
+static int fake_allow(void *ctx, uint32_t tgid, bool on)
+{
+	struct fake_kernel *k = ctx;
+
+	if (!on && k->n_off < 8)
+		k->allowed_off[k->n_off++] = tgid;
+	return 0;
+}
+
+static int fake_ignore(void *ctx, uint64_t id)
+{
+	struct fake_kernel *k = ctx;
+
+	if (k->n_ignored < 8)
+		k->ignored[k->n_ignored++] = id;
+	return 0;
+}
+
+struct fixture {
+	struct config cfg;
+	struct telemetry tel;
+	struct route_table *routes;
+	struct observer obs;
+	struct fake_kernel fk;
+	struct kernel_ctl kctl;
+	struct procs procs;
+	struct consumer c;
+	char *text;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	assert_int_equal(telemetry_init(&f->tel, 1000), 0);
+	f->routes = route_table_new(NULL, 0, 200);
+	assert_non_null(f->routes);
+	f->obs = (struct observer){ .tel = &f->tel, .routes = f->routes };
+	f->kctl = (struct kernel_ctl){ .ctx = &f->fk,
+				       .allow = fake_allow,
+				       .ignore_conn = fake_ignore };
+	assert_int_equal(procs_init(&f->procs, &f->cfg, &f->kctl, "/nonexistent-proc"), 0);
+	assert_int_equal(consumer_init(&f->c, &f->procs, &f->obs, &f->kctl), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	consumer_free(&f->c);
+	procs_free(&f->procs);
+	route_table_free(f->routes);
+	telemetry_free(&f->tel);
+	free(f->text);
+	free(f);
+	return 0;
+}
+
+static void hdr(struct sonde_event_hdr *h, uint16_t type, uint64_t ts)
+{
+	h->type = type;
+	h->abi = SONDE_ABI_VERSION;
+	h->tgid = TGID;
+	h->pid = TGID;
+	h->ts_ns = ts;
+}
+
+static void feed_open(struct fixture *f, uint16_t type, uint64_t id, uint16_t lport, uint16_t pport,
+		      uint64_t ts)
+{
+	struct sonde_conn_event e = { 0 };
+
+	hdr(&e.hdr, type, ts);
+	e.cookie = id;
+	e.family = AF_INET6;
+	e.sk_type = SOCK_STREAM;
+	/* peer 127.0.0.1, v4-mapped as Go's [::] listeners see it */
+	e.peer.addr[10] = e.peer.addr[11] = 0xff;
+	e.peer.addr[12] = 127;
+	e.peer.addr[15] = 1;
+	e.local.port = lport;
+	e.peer.port = pport;
+	assert_int_equal(consumer_on_record(&f->c, &e, sizeof(e)), 0);
+}
+
+/* One read or write of len bytes, of which the first cap are in s. */
+static void feed_io(struct fixture *f, uint64_t id, uint8_t dir, uint64_t ts, const char *s,
+		    size_t cap, size_t len)
+{
+	size_t size = sizeof(struct sonde_data_event) + cap;
+	struct sonde_data_event *e = calloc(1, size);
+
+	assert_non_null(e);
+	hdr(&e->hdr, SONDE_EV_DATA, ts);
+	e->cookie = id;
+	e->len = len;
+	e->cap_len = cap;
+	e->dir = dir;
+	memcpy(e->data, s, cap);
+	assert_int_equal(consumer_on_record(&f->c, e, size), 0);
+	free(e);
+}
+
+static void feed(struct fixture *f, uint64_t id, uint8_t dir, uint64_t ts, const char *s)
+{
+	feed_io(f, id, dir, ts, s, strlen(s), strlen(s));
+}
+
+static const char *render(struct fixture *f)
+{
+	size_t len;
+
+	free(f->text);
+	assert_int_equal(registry_render(f->tel.reg, &f->text, &len), 0);
+	return f->text;
+}
+
+static void assert_has(const char *text, const char *line)
+{
+	if (!strstr(text, line))
+		fail_msg("missing from the exposition: %s\n--- got:\n%s", line, text);
+}
+
+#define SERVER_LABELS                                                                  \
+	"http_request_method=\"GET\",http_response_status_code=\"200\","               \
+	"http_route=\"/api/v1/orders/{id}\",url_scheme=\"http\",server_port=\"8080\"," \
+	"service_name=\"unknown\""
+
+static const char request[] = "GET /api/v1/orders/5 HTTP/1.1\r\nHost: x\r\n\r\n";
+static const char response[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+static void test_http_server_exchange(void **state)
+{
+	struct fixture *f = *state;
+	const char *t;
+
+	feed_open(f, SONDE_EV_CONN_OPEN, 7, 8080, 50000, 1 * MS);
+	feed(f, 7, SONDE_DIR_RECV, 10 * MS, request);
+	feed(f, 7, SONDE_DIR_SEND, 13 * MS, response); /* 3 ms: the 0.005 bucket */
+	t = render(f);
+	assert_has(t, "http_server_request_duration_seconds_bucket{" SERVER_LABELS ",le=\"0\"} 0");
+	assert_has(t,
+		   "http_server_request_duration_seconds_bucket{" SERVER_LABELS ",le=\"0.005\"} 1");
+	assert_has(t, "http_server_request_duration_seconds_count{" SERVER_LABELS "} 1");
+	assert_has(t, "http_server_response_body_size_bytes_sum{" SERVER_LABELS "} 2");
+	assert_int_equal(f->c.events, 3);
+	assert_int_equal(f->c.by_type[SONDE_EV_DATA], 2);
+	assert_int_equal(f->fk.n_ignored, 0);
+}
+
+/* Go's server reads one byte, then the rest: the classifier waits, then replays. */
+static void test_http_server_byte_per_read(void **state)
+{
+	struct fixture *f = *state;
+	const char *t;
+	size_t n = strlen(request);
+
+	feed_open(f, SONDE_EV_CONN_OPEN, 8, 8080, 50001, 1 * MS);
+	for (size_t i = 0; i < n; i++)
+		feed_io(f, 8, SONDE_DIR_RECV, (10 + i) * MS / 100, request + i, 1, 1);
+	feed(f, 8, SONDE_DIR_SEND, 30 * MS, response);
+	t = render(f);
+	/* first byte at 0.1 ms, last response byte at 30 ms: the 0.05 bucket */
+	assert_has(t,
+		   "http_server_request_duration_seconds_bucket{" SERVER_LABELS ",le=\"0.025\"} 0");
+	assert_has(t,
+		   "http_server_request_duration_seconds_bucket{" SERVER_LABELS ",le=\"0.05\"} 1");
+}
+
+static void test_redis_client(void **state)
+{
+	struct fixture *f = *state;
+	const char *t;
+
+	feed_open(f, SONDE_EV_CONN_OPEN, 9, 40000, 6379, 1 * MS);
+	feed(f, 9, SONDE_DIR_SEND, 2 * MS,
+	     "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*2\r\n$3\r\nGET\r\n$1\r\nj\r\n");
+	feed(f, 9, SONDE_DIR_RECV, 3 * MS, "$-1\r\n-ERR nope\r\n");
+	t = render(f);
+	assert_has(t, "db_client_operation_duration_seconds_count{db_system_name=\"redis\","
+		      "db_operation_name=\"GET\",error_type=\"\",server_address=\"127.0.0.1\","
+		      "server_port=\"6379\",service_name=\"unknown\"} 1");
+	assert_has(t, "db_client_operation_duration_seconds_count{db_system_name=\"redis\","
+		      "db_operation_name=\"GET\",error_type=\"ERR\",server_address=\"127.0.0.1\","
+		      "server_port=\"6379\",service_name=\"unknown\"} 1");
+}
+
+/* A TLS ClientHello read on a plain port: counted as unsupported, the kernel told to stop
+ * reporting the connection, and what was already in the ring ignored. */
+static void test_tls_ignored(void **state)
+{
+	struct fixture *f = *state;
+	const char hello[] = "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03";
+	const char *t;
+
+	feed_open(f, SONDE_EV_CONN_OPEN, 10, 8443, 50002, 1 * MS);
+	feed_io(f, 10, SONDE_DIR_RECV, 2 * MS, hello, sizeof(hello) - 1, 170);
+	feed(f, 10, SONDE_DIR_RECV, 3 * MS, request);
+	feed(f, 10, SONDE_DIR_SEND, 4 * MS, response);
+	assert_int_equal(f->fk.n_ignored, 1);
+	assert_int_equal(f->fk.ignored[0], 10);
+	t = render(f);
+	assert_has(t, "sonde_unsupported_connections_total{protocol=\"tls\"} 1");
+	assert_null(strstr(t, "http_server_request_duration_seconds_count{"));
+}
+
+/* A request whose connection closes before any response: unanswered, not an exchange. */
+static void test_unanswered_on_close(void **state)
+{
+	struct fixture *f = *state;
+	const char *t;
+
+	feed_open(f, SONDE_EV_CONN_OPEN, 11, 8080, 50003, 1 * MS);
+	feed(f, 11, SONDE_DIR_RECV, 2 * MS, request);
+	feed_open(f, SONDE_EV_CONN_CLOSE, 11, 8080, 50003, 3 * MS);
+	t = render(f);
+	assert_has(t, "sonde_requests_unanswered_total{protocol=\"http\"} 1");
+	assert_null(strstr(t, "http_server_request_duration_seconds_count{"));
+}
+
+/* A client's response delimited by close ends at the EOF read (len 0). */
+static void test_http_client_close_delimited(void **state)
+{
+	struct fixture *f = *state;
+	const char *t;
+
+	feed_open(f, SONDE_EV_CONN_OPEN, 12, 41000, 80, 1 * MS);
+	feed(f, 12, SONDE_DIR_SEND, 2 * MS, "GET /x HTTP/1.0\r\n\r\n");
+	feed(f, 12, SONDE_DIR_RECV, 3 * MS, "HTTP/1.0 200 OK\r\n\r\nbody");
+	t = render(f);
+	assert_null(strstr(t, "http_client_request_duration_seconds_count{"));
+	feed_io(f, 12, SONDE_DIR_RECV, 4 * MS, "", 0, 0);
+	t = render(f);
+	assert_has(t, "http_client_request_duration_seconds_count{http_request_method=\"GET\","
+		      "http_response_status_code=\"200\",server_address=\"127.0.0.1\","
+		      "server_port=\"80\",service_name=\"unknown\"} 1");
+	assert_has(t, "http_client_response_body_size_bytes_sum{http_request_method=\"GET\","
+		      "http_response_status_code=\"200\",server_address=\"127.0.0.1\","
+		      "server_port=\"80\",service_name=\"unknown\"} 4");
+}
+
+/* Records that are not whole are counted and change nothing. */
+static void test_bad_records(void **state)
+{
+	struct fixture *f = *state;
+	struct sonde_data_event e = { 0 };
+	struct sonde_event_hdr h = { 0 };
+
+	hdr(&h, SONDE_EV_DATA, 1);
+	assert_int_equal(consumer_on_record(&f->c, &h, sizeof(h)), 0); /* too short */
+	hdr(&e.hdr, SONDE_EV_DATA, 1);
+	e.hdr.abi = SONDE_ABI_VERSION + 1;
+	assert_int_equal(consumer_on_record(&f->c, &e, sizeof(e)), 0); /* another ABI */
+	e.hdr.abi = SONDE_ABI_VERSION;
+	e.cap_len = 10;
+	e.len = 10;
+	assert_int_equal(consumer_on_record(&f->c, &e, sizeof(e)), 0); /* payload missing */
+	hdr(&h, 99, 1);
+	assert_int_equal(consumer_on_record(&f->c, &h, sizeof(h)), 0); /* unknown type */
+	assert_int_equal(f->c.bad_records, 4);
+	assert_int_equal(f->c.events, 0);
+	assert_int_equal(f->c.conns.by_id.len, 0);
+}
+
+/* A fork child whose parent is not tracked and whose /proc is gone leaves the allow set. */
+static void test_process_records(void **state)
+{
+	struct fixture *f = *state;
+	struct sonde_proc_event e = { 0 };
+
+	hdr(&e.hdr, SONDE_EV_PROC_FORK, 1);
+	e.hdr.tgid = 777;
+	e.ppid = 1;
+	assert_int_equal(consumer_on_record(&f->c, &e, sizeof(e)), 0);
+	assert_int_equal(f->fk.n_off, 1);
+	assert_int_equal(f->fk.allowed_off[0], 777);
+	assert_int_equal(f->c.by_type[SONDE_EV_PROC_FORK], 1);
+	assert_string_equal(consumer_event_name(SONDE_EV_PROC_FORK), "proc_fork");
+	assert_null(consumer_event_name(99));
+}
+
+/* Idle connections are dropped; a later record starts a new one. */
+static void test_expire(void **state)
+{
+	struct fixture *f = *state;
+
+	feed_open(f, SONDE_EV_CONN_OPEN, 13, 8080, 50004, 1 * MS);
+	feed_open(f, SONDE_EV_CONN_OPEN, 14, 8080, 50005, 500 * MS);
+	conns_expire(&f->c.conns, 600 * MS, 200 * MS);
+	assert_int_equal(f->c.conns.by_id.len, 1);
+	conns_expire(&f->c.conns, 800 * MS, 200 * MS);
+	assert_int_equal(f->c.conns.by_id.len, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_http_server_exchange, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_http_server_byte_per_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_redis_client, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unanswered_on_close, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_http_client_close_delimited, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_process_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expire, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

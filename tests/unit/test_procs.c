@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The tracked set against the real /proc: a child process of this test, selected by rule,
+ * joined by fork children, left at exit; every change reaches the kernel through a fake
+ * kernel_ctl. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config/config.h"
+#include "kernel/ctl.h"
+#include "procs/procs.h"
+
+#define MAX_CALLS 16
+
+struct fake_kernel {
+	uint32_t tgid[MAX_CALLS];
+	bool on[MAX_CALLS];
+	size_t n;
+};
+
+static int fake_allow(void *ctx, uint32_t tgid, bool on)
+{
+	struct fake_kernel *k = ctx;
+
+	if (k->n < MAX_CALLS) {
+		k->tgid[k->n] = tgid;
+		k->on[k->n++] = on;
+	}
+	return 0;
+}
+
+static bool called(const struct fake_kernel *k, uint32_t tgid, bool on)
+{
+	for (size_t i = 0; i < k->n; i++)
+		if (k->tgid[i] == tgid && k->on[i] == on)
+			return true;
+	return false;
+}
+
+static pid_t spawn_sleeper(void)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		pause();
+		_exit(0);
+	}
+	return pid;
+}
+
+static void reap(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+static void test_pid_rule_fork_exit(void **state)
+{
+	pid_t child = spawn_sleeper();
+	struct select_rule rule = { .kind = SELECT_PID, .num = (uint32_t)child };
+	struct config cfg = { .rules = &rule, .n_rules = 1 };
+	struct fake_kernel fk = { 0 };
+	struct kernel_ctl kctl = { .ctx = &fk, .allow = fake_allow };
+	struct procs p;
+	const struct proc *pr;
+
+	assert_int_equal(procs_init(&p, &cfg, &kctl, "/proc"), 0);
+	assert_int_equal(procs_scan(&p), 1);
+	assert_true(called(&fk, (uint32_t)child, true));
+	pr = procs_get(&p, (uint32_t)child);
+	assert_non_null(pr);
+	assert_string_equal(pr->comm, "test_procs"); /* forked, not exec'd */
+	/* A fork child already gone from /proc joins under its parent's service. */
+	procs_on_fork(&p, 3999999, (uint32_t)child);
+	pr = procs_get(&p, 3999999);
+	assert_non_null(pr);
+	assert_string_equal(pr->service, procs_get(&p, (uint32_t)child)->service);
+	assert_int_equal(procs_count(&p), 2);
+	/* A fork child of an untracked parent, gone: unselected in the kernel at once. */
+	procs_on_fork(&p, 3999998, 1);
+	assert_true(called(&fk, 3999998, false));
+	assert_null(procs_get(&p, 3999998));
+	procs_on_exit(&p, (uint32_t)child);
+	assert_true(called(&fk, (uint32_t)child, false));
+	assert_null(procs_get(&p, (uint32_t)child));
+	assert_int_equal(procs_count(&p), 1);
+	procs_free(&p);
+	reap(child);
+}
+
+/* A short-lived process that exec'd into a comm= rule's comm and is gone before user space
+ * reads /proc is kept, named by its comm (the kernel selected it at exec). */
+static void test_comm_rule_at_exec(void **state)
+{
+	struct select_rule rule = { .kind = SELECT_COMM, .text = "a-long-client-name" };
+	struct config cfg = { .rules = &rule, .n_rules = 1 };
+	struct fake_kernel fk = { 0 };
+	struct kernel_ctl kctl = { .ctx = &fk, .allow = fake_allow };
+	struct procs p;
+
+	assert_int_equal(procs_init(&p, &cfg, &kctl, "/proc"), 0);
+	procs_on_exec(&p, 3999997, "a-long-client-n"); /* the kernel's 15 bytes */
+	assert_non_null(procs_get(&p, 3999997));
+	assert_string_equal(procs_get(&p, 3999997)->service, "a-long-client-n");
+	procs_on_exec(&p, 3999996, "other");
+	assert_null(procs_get(&p, 3999996));
+	assert_true(procs_want_exec_events(&cfg));
+	assert_false(procs_want_listen_events(&cfg));
+	procs_free(&p);
+}
+
+/* port= rules: a process that starts listening on the port joins. */
+static void test_port_rule_at_listen(void **state)
+{
+	pid_t child = spawn_sleeper();
+	struct select_rule rule = { .kind = SELECT_PORT, .num = 18080 };
+	struct config cfg = { .rules = &rule, .n_rules = 1 };
+	struct fake_kernel fk = { 0 };
+	struct kernel_ctl kctl = { .ctx = &fk, .allow = fake_allow };
+	struct procs p;
+
+	assert_int_equal(procs_init(&p, &cfg, &kctl, "/proc"), 0);
+	assert_true(procs_want_listen_events(&cfg));
+	procs_on_listen(&p, (uint32_t)child, 18081);
+	assert_null(procs_get(&p, (uint32_t)child));
+	procs_on_listen(&p, (uint32_t)child, 18080);
+	assert_non_null(procs_get(&p, (uint32_t)child));
+	assert_true(called(&fk, (uint32_t)child, true));
+	procs_free(&p);
+	reap(child);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pid_rule_fork_exit),
+		cmocka_unit_test(test_comm_rule_at_exec),
+		cmocka_unit_test(test_port_rule_at_listen),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
