@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* --counter / counter = NAME METHOD ROUTE STATUS: forms, every error message, precedence,
- * config_write. The rest of config_parse() is in test_config.c. */
+/* --counter / counter = NAME METHOD ROUTE STATUS: forms, every error message, precedence.
+ * The rest of config_parse() is in test_config.c. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -303,36 +303,6 @@ static void test_counter_file_and_flags(void **state)
 	unlink(path);
 }
 
-static void test_counter_write_round_trip(void **state)
-{
-	char *text = NULL, path[64];
-	size_t len = 0, i;
-	FILE *out = open_memstream(&text, &len);
-	struct run a, b;
-
-	assert_int_equal(RUN(&a, "--counter", "orders_created_total POST /api/v1/orders 201",
-			     "--counter", "p_total *\t/api/v1/payments/{id}  5xx", "--counter",
-			     "all_total GET /a/* *"),
-			 0);
-	assert_int_equal(config_write(&a.cfg, out), 0);
-	fclose(out);
-	assert_non_null(strstr(text, "\ncounter = orders_created_total POST /api/v1/orders 201\n"
-				     "counter = p_total * /api/v1/payments/{id} 5xx\n"
-				     "counter = all_total GET /a/* *\n"));
-	write_temp(path, sizeof(path), text);
-	assert_int_equal(RUN(&b, "--config", path), 0);
-	unlink(path);
-	assert_string_equal(b.err, "");
-	assert_int_equal(b.cfg.n_counters, 3);
-	for (i = 0; i < 3; i++)
-		assert_counter(&b.cfg, i, a.cfg.counters[i].name, a.cfg.counters[i].method,
-			       a.cfg.counters[i].route, a.cfg.counters[i].status,
-			       a.cfg.counters[i].status_class);
-	free(text);
-	done(&a);
-	done(&b);
-}
-
 static void test_counter_status_text_and_free(void **state)
 {
 	struct counter_rule r = { .status = 201 };
@@ -364,7 +334,6 @@ int main(void)
 		cmocka_unit_test(test_counter_part_errors),
 		cmocka_unit_test(test_counter_duplicates),
 		cmocka_unit_test(test_counter_file_and_flags),
-		cmocka_unit_test(test_counter_write_round_trip),
 		cmocka_unit_test(test_counter_status_text_and_free),
 	};
 

@@ -82,11 +82,6 @@ struct config {
 int config_parse(struct config *cfg, int argc, char **argv, FILE *errout);
 /* Frees what config_parse allocated; accepts NULL and zeroed or partially filled configs. */
 void config_free(struct config *cfg);
-/*
- * Writes cfg in config-file syntax (for --check): reading the output back gives the same
- * config. Routes read from a routes file are written as route lines. Returns 0 or -EIO.
- */
-int config_write(const struct config *cfg, FILE *out);
 
 const char *capture_mode_name(enum capture_mode mode);
 const char *select_kind_name(enum select_kind kind);

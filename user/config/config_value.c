@@ -14,7 +14,6 @@
 #include "config/config_internal.h"
 #include "metrics/route.h"
 #include "sonde_abi.h"
-#include "util/version.h"
 
 #define CAPTURE_BYTES_MIN 64
 #define COMM_MAX (SONDE_COMM_LEN - 1) /* TASK_COMM_LEN 16 with its NUL */
@@ -582,40 +581,4 @@ void config_free(struct config *cfg)
 	cfg->n_rules = 0;
 	cfg->counters = NULL;
 	cfg->n_counters = 0;
-}
-
-int config_write(const struct config *cfg, FILE *out)
-{
-	const char *v6 = strchr(cfg->listen_host, ':') ? "[" : "";
-	size_t i;
-
-	fprintf(out, "# sonde %s: effective configuration\n", sonde_version());
-	for (i = 0; i < cfg->n_rules; i++) {
-		const struct select_rule *r = &cfg->rules[i];
-
-		if (r->kind == SELECT_PID || r->kind == SELECT_PORT)
-			fprintf(out, "select = %s=%u\n", select_kind_name(r->kind), r->num);
-		else
-			fprintf(out, "select = %s=%s\n", select_kind_name(r->kind), r->text);
-	}
-	fprintf(out, "listen = %s%s%s:%u\n", v6, cfg->listen_host, *v6 ? "]" : "",
-		cfg->listen_port);
-	if (cfg->routes_file[0])
-		fprintf(out, "# routes-file %s: its patterns are among the routes below\n",
-			cfg->routes_file);
-	for (i = 0; i < cfg->n_routes; i++)
-		fprintf(out, "route = %s\n", cfg->routes[i]);
-	for (i = 0; i < cfg->n_counters; i++) {
-		const struct counter_rule *r = &cfg->counters[i];
-		char status[4];
-
-		fprintf(out, "counter = %s %s %s %s\n", r->name, r->method, r->route,
-			counter_status_text(r, status));
-	}
-	fprintf(out, "capture = %s\n", capture_mode_name(cfg->capture));
-	fprintf(out, "capture-bytes = %u\n", cfg->capture_bytes);
-	fprintf(out, "route-cap = %u\n", cfg->route_cap);
-	fprintf(out, "max-series = %u\n", cfg->max_series);
-	fprintf(out, "verbose = %d\n", cfg->verbose);
-	return ferror(out) ? -EIO : 0;
 }
