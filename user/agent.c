@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "agent.h"
+#include "config/options.h"
 #include "metrics/business.h"
 #include "http/httpd.h"
 #include "kernel/loader.h"

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "config/options.h"
 #include "sonde_abi.h"
 
 #define DATA SONDE_TEST_DATA

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "config/config_value.h"
 
 struct run {
 	int rc;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Command line (argp) and config file syntax; config_value.c checks the values. The file is
+ * Command line (argp) and config file syntax: which option a word or line sets, in what
+ * order; options.c names the options, config_value.c checks the values. The file is
  * read after the flags and the flags are then laid over it, so a flag wins over a key.
  * argp runs with ARGP_NO_EXIT|ARGP_NO_ERRS|ARGP_NO_HELP: nothing here calls exit() and every
  * message goes to the caller's errout (the tests parse in-process), so --help, --version
@@ -13,7 +14,8 @@
 #include <string.h>
 
 #include "config/config.h"
-#include "config/config_internal.h"
+#include "config/config_value.h"
+#include "config/options.h"
 #include "sonde_abi.h"
 #include "util/version.h"
 
@@ -21,120 +23,6 @@
 #define DEFAULT_LISTEN_PORT 9464
 #define DEFAULT_ROUTE_CAP 200
 #define DEFAULT_MAX_SERIES 10000
-
-static const struct argp_option options[] = {
-	{ NULL, 0, NULL, 0, "What to observe:", 1 },
-	{ "select", OPT_SELECT, "RULE", 0,
-	  "Observe the processes RULE matches: pid=N, comm=NAME, exe=GLOB, port=N or cgroup=GLOB "
-	  "(repeatable; see Selection rules below)",
-	  0 },
-	{ NULL, 0, NULL, 0, "Capture:", 2 },
-	{ "capture", OPT_CAPTURE, "MODE", 0,
-	  "How bytes are captured: auto (default: socket when the kernel has the socket "
-	  "tracepoints, else syscalls), socket (tp_btf sock_send_length/sock_recv_length, "
-	  "Linux >= 6.3) or syscalls (read/write syscall tracepoints; slows every syscall a "
-	  "little)",
-	  0 },
-	{ "capture-bytes", OPT_CAPTURE_BYTES, "N", 0,
-	  "Bytes copied from the start of each socket read or write, 64 to 16384 (default 4096)",
-	  0 },
-	{ NULL, 0, NULL, 0, "Metrics:", 3 },
-	{ "listen", OPT_LISTEN, "ADDR:PORT", 0,
-	  "Serve /metrics on ADDR:PORT (default 0.0.0.0:9464); [::1]:9464 for IPv6, :9464 for "
-	  "every IPv4 address, port 0 for any free port",
-	  0 },
-	{ "route", OPT_ROUTE, "PATTERN", 0,
-	  "HTTP route pattern reported as http_route, e.g. /api/v1/orders/{id} (repeatable)", 0 },
-	{ "routes-file", OPT_ROUTES_FILE, "FILE", 0,
-	  "Read route patterns from FILE, one per line, '#' comments; they come after the "
-	  "--route patterns",
-	  0 },
-	{ "route-cap", OPT_ROUTE_CAP, "N", 0,
-	  "Most distinct http_route values kept per service (default 200)", 0 },
-	{ "max-series", OPT_MAX_SERIES, "N", 0,
-	  "Most series per metric family; further label sets are dropped and counted in "
-	  "sonde_ self-metrics (default 10000)",
-	  0 },
-	{ "counter", OPT_COUNTER, "RULE", 0,
-	  "Count the HTTP requests RULE matches in a counter of its own: 'NAME METHOD ROUTE "
-	  "STATUS', e.g. 'orders_created_total POST /api/v1/orders 201' (repeatable; see "
-	  "Business counters below)",
-	  0 },
-	{ NULL, 0, NULL, 0, "Program:", 4 },
-	{ "config", OPT_CONFIG, "FILE", 0,
-	  "Read settings from FILE first; flags override its single-valued keys and add to its "
-	  "select, route and counter lines",
-	  0 },
-	{ "check", OPT_CHECK, NULL, 0, "Check the configuration, then exit without capturing", 0 },
-	{ "verbose", OPT_VERBOSE, NULL, 0, "Log more; repeat for more detail", 0 },
-	{ "help", OPT_HELP, NULL, 0, "Print this help and exit", -1 },
-	{ "usage", OPT_USAGE, NULL, 0, "Print a short usage message and exit", -1 },
-	{ "version", OPT_VERSION, NULL, 0, "Print the version and exit", -1 },
-	{ 0 },
-};
-
-static const char doc[] =
-	"Observe the HTTP/1, PostgreSQL and Redis traffic of selected processes with eBPF, "
-	"without changing them, and serve Prometheus metrics on /metrics."
-	"\v"
-	"Selection rules (--select RULE, repeatable; a process matching any rule is\n"
-	"observed, and so are the children it forks):\n"
-	"  pid=N          that process, e.g. pid=4242\n"
-	"  comm=NAME      exact task name, 1 to 15 characters (the kernel cuts comm\n"
-	"                 at 15), e.g. comm=nginx\n"
-	"  exe=GLOB       executable's full path (fnmatch), e.g. exe=/usr/sbin/nginx\n"
-	"                 or exe='*/java'\n"
-	"  port=N         processes listening on TCP port N, e.g. port=8080\n"
-	"  cgroup=GLOB    cgroup v2 path (fnmatch), e.g.\n"
-	"                 cgroup='/system.slice/api.service'\n"
-	"\n"
-	"Route patterns (chi syntax: printable ASCII, starting with '/'; the first\n"
-	"that matches names the route, and unmatched paths share one route):\n"
-	"  /api/v1/orders/{id}        {name} matches one path segment\n"
-	"  /users/{id:[0-9]+}         {name:regexp} is accepted, but its regexp is\n"
-	"                             not evaluated yet: it matches like {name}\n"
-	"  /static/*                  a trailing * matches the rest of the path\n"
-	"\n"
-	"Business counters (--counter RULE, repeatable): each HTTP request a server\n"
-	"answers that matches RULE 'NAME METHOD ROUTE STATUS' (words separated by\n"
-	"spaces) adds 1 to the counter NAME{service_name=\"...\"}, e.g.\n"
-	"  --counter 'orders_created_total POST /api/v1/orders 201'\n"
-	"  --counter 'payment_failures_total POST /api/v1/payments 5xx'\n"
-	"  NAME     metric name [a-zA-Z_:][a-zA-Z0-9_:]*, at most 64 characters,\n"
-	"           not starting with sonde_, http_ or db_; one rule per name\n"
-	"  METHOD   GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE, PATCH, or *\n"
-	"  ROUTE    the http_route to count, written as a route pattern; give the\n"
-	"           same pattern to --route too, else the path falls in another route\n"
-	"           (without any --route, routes come from path heuristics, e.g.\n"
-	"           /api/v1/orders/{id})\n"
-	"  STATUS   a status code (201), a class (1xx to 5xx), or *\n"
-	"\n"
-	"Config file (--config FILE): one 'key = value' per line, the key being a long\n"
-	"option name without '--'; '#' at the start of a line or after a space starts\n"
-	"a comment; select, route and counter may repeat; verbose takes a level\n"
-	"(verbose = 2);\n"
-	"check and config are command-line only. A relative routes-file is read from\n"
-	"the config file's directory. Example:\n"
-	"  select = comm=api-server\n"
-	"  select = port=5432\n"
-	"  listen = 127.0.0.1:9464\n"
-	"  route = /api/v1/orders/{id}\n"
-	"  counter = orders_created_total POST /api/v1/orders 201\n";
-
-static bool option_is_end(const struct argp_option *o)
-{
-	return !o->name && !o->key && !o->doc && !o->group;
-}
-
-const char *config_option_name(int key)
-{
-	const struct argp_option *o;
-
-	for (o = options; !option_is_end(o); o++)
-		if (o->name && o->key == key)
-			return o->name;
-	return "?";
-}
 
 /* '#' starts a comment at the start of a line or after blank space (shell-like), so a
  * value may still contain '#'. Returns the trimmed rest. */
@@ -156,22 +44,6 @@ static char *clean_line(char *s)
 	return s;
 }
 
-static const struct argp_option *file_key(const char *key)
-{
-	const struct argp_option *o;
-
-	for (o = options; !option_is_end(o); o++)
-		if (o->name && !strcmp(o->name, key))
-			return o;
-	return NULL;
-}
-
-static bool command_line_only(int key)
-{
-	return key == OPT_CONFIG || key == OPT_CHECK || key == OPT_HELP || key == OPT_USAGE ||
-	       key == OPT_VERSION;
-}
-
 static int apply_config_line(struct config *cfg, char *line, struct config_diag *d)
 {
 	char *s = clean_line(line), *eq, *key, *value;
@@ -191,12 +63,12 @@ static int apply_config_line(struct config *cfg, char *line, struct config_diag 
 		config_diag(d, NULL, "missing key before '= %s'", value);
 		return -EINVAL;
 	}
-	o = file_key(key);
+	o = option_by_name(key);
 	if (!o) {
 		config_diag(d, NULL, "unknown key '%s'", key);
 		return -EINVAL;
 	}
-	if (command_line_only(o->key)) {
+	if (option_command_line_only(o->key)) {
 		config_diag(d, NULL, "'%s' is a command-line option, not a config file key", key);
 		return -EINVAL;
 	}
@@ -267,23 +139,15 @@ static unsigned set_bit(int key)
 static bool describe_bad_long(const char *word, struct config_diag *d)
 {
 	const char *name = word + 2, *eq = strchr(name, '=');
-	int len = eq ? (int)(eq - name) : (int)strlen(name), n = 0;
-	const struct argp_option *o, *match = NULL;
+	size_t len = eq ? (size_t)(eq - name) : strlen(name);
+	const struct argp_option *match;
+	int n;
 
-	for (o = options; !option_is_end(o) && len; o++) {
-		if (!o->name || strncmp(o->name, name, len))
-			continue;
-		match = o;
-		if ((int)strlen(o->name) == len) { /* getopt prefers an exact match */
-			n = 1;
-			break;
-		}
-		n++;
-	}
+	match = option_by_prefix(name, len, &n);
 	if (n == 0)
-		config_diag(d, NULL, "unknown option '--%.*s' (see --help)", len, name);
+		config_diag(d, NULL, "unknown option '--%.*s' (see --help)", (int)len, name);
 	else if (n > 1)
-		config_diag(d, NULL, "option '--%.*s' is ambiguous (see --help)", len, name);
+		config_diag(d, NULL, "option '--%.*s' is ambiguous (see --help)", (int)len, name);
 	else if (eq && !match->arg)
 		config_diag(d, NULL, "option '--%s' takes no value", match->name);
 	else if (!eq && match->arg)
@@ -303,10 +167,8 @@ static bool describe_bad_word(const char *word, struct config_diag *d)
 	if (word[1] == '-')
 		return word[2] && describe_bad_long(word, d);
 	for (p = word + 1; *p; p++) {
-		for (o = options; !option_is_end(o); o++)
-			if (o->name && o->key == (unsigned char)*p)
-				break;
-		if (option_is_end(o)) {
+		o = option_by_key((unsigned char)*p);
+		if (!o) {
 			config_diag(d, NULL, "unknown option '-%c' (see --help)", *p);
 			return true;
 		}
@@ -390,7 +252,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	return ARGP_ERR_UNKNOWN;
 }
 
-static const struct argp argp = { options, parse_opt, NULL, doc, NULL, NULL, NULL };
+static const struct argp argp = { option_table, parse_opt, NULL, option_doc, NULL, NULL, NULL };
 
 static void config_defaults(struct config *cfg)
 {
@@ -480,4 +342,23 @@ cleanup:
 	if (err < 0)
 		config_free(cfg);
 	return err;
+}
+
+void config_free(struct config *cfg)
+{
+	size_t i;
+
+	if (!cfg)
+		return;
+	for (i = 0; i < cfg->n_routes; i++)
+		free(cfg->routes[i]);
+	free(cfg->routes);
+	free(cfg->rules);
+	free(cfg->counters);
+	cfg->routes = NULL;
+	cfg->n_routes = 0;
+	cfg->rules = NULL;
+	cfg->n_rules = 0;
+	cfg->counters = NULL;
+	cfg->n_counters = 0;
 }

@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * sonde's configuration: command-line flags (argp) and the config file.
+ * Stage config. In: argv (env_args() puts the SONDE_* variables first), the --config file,
+ * the --routes-file. Out: one struct config, or one line per error naming what is wrong.
+ *
+ * Calls go one way: config.c (flags and files: config_parse) -> config_value.c (each value),
+ * and both -> options.c (option table, value names, error wording). env_args.c stands apart.
+ *
  * Config file format: one "key = value" per line, the key being a long option name
  * (select, listen, route, routes-file, counter, capture, ...); '#' starts a comment;
  * repeatable options may repeat their key. Flags given on the command line override scalar
@@ -82,10 +87,5 @@ struct config {
 int config_parse(struct config *cfg, int argc, char **argv, FILE *errout);
 /* Frees what config_parse allocated; accepts NULL and zeroed or partially filled configs. */
 void config_free(struct config *cfg);
-
-const char *capture_mode_name(enum capture_mode mode);
-const char *select_kind_name(enum select_kind kind);
-/* "201", "5xx" or "*": the STATUS of a counter rule as written; buf holds 4 bytes or more. */
-const char *counter_status_text(const struct counter_rule *rule, char *buf);
 
 #endif

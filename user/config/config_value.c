@@ -6,12 +6,12 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config/config.h"
-#include "config/config_internal.h"
+#include "config/config_value.h"
+#include "config/options.h"
 #include "metrics/route.h"
 #include "sonde_abi.h"
 
@@ -19,54 +19,7 @@
 #define COMM_MAX (SONDE_COMM_LEN - 1) /* TASK_COMM_LEN 16 with its NUL */
 #define VERBOSE_MAX 9
 
-static const char *const capture_names[] = {
-	[CAPTURE_AUTO] = "auto",
-	[CAPTURE_SOCKET] = "socket",
-	[CAPTURE_SYSCALLS] = "syscalls",
-};
-
-static const char *const select_names[] = {
-	[SELECT_PID] = "pid",	[SELECT_COMM] = "comm",	    [SELECT_EXE] = "exe",
-	[SELECT_PORT] = "port", [SELECT_CGROUP] = "cgroup",
-};
-
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-void config_diag(struct config_diag *d, const char *key, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("sonde: ", d->out);
-	if (d->what)
-		fprintf(d->out, "%s %s:%u: ", d->what, d->file, d->line);
-	if (key)
-		fprintf(d->out, d->what ? "%s: " : "--%s: ", key);
-	va_start(ap, fmt);
-	vfprintf(d->out, fmt, ap);
-	va_end(ap);
-	fputc('\n', d->out);
-	d->errors++;
-}
-
-int config_nomem(struct config_diag *d)
-{
-	fputs("sonde: out of memory\n", d->out);
-	return -ENOMEM;
-}
-
-const char *capture_mode_name(enum capture_mode mode)
-{
-	if ((unsigned)mode < ARRAY_SIZE(capture_names))
-		return capture_names[mode];
-	return "unknown";
-}
-
-const char *select_kind_name(enum select_kind kind)
-{
-	if ((unsigned)kind < ARRAY_SIZE(select_names))
-		return select_names[kind];
-	return "unknown";
-}
 
 /* Strict decimal: digits only, no sign, no spaces, no suffix; min..max inclusive. */
 static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
@@ -94,10 +47,10 @@ static int apply_number(uint32_t *field, int key, const char *value, uint32_t mi
 	if (!parse_u32(value, min, max, field))
 		return 0;
 	if (max == UINT32_MAX)
-		config_diag(d, config_option_name(key), "'%s' is not a number >= %u", value, min);
+		config_diag(d, option_name(key), "'%s' is not a number >= %u", value, min);
 	else
-		config_diag(d, config_option_name(key), "'%s' is not a number from %u to %u", value,
-			    min, max);
+		config_diag(d, option_name(key), "'%s' is not a number from %u to %u", value, min,
+			    max);
 	return -EINVAL;
 }
 
@@ -222,7 +175,7 @@ static int parse_select_value(struct select_rule *r, const char *rule, const cha
 		break;
 	case SELECT_EXE:
 	case SELECT_CGROUP:
-		if (check_glob(rule, select_names[r->kind], arg, d))
+		if (check_glob(rule, select_kind_name(r->kind), arg, d))
 			return -EINVAL;
 		break;
 	}
@@ -234,25 +187,19 @@ static int parse_select(struct config *cfg, const char *rule, struct config_diag
 {
 	const char *eq = strchr(rule, '=');
 	struct select_rule r = { 0 };
-	size_t i;
 
 	if (!eq || eq == rule) {
 		config_diag(d, "select",
 			    "'%s' is not KIND=VALUE (KIND: pid, comm, exe, port or cgroup)", rule);
 		return -EINVAL;
 	}
-	for (i = 0; i < ARRAY_SIZE(select_names); i++)
-		if (strlen(select_names[i]) == (size_t)(eq - rule) &&
-		    !strncmp(select_names[i], rule, eq - rule))
-			break;
-	if (i == ARRAY_SIZE(select_names)) {
+	if (select_kind_parse(rule, eq - rule, &r.kind)) {
 		config_diag(
 			d, "select",
 			"'%s': unknown rule kind '%.*s' (expected pid, comm, exe, port or cgroup)",
 			rule, (int)(eq - rule), rule);
 		return -EINVAL;
 	}
-	r.kind = (enum select_kind)i;
 	if (parse_select_value(&r, rule, eq + 1, d))
 		return -EINVAL;
 	return config_append_rule(cfg, &r) ? config_nomem(d) : 0;
@@ -491,11 +438,11 @@ static int copy_path(char *dst, size_t size, int key, const char *dir, size_t di
 		     const char *path, struct config_diag *d)
 {
 	if (!*path) {
-		config_diag(d, config_option_name(key), "needs a file name");
+		config_diag(d, option_name(key), "needs a file name");
 		return -EINVAL;
 	}
 	if (dir_len + strlen(path) >= size) {
-		config_diag(d, config_option_name(key), "'%s' is longer than %zu characters", path,
+		config_diag(d, option_name(key), "'%s' is longer than %zu characters", path,
 			    size - 1);
 		return -EINVAL;
 	}
@@ -516,14 +463,8 @@ static int apply_routes_file(struct config *cfg, const char *path, struct config
 
 static int apply_capture(struct config *cfg, const char *value, struct config_diag *d)
 {
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(capture_names); i++) {
-		if (!strcmp(value, capture_names[i])) {
-			cfg->capture = (enum capture_mode)i;
-			return 0;
-		}
-	}
+	if (!capture_mode_parse(value, &cfg->capture))
+		return 0;
 	config_diag(d, "capture", "'%s' is not one of auto, socket, syscalls", value);
 	return -EINVAL;
 }
@@ -562,23 +503,4 @@ int config_apply(struct config *cfg, int key, const char *value, struct config_d
 		return 0;
 	}
 	return -EINVAL;
-}
-
-void config_free(struct config *cfg)
-{
-	size_t i;
-
-	if (!cfg)
-		return;
-	for (i = 0; i < cfg->n_routes; i++)
-		free(cfg->routes[i]);
-	free(cfg->routes);
-	free(cfg->rules);
-	free(cfg->counters);
-	cfg->routes = NULL;
-	cfg->n_routes = 0;
-	cfg->rules = NULL;
-	cfg->n_rules = 0;
-	cfg->counters = NULL;
-	cfg->n_counters = 0;
 }

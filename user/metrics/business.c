@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config_value.h"
 #include "metrics/business.h"
 
 /* One series per service_name: the services on one node. */
