@@ -7,7 +7,8 @@
 
 /* Runs until SIGINT/SIGTERM. Returns the process exit code. */
 int agent_run(const struct config *cfg);
-/* --check: probes the kernel, prints a table, returns 0 only if a capture path works. */
+/* --check: prints a table of what this kernel supports; returns 0 if the capture path
+ * cfg->capture asks for works, else 1 (config_parse already refused a wrong configuration). */
 int agent_check(const struct config *cfg);
 
 #endif

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* config_parse(): flags, config file, routes file, precedence, and every error message. */
+#include <ctype.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 
 #define DATA SONDE_TEST_DATA
 #define DEPLOY_CONF SONDE_TEST_DATA "/../../../deploy/sonde.conf"
+#define README SONDE_TEST_DATA "/../../../README.md"
 
 struct run {
 	int rc;
@@ -584,6 +586,59 @@ static void test_help(void **state)
 	done(&r);
 }
 
+/* Runs of blanks become one space and Markdown's backquotes go, so that text argp wrapped
+ * and text in the README compare word for word. */
+static void squeeze(char *s)
+{
+	char *start = s, *w = s;
+
+	for (; *s; s++) {
+		if (*s == '`')
+			continue;
+		if (isspace((unsigned char)*s)) {
+			if (w == start || w[-1] != ' ')
+				*w++ = ' ';
+			continue;
+		}
+		*w++ = *s;
+	}
+	*w = '\0';
+}
+
+static char *read_file(const char *path)
+{
+	char *text = NULL;
+	size_t cap = 0;
+	FILE *f = fopen(path, "r");
+
+	assert_non_null(f);
+	assert_true(getdelim(&text, &cap, '\0', f) > 0);
+	fclose(f);
+	return text;
+}
+
+/* --help and the README say the same about --check: what agent_check does and returns. */
+static void test_check_described_once(void **state)
+{
+	static const char said[] = "without capturing: 0 if the capture path --capture asks for "
+				   "works, 1 if not, 2 if the configuration is wrong";
+	char *help, *readme = read_file(README);
+	struct run r;
+
+	help = run_capturing_stdout(&r, (const char *[]){ "sonde", "--help", NULL });
+	done(&r);
+	squeeze(help);
+	squeeze(readme);
+	assert_non_null(strstr(help, "--check Check the configuration, print a table of what "
+				     "this kernel supports, and exit "));
+	assert_non_null(strstr(help, said));
+	assert_non_null(strstr(readme, "--check checks the configuration, prints a table of what "
+				       "this kernel supports"));
+	assert_non_null(strstr(readme, said));
+	free(help);
+	free(readme);
+}
+
 static void test_version(void **state)
 {
 	struct run r;
@@ -701,6 +756,7 @@ int main(void)
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_command_line_errors),
 		cmocka_unit_test(test_help),
+		cmocka_unit_test(test_check_described_once),
 		cmocka_unit_test(test_version),
 		cmocka_unit_test(test_free_and_names),
 		cmocka_unit_test(test_deploy_conf),

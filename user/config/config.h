@@ -73,7 +73,7 @@ struct config {
 	uint32_t route_cap;	   /* --route-cap: distinct routes per service, default 200 */
 	uint32_t max_series;	   /* --max-series: series per metric family, default 10000 */
 	char config_file[256];	   /* --config, "" when none */
-	bool check;		   /* --check */
+	bool check;		   /* --check: capability table, no capture (agent_check) */
 	int verbose;		   /* -v, repeatable */
 };
 

@@ -56,7 +56,11 @@ const struct argp_option option_table[] = {
 	  "Read settings from FILE first; flags override its single-valued keys and add to its "
 	  "select, route and counter lines",
 	  0 },
-	{ "check", OPT_CHECK, NULL, 0, "Check the configuration, then exit without capturing", 0 },
+	{ "check", OPT_CHECK, NULL, 0,
+	  "Check the configuration, print a table of what this kernel supports, and exit "
+	  "without capturing: 0 if the capture path --capture asks for works, 1 if not, 2 if "
+	  "the configuration is wrong",
+	  0 },
 	{ "verbose", OPT_VERBOSE, NULL, 0, "Log more; repeat for more detail", 0 },
 	{ "help", OPT_HELP, NULL, 0, "Print this help and exit", -1 },
 	{ "usage", OPT_USAGE, NULL, 0, "Print a short usage message and exit", -1 },
