@@ -1,75 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* config_parse(): flags, config file, routes file, precedence, and every error message. */
 #include <ctype.h>
-#include <errno.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
-#include <cmocka.h>
-
-#include "config/config.h"
+#include "config_runner.h"
 #include "config/options.h"
 #include "sonde_abi.h"
 
 #define DATA SONDE_TEST_DATA
 #define DEPLOY_CONF SONDE_TEST_DATA "/../../../deploy/sonde.conf"
 #define README SONDE_TEST_DATA "/../../../README.md"
-
-struct run {
-	int rc;
-	struct config cfg;
-	char *err; /* everything written to errout */
-	size_t err_len;
-};
-
-static int run_argv(struct run *r, const char **args)
-{
-	char *argv[64];
-	int argc = 0;
-	FILE *err;
-
-	for (; args[argc]; argc++)
-		argv[argc] = (char *)args[argc]; /* argp permutes argv: give it a copy */
-	argv[argc] = NULL;
-	err = open_memstream(&r->err, &r->err_len);
-	assert_non_null(err);
-	r->rc = config_parse(&r->cfg, argc, argv, err);
-	fclose(err);
-	return r->rc;
-}
-
-#define RUN(r, ...) run_argv(r, (const char *[]){ "sonde", __VA_ARGS__, NULL })
-
-static void done(struct run *r)
-{
-	config_free(&r->cfg);
-	free(r->err);
-}
-
-/* The run must fail with exactly this text on errout, and leave nothing allocated. */
-static void expect_error(const char *expected, const char **args)
-{
-	struct run r;
-
-	assert_int_equal(run_argv(&r, args), -EINVAL);
-	assert_string_equal(r.err, expected);
-	assert_null(r.cfg.rules);
-	assert_int_equal(r.cfg.n_rules, 0);
-	assert_null(r.cfg.routes);
-	assert_int_equal(r.cfg.n_routes, 0);
-	assert_null(r.cfg.counters);
-	assert_int_equal(r.cfg.n_counters, 0);
-	done(&r);
-}
-
-#define EXPECT_ERROR(expected, ...) \
-	expect_error(expected, (const char *[]){ "sonde", __VA_ARGS__, NULL })
 
 /* Everything but the rules and config_file is at its default. */
 static void assert_defaults_but_rules(const struct config *c)
@@ -500,32 +439,6 @@ static void test_command_line_errors(void **state)
 		     "--capture", "no", "--foo");
 }
 
-/* Runs config_parse with stdout sent to a temporary file; returns what was printed. */
-static char *run_capturing_stdout(struct run *r, const char **args)
-{
-	FILE *tmp = tmpfile();
-	int saved;
-	long len;
-	char *out;
-
-	assert_non_null(tmp);
-	fflush(stdout);
-	saved = dup(STDOUT_FILENO);
-	assert_true(saved >= 0);
-	assert_true(dup2(fileno(tmp), STDOUT_FILENO) >= 0);
-	run_argv(r, args);
-	fflush(stdout);
-	dup2(saved, STDOUT_FILENO);
-	close(saved);
-	len = lseek(fileno(tmp), 0, SEEK_END); /* fd 1 shared tmp's file offset */
-	assert_true(len >= 0);
-	out = calloc(1, (size_t)len + 1);
-	assert_non_null(out);
-	assert_int_equal(pread(fileno(tmp), out, (size_t)len, 0), len);
-	fclose(tmp);
-	return out;
-}
-
 static void test_help(void **state)
 {
 	static const char *const wanted[] = {
@@ -682,18 +595,6 @@ static void test_free_and_names(void **state)
 	assert_string_equal(select_kind_name(SELECT_PORT), "port");
 	assert_string_equal(select_kind_name(SELECT_CGROUP), "cgroup");
 	assert_string_equal(select_kind_name((enum select_kind) - 1), "unknown");
-}
-
-/* Writes text to a new temporary file; path receives its name. */
-static void write_temp(char *path, size_t size, const char *text)
-{
-	int fd;
-
-	snprintf(path, size, "/tmp/sonde-test-config-XXXXXX");
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
 }
 
 /* deploy/sonde.conf: as shipped (all commented) it gives the defaults, and every example

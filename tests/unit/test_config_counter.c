@@ -1,65 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* --counter / counter = NAME METHOD ROUTE STATUS: forms, every error message, precedence.
  * The rest of config_parse() is in test_config.c. */
-#include <errno.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include <cmocka.h>
-
-#include "config/config.h"
+#include "config_runner.h"
 #include "config/config_value.h"
-
-struct run {
-	int rc;
-	struct config cfg;
-	char *err; /* everything written to errout */
-	size_t err_len;
-};
-
-static int run_argv(struct run *r, const char **args)
-{
-	char *argv[64];
-	int argc = 0;
-	FILE *err;
-
-	for (; args[argc]; argc++)
-		argv[argc] = (char *)args[argc]; /* argp permutes argv: give it a copy */
-	argv[argc] = NULL;
-	err = open_memstream(&r->err, &r->err_len);
-	assert_non_null(err);
-	r->rc = config_parse(&r->cfg, argc, argv, err);
-	fclose(err);
-	return r->rc;
-}
-
-#define RUN(r, ...) run_argv(r, (const char *[]){ "sonde", __VA_ARGS__, NULL })
-
-static void done(struct run *r)
-{
-	config_free(&r->cfg);
-	free(r->err);
-}
-
-static void expect_error(const char *expected, const char **args)
-{
-	struct run r;
-
-	assert_int_equal(run_argv(&r, args), -EINVAL);
-	assert_string_equal(r.err, expected);
-	assert_null(r.cfg.counters);
-	assert_int_equal(r.cfg.n_counters, 0);
-	done(&r);
-}
-
-#define EXPECT_ERROR(expected, ...) \
-	expect_error(expected, (const char *[]){ "sonde", __VA_ARGS__, NULL })
 
 /* "--counter: 'RULE': " then what, as one line. */
 #define ERR(rule, what) "sonde: --counter: '" rule "': " what "\n"
@@ -74,18 +17,6 @@ static void assert_counter(const struct config *c, size_t i, const char *name, c
 	assert_string_equal(c->counters[i].route, route);
 	assert_int_equal(c->counters[i].status, status);
 	assert_int_equal(c->counters[i].status_class, status_class);
-}
-
-/* Writes text to a new temporary file; path receives its name. */
-static void write_temp(char *path, size_t size, const char *text)
-{
-	int fd;
-
-	snprintf(path, size, "/tmp/sonde-test-counter-XXXXXX");
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
 }
 
 static void test_counter_forms(void **state)

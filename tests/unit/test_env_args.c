@@ -1,21 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <string.h>
-#include <cmocka.h>
-
-#include "config/env_args.h"
-
-static const char *const *fake_env;
-
-static char *fake_getenv(const char *name)
-{
-	for (const char *const *e = fake_env; e && *e; e += 2)
-		if (!strcmp(e[0], name))
-			return (char *)e[1];
-	return NULL;
-}
+/* env_args(): the SONDE_* variables as flags before the command line's. */
+#include "config_runner.h"
 
 static void expect_args(const char *const *env, int argc, char **argv, const char *const *want)
 {
