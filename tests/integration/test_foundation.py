@@ -89,6 +89,15 @@ class CheckTest(IntegrationCase):
         self.assertIn("available", r.stdout)
         print("\n--- sonde --check ---\n" + r.stdout, file=sys.stderr)
 
+    def test_check_refuses_a_wrong_configuration(self):
+        # README and --help: exit 2, one line naming the value, before any table
+        r = run_sonde("--check", "--select", "nginx")
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertEqual(r.stdout, "")
+        self.assertEqual(r.stderr.splitlines(),
+                         ["sonde: --select: 'nginx' is not KIND=VALUE "
+                          "(KIND: pid, comm, exe, port or cgroup)"])
+
     def test_check_leaves_no_program(self):
         run_sonde("--check")
         assert_no_orphans(self)

@@ -597,6 +597,72 @@ static void test_free_and_names(void **state)
 	assert_string_equal(select_kind_name((enum select_kind) - 1), "unknown");
 }
 
+/* options.c: the lookups config.c and config_value.c use instead of walking the table. */
+static void test_option_lookups(void **state)
+{
+	static const int keys[] = { OPT_CONFIG,	 OPT_HELP,	    OPT_VERBOSE,   OPT_VERSION,
+				    OPT_SELECT,	 OPT_LISTEN,	    OPT_ROUTE,	   OPT_ROUTES_FILE,
+				    OPT_CAPTURE, OPT_CAPTURE_BYTES, OPT_ROUTE_CAP, OPT_MAX_SERIES,
+				    OPT_COUNTER, OPT_CHECK,	    OPT_USAGE };
+	const struct argp_option *o;
+	enum capture_mode mode;
+	enum select_kind kind;
+	size_t i;
+	int n;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		int k = keys[i];
+
+		o = option_by_key(k); /* every key has one option, found back by its name */
+		assert_non_null(o);
+		assert_int_equal(o->key, k);
+		assert_string_equal(option_name(k), o->name);
+		assert_ptr_equal(option_by_name(o->name), o);
+		assert_int_equal(option_command_line_only(k),
+				 k == OPT_CONFIG || k == OPT_CHECK || k == OPT_HELP ||
+					 k == OPT_USAGE || k == OPT_VERSION);
+	}
+	assert_string_equal(option_name(OPT_CAPTURE_BYTES), "capture-bytes");
+	assert_string_equal(option_name(0x7fff), "?");
+	assert_null(option_by_key('x'));
+	assert_null(option_by_name("rout"));
+	assert_null(option_by_name(""));
+
+	assert_null(option_by_prefix("zzz", 3, &n));
+	assert_int_equal(n, 0);
+	assert_null(option_by_prefix("route", 0, &n));
+	assert_int_equal(n, 0);
+	assert_non_null(option_by_prefix("rou", 3, &n)); /* route, routes-file, route-cap */
+	assert_int_equal(n, 3);
+	o = option_by_prefix("route=/a", 5, &n); /* exact beats the longer names */
+	assert_int_equal(n, 1);
+	assert_int_equal(o->key, OPT_ROUTE);
+	o = option_by_prefix("max-s", 5, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(o->key, OPT_MAX_SERIES);
+
+	for (mode = CAPTURE_AUTO; mode <= CAPTURE_SYSCALLS; mode++) {
+		enum capture_mode back = (enum capture_mode) - 1;
+
+		assert_int_equal(capture_mode_parse(capture_mode_name(mode), &back), 0);
+		assert_int_equal(back, mode);
+	}
+	assert_int_equal(capture_mode_parse("Socket", &mode), -EINVAL);
+	assert_int_equal(capture_mode_parse("", &mode), -EINVAL);
+	for (kind = SELECT_PID; kind <= SELECT_CGROUP; kind++) {
+		enum select_kind back = (enum select_kind) - 1;
+		const char *name = select_kind_name(kind);
+
+		assert_int_equal(select_kind_parse(name, strlen(name), &back), 0);
+		assert_int_equal(back, kind);
+	}
+	assert_int_equal(select_kind_parse("comm=nginx", 4, &kind), 0);
+	assert_int_equal(kind, SELECT_COMM);
+	assert_int_equal(select_kind_parse("comm", 2, &kind), -EINVAL);
+	assert_int_equal(select_kind_parse("comms", 5, &kind), -EINVAL);
+	assert_int_equal(select_kind_parse("", 0, &kind), -EINVAL);
+}
+
 /* deploy/sonde.conf: as shipped (all commented) it gives the defaults, and every example
  * setting in it is valid once uncommented. */
 static void test_deploy_conf(void **state)
@@ -660,6 +726,7 @@ int main(void)
 		cmocka_unit_test(test_check_described_once),
 		cmocka_unit_test(test_version),
 		cmocka_unit_test(test_free_and_names),
+		cmocka_unit_test(test_option_lookups),
 		cmocka_unit_test(test_deploy_conf),
 	};
 
