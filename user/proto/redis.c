@@ -117,7 +117,9 @@ static bool name_ok(const char *s, const char *set)
 	return n > 0 && n < REDIS_WORD_MAX - 1 && strspn(s, set) == n;
 }
 
-void redis_reply_done(struct redis_io *io, const struct redis_rep *r)
+/* A complete top-level reply (not an attribute or push) of type r->top: answers the oldest
+ * pending command. */
+static void reply_done(struct redis_io *io, const struct redis_rep *r)
 {
 	struct redis_conn *c = io->c;
 	struct redis_pending *p = pend_head(c);
@@ -438,13 +440,41 @@ static void req_event(struct redis_io *io, const uint8_t *p, size_t cap, size_t 
 
 /* ---- replies ----------------------------------------------------------------------------- */
 
-static bool rep_resync_ok(struct redis_conn *c, const uint8_t *p, size_t cap)
+/* Walks reply bytes, or (p NULL) a gap of n bytes not captured; false: framing lost. */
+static bool rep_walk(struct redis_io *io, const uint8_t *p, size_t n)
 {
-	struct redis_io dry = { .c = c, .dry = true };
+	struct redis_conn *c = io->c;
+	struct redis_rep *r = &c->rp;
+	enum redis_rep_ev ev;
+	size_t i = 0, used = n;
+
+	do {
+		ev = p ? redis_rep_walk(r, p + i, n - i, &used) : redis_rep_gap(r, n);
+		i += used;
+		c->resp3 |= r->resp3;
+		if (ev == REDIS_REP_REPLY)
+			reply_done(io, r);
+		else if (ev == REDIS_REP_PUSH)
+			c->stats.pushes++;
+		else if (ev == REDIS_REP_ATTRIBUTE)
+			c->stats.attributes++;
+	} while (ev != REDIS_REP_ERROR && i < n);
+	return ev != REDIS_REP_ERROR;
+}
+
+/* A read after a loss: framed again if it parses cleanly as replies. */
+static bool rep_resync_ok(const uint8_t *p, size_t cap)
+{
 	struct redis_rep tmp;
+	size_t i = 0, used;
 
 	redis_rep_reset(&tmp);
-	return cap && redis_rep_walk(&dry, &tmp, p, cap);
+	while (i < cap) {
+		if (redis_rep_walk(&tmp, p + i, cap - i, &used) == REDIS_REP_ERROR)
+			return false;
+		i += used;
+	}
+	return cap > 0;
 }
 
 static void rep_event(struct redis_io *io, const uint8_t *p, size_t cap, size_t len)
@@ -452,7 +482,7 @@ static void rep_event(struct redis_io *io, const uint8_t *p, size_t cap, size_t 
 	struct redis_conn *c = io->c;
 
 	if (c->rp_lost) {
-		bool ok = c->rp_resync && rep_resync_ok(c, p, cap);
+		bool ok = c->rp_resync && rep_resync_ok(p, cap);
 
 		c->rp_resync = false;
 		if (!ok) {
@@ -463,8 +493,7 @@ static void rep_event(struct redis_io *io, const uint8_t *p, size_t cap, size_t 
 		redis_rep_reset(&c->rp);
 		c->stats.gap_resyncs++;
 	}
-	if (!redis_rep_walk(io, &c->rp, p, cap) ||
-	    (len > cap && !redis_rep_gap(io, &c->rp, len - cap))) {
+	if ((cap && !rep_walk(io, p, cap)) || (len > cap && !rep_walk(io, NULL, len - cap))) {
 		c->stats.parse_errors++;
 		c->rp_lost = true;
 		redis_rep_reset(&c->rp);

@@ -43,6 +43,15 @@ struct redis_frame {
 	uint8_t type;
 };
 
+/* What one step of the reply parser completed. */
+enum redis_rep_ev {
+	REDIS_REP_NONE,	     /* the bytes ran out inside a value */
+	REDIS_REP_REPLY,     /* a top-level reply: r->top is its type, r->word an error's kind */
+	REDIS_REP_PUSH,	     /* a top-level push ('>'): out of band, answers no command */
+	REDIS_REP_ATTRIBUTE, /* an attribute ('|'): annotates the value after it */
+	REDIS_REP_ERROR,     /* not RESP: the parser must be reset */
+};
+
 /* Reply parser (RESP2 + RESP3). */
 struct redis_rep {
 	uint8_t state;
@@ -51,6 +60,8 @@ struct redis_rep {
 	uint8_t depth;
 	bool chunks; /* inside a streamed string ($?): ';' chunks until ";0" */
 	bool err;    /* protocol error */
+	bool resp3;  /* a RESP3-only type was seen since the reset */
+	uint8_t ev;  /* enum redis_rep_ev of the current step */
 	uint8_t line_len;
 	uint8_t word_len;
 	uint8_t last;	     /* last line byte seen: must be CR before LF */
@@ -59,7 +70,6 @@ struct redis_rep {
 	char word[REDIS_WORD_MAX]; /* first word of a top-level error */
 	uint64_t bulk_len;
 	uint64_t bulk_off;
-	uint32_t done; /* top-level values completed (resync validation) */
 	struct redis_frame stack[REDIS_DEPTH_MAX];
 };
 
@@ -102,12 +112,13 @@ struct redis_io {
 
 /* redis_reply.c */
 void redis_rep_reset(struct redis_rep *r);
-/* Parses captured reply bytes; false on a protocol error. */
-bool redis_rep_walk(struct redis_io *io, struct redis_rep *r, const uint8_t *p, size_t n);
-/* gap bytes not captured; false if they may hold a header (framing lost). */
-bool redis_rep_gap(struct redis_io *io, struct redis_rep *r, uint64_t gap);
-
-/* redis.c: a complete top-level reply (not an attribute or push) of type r->top. */
-void redis_reply_done(struct redis_io *io, const struct redis_rep *r);
+/*
+ * Parses captured reply bytes up to the end of the first value worth reporting (or of the
+ * bytes); *used = bytes consumed. Call again with the rest: any split of the bytes yields
+ * the same events.
+ */
+enum redis_rep_ev redis_rep_walk(struct redis_rep *r, const uint8_t *p, size_t n, size_t *used);
+/* gap bytes not captured: ERROR if they may hold a header (framing lost). */
+enum redis_rep_ev redis_rep_gap(struct redis_rep *r, uint64_t gap);
 
 #endif /* SONDE_PROTO_REDIS_INT_H */

@@ -62,21 +62,9 @@ static int64_t parse_len(const struct redis_rep *r)
 	return v;
 }
 
-static void top_done(struct redis_io *io, struct redis_rep *r, bool attr)
-{
-	r->done++;
-	if (io->dry)
-		return;
-	if (attr) /* counted when its frame closed; the value it annotates follows */
-		return;
-	if (r->top == '>')
-		io->c->stats.pushes++;
-	else
-		redis_reply_done(io, r);
-}
-
-/* A value is complete: count it in its aggregate, closing aggregates it completes. */
-static void value_done(struct redis_io *io, struct redis_rep *r, bool attr)
+/* A value is complete: count it in its aggregate, closing aggregates it completes. What
+ * completed, if it is worth reporting, is left in r->ev for the walk to return. */
+static void value_done(struct redis_rep *r, bool attr)
 {
 	while (r->depth) {
 		struct redis_frame *f = &r->stack[r->depth - 1];
@@ -86,21 +74,23 @@ static void value_done(struct redis_io *io, struct redis_rep *r, bool attr)
 		if (--f->left)
 			return;
 		attr = f->type == '|';
-		if (attr && !io->dry)
-			io->c->stats.attributes++;
+		if (attr)
+			r->ev = REDIS_REP_ATTRIBUTE;
 		r->depth--;
 	}
-	top_done(io, r, attr);
+	if (attr) /* counted when its frame closed; the value it annotates follows */
+		return;
+	r->ev = r->top == '>' ? REDIS_REP_PUSH : REDIS_REP_REPLY;
 }
 
-static bool push_frame(struct redis_io *io, struct redis_rep *r, int64_t n)
+static bool push_frame(struct redis_rep *r, int64_t n)
 {
 	if (n == LEN_BAD)
 		return fail(r);
 	if (n == LEN_NULL || n == 0) { /* *-1 (RESP2 null array) or an empty aggregate */
-		if (r->type == '|' && !io->dry)
-			io->c->stats.attributes++;
-		value_done(io, r, r->type == '|');
+		if (r->type == '|')
+			r->ev = REDIS_REP_ATTRIBUTE;
+		value_done(r, r->type == '|');
 		return true;
 	}
 	if (r->depth == REDIS_DEPTH_MAX)
@@ -113,17 +103,17 @@ static bool push_frame(struct redis_io *io, struct redis_rep *r, int64_t n)
 	return true;
 }
 
-static bool start_bulk(struct redis_io *io, struct redis_rep *r, int64_t n)
+static bool start_bulk(struct redis_rep *r, int64_t n)
 {
 	if (n == LEN_BAD || (n == LEN_STREAM && r->type != '$'))
 		return fail(r);
 	if (n == LEN_NULL) {
-		value_done(io, r, false);
+		value_done(r, false);
 	} else if (n == LEN_STREAM) {
 		r->chunks = true;
 	} else if (r->type == ';' && n == 0) { /* ";0": end of a streamed string */
 		r->chunks = false;
-		value_done(io, r, false);
+		value_done(r, false);
 	} else {
 		r->bulk_len = (uint64_t)n;
 		r->bulk_off = 0;
@@ -132,7 +122,7 @@ static bool start_bulk(struct redis_io *io, struct redis_rep *r, int64_t n)
 	return true;
 }
 
-static bool line_end(struct redis_io *io, struct redis_rep *r)
+static bool line_end(struct redis_rep *r)
 {
 	r->state = RP_TYPE;
 	switch (r->type) {
@@ -145,32 +135,32 @@ static bool line_end(struct redis_io *io, struct redis_rep *r)
 			r->word_len = n < REDIS_WORD_MAX ? n : REDIS_WORD_MAX - 1;
 			memcpy(r->word, r->line, r->word_len);
 		}
-		value_done(io, r, false);
+		value_done(r, false);
 		return true;
 	case '$':
 	case '!':
 	case '=':
 	case ';':
-		return start_bulk(io, r, parse_len(r));
+		return start_bulk(r, parse_len(r));
 	case '*':
 	case '%':
 	case '~':
 	case '>':
 	case '|':
-		return push_frame(io, r, parse_len(r));
+		return push_frame(r, parse_len(r));
 	case '.':
 		if (r->line_total != 1)
 			return fail(r);
 		r->depth--; /* the streamed aggregate is complete */
-		value_done(io, r, false);
+		value_done(r, false);
 		return true;
 	default: /* + : , # ( _ */
-		value_done(io, r, false);
+		value_done(r, false);
 		return true;
 	}
 }
 
-static bool type_byte(struct redis_io *io, struct redis_rep *r, uint8_t b)
+static bool type_byte(struct redis_rep *r, uint8_t b)
 {
 	if (r->chunks ? b != ';' : (!b || !strchr(value_types, b)))
 		return fail(r);
@@ -180,8 +170,8 @@ static bool type_byte(struct redis_io *io, struct redis_rep *r, uint8_t b)
 		r->top = b;
 		r->word_len = 0;
 	}
-	if (!io->dry && strchr("_,#!=(%~>|", b))
-		io->c->resp3 = true;
+	if (strchr("_,#!=(%~>|", b))
+		r->resp3 = true;
 	r->type = b;
 	r->state = RP_LINE;
 	r->line_len = 0;
@@ -190,7 +180,7 @@ static bool type_byte(struct redis_io *io, struct redis_rep *r, uint8_t b)
 }
 
 /* Line bytes up to and including LF; returns bytes consumed. */
-static size_t line_bytes(struct redis_io *io, struct redis_rep *r, const uint8_t *p, size_t n)
+static size_t line_bytes(struct redis_rep *r, const uint8_t *p, size_t n)
 {
 	const uint8_t *nl = memchr(p, '\n', n);
 	size_t k = nl ? (size_t)(nl - p) : n;
@@ -211,15 +201,15 @@ static size_t line_bytes(struct redis_io *io, struct redis_rep *r, const uint8_t
 	if (r->line_total == 0 || r->last != '\r')
 		fail(r);
 	else
-		line_end(io, r);
+		line_end(r);
 	return k + 1;
 }
 
-static void bulk_end(struct redis_io *io, struct redis_rep *r)
+static void bulk_end(struct redis_rep *r)
 {
 	r->state = RP_TYPE;
 	if (r->type != ';') /* a chunk of a streamed string: more chunks follow */
-		value_done(io, r, false);
+		value_done(r, false);
 }
 
 /* Payload + CRLF bytes: keeps a top-level blob error's first word, checks the CRLF. */
@@ -243,15 +233,16 @@ static void bulk_bytes(struct redis_rep *r, const uint8_t *p, size_t k)
 	r->bulk_off += k;
 }
 
-bool redis_rep_walk(struct redis_io *io, struct redis_rep *r, const uint8_t *p, size_t n)
+enum redis_rep_ev redis_rep_walk(struct redis_rep *r, const uint8_t *p, size_t n, size_t *used)
 {
 	size_t i = 0;
 
-	while (i < n && !r->err) {
+	r->ev = REDIS_REP_NONE;
+	while (i < n && !r->err && r->ev == REDIS_REP_NONE) {
 		if (r->state == RP_TYPE) {
-			type_byte(io, r, p[i++]);
+			type_byte(r, p[i++]);
 		} else if (r->state == RP_LINE) {
-			i += line_bytes(io, r, p + i, n - i);
+			i += line_bytes(r, p + i, n - i);
 		} else {
 			uint64_t left = r->bulk_len + 2 - r->bulk_off;
 			size_t k = left < n - i ? (size_t)left : n - i;
@@ -259,18 +250,20 @@ bool redis_rep_walk(struct redis_io *io, struct redis_rep *r, const uint8_t *p, 
 			bulk_bytes(r, p + i, k);
 			i += k;
 			if (r->bulk_off == r->bulk_len + 2 && !r->err)
-				bulk_end(io, r);
+				bulk_end(r);
 		}
 	}
-	return !r->err;
+	*used = i;
+	return r->err ? REDIS_REP_ERROR : r->ev;
 }
 
-bool redis_rep_gap(struct redis_io *io, struct redis_rep *r, uint64_t gap)
+enum redis_rep_ev redis_rep_gap(struct redis_rep *r, uint64_t gap)
 {
+	r->ev = REDIS_REP_NONE;
 	if (r->state != RP_BULK || gap > r->bulk_len + 2 - r->bulk_off)
-		return false;
+		return REDIS_REP_ERROR;
 	r->bulk_off += gap;
 	if (r->bulk_off == r->bulk_len + 2)
-		bulk_end(io, r);
-	return true;
+		bulk_end(r);
+	return r->ev;
 }
