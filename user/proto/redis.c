@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/redis_int.h"
+#include "proto/redis_reply.h"
 
 enum { RQ_START, RQ_ARRAY_LEN, RQ_BULK_START, RQ_BULK_LEN, RQ_BODY, RQ_INLINE };
 

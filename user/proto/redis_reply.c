@@ -11,7 +11,7 @@
  */
 #include <string.h>
 
-#include "proto/redis_int.h"
+#include "proto/redis_reply.h"
 
 enum { RP_TYPE, RP_LINE, RP_BULK };
 
