@@ -19,7 +19,67 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/redis.h"
 #include "proto/redis_reply.h"
+
+#define REDIS_PENDING_MAX 65536 /* commands awaiting a reply per connection */
+#define REDIS_WORDS 3		/* words kept per command: name and two arguments */
+
+/* Command parser (RESP array of bulk strings, or an inline line). */
+struct redis_req {
+	uint8_t state;
+	bool err;     /* protocol error */
+	bool in_word; /* inline: inside a word */
+	uint8_t line_len;
+	char line[REDIS_LINE_MAX];
+	uint32_t elems_left; /* bulk strings still to come in the array */
+	uint32_t elem;	     /* index of the current bulk string / inline word */
+	uint32_t inline_len;
+	uint64_t bulk_len; /* payload bytes of the current bulk string */
+	uint64_t bulk_off; /* payload + CRLF bytes passed */
+	uint64_t start_ns; /* ts of the event carrying the command's first byte */
+	uint32_t bulks;	   /* bulk headers read (resync validation) */
+	uint32_t done;	   /* commands completed (resync validation) */
+	uint8_t word_len[REDIS_WORDS];
+	char words[REDIS_WORDS][REDIS_WORD_MAX];
+};
+
+enum redis_pend_flag {
+	REDIS_PEND_BARRIER = 1, /* pairing stops once this command is answered */
+	REDIS_PEND_HELLO = 2,	/* HELLO: a map reply means RESP3 */
+};
+
+struct redis_pending {
+	char cmd[REDIS_WORD_MAX];
+	uint64_t start_ns;
+	uint8_t flags;
+};
+
+struct redis_conn {
+	struct redis_req rq;
+	struct redis_rep rp;
+	bool rq_lost, rp_lost;
+	bool rp_resync; /* a command started a write: check the next read as a reply start */
+	bool resp3;	/* RESP3 types seen in replies */
+	bool hello3;	/* HELLO 3 sent */
+	bool stopped;
+	uint64_t rq_lost_ts; /* ts of the write where command framing was lost */
+	uint64_t rp_last_ts; /* ts of the last read */
+	struct redis_pending *q;
+	uint32_t cap;
+	uint64_t head, tail;
+	struct redis_stats stats;
+	int err;
+};
+
+/* One redis_feed call; dry: validating a resync candidate, no side effects. */
+struct redis_io {
+	struct redis_conn *c;
+	uint64_t ts;
+	db_emit_fn emit;
+	void *ctx;
+	bool dry;
+};
 
 enum { RQ_START, RQ_ARRAY_LEN, RQ_BULK_START, RQ_BULK_LEN, RQ_BODY, RQ_INLINE };
 
