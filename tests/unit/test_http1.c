@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "proto/http1.h"
+#include "proto/http1_scan.h"
 #include "http1_replay.h"
 
 static void test_keepalive(void **state)

@@ -5,7 +5,7 @@
  * or YES, reusing the tri-state of the HTTP/1 probes.
  */
 #include "proto/classify.h"
-#include "proto/http1.h"
+#include "proto/http1_scan.h"
 
 #include <string.h>
 

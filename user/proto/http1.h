@@ -125,20 +125,4 @@ int http1_assume_start(struct http1_conn *c, enum http1_stream s);
 
 const struct http1_stats *http1_conn_stats(const struct http1_conn *c); /* NULL if c is */
 
-/* Does data start like an HTTP/1 message? MAYBE: consistent so far, but too short to say. */
-enum http1_probe {
-	HTTP1_PROBE_NO = 0,
-	HTTP1_PROBE_MAYBE,
-	HTTP1_PROBE_YES, /* a whole start line up to its line end (request) / status code */
-};
-
-/*
- * Request-line: method SP request-target SP "HTTP/1." DIGIT (CRLF | LF). The method is one
- * of the RFC 9110 §9 methods + PATCH, or with any_method any token of at most 32 bytes; the
- * target starts with '/' or '*' or "http://" / "https://" (or is an authority for CONNECT).
- */
-enum http1_probe http1_probe_request(const uint8_t *data, size_t len, bool any_method);
-/* Status-line start: "HTTP/1." DIGIT SP [1-5] DIGIT DIGIT (SP | CR | LF). */
-enum http1_probe http1_probe_response(const uint8_t *data, size_t len);
-
 #endif /* SONDE_PROTO_HTTP1_H */

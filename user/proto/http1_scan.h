@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Internal to the HTTP/1 framer: the per-direction parse state and the byte scanners of
- * start lines, header lines and chunk framing (http1_scan.c), driven by http1.c.
+ * The HTTP/1 byte scanners (http1_scan.c): message-start probes, used by the framer
+ * (http1.c) to find a message start and by proto_classify() (classify.c); and, internal to
+ * the framer, the per-direction parse state and the scanners of start lines, header lines
+ * and chunk framing, driven by http1.c.
  *
  * A scanner consumes bytes of one state, sets *used to how many, sets *end when its line
  * (or, for headers, the whole header section) is complete, and returns 0 or -EBADMSG,
@@ -19,6 +21,22 @@
 #define H1_CHUNK_EXT_MAX (64u << 10) /* chunk extensions of one chunk-size line */
 #define H1_NAME_MAX 20		     /* longest header name compared: transfer-encoding */
 #define H1_VALUE_MAX 32		     /* longest list element kept: "chunked", 19 digits */
+
+/* Does data start like an HTTP/1 message? MAYBE: consistent so far, but too short to say. */
+enum http1_probe {
+	HTTP1_PROBE_NO = 0,
+	HTTP1_PROBE_MAYBE,
+	HTTP1_PROBE_YES, /* a whole start line up to its line end (request) / status code */
+};
+
+/*
+ * Request-line: method SP request-target SP "HTTP/1." DIGIT (CRLF | LF). The method is one
+ * of the RFC 9110 §9 methods + PATCH, or with any_method any token of at most 32 bytes; the
+ * target starts with '/' or '*' or "http://" / "https://" (or is an authority for CONNECT).
+ */
+enum http1_probe http1_probe_request(const uint8_t *data, size_t len, bool any_method);
+/* Status-line start: "HTTP/1." DIGIT SP [1-5] DIGIT DIGIT (SP | CR | LF). */
+enum http1_probe http1_probe_response(const uint8_t *data, size_t len);
 
 enum h1_state {
 	S_HUNT,	       /* out of sync: wait for a read/write that starts a message */
