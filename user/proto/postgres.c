@@ -32,7 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/postgres_int.h"
+#include "proto/postgres_batch.h"
 
 #define PG_CODE_SSL 80877103u
 #define PG_CODE_GSS 80877104u

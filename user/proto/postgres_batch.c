@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/postgres_int.h"
+#include "proto/postgres_batch.h"
 
 uint64_t pg_name_hash(uint64_t h, const uint8_t *p, size_t n)
 {
