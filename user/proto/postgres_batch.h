@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Internals shared by postgres.c (message framing) and postgres_batch.c (request queue,
- * statement cache, pairing and emission). Not part of the framer's API.
+ * The request queue, statement cache, pairing and emission of the PostgreSQL framer
+ * (postgres_batch.c), called by its message framing (postgres.c), and the per-connection
+ * state both use. Not part of the framer's API.
  */
-#ifndef SONDE_PROTO_POSTGRES_INT_H
-#define SONDE_PROTO_POSTGRES_INT_H
+#ifndef SONDE_PROTO_POSTGRES_BATCH_H
+#define SONDE_PROTO_POSTGRES_BATCH_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -188,4 +189,4 @@ void pg_batches_infer(struct pg_io *io, uint64_t end_ns);
 void pg_batches_drop(struct pg_conn *c);
 void pg_batches_free(struct pg_conn *c);
 
-#endif /* SONDE_PROTO_POSTGRES_INT_H */
+#endif /* SONDE_PROTO_POSTGRES_BATCH_H */
