@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Test helper for test_postgres.c: builds PostgreSQL protocol 3 conversations by hand (one
- * function per message type), feeds them to the framer whole, one byte per read, and cut
- * at every byte, and checks the operations emitted. Header-only: one includer.
+ * function per message type) and replays them through replay.h: whole, one byte per read,
+ * and cut at every byte, checking the operations emitted. Header-only: one includer.
  */
 #ifndef SONDE_TEST_PG_CONV_H
 #define SONDE_TEST_PG_CONV_H
@@ -17,57 +17,32 @@
 #include <cmocka.h>
 
 #include "proto/postgres.h"
+#include "replay.h"
 
-/* ---- conversation builder ---------------------------------------------------------------- */
-
-struct turn {
-	enum pg_stream stream;
-	uint64_t ts;
-	size_t off, cap, len; /* bytes in the arena; only cap of len are captured */
-};
-
-static struct {
-	struct turn t[128];
-	int n;
-	size_t used, cur; /* arena bytes of finished turns; of the turn being built */
-	uint8_t arena[1 << 20];
-} S;
-
-static void s_reset(void)
-{
-	S.n = 0;
-	S.used = S.cur = 0;
-}
-
-static void pbytes(const void *p, size_t n)
-{
-	assert_true(S.used + S.cur + n <= sizeof(S.arena));
-	memcpy(S.arena + S.used + S.cur, p, n);
-	S.cur += n;
-}
+/* ---- messages ---------------------------------------------------------------------------- */
 
 static void p8(uint8_t v)
 {
-	pbytes(&v, 1);
+	raw(&v, 1);
 }
 
 static void p16(uint16_t v)
 {
 	uint8_t b[2] = { v >> 8, v & 0xff };
 
-	pbytes(b, 2);
+	raw(b, 2);
 }
 
 static void p32(uint32_t v)
 {
 	uint8_t b[4] = { v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff };
 
-	pbytes(b, 4);
+	raw(b, 4);
 }
 
 static void pstr(const char *s)
 {
-	pbytes(s, strlen(s) + 1);
+	raw(s, strlen(s) + 1);
 }
 
 /* Opens a typed message; returns where its length goes. */
@@ -84,21 +59,6 @@ static void mclose(size_t lenpos)
 	uint8_t *p = S.arena + S.used + lenpos;
 
 	p[0] = len >> 24, p[1] = (len >> 16) & 0xff, p[2] = (len >> 8) & 0xff, p[3] = len & 0xff;
-}
-
-/* Ends the turn being built: one read/write of everything built, cap of it captured. */
-static void turn_cap(enum pg_stream s, uint64_t ts, size_t cap)
-{
-	assert_true(S.n < 128 && cap <= S.cur);
-	S.t[S.n++] =
-		(struct turn){ .stream = s, .ts = ts, .off = S.used, .cap = cap, .len = S.cur };
-	S.used += S.cur;
-	S.cur = 0;
-}
-
-static void turn(enum pg_stream s, uint64_t ts)
-{
-	turn_cap(s, ts, S.cur);
 }
 
 /* Frontend messages. */
@@ -147,7 +107,7 @@ static void Bv(const char *portal, const char *stmt, const char *value, size_t v
 	p16(1);
 	p32((uint32_t)vlen);
 	if (value)
-		pbytes(value, vlen);
+		raw(value, vlen);
 	else
 		S.cur += vlen;
 	p16(0);
@@ -241,7 +201,7 @@ static void DRv(const char *value, size_t vlen)
 	p16(1);
 	p32((uint32_t)vlen);
 	if (value)
-		pbytes(value, vlen);
+		raw(value, vlen);
 	else
 		S.cur += vlen;
 	mclose(l);
@@ -326,113 +286,40 @@ static void COPYDATA(const char *row)
 {
 	size_t l = mopen('d');
 
-	pbytes(row, strlen(row));
+	raw(row, strlen(row));
 	mclose(l);
 }
 
 /* ---- running ------------------------------------------------------------------------------ */
 
-struct got {
-	struct db_op v[256];
-	int n;
-};
-
-static void collect(void *ctx, const struct db_op *op)
+static void *conn_new(void)
 {
-	struct got *g = ctx;
-
-	assert_true(g->n < 256);
-	g->v[g->n++] = *op;
+	return pg_conn_new();
 }
 
-static void feed(struct pg_conn *c, const struct turn *t, size_t off, size_t cap, size_t len,
-		 struct got *g)
+static int conn_feed(void *c, int dir, uint64_t ts, const uint8_t *data, size_t cap, size_t len,
+		     db_emit_fn emit, void *ctx)
 {
-	assert_int_equal(pg_feed(c, t->stream, t->ts, S.arena + t->off + off, cap, len, collect, g),
-			 0);
+	return pg_feed(c, (enum pg_stream)dir, ts, data, cap, len, emit, ctx);
 }
 
-enum mode { WHOLE, BYTEWISE, CUT };
-
-/* Feeds the conversation; in CUT mode turn cut_turn is two reads split at cut. */
-static struct pg_conn *run(enum mode mode, int cut_turn, size_t cut, struct got *g)
+static void conn_free(void *c)
 {
-	struct pg_conn *c = pg_conn_new();
-
-	assert_non_null(c);
-	g->n = 0;
-	for (int i = 0; i < S.n; i++) {
-		const struct turn *t = &S.t[i];
-
-		if (mode == BYTEWISE && t->cap > 1) {
-			for (size_t k = 0; k < t->cap; k++)
-				feed(c, t, k, 1, k + 1 == t->cap ? t->len - k : 1, g);
-		} else if (mode == CUT && i == cut_turn) {
-			feed(c, t, 0, cut, cut, g);
-			feed(c, t, cut, t->cap - cut, t->len - cut, g);
-		} else {
-			feed(c, t, 0, t->cap, t->len, g);
-		}
-	}
-	return c;
+	pg_conn_free(c);
 }
 
-struct want {
-	const char *op, *table, *err;
-	uint64_t start, end;
-};
-
-static void check(const struct got *g, const struct want *w, int n, const char *how)
-{
-	if (g->n != n)
-		print_error("%s: %d ops, want %d\n", how, g->n, n);
-	assert_int_equal(g->n, n);
-	for (int i = 0; i < n; i++) {
-		const struct db_op *o = &g->v[i];
-
-		if (strcmp(o->operation, w[i].op) || strcmp(o->collection, w[i].table) ||
-		    strcmp(o->error_type, w[i].err) || o->start_ns != w[i].start ||
-		    o->end_ns != w[i].end)
-			print_error("%s: op %d = %s/%s/%s %lu-%lu\n", how, i, o->operation,
-				    o->collection, o->error_type, (unsigned long)o->start_ns,
-				    (unsigned long)o->end_ns);
-		assert_string_equal(o->operation, w[i].op);
-		assert_string_equal(o->collection, w[i].table);
-		assert_string_equal(o->error_type, w[i].err);
-		assert_int_equal(o->start_ns, w[i].start);
-		assert_int_equal(o->end_ns, w[i].end);
-	}
-}
+static const struct replay_db pg_db = { conn_new, conn_feed, conn_free };
 
 /* Whole reads, one byte per read, and every read cut at every byte: same operations. The
  * connection of the whole run is returned for its stats. */
-static struct pg_conn *check_all(const struct want *w, int n)
+static struct pg_conn *check_all(const struct db_want *w, int n)
 {
-	static struct got g;
-	struct pg_conn *c;
-
-	c = run(BYTEWISE, 0, 0, &g);
-	check(&g, w, n, "bytewise");
-	pg_conn_free(c);
-	for (int i = 0; i < S.n; i++) {
-		for (size_t k = 1; k < S.t[i].cap; k++) {
-			c = run(CUT, i, k, &g);
-			check(&g, w, n, "cut");
-			pg_conn_free(c);
-		}
-	}
-	c = run(WHOLE, 0, 0, &g);
-	check(&g, w, n, "whole");
-	return c;
+	return replay_db_all(&pg_db, w, n);
 }
 
-static struct pg_conn *check_whole(const struct want *w, int n)
+static struct pg_conn *check_whole(const struct db_want *w, int n)
 {
-	static struct got g;
-	struct pg_conn *c = run(WHOLE, 0, 0, &g);
-
-	check(&g, w, n, "whole");
-	return c;
+	return replay_db_whole(&pg_db, w, n);
 }
 
 static void startup(void)

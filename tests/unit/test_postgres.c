@@ -25,7 +25,7 @@ static const char *const bench_sql[] = {
 static const char *const bench_tag[] = { "BEGIN",    "UPDATE 1",   "SELECT 1", "UPDATE 1",
 					 "UPDATE 1", "INSERT 0 1", "COMMIT" };
 
-static const struct want bench_want[] = {
+static const struct db_want bench_want[] = {
 	{ "BEGIN", "", OK, 10, 11 },
 	{ "UPDATE", "pgbench_accounts", OK, 12, 13 },
 	{ "SELECT", "pgbench_accounts", OK, 14, 15 },
@@ -46,7 +46,7 @@ static void bench_answer(int i)
 
 static void test_psql_simple_query(void **state)
 {
-	static const struct want w[] = { { "SELECT", "users", OK, 10, 12 } };
+	static const struct db_want w[] = { { "SELECT", "users", OK, 10, 12 } };
 
 	startup();
 	Q("SELECT * FROM users");
@@ -111,7 +111,7 @@ static void test_pgbench_extended(void **state)
  * (Parse P_n + Describe + Sync: PREPARE), then Bind/Describe/Execute/Sync it. */
 static void test_pgbench_prepared(void **state)
 {
-	static const struct want w[] = {
+	static const struct db_want w[] = {
 		{ "PREPARE", "", OK, 10, 11 },
 		{ "UPDATE", "pgbench_accounts", OK, 12, 13 },
 		{ "PREPARE", "", OK, 14, 15 },
@@ -166,7 +166,7 @@ static void test_pgbench_prepared(void **state)
  * from the CommandComplete tag; an error leaves it unknown. */
 static void test_pgx_cached_statement(void **state)
 {
-	static const struct want w[] = {
+	static const struct db_want w[] = {
 		{ "SELECT", "", OK, 10, 11 },
 		{ "INSERT", "", OK, 12, 13 },
 		{ "", "", "22P02", 14, 15 },
@@ -206,7 +206,7 @@ static void test_pgx_cached_statement(void **state)
  * types), then Bind+Execute+Sync on the unnamed statement (the operation). */
 static void test_libpq_parameterised(void **state)
 {
-	static const struct want w[] = {
+	static const struct db_want w[] = {
 		{ "PREPARE", "", OK, 10, 11 },
 		{ "SELECT", "accounts", OK, 12, 13 },
 	};
@@ -273,14 +273,14 @@ static void batch50_answers(void)
 
 static void test_batch_50(void **state)
 {
-	struct want w[51] = { { "PREPARE", "", OK, 10, 11 } };
+	struct db_want w[51] = { { "PREPARE", "", OK, 10, 11 } };
 
 	startup();
 	batch50(NULL, 0);
 	turn(FE, 20);
 	batch50_answers();
 	for (int i = 0; i < 50; i++)
-		w[i + 1] = (struct want){ i % 2 ? "SELECT" : "INSERT", "items", OK, 20, 22 };
+		w[i + 1] = (struct db_want){ i % 2 ? "SELECT" : "INSERT", "items", OK, 20, 22 };
 	pg_conn_free(check_all(w, 51));
 }
 
@@ -289,7 +289,7 @@ static void test_batch_50(void **state)
  * named from the tag past the capture; the next write after ReadyForQuery resyncs. */
 static void test_batch_50_capture_gap(void **state)
 {
-	struct want w[52] = { { "PREPARE", "", OK, 10, 11 } };
+	struct db_want w[52] = { { "PREPARE", "", OK, 10, 11 } };
 	size_t exec_end[50];
 	int seen = 0;
 
@@ -305,9 +305,9 @@ static void test_batch_50_capture_gap(void **state)
 		seen++;
 	assert_true(seen > 5 && seen < 50);
 	for (int i = 0; i < 50; i++)
-		w[i + 1] = (struct want){ i % 2 ? "SELECT" : "INSERT", i < seen ? "items" : "", OK,
-					  20, 22 };
-	w[51] = (struct want){ "SELECT", "items", OK, 30, 31 };
+		w[i + 1] = (struct db_want){ i % 2 ? "SELECT" : "INSERT", i < seen ? "items" : "",
+					     OK, 20, 22 };
+	w[51] = (struct db_want){ "SELECT", "items", OK, 30, 31 };
 	struct pg_conn *c = check_whole(w, 52);
 	const struct pg_stats *st = pg_conn_stats(c);
 
@@ -320,7 +320,7 @@ static void test_batch_50_capture_gap(void **state)
 /* Statement 3 of 5 fails: 1 and 2 ok, 3 carries the SQLSTATE, 4 and 5 were skipped. */
 static void test_error_mid_batch(void **state)
 {
-	static const struct want w[] = {
+	static const struct db_want w[] = {
 		{ "INSERT", "t1", OK, 10, 11 },
 		{ "INSERT", "t2", OK, 10, 11 },
 		{ "INSERT", "t3", "23505", 10, 11 },
@@ -354,7 +354,7 @@ static void test_error_mid_batch(void **state)
 
 static void test_multi_statement_query_error(void **state)
 {
-	static const struct want w[] = {
+	static const struct db_want w[] = {
 		{ "BEGIN", "", OK, 10, 11 },	    { "INSERT", "t", OK, 10, 11 },
 		{ "INSERT", "t", "23505", 10, 11 }, { "ROLLBACK", "", OK, 12, 13 },
 		{ "SELECT", "a", OK, 14, 15 },	    { "SELECT", "b", OK, 14, 15 },
@@ -382,7 +382,7 @@ static void test_multi_statement_query_error(void **state)
 /* Two Syncs in one write before any answer, a third batch in another write. */
 static void test_pipeline(void **state)
 {
-	static const struct want w[] = {
+	static const struct db_want w[] = {
 		{ "SELECT", "a", OK, 10, 12 },
 		{ "UPDATE", "b", OK, 10, 13 },
 		{ "SHOW", "", OK, 11, 13 },
@@ -404,7 +404,7 @@ static void test_pipeline(void **state)
 
 static void test_ssl_refused_then_startup(void **state)
 {
-	static const struct want w[] = { { "SELECT", "", OK, 5, 6 } };
+	static const struct db_want w[] = { { "SELECT", "", OK, 5, 6 } };
 
 	s_reset();
 	fe_ssl();
@@ -432,7 +432,7 @@ static void test_ssl_accepted(void **state)
 	turn(FE, 1);
 	p8('S');
 	turn(BE, 2);
-	pbytes("\x16\x03\x01\x02\x00", 5); /* TLS ClientHello: not parsed */
+	raw("\x16\x03\x01\x02\x00", 5); /* TLS ClientHello: not parsed */
 	turn(FE, 3);
 	Q("SELECT 1");
 	turn(FE, 4);
@@ -447,7 +447,7 @@ static void test_ssl_accepted(void **state)
  * the DataRow body, skipped by length; framing and counts are unaffected. */
 static void test_gap_inside_datarow(void **state)
 {
-	static const struct want w[] = { { "SELECT", "docs", OK, 10, 12 } };
+	static const struct db_want w[] = { { "SELECT", "docs", OK, 10, 12 } };
 
 	startup();
 	Q("SELECT body FROM docs");
@@ -468,7 +468,7 @@ static void test_gap_inside_datarow(void **state)
  * ends at that last read, and the next answer is framed again. */
 static void test_gap_over_headers(void **state)
 {
-	static const struct want w[] = {
+	static const struct db_want w[] = {
 		{ "SELECT", "docs", OK, 10, 11 },
 		{ "SELECT", "x", OK, 20, 21 },
 	};
@@ -498,7 +498,7 @@ static void test_gap_over_headers(void **state)
  * ReadyForQuery resyncs and closes the operation. */
 static void test_resync_on_ready(void **state)
 {
-	static const struct want w[] = {
+	static const struct db_want w[] = {
 		{ "SELECT", "big", OK, 10, 13 },
 		{ "DELETE", "big", OK, 14, 15 },
 	};
@@ -510,7 +510,7 @@ static void test_resync_on_ready(void **state)
 	for (int i = 0; i < 100; i++)
 		DR("0123456789");
 	turn_cap(BE, 11, 100);
-	pbytes("456789\0\0\0\0", 10);
+	raw("456789\0\0\0\0", 10);
 	DR("0123456789"), CC("SELECT 101");
 	turn(BE, 12);
 	Z('I');
@@ -527,7 +527,7 @@ static void test_resync_on_ready(void **state)
 
 static void test_copy_from_stdin(void **state)
 {
-	static const struct want w[] = {
+	static const struct db_want w[] = {
 		{ "COPY", "measurements", OK, 10, 13 },
 		{ "SELECT", "measurements", OK, 14, 15 },
 	};
@@ -553,7 +553,7 @@ static void test_copy_from_stdin(void **state)
 /* sonde attached to an established connection: the first write is a typed message. */
 static void test_attach_mid_connection(void **state)
 {
-	static const struct want w[] = { { "UPDATE", "t", OK, 10, 11 } };
+	static const struct db_want w[] = { { "UPDATE", "t", OK, 10, 11 } };
 
 	s_reset();
 	DR("tail of an earlier answer"), CC("SELECT 1");
@@ -572,7 +572,7 @@ static void test_attach_mid_connection(void **state)
  * PortalSuspended (one operation) and the next Execute of the portal is another. */
 static void test_empty_query_and_suspended_portal(void **state)
 {
-	static const struct want w[] = {
+	static const struct db_want w[] = {
 		{ "SELECT", "big", OK, 12, 15 },
 		{ "SELECT", "big", OK, 12, 15 },
 	};
@@ -599,7 +599,7 @@ static void test_empty_query_and_suspended_portal(void **state)
 /* A failing Parse round trip is a failed PREPARE; Close+Sync alone is no operation. */
 static void test_prepare_error_and_close(void **state)
 {
-	static const struct want w[] = { { "PREPARE", "", "42601", 10, 11 } };
+	static const struct db_want w[] = { { "PREPARE", "", "42601", 10, 11 } };
 
 	startup();
 	P("s1", "SELEC 1"), D('S', "s1"), S_();
@@ -620,7 +620,7 @@ static void test_prepare_error_and_close(void **state)
  * a FATAL authentication failure is no operation. */
 static void test_fatal_error(void **state)
 {
-	static const struct want w[] = { { "SELECT", "", "57P01", 10, 11 } };
+	static const struct db_want w[] = { { "SELECT", "", "57P01", 10, 11 } };
 
 	startup();
 	Q("SELECT pg_sleep(10)");
@@ -647,7 +647,7 @@ static void test_fatal_error(void **state)
  * one is named from the tag (no table). */
 static void test_statement_cache_lru(void **state)
 {
-	static const struct want w[] = {
+	static const struct db_want w[] = {
 		{ "PREPARE", "", OK, 10, 11 },
 		{ "UPDATE", "", OK, 12, 13 },
 		{ "UPDATE", "t299", OK, 12, 13 },
@@ -694,9 +694,9 @@ static void test_record_cap(void **state)
 		empty('2'), CC("INSERT 0 1");
 	Z('I');
 	turn(BE, 11);
-	for (int i = 0; i < S.n; i++)
-		assert_int_equal(pg_feed(c, S.t[i].stream, S.t[i].ts, S.arena + S.t[i].off,
-					 S.t[i].cap, S.t[i].len, count_ops, &ops),
+	for (size_t i = 0; i < S.n; i++)
+		assert_int_equal(pg_feed(c, S.t[i].dir, S.t[i].ts, S.t[i].data, S.t[i].cap,
+					 S.t[i].len, count_ops, &ops),
 				 0);
 	assert_int_equal(ops, 9000);
 	assert_int_equal(pg_conn_stats(c)->early_emits, 9000 - 8192);
@@ -709,7 +709,7 @@ static void test_record_cap(void **state)
  * cut too, nothing tells whether an Execute was sent: no operation, lost_batches. */
 static void test_parse_cut_by_gap(void **state)
 {
-	static const struct want w[] = {
+	static const struct db_want w[] = {
 		{ "PREPARE", "", OK, 10, 11 },
 		{ "UPDATE", "", OK, 12, 13 },
 		{ "SELECT", "", OK, 30, 31 },

@@ -13,43 +13,13 @@
 #include <cmocka.h>
 
 #include "proto/redis.h"
+#include "replay.h"
 
 #define RQ REDIS_REQUESTS
 #define RP REDIS_REPLIES
 #define OK ""
 
-/* ---- conversation builder and runner ------------------------------------------------------ */
-
-struct turn {
-	enum redis_stream stream;
-	uint64_t ts;
-	size_t off, cap, len;
-};
-
-static struct {
-	struct turn t[64];
-	int n;
-	size_t used, cur;
-	uint8_t arena[1 << 19];
-} S;
-
-static void s_reset(void)
-{
-	S.n = 0;
-	S.used = S.cur = 0;
-}
-
-static void raw(const void *p, size_t n)
-{
-	assert_true(S.used + S.cur + n <= sizeof(S.arena));
-	memcpy(S.arena + S.used + S.cur, p, n);
-	S.cur += n;
-}
-
-static void str(const char *s)
-{
-	raw(s, strlen(s));
-}
+/* ---- conversations ---------------------------------------------------------------------- */
 
 /* A command as RESP array of bulk strings: words separated by single blanks. */
 static void cmd(const char *words)
@@ -76,126 +46,44 @@ static void cmd(const char *words)
 	}
 }
 
-static void turn_cap(enum redis_stream s, uint64_t ts, size_t cap)
+static void *conn_new(void)
 {
-	assert_true(S.n < 64 && cap <= S.cur);
-	S.t[S.n++] =
-		(struct turn){ .stream = s, .ts = ts, .off = S.used, .cap = cap, .len = S.cur };
-	S.used += S.cur;
-	S.cur = 0;
+	return redis_conn_new();
 }
 
-static void turn(enum redis_stream s, uint64_t ts)
+static int conn_feed(void *c, int dir, uint64_t ts, const uint8_t *data, size_t cap, size_t len,
+		     db_emit_fn emit, void *ctx)
 {
-	turn_cap(s, ts, S.cur);
+	return redis_feed(c, (enum redis_stream)dir, ts, data, cap, len, emit, ctx);
 }
 
-struct got {
-	struct db_op v[128];
-	int n;
-};
-
-static void collect(void *ctx, const struct db_op *op)
+static void conn_free(void *c)
 {
-	struct got *g = ctx;
-
-	assert_true(g->n < 128);
-	g->v[g->n++] = *op;
-}
-
-static void feed(struct redis_conn *c, const struct turn *t, size_t off, size_t cap, size_t len,
-		 struct got *g)
-{
-	assert_int_equal(
-		redis_feed(c, t->stream, t->ts, S.arena + t->off + off, cap, len, collect, g), 0);
-}
-
-enum mode { WHOLE, BYTEWISE, CUT };
-
-static struct redis_conn *run(enum mode mode, int cut_turn, size_t cut, struct got *g)
-{
-	struct redis_conn *c = redis_conn_new();
-
-	assert_non_null(c);
-	g->n = 0;
-	for (int i = 0; i < S.n; i++) {
-		const struct turn *t = &S.t[i];
-
-		if (mode == BYTEWISE && t->cap > 1) {
-			for (size_t k = 0; k < t->cap; k++)
-				feed(c, t, k, 1, k + 1 == t->cap ? t->len - k : 1, g);
-		} else if (mode == CUT && i == cut_turn) {
-			feed(c, t, 0, cut, cut, g);
-			feed(c, t, cut, t->cap - cut, t->len - cut, g);
-		} else {
-			feed(c, t, 0, t->cap, t->len, g);
-		}
-	}
-	return c;
-}
-
-struct want {
-	const char *op, *err;
-	uint64_t start, end;
-};
-
-static void check(const struct got *g, const struct want *w, int n, const char *how)
-{
-	if (g->n != n)
-		print_error("%s: %d ops, want %d\n", how, g->n, n);
-	assert_int_equal(g->n, n);
-	for (int i = 0; i < n; i++) {
-		const struct db_op *o = &g->v[i];
-
-		if (strcmp(o->operation, w[i].op) || strcmp(o->error_type, w[i].err) ||
-		    o->start_ns != w[i].start || o->end_ns != w[i].end)
-			print_error("%s: op %d = %s/%s %lu-%lu\n", how, i, o->operation,
-				    o->error_type, (unsigned long)o->start_ns,
-				    (unsigned long)o->end_ns);
-		assert_string_equal(o->operation, w[i].op);
-		assert_string_equal(o->collection, "");
-		assert_string_equal(o->error_type, w[i].err);
-		assert_int_equal(o->start_ns, w[i].start);
-		assert_int_equal(o->end_ns, w[i].end);
-	}
-}
-
-static struct redis_conn *check_all(const struct want *w, int n)
-{
-	static struct got g;
-	struct redis_conn *c = run(BYTEWISE, 0, 0, &g);
-
-	check(&g, w, n, "bytewise");
 	redis_conn_free(c);
-	for (int i = 0; i < S.n; i++) {
-		for (size_t k = 1; k < S.t[i].cap; k++) {
-			c = run(CUT, i, k, &g);
-			check(&g, w, n, "cut");
-			redis_conn_free(c);
-		}
-	}
-	c = run(WHOLE, 0, 0, &g);
-	check(&g, w, n, "whole");
-	return c;
 }
 
-static struct redis_conn *check_whole(const struct want *w, int n)
-{
-	static struct got g;
-	struct redis_conn *c = run(WHOLE, 0, 0, &g);
+static const struct replay_db redis_db = { conn_new, conn_feed, conn_free };
 
-	check(&g, w, n, "whole");
-	return c;
+/* Whole reads, one byte per read, and every read cut at every byte: same operations. The
+ * connection of the whole run is returned for its stats. */
+static struct redis_conn *check_all(const struct db_want *w, int n)
+{
+	return replay_db_all(&redis_db, w, n);
+}
+
+static struct redis_conn *check_whole(const struct db_want *w, int n)
+{
+	return replay_db_whole(&redis_db, w, n);
 }
 
 /* ---- cases ------------------------------------------------------------------------------ */
 
 static void test_get_set(void **state)
 {
-	static const struct want w[] = {
-		{ "SET", OK, 10, 11 },
-		{ "GET", OK, 12, 13 },
-		{ "GET", OK, 14, 16 },
+	static const struct db_want w[] = {
+		{ "SET", "", OK, 10, 11 },
+		{ "GET", "", OK, 12, 13 },
+		{ "GET", "", OK, 14, 16 },
 	};
 
 	s_reset();
@@ -225,7 +113,7 @@ static void test_get_set(void **state)
 /* 16 commands in one write; replies in three reads cut inside replies 6 and 13. */
 static void test_pipeline_16(void **state)
 {
-	struct want w[16];
+	struct db_want w[16];
 	char buf[16];
 
 	s_reset();
@@ -241,7 +129,7 @@ static void test_pipeline_16(void **state)
 		} else {
 			str(buf);
 		}
-		w[i - 1] = (struct want){ "INCR", OK, 20, i < 6 ? 21 : i < 13 ? 22 : 23 };
+		w[i - 1] = (struct db_want){ "INCR", "", OK, 20, i < 6 ? 21 : i < 13 ? 22 : 23 };
 	}
 	turn(RP, 23);
 	redis_conn_free(check_all(w, 16));
@@ -253,7 +141,7 @@ static void test_pipeline_40_wrongtype(void **state)
 	static const char *const cmds[] = { "SET k v", "GET k", "LPUSH l a", "HGET h f" };
 	static const char *const names[] = { "SET", "GET", "LPUSH", "HGET" };
 	static const char *const replies[] = { "+OK\r\n", "$1\r\nv\r\n", ":3\r\n", "$-1\r\n" };
-	struct want w[40];
+	struct db_want w[40];
 
 	s_reset();
 	for (int i = 0; i < 40; i++)
@@ -265,8 +153,8 @@ static void test_pipeline_40_wrongtype(void **state)
 			    "value\r\n");
 		else
 			str(replies[i % 4]);
-		w[i] = (struct want){ i == 16 ? "LPUSH" : names[i % 4], i == 16 ? "WRONGTYPE" : OK,
-				      30, 31 };
+		w[i] = (struct db_want){ i == 16 ? "LPUSH" : names[i % 4], "",
+					 i == 16 ? "WRONGTYPE" : OK, 30, 31 };
 	}
 	turn(RP, 31);
 	redis_conn_free(check_all(w, 40));
@@ -276,12 +164,14 @@ static void test_pipeline_40_wrongtype(void **state)
  * replies, sets, maps, every scalar type, blob errors, streamed string and aggregate. */
 static void test_resp3(void **state)
 {
-	static const struct want w[] = {
-		{ "HELLO", OK, 1, 2 },	 { "GET", OK, 3, 4 },	      { "SMEMBERS", OK, 3, 4 },
-		{ "HGETALL", OK, 3, 4 }, { "LRANGE", OK, 3, 5 },      { "EXISTS", OK, 3, 5 },
-		{ "GET", OK, 3, 5 },	 { "INCRBYFLOAT", OK, 3, 5 }, { "DEBUG", OK, 3, 5 },
-		{ "LOLWUT", OK, 3, 5 },	 { "XADD", "SYNTAX", 3, 5 },  { "GETRANGE", OK, 3, 5 },
-		{ "SCAN", OK, 3, 5 },	 { "PING", OK, 7, 8 },
+	static const struct db_want w[] = {
+		{ "HELLO", "", OK, 1, 2 },	{ "GET", "", OK, 3, 4 },
+		{ "SMEMBERS", "", OK, 3, 4 },	{ "HGETALL", "", OK, 3, 4 },
+		{ "LRANGE", "", OK, 3, 5 },	{ "EXISTS", "", OK, 3, 5 },
+		{ "GET", "", OK, 3, 5 },	{ "INCRBYFLOAT", "", OK, 3, 5 },
+		{ "DEBUG", "", OK, 3, 5 },	{ "LOLWUT", "", OK, 3, 5 },
+		{ "XADD", "", "SYNTAX", 3, 5 }, { "GETRANGE", "", OK, 3, 5 },
+		{ "SCAN", "", OK, 3, 5 },	{ "PING", "", OK, 7, 8 },
 	};
 
 	s_reset();
@@ -330,9 +220,9 @@ static void test_resp3(void **state)
 
 static void test_nested_arrays(void **state)
 {
-	static const struct want w[] = {
-		{ "MULTI", OK, 1, 2 }, { "SET", OK, 1, 2 },  { "LRANGE", OK, 1, 2 },
-		{ "EXEC", OK, 1, 3 },  { "EVAL", OK, 4, 5 },
+	static const struct db_want w[] = {
+		{ "MULTI", "", OK, 1, 2 }, { "SET", "", OK, 1, 2 },  { "LRANGE", "", OK, 1, 2 },
+		{ "EXEC", "", OK, 1, 3 },  { "EVAL", "", OK, 4, 5 },
 	};
 
 	s_reset();
@@ -369,9 +259,9 @@ static void test_too_deep(void **state)
 /* A 100 kB value read at once, 4096 bytes captured: skipped by length, framing kept. */
 static void test_large_bulk_gap(void **state)
 {
-	static const struct want w[] = {
-		{ "GET", OK, 1, 2 },
-		{ "GET", OK, 3, 4 },
+	static const struct db_want w[] = {
+		{ "GET", "", OK, 1, 2 },
+		{ "GET", "", OK, 3, 4 },
 	};
 
 	s_reset();
@@ -393,9 +283,9 @@ static void test_large_bulk_gap(void **state)
 
 static void test_inline(void **state)
 {
-	static const struct want w[] = {
-		{ "PING", OK, 1, 2 },
-		{ "SET", OK, 3, 4 },
+	static const struct db_want w[] = {
+		{ "PING", "", OK, 1, 2 },
+		{ "SET", "", OK, 3, 4 },
 	};
 
 	s_reset();
@@ -414,9 +304,9 @@ static void test_inline(void **state)
  * so pairing stops. MONITOR likewise. */
 static void test_subscribe_and_monitor_stop(void **state)
 {
-	static const struct want w[] = {
-		{ "GET", OK, 1, 2 },
-		{ "SUBSCRIBE", OK, 1, 2 },
+	static const struct db_want w[] = {
+		{ "GET", "", OK, 1, 2 },
+		{ "SUBSCRIBE", "", OK, 1, 2 },
 	};
 
 	s_reset();
@@ -434,7 +324,7 @@ static void test_subscribe_and_monitor_stop(void **state)
 	assert_int_equal(redis_conn_stats(c)->stopped, 1);
 	redis_conn_free(c);
 
-	static const struct want m[] = { { "MONITOR", OK, 1, 2 } };
+	static const struct db_want m[] = { { "MONITOR", "", OK, 1, 2 } };
 
 	s_reset();
 	cmd("MONITOR");
@@ -447,10 +337,10 @@ static void test_subscribe_and_monitor_stop(void **state)
 /* Labels stay valid and few: free-text errors and junk command names become _OTHER. */
 static void test_odd_names(void **state)
 {
-	static const struct want w[] = {
-		{ "FT.SEARCH", "_OTHER", 1, 2 },
-		{ "_OTHER", "ERR", 1, 2 },
-		{ "JSON.GET", "NOSCRIPT", 1, 2 },
+	static const struct db_want w[] = {
+		{ "FT.SEARCH", "", "_OTHER", 1, 2 },
+		{ "_OTHER", "", "ERR", 1, 2 },
+		{ "JSON.GET", "", "NOSCRIPT", 1, 2 },
 	};
 
 	s_reset();
@@ -478,8 +368,8 @@ static void test_request_gap_over_headers(void **state)
 {
 	char value[1000];
 	char buf[1100];
-	struct want w[17];
-	size_t first_len;
+	struct db_want w[17];
+	size_t first_len = 0;
 
 	memset(value, 'v', sizeof(value));
 	s_reset();
@@ -502,8 +392,8 @@ static void test_request_gap_over_headers(void **state)
 	/* Commands 1-3 were read whole; the 4th's name was read before the gap hit. */
 	assert_int_equal(4096 / first_len, 3);
 	for (int i = 0; i < 16; i++)
-		w[i] = (struct want){ i < 4 ? "SET" : "", OK, 10, 11 };
-	w[16] = (struct want){ "GET", OK, 12, 13 };
+		w[i] = (struct db_want){ i < 4 ? "SET" : "", "", OK, 10, 11 };
+	w[16] = (struct db_want){ "GET", "", OK, 12, 13 };
 	struct redis_conn *c = check_whole(w, 17);
 	const struct redis_stats *st = redis_conn_stats(c);
 
@@ -517,9 +407,9 @@ static void test_request_gap_over_headers(void **state)
  * The next command proves the reply was read: LRANGE ends at that read. */
 static void test_reply_gap_over_headers(void **state)
 {
-	static const struct want w[] = {
-		{ "LRANGE", OK, 10, 11 },
-		{ "GET", OK, 20, 21 },
+	static const struct db_want w[] = {
+		{ "LRANGE", "", OK, 10, 11 },
+		{ "GET", "", OK, 20, 21 },
 	};
 
 	s_reset();
