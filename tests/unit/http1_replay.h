@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Replay harness of the HTTP/1 framer tests (test_http1.c, test_http1_loss.c).
+ * Scenarios of the HTTP/1 framer tests (test_http1.c, test_http1_loss.c), replayed by
+ * replay.h.
  *
  * A scenario is a causal sequence of "pieces" (one write on one of the two streams,
- * optionally followed by bytes that were not captured) and the exact exchanges and counters
- * it must produce. replay_all() plays it with each piece whole, with each piece split in two
- * at every position, and one byte per read/write; expected timestamps are looked up from the
+ * optionally followed by bytes that were not captured: a struct replay_turn) and the exact
+ * exchanges and counters it must produce. replay_all() plays it with each piece whole, with
+ * each piece split in two at every position, and one byte per read/write (replay_splits());
+ * each read/write gets the next timestamp, and expected timestamps are looked up from the
  * read/write that carried the byte in question, so one expectation holds for every split.
  * Functions are static inline: each test file uses a subset.
  */
@@ -24,16 +26,10 @@
 #include <string.h>
 
 #include "proto/http1.h"
+#include "replay.h"
 
 #define MAXP 256
 #define MAXW 128
-
-struct piece {
-	enum http1_stream s;
-	const char *data;
-	size_t len; /* captured bytes */
-	size_t gap; /* bytes moved after them but not captured */
-};
 
 struct want {
 	const char *method, *target;
@@ -45,7 +41,7 @@ struct want {
 
 struct scn {
 	const char *name;
-	struct piece p[MAXP];
+	struct replay_turn p[MAXP]; /* ts unused: each read/write gets the next */
 	size_t np;
 	struct want w[MAXW];
 	size_t nw;
@@ -64,6 +60,7 @@ struct ev {
 
 struct run {
 	const struct scn *sc;
+	struct http1_conn *c;
 	struct ev *ev;
 	size_t nev, cap;
 	struct http1_exchange got[MAXW];
@@ -99,7 +96,9 @@ static inline uint64_t add(struct scn *sc, enum http1_stream s, const char *data
 	uint64_t at = sc->off[s];
 
 	assert_true(sc->np < MAXP);
-	sc->p[sc->np++] = (struct piece){ s, data, len, gap };
+	sc->p[sc->np++] = (struct replay_turn){
+		.dir = s, .data = (const uint8_t *)data, .cap = len, .len = len + gap
+	};
 	sc->off[s] += len + gap;
 	return at;
 }
@@ -164,9 +163,12 @@ static inline void emit_cb(void *ctx, const struct http1_exchange *ex)
 	r->ngot++;
 }
 
-static inline void feed(struct run *r, struct http1_conn *c, enum http1_stream s, const char *d,
-			size_t cap, size_t len)
+static inline void feed(void *ctx, const struct replay_turn *t, const uint8_t *d, size_t cap,
+			size_t len)
 {
+	struct run *r = ctx;
+	enum http1_stream s = (enum http1_stream)t->dir;
+
 	if (r->nev == r->cap) {
 		r->cap = r->cap ? r->cap * 2 : 64;
 		r->ev = realloc(r->ev, r->cap * sizeof(*r->ev));
@@ -175,7 +177,7 @@ static inline void feed(struct run *r, struct http1_conn *c, enum http1_stream s
 	r->ts += 10;
 	r->ev[r->nev++] = (struct ev){ s, r->off[s], r->off[s] + len, r->ts };
 	r->off[s] += len;
-	assert_int_equal(http1_feed(c, s, r->ts, (const uint8_t *)d, cap, len, emit_cb, r), 0);
+	assert_int_equal(http1_feed(r->c, s, r->ts, d, cap, len, emit_cb, r), 0);
 }
 
 static inline uint64_t ts_of(const struct run *r, enum http1_stream s, uint64_t off)
@@ -252,56 +254,39 @@ static inline void check_run(const struct run *r, const struct http1_conn *c)
 	CHECKU("stats.upgrades", g->upgrades, e->upgrades);
 }
 
-/* split < 0: pieces whole; else piece `split` cut at byte `at`; bytes: one byte each. */
-static inline void replay(struct run *r, long split, size_t at, bool bytes)
+static inline void begin(void *ctx, const char *mode)
 {
-	const struct scn *sc = r->sc;
-	struct http1_conn *c = http1_conn_new();
-	size_t i, j;
+	struct run *r = ctx;
 
-	assert_non_null(c);
-	if (sc->assume_start)
-		assert_int_equal(http1_assume_start(c, HTTP1_REQUESTS), 0);
+	snprintf(r->mode, sizeof(r->mode), "%s", mode);
+	r->c = http1_conn_new();
+	assert_non_null(r->c);
+	if (r->sc->assume_start)
+		assert_int_equal(http1_assume_start(r->c, HTTP1_REQUESTS), 0);
 	r->nev = r->ngot = 0;
 	r->off[0] = r->off[1] = 0;
 	r->ts = 1000;
-	for (i = 0; i < sc->np; i++) {
-		const struct piece *p = &sc->p[i];
+}
 
-		if (bytes && p->len) {
-			for (j = 0; j < p->len; j++)
-				feed(r, c, p->s, p->data + j, 1,
-				     1 + (j + 1 == p->len ? p->gap : 0));
-		} else if ((long)i == split) {
-			feed(r, c, p->s, p->data, at, at);
-			feed(r, c, p->s, p->data + at, p->len - at, p->len - at + p->gap);
-		} else {
-			feed(r, c, p->s, p->data, p->len, p->len + p->gap);
-		}
-	}
-	if (sc->close) {
+static inline void end(void *ctx, enum replay_split how)
+{
+	struct run *r = ctx;
+
+	if (r->sc->close) {
 		r->ts += 10;
-		http1_close(c, r->ts, emit_cb, r);
+		http1_close(r->c, r->ts, emit_cb, r);
 	}
-	check_run(r, c);
-	http1_conn_free(c);
+	check_run(r, r->c);
+	http1_conn_free(r->c);
+	r->c = NULL;
 }
 
 static inline void replay_all(struct scn *sc)
 {
+	const struct replay_ops ops = { begin, feed, end };
 	struct run r = { .sc = sc };
-	size_t i, k;
 
-	snprintf(r.mode, sizeof(r.mode), "whole");
-	replay(&r, -1, 0, false);
-	for (i = 0; i < sc->np; i++) {
-		for (k = 1; k < sc->p[i].len; k++) {
-			snprintf(r.mode, sizeof(r.mode), "piece %zu split at %zu", i, k);
-			replay(&r, (long)i, k, false);
-		}
-	}
-	snprintf(r.mode, sizeof(r.mode), "one byte per read");
-	replay(&r, -1, 0, true);
+	replay_splits(sc->p, sc->np, &ops, &r);
 	free(r.ev);
 	scn_free(sc);
 }
