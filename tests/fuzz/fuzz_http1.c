@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * libFuzzer target: the HTTP/1 framer (http1.c, http1_scan.c).
- * Input: records [ctl][len lo][len hi][len bytes], fed in order: ctl bit 0 = the response
- * stream, bit 1 = (ctl >> 2 & 15) * 61 bytes not captured after the captured ones, bit 6 =
- * http1_assume_start() on the stream first, bit 7 = close the connection first; the
- * timestamp advances by 1 per record.
+ * Input: events as fuzz_events.h decodes them: bit 0 of a record's ctl = the response
+ * stream, action 1 (bit 6) = http1_assume_start() on the stream first, action 2 (bit 7) =
+ * close the connection first.
  * Each input runs twice, records whole and one byte per read/write; checked: every exchange
  * is well formed (terminated strings, ordered timestamps, a final status, no body for HEAD),
  * the stats agree with what was emitted, and a run without gaps, skips or errors emits the
@@ -16,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_events.h"
 #include "proto/http1.h"
 
 #define KEEP 64
@@ -55,47 +55,49 @@ static bool same(const struct http1_exchange *a, const struct http1_exchange *b)
 	       a->resp_body_bytes == b->resp_body_bytes;
 }
 
+struct h1_run {
+	struct http1_conn *c;
+	struct seen *seen;
+};
+
+static void feed(void *ctx, int dir, uint64_t ts, const uint8_t *data, size_t cap, size_t len)
+{
+	struct h1_run *r = ctx;
+
+	if (http1_feed(r->c, dir ? HTTP1_RESPONSES : HTTP1_REQUESTS, ts, data, cap, len,
+		       check_exchange, r->seen))
+		abort();
+}
+
+static void act(void *ctx, unsigned actions, int dir, uint64_t ts)
+{
+	struct h1_run *r = ctx;
+
+	if (actions & 2)
+		http1_close(r->c, ts, check_exchange, r->seen);
+	if ((actions & 1) &&
+	    http1_assume_start(r->c, dir ? HTTP1_RESPONSES : HTTP1_REQUESTS) == -EINVAL)
+		abort();
+}
+
 /* Returns true when the run had no gap, no skipped byte and no error. */
 static bool run(const uint8_t *data, size_t size, bool bytewise, struct seen *s)
 {
-	struct http1_conn *c = http1_conn_new();
+	static const struct fuzz_target target = { feed, act };
+	struct h1_run r = { http1_conn_new(), s };
 	const struct http1_stats *st;
-	uint64_t ts = 1;
+	uint64_t ts;
 	bool clean;
 
-	if (!c)
+	if (!r.c)
 		return false;
-	while (size >= 3) {
-		uint8_t ctl = data[0];
-		size_t n = (size_t)data[1] | (size_t)data[2] << 8, i, k;
-		size_t gap = (ctl & 2) ? (size_t)(ctl >> 2 & 15) * 61 : 0;
-		enum http1_stream dir = (ctl & 1) ? HTTP1_RESPONSES : HTTP1_REQUESTS;
-
-		data += 3;
-		size -= 3;
-		n = n < size ? n : size;
-		ts++;
-		if (ctl & 0x80)
-			http1_close(c, ts, check_exchange, s);
-		if ((ctl & 0x40) && http1_assume_start(c, dir) == -EINVAL)
-			abort();
-		for (i = 0; i < n; i += k) {
-			k = bytewise ? 1 : n;
-			if (http1_feed(c, dir, ts, data + i, k, k + (i + k == n ? gap : 0),
-				       check_exchange, s))
-				abort();
-		}
-		if (!n && http1_feed(c, dir, ts, data, 0, gap, check_exchange, s))
-			abort();
-		data += n;
-		size -= n;
-	}
-	http1_close(c, ts + 1, check_exchange, s);
-	st = http1_conn_stats(c);
+	ts = fuzz_events(data, size, bytewise, &target, &r).ts;
+	http1_close(r.c, ts + 1, check_exchange, s);
+	st = http1_conn_stats(r.c);
 	if (st->exchanges != s->n)
 		abort();
 	clean = !st->gap_bytes && !st->skipped_bytes && !st->parse_errors && !st->resyncs;
-	http1_conn_free(c);
+	http1_conn_free(r.c);
 	return clean;
 }
 

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * libFuzzer target: postgres.c framing/pairing and sql.c naming.
- * Input: a sequence of events, each [ctl][len lo][len hi][len bytes]: ctl bit 0 = backend,
- * bit 1 = a capture gap of ctl >> 2 times 97 bytes after the captured ones, ts advances by
- * ctl >> 4. The whole input is also named as SQL text. Invariants checked on every
- * operation: strings terminated within their arrays, start_ns <= end_ns.
+ * Input: events as fuzz_events.h decodes them (bit 0 of a record's ctl: the backend). The
+ * whole input is also named as SQL text. Each input runs twice, whole and one byte per
+ * read; checked: every operation is well formed, and a run without gaps or lost framing
+ * emits the same operations however the bytes are split.
  * Build: clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I include -I user \
  *        tests/fuzz/fuzz_postgres.c user/proto/postgres.c user/proto/postgres_batch.c \
  *        user/proto/sql.c
@@ -12,71 +12,41 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
-#include <string.h>
 
+#include "fuzz_events.h"
 #include "proto/postgres.h"
 #include "proto/sql.h"
 
-/* Operations of one run, to compare a whole-read run with a one-byte-per-read run. */
-struct ops {
-	struct db_op v[64];
-	size_t n;
+struct pg_run {
+	struct pg_conn *c;
+	struct fuzz_ops *ops;
 };
 
-static void check_op(void *ctx, const struct db_op *op)
+static void feed(void *ctx, int dir, uint64_t ts, const uint8_t *data, size_t cap, size_t len)
 {
-	struct ops *o = ctx;
+	struct pg_run *r = ctx;
 
-	if (strnlen(op->operation, sizeof(op->operation)) == sizeof(op->operation) ||
-	    strnlen(op->collection, sizeof(op->collection)) == sizeof(op->collection) ||
-	    strnlen(op->error_type, sizeof(op->error_type)) == sizeof(op->error_type) ||
-	    op->start_ns > op->end_ns)
+	if (pg_feed(r->c, dir ? PG_BACKEND : PG_FRONTEND, ts, data, cap, len, fuzz_check_op,
+		    r->ops) == -EINVAL)
 		abort();
-	if (o->n < 64)
-		o->v[o->n] = *op;
-	o->n++;
 }
 
-/* Feeds the events; bytewise: each captured byte as its own read. Returns false if the
- * input had gaps, or framing was lost, recovered or inferred (read boundaries then
- * matter by design). */
-static bool run(const uint8_t *data, size_t size, bool bytewise, struct ops *o)
+/* Returns false if the input had gaps, or framing was lost, recovered or inferred (read
+ * boundaries then matter by design). */
+static bool run(const uint8_t *data, size_t size, bool bytewise, struct fuzz_ops *ops)
 {
-	struct pg_conn *c = pg_conn_new();
-	uint64_t ts = 1;
-	bool clean = true;
+	static const struct fuzz_target target = { .feed = feed };
+	struct pg_run r = { pg_conn_new(), ops };
+	const struct pg_stats *st;
+	bool clean;
 
-	if (!c)
+	if (!r.c)
 		return false;
-	while (size >= 3) {
-		uint8_t ctl = data[0];
-		size_t n = (size_t)data[1] | (size_t)data[2] << 8;
-		size_t gap = (ctl & 2) ? (size_t)(ctl >> 2) * 97 : 0;
-		int s = (ctl & 1) ? PG_BACKEND : PG_FRONTEND;
-
-		data += 3;
-		size -= 3;
-		if (n > size)
-			n = size;
-		ts += ctl >> 4;
-		clean &= gap == 0;
-		for (size_t i = 0; i < n;) {
-			size_t k = bytewise ? 1 : n;
-
-			if (pg_feed(c, s, ts, data + i, k, k + (i + k == n ? gap : 0), check_op,
-				    o) == -EINVAL)
-				abort();
-			i += k;
-		}
-		if (!n && pg_feed(c, s, ts, data, 0, gap, check_op, o) == -EINVAL)
-			abort();
-		data += n;
-		size -= n;
-	}
-	clean &= pg_conn_stats(c)->parse_errors == 0 && pg_conn_stats(c)->gap_resyncs == 0 &&
-		 pg_conn_stats(c)->inferred_ends == 0;
-	pg_close(c);
-	pg_conn_free(c);
+	clean = !fuzz_events(data, size, bytewise, &target, &r).gaps;
+	st = pg_conn_stats(r.c);
+	clean &= st->parse_errors == 0 && st->gap_resyncs == 0 && st->inferred_ends == 0;
+	pg_close(r.c);
+	pg_conn_free(r.c);
 	return clean;
 }
 
@@ -90,18 +60,15 @@ static void check_stmt(void *ctx, const char *stmt, size_t len, bool truncated)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct ops whole, bytes;
+	static struct fuzz_ops whole, bytes;
 	char op[32], table[64];
+	bool clean;
 
 	sql_operation((const char *)data, size, op, sizeof(op), table, sizeof(table));
 	sql_split_statements((const char *)data, size, check_stmt, NULL);
 	whole.n = bytes.n = 0;
-	bool clean = run(data, size, false, &whole);
-
-	/* Without gaps or lost framing, how bytes are split into reads changes nothing. */
-	if (run(data, size, true, &bytes) && clean &&
-	    (whole.n != bytes.n ||
-	     memcmp(whole.v, bytes.v, sizeof(whole.v[0]) * (whole.n < 64 ? whole.n : 64))))
-		abort();
+	clean = run(data, size, false, &whole);
+	if (run(data, size, true, &bytes) && clean)
+		fuzz_ops_same(&whole, &bytes);
 	return 0;
 }
