@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "http/httpd.h"
 #include "metrics/exposition.h"
+#include "util/utf8.h"
 #include "util/version.h"
 
 #include <errno.h>
@@ -150,7 +151,7 @@ static void json_string(struct expo_buf *b, const char *s, size_t max)
 			expo_buf_puts(b, "\\t");
 		else if (ch < 0x20)
 			expo_buf_printf(b, "\\u%04x", ch);
-		else if (expo_utf8_seq(s + i, n - i, &adv))
+		else if (utf8_seq(s + i, n - i, &adv))
 			expo_buf_put(b, s + i, adv);
 		else /* JSON text must be UTF-8 */
 			expo_buf_puts(b, "\\ufffd");
@@ -231,7 +232,7 @@ static void html_text(struct expo_buf *b, const char *s, size_t max)
 			expo_buf_puts(b, "&#39;");
 			break;
 		default:
-			if (expo_utf8_seq(s + i, n - i, &adv))
+			if (utf8_seq(s + i, n - i, &adv))
 				expo_buf_put(b, s + i, adv);
 			else
 				expo_buf_puts(b, "\xef\xbf\xbd");

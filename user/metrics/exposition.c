@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "metrics/exposition.h"
+#include "util/utf8.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -150,47 +151,6 @@ void expo_buf_free(struct expo_buf *b)
 
 /* ---- UTF-8 and escaping ---------------------------------------------------------------- */
 
-bool expo_utf8_seq(const char *p, size_t n, size_t *adv)
-{
-	const unsigned char *s = (const unsigned char *)p;
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t need, i;
-
-	if (s[0] < 0x80) {
-		*adv = 1;
-		return true;
-	}
-	/* The second byte's range is what rules out overlongs, surrogates and > U+10FFFF. */
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		need = 1;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		need = 2;
-		if (s[0] == 0xe0)
-			lo = 0xa0;
-		else if (s[0] == 0xed)
-			hi = 0x9f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		need = 3;
-		if (s[0] == 0xf0)
-			lo = 0x90;
-		else if (s[0] == 0xf4)
-			hi = 0x8f;
-	} else {
-		*adv = 1; /* continuation byte, C0/C1 (always overlong) or F5..FF */
-		return false;
-	}
-	for (i = 1; i <= need; i++) {
-		if (i >= n || s[i] < lo || s[i] > hi) {
-			*adv = i;
-			return false;
-		}
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	*adv = need + 1;
-	return true;
-}
-
 /* Writes as much as fits, counts everything: the snprintf() contract. */
 struct sink {
 	char *out;
@@ -233,7 +193,7 @@ static size_t escape(const char *in, size_t inlen, char *out, size_t outcap, boo
 		} else if (in[i] == '"') {
 			sink_put(&k, "\\\"", 2);
 			adv = 1;
-		} else if (expo_utf8_seq(in + i, inlen - i, &adv)) {
+		} else if (utf8_seq(in + i, inlen - i, &adv)) {
 			sink_put(&k, in + i, adv);
 		} else {
 			sink_put(&k, "\xef\xbf\xbd", 3);

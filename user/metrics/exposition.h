@@ -44,16 +44,8 @@ int expo_buf_take(struct expo_buf *b, char **out, size_t *len);
 void expo_buf_free(struct expo_buf *b);
 
 /*
- * Classifies the UTF-8 sequence starting at p (n > 0 bytes available). Returns true and sets
- * *adv to its length when it is well formed (Unicode Table 3-7: no overlongs, no surrogates,
- * nothing above U+10FFFF). Otherwise returns false and sets *adv to the length of the maximal
- * ill-formed subpart, which is what one U+FFFD replaces (the WHATWG decoder's rule, so a
- * truncated sequence costs one replacement and does not swallow the next character).
- */
-bool expo_utf8_seq(const char *p, size_t n, size_t *adv);
-
-/*
- * Label value escaping: '\' -> "\\", '"' -> "\"", newline -> "\n", invalid UTF-8 -> U+FFFD.
+ * Label value escaping: '\' -> "\\", '"' -> "\"", newline -> "\n", invalid UTF-8 -> U+FFFD
+ * (util/utf8.h's utf8_seq() decides, one U+FFFD per maximal ill-formed subpart).
  * snprintf() semantics: returns the length of the whole escaped text, writes at most
  * outcap - 1 bytes of it and a NUL when outcap > 0. The output is at most 3 * inlen bytes.
  */

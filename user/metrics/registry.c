@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "metrics/registry.h"
 #include "metrics/exposition.h"
+#include "util/hash.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -265,21 +266,11 @@ fail:
  * that spreads the bits: the table index takes the low ones. */
 static uint64_t hash_values(const char *const *vals, size_t n)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t i;
-	const unsigned char *p;
+	uint64_t h = FNV1A64_INIT;
 
-	for (i = 0; i < n; i++) {
-		p = (const unsigned char *)vals[i];
-		do {
-			h ^= *p;
-			h *= 0x100000001b3ULL;
-		} while (*p++);
-	}
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	return h;
+	for (size_t i = 0; i < n; i++)
+		h = fnv1a64_str(h, vals[i]);
+	return hash_fmix64(h);
 }
 
 static bool series_matches(const struct metric *m, const struct series *s, const char *const *vals,

@@ -5,6 +5,8 @@
  * tables, so a known route costs one hash and one probe sequence, no allocation).
  */
 #include "metrics/route.h"
+#include "util/hash.h"
+#include "util/utf8.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -16,9 +18,6 @@
 #define PARAM_MARK '\x01'
 /* "{x}" is the shortest parameter, so a pattern shorter than ROUTE_MAX holds fewer. */
 #define PARAMS_MAX (ROUTE_MAX / 3 + 1)
-
-#define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
 
 struct pattern {
 	char *text; /* the route label: the pattern exactly as configured */
@@ -176,7 +175,7 @@ static bool pattern_bytes_ok(const char *pat, size_t *lenp, char *why, size_t wh
 static bool pattern_scan(const char *pat, struct pattern *pt, char *why, size_t whylen)
 {
 	struct span names[PARAMS_MAX];
-	size_t n_names = 0, len, i, g = 0, slashes = 0;
+	size_t n_names = 0, len = 0, i, g = 0, slashes = 0;
 	bool rest = false;
 	char c;
 
@@ -332,40 +331,6 @@ static bool pattern_match(const struct pattern *pt, const char *path, size_t ple
 
 /* ---- heuristics ------------------------------------------------------------------------- */
 
-/* Valid UTF-8 without C1 controls: what a label may show as it is. */
-static bool utf8_printable(const unsigned char *s, size_t n)
-{
-	size_t i = 0, j, k;
-	uint32_t cp, min;
-
-	while (i < n) {
-		if (s[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if (s[i] >= 0xc2 && s[i] <= 0xdf) {
-			k = 1, cp = s[i] & 0x1f, min = 0x80;
-		} else if (s[i] >= 0xe0 && s[i] <= 0xef) {
-			k = 2, cp = s[i] & 0x0f, min = 0x800;
-		} else if (s[i] >= 0xf0 && s[i] <= 0xf4) {
-			k = 3, cp = s[i] & 0x07, min = 0x10000;
-		} else {
-			return false;
-		}
-		if (n - i <= k)
-			return false;
-		for (j = 1; j <= k; j++) {
-			if ((s[i + j] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (s[i + j] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || cp < 0xa0)
-			return false;
-		i += k + 1;
-	}
-	return true;
-}
-
 static bool is_uuid(const char *s, size_t n)
 {
 	size_t i;
@@ -399,7 +364,7 @@ static const char *seg_class(const char *seg, size_t n)
 	}
 	while (pad < 2 && pad < n && s[n - 1 - pad] == '=')
 		pad++;
-	if (pct || !utf8_printable(s, n))
+	if (pct || !utf8_printable(seg, n))
 		return "{seg}";
 	if (digits == n)
 		return "{id}";
@@ -483,22 +448,6 @@ static void copy_out(char *out, size_t outlen, const char *s, size_t len)
 
 /* ---- per-service cap -------------------------------------------------------------------- */
 
-/* FNV-1a, then a 64-bit finaliser (MurmurHash3 fmix64) so the low bits index well. */
-static uint64_t hash_bytes(uint64_t seed, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-	uint64_t h = seed;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ b[i]) * FNV_PRIME;
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	return h ^ (h >> 33);
-}
-
 /* Keeps the load under 3/4 so linear probes stay short. */
 static bool needs_growth(size_t n, size_t mask)
 {
@@ -548,7 +497,7 @@ static int routes_grow(struct route_table *t)
 /* The service's entry, added on first sight; NULL when out of memory. */
 static struct service *service_get(struct route_table *t, const char *name)
 {
-	uint64_t h = hash_bytes(FNV_OFFSET, name, strlen(name));
+	uint64_t h = hash_fmix64(fnv1a64(name, strlen(name)));
 	struct service *svc;
 	size_t i;
 
@@ -575,7 +524,8 @@ static struct service *service_get(struct route_table *t, const char *name)
 /* 0 when the route is known to svc or was added within its cap, 1 when it overflows. */
 static int route_admit(struct route_table *t, struct service *svc, const char *route, size_t len)
 {
-	uint64_t h = hash_bytes(FNV_OFFSET ^ (svc->id * 0x9e3779b97f4a7c15ULL), route, len);
+	uint64_t h = hash_fmix64(
+		fnv1a64_add(FNV1A64_INIT ^ (svc->id * 0x9e3779b97f4a7c15ULL), route, len));
 	struct route_slot *r;
 	size_t i;
 

@@ -9,6 +9,7 @@
 #include <dirent.h>
 
 #include "metrics/telemetry.h"
+#include "util/hash.h"
 #include "util/version.h"
 
 static const char *const http_server_labels[] = {
@@ -162,16 +163,12 @@ const char *http_method_label(const char *m)
 static bool cached_series(struct tel_cache_slot *cache, struct metric *const *fams, size_t nf,
 			  const char *const *v, size_t nv, struct series **out)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = FNV1A64_INIT;
 	struct tel_cache_slot *slot;
 	size_t i;
 
 	for (i = 0; i < nv; i++)
-		for (const unsigned char *p = (const unsigned char *)v[i];; p++) {
-			h = (h ^ *p) * 0x100000001b3ULL;
-			if (!*p)
-				break;
-		}
+		h = fnv1a64_str(h, v[i]);
 	slot = &cache[h % TEL_CACHE_SLOTS];
 	if (slot->series[0] && slot->hash == h) {
 		for (i = 0; i < nv && !strcmp(slot->vals[i], v[i]); i++)

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "procs/procfs.h"
+#include "util/hash.h"
 #include "util/log.h"
 #include "kernel/ctl.h"
 #include "procs/procs.h"
@@ -49,11 +50,7 @@ void procs_free(struct procs *p)
 
 static uint64_t exe_hash(const char *path)
 {
-	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
-
-	for (; *path; path++)
-		h = (h ^ (uint8_t)*path) * 0x100000001b3ULL;
-	return h;
+	return fnv1a64(path, strlen(path));
 }
 
 static void track(struct procs *p, const struct proc_info *info, const char *why)

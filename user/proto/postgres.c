@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "proto/postgres_batch.h"
+#include "util/hash.h"
 
 #define PG_CODE_SSL 80877103u
 #define PG_CODE_GSS 80877104u
@@ -194,7 +195,7 @@ static size_t name_field(struct pg_fe_msg *m, int k, const uint8_t *p, size_t n)
 	const uint8_t *nul = memchr(p, 0, n);
 	size_t len = nul ? (size_t)(nul - p) : n;
 
-	m->h[k] = pg_name_hash(m->h[k], p, len);
+	m->h[k] = fnv1a64_add(m->h[k], p, len);
 	m->hlen[k] += len;
 	if (!nul)
 		return n;
@@ -287,7 +288,7 @@ static void fe_begin(struct pg_io *io)
 	m->field = 0;
 	m->names_ok = true;
 	m->have_first = false;
-	m->h[0] = m->h[1] = PG_HASH_INIT;
+	m->h[0] = m->h[1] = FNV1A64_INIT;
 	m->hlen[0] = m->hlen[1] = 0;
 	memset(&m->first, 0, sizeof(m->first));
 	if (in_set(t, fe_first)) {

@@ -16,15 +16,6 @@
 
 #include "proto/postgres_batch.h"
 
-uint64_t pg_name_hash(uint64_t h, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
 static void copy_str(char *dst, size_t dstlen, const char *src)
 {
 	size_t n = strnlen(src, dstlen - 1);

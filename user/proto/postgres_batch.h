@@ -169,9 +169,6 @@ enum pg_done {
 };
 
 /* postgres_batch.c */
-uint64_t pg_name_hash(uint64_t h, const uint8_t *p, size_t n);
-#define PG_HASH_INIT 0xcbf29ce484222325ull
-
 void pg_stmt_put(struct pg_conn *c, uint64_t hash, bool unnamed, const struct pg_name *n);
 const struct pg_name *pg_stmt_get(struct pg_conn *c, uint64_t hash, bool unnamed);
 void pg_stmt_drop(struct pg_conn *c, uint64_t hash, bool unnamed);

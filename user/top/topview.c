@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* sonde top: snapshots of two scrapes, their deltas, quantiles and rows (see topview.h). */
 #include "top/topview.h"
+#include "util/hash.h"
 
 #include <errno.h>
 #include <math.h>
@@ -13,11 +14,7 @@
 
 static uint64_t hash_str(const char *s)
 {
-	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return h;
+	return fnv1a64(s, strlen(s));
 }
 
 static bool index_get(const struct top_index *ix, const char *key, size_t *val)
