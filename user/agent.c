@@ -90,7 +90,7 @@ static void refresh(struct agent *a)
 		memset(&k, 0, sizeof(k));
 	telemetry_refresh(&a->tel, &k, procs_count(&a->procs), a->loader.attached,
 			  route_overflowed(a->routes));
-	telemetry_refresh_process(&a->tel);
+	self_metrics_refresh(&a->tel.self);
 	for (unsigned t = 0; t <= SONDE_EV_LISTEN; t++)
 		telemetry_events(&a->tel, t, consumer_event_name(t), a->consumer.by_type[t]);
 	for (int r = 0; r < SONDE_LOST_NR; r++)

@@ -336,9 +336,9 @@ def sonde_metric_names():
     """Metric families sonde registers, read from its source; histograms with their suffixes."""
     mdir = os.path.join(ROOT, "user", "metrics")
     src = "".join(open(os.path.join(mdir, f)).read() for f in sorted(os.listdir(mdir)) if f.endswith(".c"))
-    # the name argument of hist(t, "..."), simple(t, KIND, "...") and registry_add(reg, KIND, "...")
-    names = set(re.findall(r'(?:\bhist\(t,|\bsimple\(t,\s*METRIC_\w+,|\bregistry_add\(t->reg,\s*METRIC_\w+,)'
-                           r'\s*"([a-z0-9_]+)"', src))
+    # a family's kind is followed by its name: the rows of telemetry.c's and self.c's tables,
+    # { FIELD(x), METRIC_HISTOGRAM, "name", ... }, and registry_add(reg, METRIC_KIND, "name", ...)
+    names = set(re.findall(r'\bMETRIC_(?:COUNTER|GAUGE|HISTOGRAM),\s*"([a-z0-9_]+)"', src))
     reg = open(os.path.join(ROOT, "user", "metrics", "registry.h")).read()
     names |= set(re.findall(r'"(sonde_[a-z0-9_]+)"', reg))
     out = set()

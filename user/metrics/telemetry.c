@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <dirent.h>
 
 #include "metrics/telemetry.h"
 #include "util/hash.h"
 #include "util/version.h"
+
+#define NL(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const http_server_labels[] = {
 	"http_request_method", "http_response_status_code",
@@ -28,114 +28,140 @@ static const char *const lost_reasons[SONDE_LOST_NR] = {
 	[SONDE_LOST_STASH_FULL] = "stash_map",
 };
 
-static const char *const protocols[] = { "http", "postgresql", "redis" };
+static const char *const build_labels[] = { "version", "abi" };
+static const char *const mode_label[] = { "mode" };
+static const char *const type_label[] = { "type" };
+static const char *const reason_label[] = { "reason" };
+static const char *const protocol_label[] = { "protocol" };
 
-#define NL(a) (sizeof(a) / sizeof((a)[0]))
+enum buckets { NO_BUCKETS, DURATION, SIZE };
 
-static struct metric *hist(struct telemetry *t, const char *name, const char *help,
-			   const char *const *labels, size_t n, const double *b, size_t nb,
-			   uint32_t max_series)
+/* One row per family, in exposition order; max_series 0 is the --max-series cap. */
+static const struct family {
+	size_t field; /* offset of its struct metric * in struct telemetry */
+	enum metric_kind kind;
+	const char *name, *help;
+	const char *const *labels;
+	size_t n_labels;
+	enum buckets buckets;
+	uint32_t max_series;
+} families[] = {
+#define FIELD(f) offsetof(struct telemetry, f)
+#define LABELS(a) a, NL(a)
+#define NONE NULL, 0
+	{ FIELD(http_server_duration), METRIC_HISTOGRAM, "http_server_request_duration_seconds",
+	  "Duration of HTTP server requests.", LABELS(http_server_labels), DURATION, 0 },
+	{ FIELD(http_server_req_size), METRIC_HISTOGRAM, "http_server_request_body_size_bytes",
+	  "Size of HTTP server request bodies.", LABELS(http_server_labels), SIZE, 0 },
+	{ FIELD(http_server_resp_size), METRIC_HISTOGRAM, "http_server_response_body_size_bytes",
+	  "Size of HTTP server response bodies.", LABELS(http_server_labels), SIZE, 0 },
+	{ FIELD(http_client_duration), METRIC_HISTOGRAM, "http_client_request_duration_seconds",
+	  "Duration of HTTP client requests.", LABELS(http_client_labels), DURATION, 0 },
+	{ FIELD(http_client_req_size), METRIC_HISTOGRAM, "http_client_request_body_size_bytes",
+	  "Size of HTTP client request bodies.", LABELS(http_client_labels), SIZE, 0 },
+	{ FIELD(http_client_resp_size), METRIC_HISTOGRAM, "http_client_response_body_size_bytes",
+	  "Size of HTTP client response bodies.", LABELS(http_client_labels), SIZE, 0 },
+	{ FIELD(db_duration), METRIC_HISTOGRAM, "db_client_operation_duration_seconds",
+	  "Duration of database client operations.", LABELS(db_labels), DURATION, 0 },
+	{ FIELD(build_info), METRIC_GAUGE, "sonde_build_info", "sonde build information.",
+	  LABELS(build_labels), NO_BUCKETS, 4 },
+	{ FIELD(capture_mode), METRIC_GAUGE, "sonde_capture_mode",
+	  "Capture path in use (1 for the active mode).", LABELS(mode_label), NO_BUCKETS, 64 },
+	{ FIELD(events_received), METRIC_COUNTER, "sonde_events_received_total",
+	  "Ring-buffer events received, by type.", LABELS(type_label), NO_BUCKETS, 64 },
+	{ FIELD(events_lost), METRIC_COUNTER, "sonde_events_lost_total",
+	  "Events the kernel could not deliver, by reason.", LABELS(reason_label), NO_BUCKETS, 64 },
+	{ FIELD(tracked), METRIC_GAUGE, "sonde_tracked_processes", "Processes currently observed.",
+	  NONE, NO_BUCKETS, 1 },
+	{ FIELD(attached), METRIC_GAUGE, "sonde_attached_programs", "BPF programs attached.", NONE,
+	  NO_BUCKETS, 1 },
+	{ FIELD(parse_errors), METRIC_COUNTER, "sonde_parse_errors_total",
+	  "Malformed or unframeable messages, by protocol.", LABELS(protocol_label), NO_BUCKETS,
+	  64 },
+	{ FIELD(unsupported), METRIC_COUNTER, "sonde_unsupported_connections_total",
+	  "Connections recognised but not parsed (TLS, HTTP/2, ...).", LABELS(protocol_label),
+	  NO_BUCKETS, 64 },
+	{ FIELD(routes_overflowed), METRIC_COUNTER, "sonde_http_routes_overflowed_total",
+	  "Requests whose route was replaced by the overflow route.", NONE, NO_BUCKETS, 1 },
+	{ FIELD(truncated), METRIC_COUNTER, "sonde_payload_truncated_total",
+	  "Socket reads/writes longer than the capture prefix.", NONE, NO_BUCKETS, 1 },
+	{ FIELD(no_buffer), METRIC_COUNTER, "sonde_payload_unavailable_total",
+	  "Socket I/O without a user buffer (sendfile, splice, io_uring).", NONE, NO_BUCKETS, 1 },
+	{ FIELD(unanswered), METRIC_COUNTER, "sonde_requests_unanswered_total",
+	  "Requests still pending when their connection closed.", LABELS(protocol_label),
+	  NO_BUCKETS, 64 },
+#undef FIELD
+#undef LABELS
+#undef NONE
+};
+
+/* Known label values start at 0, so dashboards and alerts see "none yet", not nothing. */
+static const struct {
+	size_t field;
+	const char *value;
+} zero_series[] = {
+	{ offsetof(struct telemetry, parse_errors), "http" },
+	{ offsetof(struct telemetry, parse_errors), "postgresql" },
+	{ offsetof(struct telemetry, parse_errors), "redis" },
+	{ offsetof(struct telemetry, unanswered), "http" },
+	{ offsetof(struct telemetry, unanswered), "postgresql" },
+	{ offsetof(struct telemetry, unanswered), "redis" },
+	{ offsetof(struct telemetry, unsupported), "tls" },
+	{ offsetof(struct telemetry, unsupported), "http2" },
+};
+
+static struct metric **field(struct telemetry *t, size_t off)
 {
-	return registry_add(t->reg, METRIC_HISTOGRAM, name, help, labels, n, b, nb, max_series);
+	return (struct metric **)((char *)t + off);
 }
 
-static struct metric *simple(struct telemetry *t, enum metric_kind kind, const char *name,
-			     const char *help, const char *label)
+static int families_add(struct telemetry *t, uint32_t max_series)
 {
-	const char *labels[1] = { label };
+	for (size_t i = 0; i < NL(families); i++) {
+		const struct family *f = &families[i];
+		const double *b =
+			f->buckets == SIZE ? metric_size_buckets : metric_duration_buckets;
+		size_t nb = f->buckets == SIZE ? metric_size_nbuckets : metric_duration_nbuckets;
+		struct metric *m;
 
-	return registry_add(t->reg, kind, name, help, labels, label ? 1 : 0, NULL, 0, 64);
+		m = registry_add(t->reg, f->kind, f->name, f->help, f->labels, f->n_labels,
+				 f->buckets ? b : NULL, f->buckets ? nb : 0,
+				 f->max_series ? f->max_series : max_series);
+		if (!m)
+			return -errno;
+		*field(t, f->field) = m;
+	}
+	return 0;
 }
 
 int telemetry_init(struct telemetry *t, uint32_t max_series)
 {
-	const double *db = metric_duration_buckets, *sb = metric_size_buckets;
-	size_t ndb = metric_duration_nbuckets, nsb = metric_size_nbuckets;
+	int err;
 
 	memset(t, 0, sizeof(*t));
 	t->reg = registry_new();
 	if (!t->reg)
 		return -ENOMEM;
-	t->http_server_duration =
-		hist(t, "http_server_request_duration_seconds", "Duration of HTTP server requests.",
-		     http_server_labels, NL(http_server_labels), db, ndb, max_series);
-	t->http_server_req_size = hist(t, "http_server_request_body_size_bytes",
-				       "Size of HTTP server request bodies.", http_server_labels,
-				       NL(http_server_labels), sb, nsb, max_series);
-	t->http_server_resp_size = hist(t, "http_server_response_body_size_bytes",
-					"Size of HTTP server response bodies.", http_server_labels,
-					NL(http_server_labels), sb, nsb, max_series);
-	t->http_client_duration =
-		hist(t, "http_client_request_duration_seconds", "Duration of HTTP client requests.",
-		     http_client_labels, NL(http_client_labels), db, ndb, max_series);
-	t->http_client_req_size = hist(t, "http_client_request_body_size_bytes",
-				       "Size of HTTP client request bodies.", http_client_labels,
-				       NL(http_client_labels), sb, nsb, max_series);
-	t->http_client_resp_size = hist(t, "http_client_response_body_size_bytes",
-					"Size of HTTP client response bodies.", http_client_labels,
-					NL(http_client_labels), sb, nsb, max_series);
-	t->db_duration = hist(t, "db_client_operation_duration_seconds",
-			      "Duration of database client operations.", db_labels, NL(db_labels),
-			      db, ndb, max_series);
-	t->build_info =
-		registry_add(t->reg, METRIC_GAUGE, "sonde_build_info", "sonde build information.",
-			     (const char *const[]){ "version", "abi" }, 2, NULL, 0, 4);
-	t->capture_mode = simple(t, METRIC_GAUGE, "sonde_capture_mode",
-				 "Capture path in use (1 for the active mode).", "mode");
-	t->events_received = simple(t, METRIC_COUNTER, "sonde_events_received_total",
-				    "Ring-buffer events received, by type.", "type");
-	t->events_lost = simple(t, METRIC_COUNTER, "sonde_events_lost_total",
-				"Events the kernel could not deliver, by reason.", "reason");
-	t->tracked = simple(t, METRIC_GAUGE, "sonde_tracked_processes",
-			    "Processes currently observed.", NULL);
-	t->attached =
-		simple(t, METRIC_GAUGE, "sonde_attached_programs", "BPF programs attached.", NULL);
-	t->parse_errors = simple(t, METRIC_COUNTER, "sonde_parse_errors_total",
-				 "Malformed or unframeable messages, by protocol.", "protocol");
-	t->unsupported =
-		simple(t, METRIC_COUNTER, "sonde_unsupported_connections_total",
-		       "Connections recognised but not parsed (TLS, HTTP/2, ...).", "protocol");
-	t->routes_overflowed =
-		simple(t, METRIC_COUNTER, "sonde_http_routes_overflowed_total",
-		       "Requests whose route was replaced by the overflow route.", NULL);
-	t->truncated = simple(t, METRIC_COUNTER, "sonde_payload_truncated_total",
-			      "Socket reads/writes longer than the capture prefix.", NULL);
-	t->no_buffer =
-		simple(t, METRIC_COUNTER, "sonde_payload_unavailable_total",
-		       "Socket I/O without a user buffer (sendfile, splice, io_uring).", NULL);
-	t->unanswered = simple(t, METRIC_COUNTER, "sonde_requests_unanswered_total",
-			       "Requests still pending when their connection closed.", "protocol");
-	t->proc_cpu = simple(t, METRIC_COUNTER, "process_cpu_seconds_total",
-			     "Total user and system CPU time spent in seconds.", NULL);
-	t->proc_rss = simple(t, METRIC_GAUGE, "process_resident_memory_bytes",
-			     "Resident memory size in bytes.", NULL);
-	t->proc_start = simple(t, METRIC_GAUGE, "process_start_time_seconds",
-			       "Start time of the process since unix epoch in seconds.", NULL);
-	t->proc_fds = simple(t, METRIC_GAUGE, "process_open_fds",
-			     "Number of open file descriptors.", NULL);
-	if (!t->http_server_duration || !t->db_duration || !t->events_lost || !t->unanswered ||
-	    !t->proc_fds) {
-		telemetry_free(t);
-		return -ENOMEM;
-	}
+	err = families_add(t, max_series);
+	if (!err)
+		err = self_metrics_init(&t->self, t->reg);
+	if (err)
+		goto fail;
 	for (int r = 0; r < SONDE_LOST_NR; r++)
 		metric_add(t->events_lost, (const char *const[]){ lost_reasons[r] }, 0);
-	/* Known label values start at 0, so dashboards and alerts see "none yet", not nothing. */
-	for (size_t i = 0; i < NL(protocols); i++) {
-		metric_add(t->parse_errors, (const char *const[]){ protocols[i] }, 0);
-		metric_add(t->unanswered, (const char *const[]){ protocols[i] }, 0);
-	}
-	metric_add(t->unsupported, (const char *const[]){ "tls" }, 0);
-	metric_add(t->unsupported, (const char *const[]){ "http2" }, 0);
-	metric_set(t->proc_start, NULL, (double)time(NULL));
+	for (size_t i = 0; i < NL(zero_series); i++)
+		metric_add(*field(t, zero_series[i].field), &zero_series[i].value, 0);
 	t->http_server_cache = calloc(TEL_CACHE_SLOTS, sizeof(struct tel_cache_slot));
 	t->http_client_cache = calloc(TEL_CACHE_SLOTS, sizeof(struct tel_cache_slot));
 	t->db_cache = calloc(TEL_CACHE_SLOTS, sizeof(struct tel_cache_slot));
 	if (!t->http_server_cache || !t->http_client_cache || !t->db_cache) {
-		telemetry_free(t);
-		return -ENOMEM;
+		err = -ENOMEM;
+		goto fail;
 	}
 	return 0;
+fail:
+	telemetry_free(t);
+	return err;
 }
 
 void telemetry_free(struct telemetry *t)
@@ -285,43 +311,4 @@ void telemetry_refresh(struct telemetry *t, const struct sonde_stats *k, unsigne
 	t->last_route_overflow = route_overflow;
 	metric_set(t->tracked, NULL, tracked);
 	metric_set(t->attached, NULL, attached);
-}
-
-void telemetry_refresh_process(struct telemetry *t)
-{
-	unsigned long utime, stime;
-	long rss_pages;
-	double cpu, fds = 0;
-	char buf[1024], *p;
-	FILE *f = fopen("/proc/self/stat", "r");
-	DIR *d;
-
-	if (f) {
-		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-
-		fclose(f);
-		buf[n] = '\0';
-		/* fields after the comm, which may hold spaces: state is field 3 */
-		p = strrchr(buf, ')');
-		if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-				&utime, &stime) == 2) {
-			cpu = (double)(utime + stime) / sysconf(_SC_CLK_TCK);
-			if (cpu > t->last_cpu_seconds)
-				metric_add(t->proc_cpu, NULL, cpu - t->last_cpu_seconds);
-			t->last_cpu_seconds = cpu;
-		}
-	}
-	f = fopen("/proc/self/statm", "r");
-	if (f) {
-		if (fscanf(f, "%*u %ld", &rss_pages) == 1)
-			metric_set(t->proc_rss, NULL, (double)rss_pages * sysconf(_SC_PAGESIZE));
-		fclose(f);
-	}
-	d = opendir("/proc/self/fd");
-	if (d) {
-		while (readdir(d))
-			fds++;
-		closedir(d);
-		metric_set(t->proc_fds, NULL, fds - 3); /* ".", ".." and the directory's own fd */
-	}
 }

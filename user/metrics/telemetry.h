@@ -1,14 +1,21 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The metric families sonde exports (names and labels from the OpenTelemetry semantic
- * conventions, as Beyla/OBI expose them) and the self-metrics sonde_*.
+ * metrics/ takes in: HTTP exchanges and database operations (observe.h), sonde's counters.
+ * metrics/ gives out: Prometheus text 0.0.4 of every family (registry_render, for /metrics).
+ *
+ * This file: the metric families sonde exports (names and labels from the OpenTelemetry
+ * semantic conventions, as Beyla/OBI expose them) and the self-metrics sonde_*. The rest of
+ * the stage: observe.h (exchange -> labels), route.h (http_route), business.h (--counter),
+ * registry.h (families, series, render), exposition.h (text format, gzip), self.h
+ * (process_* of sonde itself).
  */
-#ifndef SONDE_TELEMETRY_H
-#define SONDE_TELEMETRY_H
+#ifndef SONDE_METRICS_TELEMETRY_H
+#define SONDE_METRICS_TELEMETRY_H
 
 #include <stdint.h>
 
 #include "metrics/registry.h"
+#include "metrics/self.h"
 #include "sonde_abi.h"
 
 struct metric;
@@ -34,9 +41,7 @@ struct telemetry {
 	struct metric *build_info, *capture_mode, *events_received, *events_lost;
 	struct metric *tracked, *attached, *parse_errors, *unsupported, *routes_overflowed;
 	struct metric *truncated, *no_buffer, *unanswered;
-	/* the standard process_* metrics of Prometheus client libraries, for sonde itself */
-	struct metric *proc_cpu, *proc_rss, *proc_start, *proc_fds;
-	double last_cpu_seconds;
+	struct self_metrics self; /* process_* of sonde itself (self.h) */
 	/* last kernel counter values, to turn absolute readings into counter increments */
 	struct sonde_stats last_kernel;
 	uint64_t last_route_overflow;
@@ -81,9 +86,6 @@ void telemetry_unanswered(struct telemetry *t, const char *protocol, uint64_t n)
 /* Periodic: kernel counters, process and program counts, route overflow total. */
 void telemetry_refresh(struct telemetry *t, const struct sonde_stats *kernel, unsigned tracked,
 		       unsigned attached, uint64_t route_overflow);
-
-/* Reads /proc/self: CPU seconds, resident memory, open fds (once a second). */
-void telemetry_refresh_process(struct telemetry *t);
 
 /* "_OTHER" for methods outside the standard set (bounded cardinality). */
 const char *http_method_label(const char *method);

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* metrics/telemetry.c's family table and metrics/self.c's process_* families. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics/telemetry.h"
+
+static char *render(struct telemetry *t)
+{
+	char *text = NULL;
+
+	assert_int_equal(registry_render(t->reg, &text, NULL), 0);
+	return text;
+}
+
+/* The value of the sample line "key value", or -1 when absent. */
+static double sample(const char *text, const char *key)
+{
+	size_t klen = strlen(key);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, key, klen) && p[klen] == ' ')
+			return strtod(p + klen + 1, NULL);
+	return -1;
+}
+
+/* Every family of the table is registered, with its kind, in the table's order. */
+static void test_families(void **state)
+{
+	static const char *const want[] = {
+		"# TYPE http_server_request_duration_seconds histogram",
+		"# TYPE http_server_request_body_size_bytes histogram",
+		"# TYPE http_server_response_body_size_bytes histogram",
+		"# TYPE http_client_request_duration_seconds histogram",
+		"# TYPE http_client_request_body_size_bytes histogram",
+		"# TYPE http_client_response_body_size_bytes histogram",
+		"# TYPE db_client_operation_duration_seconds histogram",
+		"# TYPE sonde_build_info gauge",
+		"# TYPE sonde_capture_mode gauge",
+		"# TYPE sonde_events_received_total counter",
+		"# TYPE sonde_events_lost_total counter",
+		"# TYPE sonde_tracked_processes gauge",
+		"# TYPE sonde_attached_programs gauge",
+		"# TYPE sonde_parse_errors_total counter",
+		"# TYPE sonde_unsupported_connections_total counter",
+		"# TYPE sonde_http_routes_overflowed_total counter",
+		"# TYPE sonde_payload_truncated_total counter",
+		"# TYPE sonde_payload_unavailable_total counter",
+		"# TYPE sonde_requests_unanswered_total counter",
+		"# TYPE process_cpu_seconds_total counter",
+		"# TYPE process_resident_memory_bytes gauge",
+		"# TYPE process_start_time_seconds gauge",
+		"# TYPE process_open_fds gauge",
+		"# TYPE sonde_series_dropped_total counter",
+	};
+	struct telemetry t;
+	const char *at;
+	char *text;
+
+	assert_int_equal(telemetry_init(&t, 100), 0);
+	text = render(&t);
+	at = text;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		const char *p = strstr(at, want[i]);
+
+		if (!p)
+			fail_msg("missing or out of order: %s", want[i]);
+		at = p;
+	}
+	free(text);
+	telemetry_free(&t);
+}
+
+/* Known label values scrape as 0. */
+static void test_zero_series(void **state)
+{
+	struct telemetry t;
+	char *text;
+
+	assert_int_equal(telemetry_init(&t, 100), 0);
+	text = render(&t);
+	assert_true(sample(text, "sonde_events_lost_total{reason=\"ringbuf_full\"}") == 0);
+	assert_true(sample(text, "sonde_parse_errors_total{protocol=\"redis\"}") == 0);
+	assert_true(sample(text, "sonde_unsupported_connections_total{protocol=\"http2\"}") == 0);
+	assert_true(sample(text, "sonde_requests_unanswered_total{protocol=\"http\"}") == 0);
+	assert_true(sample(text, "process_start_time_seconds") > 1.6e9);
+	free(text);
+	telemetry_unanswered(&t, "http", 2);
+	text = render(&t);
+	assert_true(sample(text, "sonde_requests_unanswered_total{protocol=\"http\"}") == 2);
+	free(text);
+	telemetry_free(&t);
+}
+
+/* /proc/self readings: this test has stdin, stdout and stderr open at least. */
+static void test_self_refresh(void **state)
+{
+	struct telemetry t;
+	char *text;
+
+	assert_int_equal(telemetry_init(&t, 100), 0);
+	self_metrics_refresh(&t.self);
+	text = render(&t);
+	assert_true(sample(text, "process_open_fds") >= 3);
+	assert_true(sample(text, "process_resident_memory_bytes") > 0);
+	assert_true(sample(text, "process_cpu_seconds_total") >= 0);
+	free(text);
+	telemetry_free(&t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_families),
+		cmocka_unit_test(test_zero_series),
+		cmocka_unit_test(test_self_refresh),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
