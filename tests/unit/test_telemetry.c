@@ -77,7 +77,7 @@ static void test_families(void **state)
 	telemetry_free(&t);
 }
 
-/* Known label values scrape as 0. */
+/* Known label values scrape as 0; unanswered requests only exist for HTTP. */
 static void test_zero_series(void **state)
 {
 	struct telemetry t;
@@ -89,6 +89,8 @@ static void test_zero_series(void **state)
 	assert_true(sample(text, "sonde_parse_errors_total{protocol=\"redis\"}") == 0);
 	assert_true(sample(text, "sonde_unsupported_connections_total{protocol=\"http2\"}") == 0);
 	assert_true(sample(text, "sonde_requests_unanswered_total{protocol=\"http\"}") == 0);
+	assert_null(strstr(text, "sonde_requests_unanswered_total{protocol=\"postgresql\"}"));
+	assert_null(strstr(text, "sonde_requests_unanswered_total{protocol=\"redis\"}"));
 	assert_true(sample(text, "process_start_time_seconds") > 1.6e9);
 	free(text);
 	telemetry_unanswered(&t, "http", 2);

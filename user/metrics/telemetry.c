@@ -87,6 +87,8 @@ static const struct family {
 	  "Socket reads/writes longer than the capture prefix.", NONE, NO_BUCKETS, 1 },
 	{ FIELD(no_buffer), METRIC_COUNTER, "sonde_payload_unavailable_total",
 	  "Socket I/O without a user buffer (sendfile, splice, io_uring).", NONE, NO_BUCKETS, 1 },
+	/* Only the consumer's HTTP close path reports pending requests, so only
+	 * protocol="http" gets a zero series: one for postgresql/redis could never move. */
 	{ FIELD(unanswered), METRIC_COUNTER, "sonde_requests_unanswered_total",
 	  "Requests still pending when their connection closed.", LABELS(protocol_label),
 	  NO_BUCKETS, 64 },
@@ -104,8 +106,6 @@ static const struct {
 	{ offsetof(struct telemetry, parse_errors), "postgresql" },
 	{ offsetof(struct telemetry, parse_errors), "redis" },
 	{ offsetof(struct telemetry, unanswered), "http" },
-	{ offsetof(struct telemetry, unanswered), "postgresql" },
-	{ offsetof(struct telemetry, unanswered), "redis" },
 	{ offsetof(struct telemetry, unsupported), "tls" },
 	{ offsetof(struct telemetry, unsupported), "http2" },
 };
