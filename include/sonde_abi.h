@@ -14,7 +14,7 @@
 #include <linux/types.h>
 #endif
 
-#define SONDE_ABI_VERSION 2
+#define SONDE_ABI_VERSION 3
 
 /* Largest payload prefix one data event carries. A power of two: the BPF side masks
  * lengths with (SONDE_CAPTURE_MAX - 1) to prove the bound to the verifier. */
@@ -35,6 +35,8 @@ enum sonde_event_type {
 	SONDE_EV_PROC_EXEC = 5,	 /* any process exec'ed: user space re-evaluates the rules */
 	SONDE_EV_PROC_EXIT = 6,	 /* the last thread of a selected process exited */
 	SONDE_EV_LISTEN = 7,	 /* any process put a TCP socket into LISTEN (port= rules) */
+	SONDE_EV_TCP = 8,	 /* a TCP connection of a selected process changed: see below */
+	SONDE_EV_LAST = SONDE_EV_TCP,
 };
 
 enum sonde_direction {
@@ -57,7 +59,8 @@ enum sonde_lost_reason {
 	SONDE_LOST_ALLOW_FULL = 2,   /* forked child could not be added to the allow map */
 	SONDE_LOST_CONN_FULL = 3,    /* connection map update failed */
 	SONDE_LOST_STASH_FULL = 4,   /* syscall-path argument stash update failed */
-	SONDE_LOST_NR = 5,
+	SONDE_LOST_TCP_FULL = 5,     /* TCP health: socket owner map update failed */
+	SONDE_LOST_NR = 6,
 };
 
 /* Common header of every ring-buffer record. */
@@ -125,6 +128,33 @@ struct sonde_listen_event {
 };
 _Static_assert(sizeof(struct sonde_listen_event) == 32, "sonde_listen_event ABI");
 
+/* SONDE_EV_TCP: what happened to a TCP connection of a selected process. */
+enum sonde_tcp_kind {
+	SONDE_TCP_CONNECTED = 1,  /* outbound handshake completed (SYN_SENT -> ESTABLISHED) */
+	SONDE_TCP_FAILED = 2,	  /* outbound attempt ended before ESTABLISHED; see sk_err */
+	SONDE_TCP_ACCEPTED = 3,	  /* inbound handshake completed on a selected listener */
+	SONDE_TCP_CLOSED = 4,	  /* an established connection closed: its totals */
+	SONDE_TCP_RESET_SENT = 5, /* a reset sent after CLOSE (abortive close: linger 0) */
+};
+
+struct sonde_tcp_event {
+	struct sonde_event_hdr hdr; /* hdr.tgid: the owner (not the task the kernel ran) */
+	struct sonde_addr local;
+	struct sonde_addr peer;
+	__u64 duration_ns;     /* CLOSED: from ESTABLISHED to CLOSE; FAILED: from SYN_SENT */
+	__u64 bytes_sent;      /* CLOSED: tcp_sock.bytes_sent (payload, retransmits included) */
+	__u64 bytes_received;  /* CLOSED: tcp_sock.bytes_received (+1 for a FIN) */
+	__u32 srtt_us;	       /* CLOSED: smoothed RTT at close, microseconds; 0: no sample */
+	__u32 retrans_segs;    /* CLOSED: tcp_sock.total_retrans (segments) */
+	__u32 resets_sent;     /* CLOSED: RSTs sent on this socket (tcp_send_reset) */
+	__u32 resets_received; /* CLOSED: RSTs received (tcp_receive_reset) */
+	__s32 sk_err;	       /* FAILED: the socket's error: ECONNREFUSED, ETIMEDOUT, 0 */
+	__u16 family;
+	__u8 kind;     /* enum sonde_tcp_kind */
+	__u8 outbound; /* 1: this process connected; 0: it accepted */
+};
+_Static_assert(sizeof(struct sonde_tcp_event) == 120, "sonde_tcp_event ABI");
+
 /* States of the "conns" map: connection id -> struct sonde_conn_val. */
 enum sonde_conn_state {
 	SONDE_CONN_SEEN = 1,	/* announced; its I/O is reported */
@@ -144,7 +174,6 @@ _Static_assert(sizeof(struct sonde_conn_val) == 16, "sonde_conn_val ABI");
 /* Value of the per-CPU "sonde_stats" array, index 0. */
 struct sonde_stats {
 	__u64 lost[SONDE_LOST_NR]; /* events not delivered, by enum sonde_lost_reason */
-	__u64 _unused;		   /* (was: records written; user space counts them) */
 	__u64 truncated;	   /* data events whose payload was cut to the capture limit */
 	__u64 no_buffer; /* socket I/O without a user buffer (sendfile, splice, io_uring) */
 };

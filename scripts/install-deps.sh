@@ -17,7 +17,7 @@ test_pkgs=(
 	wrk nginx-light python3 python3-yaml
 	postgresql-15 postgresql-client-15 redis-server redis-tools
 	prometheus
-	tmux prometheus-alertmanager busybox docker-compose systemd
+	tmux prometheus-alertmanager busybox docker-compose systemd iptables
 )
 
 want=("${build_pkgs[@]}")

@@ -18,6 +18,7 @@
 #include "procs/procs.h"
 #include "metrics/observe.h"
 #include "metrics/route.h"
+#include "metrics/tcp_health.h"
 #include "http/status.h"
 #include "metrics/telemetry.h"
 
@@ -42,6 +43,7 @@ struct agent {
 	struct business *biz;	/* --counter rules */
 	struct kernel_ctl kctl; /* the loader's, for procs and the consumer */
 	struct observer obs;
+	struct tcp_health tcp; /* --tcp-health families */
 	struct procs procs;
 	struct consumer consumer;
 	struct httpd *httpd;
@@ -91,7 +93,7 @@ static void refresh(struct agent *a)
 	telemetry_refresh(&a->tel, &k, procs_count(&a->procs), a->loader.attached,
 			  route_overflowed(a->routes));
 	self_metrics_refresh(&a->tel.self);
-	for (unsigned t = 0; t <= SONDE_EV_LISTEN; t++)
+	for (unsigned t = 0; t <= SONDE_EV_LAST; t++)
 		telemetry_events(&a->tel, t, consumer_event_name(t), a->consumer.by_type[t]);
 	for (int r = 0; r < SONDE_LOST_NR; r++)
 		lost += k.lost[r];
@@ -121,6 +123,7 @@ static int agent_start(struct agent *a)
 		.ringbuf_bytes = RINGBUF_BYTES,
 		.exec_events = procs_want_exec_events(a->cfg),
 		.listen_events = procs_want_listen_events(a->cfg),
+		.tcp_health = a->cfg->tcp_health,
 		.on_event = consumer_on_record,
 		.ctx = &a->consumer,
 	};
@@ -141,6 +144,11 @@ static int agent_start(struct agent *a)
 	if (!a->routes)
 		return -errno;
 	a->obs = (struct observer){ .tel = &a->tel, .routes = a->routes, .biz = a->biz };
+	if (a->cfg->tcp_health) {
+		if ((err = tcp_health_init(&a->tcp, a->tel.reg, a->cfg->max_series)))
+			return err;
+		a->obs.tcp = &a->tcp;
+	}
 	if ((err = procs_init(&a->procs, a->cfg, &a->kctl, "/proc")))
 		return err;
 	if ((err = consumer_init(&a->consumer, &a->procs, &a->obs, &a->kctl)))

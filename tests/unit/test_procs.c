@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -71,6 +72,7 @@ static void test_pid_rule_fork_exit(void **state)
 	struct kernel_ctl kctl = { .ctx = &fk, .allow = fake_allow };
 	struct procs p;
 	const struct proc *pr;
+	char service[128];
 
 	assert_int_equal(procs_init(&p, &cfg, &kctl, "/proc"), 0);
 	assert_int_equal(procs_scan(&p), 1);
@@ -88,9 +90,13 @@ static void test_pid_rule_fork_exit(void **state)
 	procs_on_fork(&p, 3999998, 1);
 	assert_true(called(&fk, 3999998, false));
 	assert_null(procs_get(&p, 3999998));
+	snprintf(service, sizeof(service), "%s", procs_get(&p, (uint32_t)child)->service);
 	procs_on_exit(&p, (uint32_t)child);
 	assert_true(called(&fk, (uint32_t)child, false));
 	assert_null(procs_get(&p, (uint32_t)child));
+	/* its records still in the ring keep their service */
+	assert_string_equal(procs_service(&p, (uint32_t)child), service);
+	assert_null(procs_service(&p, 3999995));
 	assert_int_equal(procs_count(&p), 1);
 	procs_free(&p);
 	reap(child);

@@ -241,6 +241,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	case OPT_ROUTE_CAP:
 	case OPT_MAX_SERIES:
 	case OPT_COUNTER:
+	case OPT_TCP_HEALTH:
 	case OPT_CONFIG:
 		c->set |= set_bit(key);
 		if (config_apply(&c->cfg, key, arg, &c->d) == -ENOMEM) {
@@ -263,6 +264,7 @@ static void config_defaults(struct config *cfg)
 	cfg->capture_bytes = SONDE_CAPTURE_DEFAULT;
 	cfg->route_cap = DEFAULT_ROUTE_CAP;
 	cfg->max_series = DEFAULT_MAX_SERIES;
+	cfg->tcp_health = true;
 }
 
 /* Command-line scalars replace the file's; command-line rules, routes and counters follow the
@@ -286,6 +288,8 @@ static int merge_cli(struct config *cfg, struct cli *c)
 		cfg->route_cap = o->route_cap;
 	if (c->set & set_bit(OPT_MAX_SERIES))
 		cfg->max_series = o->max_series;
+	if (c->set & set_bit(OPT_TCP_HEALTH))
+		cfg->tcp_health = o->tcp_health;
 	if (c->set & set_bit(OPT_VERBOSE))
 		cfg->verbose = o->verbose;
 	cfg->check = o->check;

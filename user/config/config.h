@@ -74,6 +74,7 @@ struct config {
 	uint32_t max_series;	   /* --max-series: series per metric family, default 10000 */
 	char config_file[256];	   /* --config, "" when none */
 	bool check;		   /* --check: capability table, no capture (agent_check) */
+	bool tcp_health;	   /* --tcp-health: connection outcomes and totals (default on) */
 	int verbose;		   /* -v, repeatable */
 };
 

@@ -54,6 +54,16 @@ static int apply_number(uint32_t *field, int key, const char *value, uint32_t mi
 	return -EINVAL;
 }
 
+static int apply_on_off(bool *field, int key, const char *value, struct config_diag *d)
+{
+	if (!strcmp(value, "on") || !strcmp(value, "off")) {
+		*field = value[1] == 'n';
+		return 0;
+	}
+	config_diag(d, option_name(key), "'%s' is neither on nor off", value);
+	return -EINVAL;
+}
+
 int config_append_rule(struct config *cfg, const struct select_rule *rule)
 {
 	struct select_rule *r = realloc(cfg->rules, (cfg->n_rules + 1) * sizeof(*r));
@@ -494,6 +504,8 @@ int config_apply(struct config *cfg, int key, const char *value, struct config_d
 		return apply_number(&cfg->route_cap, key, value, 1, UINT32_MAX, d);
 	case OPT_MAX_SERIES:
 		return apply_number(&cfg->max_series, key, value, 1, UINT32_MAX, d);
+	case OPT_TCP_HEALTH:
+		return apply_on_off(&cfg->tcp_health, key, value, d);
 	case OPT_CONFIG:
 		return copy_path(cfg->config_file, sizeof(cfg->config_file), key, "", 0, value, d);
 	case OPT_VERBOSE: /* only a config file gives verbose a value */

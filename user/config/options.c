@@ -46,6 +46,10 @@ const struct argp_option option_table[] = {
 	  "Most series per metric family; further label sets are dropped and counted in "
 	  "sonde_ self-metrics (default 10000)",
 	  0 },
+	{ "tcp-health", OPT_TCP_HEALTH, "on|off", 0,
+	  "TCP health of the selected processes: connection attempts by outcome, resets, "
+	  "retransmitted segments, bytes and RTT per connection (default on)",
+	  0 },
 	{ "counter", OPT_COUNTER, "RULE", 0,
 	  "Count the HTTP requests RULE matches in a counter of its own: 'NAME METHOD ROUTE "
 	  "STATUS', e.g. 'orders_created_total POST /api/v1/orders 201' (repeatable; see "

@@ -30,6 +30,7 @@ enum opt_key {
 	OPT_COUNTER,
 	OPT_CHECK,
 	OPT_USAGE,
+	OPT_TCP_HEALTH,
 };
 
 /* argp's option table (ends with a zeroed entry) and the text --help prints after it. */

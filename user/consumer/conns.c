@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include "kernel/ctl.h"
 #include "procs/procs.h"
 #include "proto/classify.h"
+#include "util/addr.h"
 
 int conns_init(struct conns *t, const struct observer *obs, const struct procs *procs,
 	       const struct kernel_ctl *kctl)
@@ -55,18 +55,12 @@ void conns_free(struct conns *t)
 
 static void format_addr(struct conn_peer *p, const struct sonde_conn_event *e)
 {
-	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
 	if (e->family == AF_UNIX) {
 		snprintf(p->address, sizeof(p->address), "%s", e->unix_path);
 		p->local_port[0] = p->peer_port[0] = '\0';
 		return;
 	}
-	/* Go listens on [::]: IPv4 peers arrive v4-mapped; show them as IPv4. */
-	if (!memcmp(e->peer.addr, v4mapped, sizeof(v4mapped)))
-		inet_ntop(AF_INET, &e->peer.addr[12], p->address, sizeof(p->address));
-	else
-		inet_ntop(AF_INET6, e->peer.addr, p->address, sizeof(p->address));
+	addr_format(e->peer.addr, p->address, sizeof(p->address));
 	snprintf(p->local_port, sizeof(p->local_port), "%u", e->local.port);
 	snprintf(p->peer_port, sizeof(p->peer_port), "%u", e->peer.port);
 }
@@ -74,7 +68,7 @@ static void format_addr(struct conn_peer *p, const struct sonde_conn_event *e)
 static struct conn *conn_get(struct conns *t, uint64_t id, uint32_t tgid)
 {
 	struct conn *c = hashmap_get(&t->by_id, id);
-	const struct proc *pr;
+	const char *service;
 
 	if (c)
 		return c;
@@ -85,8 +79,8 @@ static struct conn *conn_get(struct conns *t, uint64_t id, uint32_t tgid)
 	}
 	c->id = id;
 	c->tgid = tgid;
-	pr = procs_get(t->procs, tgid);
-	snprintf(c->peer.service, sizeof(c->peer.service), "%s", pr ? pr->service : "unknown");
+	service = procs_service(t->procs, tgid);
+	snprintf(c->peer.service, sizeof(c->peer.service), "%s", service ? service : "unknown");
 	return c;
 }
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "consumer/consumer.h"
+#include "metrics/observe.h"
 #include "procs/procs.h"
 
 int consumer_init(struct consumer *c, struct procs *procs, const struct observer *obs,
@@ -26,6 +27,7 @@ static const char *const event_names[] = {
 	[SONDE_EV_PROC_EXEC] = "proc_exec",
 	[SONDE_EV_PROC_EXIT] = "proc_exit",
 	[SONDE_EV_LISTEN] = "listen",
+	[SONDE_EV_TCP] = "tcp",
 };
 
 const char *consumer_event_name(unsigned type)
@@ -47,6 +49,8 @@ static size_t min_size(uint16_t type)
 		return sizeof(struct sonde_proc_event);
 	case SONDE_EV_LISTEN:
 		return sizeof(struct sonde_listen_event);
+	case SONDE_EV_TCP:
+		return sizeof(struct sonde_tcp_event);
 	default:
 		return SIZE_MAX;
 	}
@@ -62,6 +66,15 @@ static bool record_valid(const void *data, size_t size)
 	return h->type != SONDE_EV_DATA ||
 	       size >= sizeof(struct sonde_data_event) +
 			       ((const struct sonde_data_event *)data)->cap_len;
+}
+
+/* A TCP health record: labelled with its owner's service (the owner, not the task the
+ * kernel happened to run: these tracepoints fire in softirq). */
+static void on_tcp(struct consumer *c, const struct sonde_tcp_event *e)
+{
+	const char *service = procs_service(c->procs, e->hdr.tgid);
+
+	observe_tcp(c->conns.obs, service ? service : "unknown", e);
 }
 
 int consumer_on_record(void *ctx, const void *data, size_t size)
@@ -98,6 +111,9 @@ int consumer_on_record(void *ctx, const void *data, size_t size)
 		break;
 	case SONDE_EV_LISTEN:
 		procs_on_listen(c->procs, h->tgid, ((const struct sonde_listen_event *)data)->port);
+		break;
+	case SONDE_EV_TCP:
+		on_tcp(c, data);
 		break;
 	}
 	return 0;

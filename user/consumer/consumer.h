@@ -21,9 +21,9 @@ struct observer;
 struct consumer {
 	struct procs *procs;
 	struct conns conns;
-	uint64_t events;		       /* records handled */
-	uint64_t by_type[SONDE_EV_LISTEN + 1]; /* records handled, by enum sonde_event_type */
-	uint64_t bad_records;		       /* records too short or of another ABI */
+	uint64_t events;		     /* records handled */
+	uint64_t by_type[SONDE_EV_LAST + 1]; /* records handled, by enum sonde_event_type */
+	uint64_t bad_records;		     /* records too short or of another ABI */
 };
 
 int consumer_init(struct consumer *c, struct procs *procs, const struct observer *obs,

@@ -18,6 +18,9 @@ struct kernel_ctl {
 	/* Tells the kernel to stop reporting a connection's reads and writes (its close is
 	 * still reported). 0 or -errno (the connection may already be gone). */
 	int (*ignore_conn)(void *ctx, uint64_t id);
+	/* Records (or forgets) that tgid owns a TCP socket listening on port in the network
+	 * namespace whose inode is netns, so TCP health attributes accepted connections. */
+	int (*listener)(void *ctx, uint32_t netns, uint16_t port, uint32_t tgid, bool on);
 };
 
 /* Each accepts a NULL ctl or a NULL operation: nothing to do, returns 0. */
@@ -29,6 +32,12 @@ static inline int kctl_allow(const struct kernel_ctl *k, uint32_t tgid, bool on)
 static inline int kctl_ignore_conn(const struct kernel_ctl *k, uint64_t id)
 {
 	return k && k->ignore_conn ? k->ignore_conn(k->ctx, id) : 0;
+}
+
+static inline int kctl_listener(const struct kernel_ctl *k, uint32_t netns, uint16_t port,
+				uint32_t tgid, bool on)
+{
+	return k && k->listener ? k->listener(k->ctx, netns, port, tgid, on) : 0;
 }
 
 #endif

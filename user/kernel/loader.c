@@ -52,6 +52,18 @@ static struct bpf_program *const *syscall_progs(struct sonde_bpf *s, size_t *n)
 	return p;
 }
 
+static struct bpf_program *const *tcp_progs(struct sonde_bpf *s, size_t *n)
+{
+	static struct bpf_program *p[4];
+
+	p[0] = s->progs.sonde_tcp_state;
+	p[1] = s->progs.sonde_tcp_send_reset;
+	p[2] = s->progs.sonde_tcp_receive_reset;
+	p[3] = s->progs.sonde_tcp_destroy;
+	*n = 4;
+	return p;
+}
+
 static void set_autoload(struct bpf_program *const *progs, size_t n, bool on)
 {
 	for (size_t i = 0; i < n; i++)
@@ -113,6 +125,7 @@ static int load_path(struct loader *l, const struct loader_opts *o, enum capture
 	s->rodata->exec_events = o->exec_events;
 	s->rodata->listen_events = o->listen_events;
 	s->rodata->cookie_ids = mode == CAPTURE_SOCKET;
+	s->rodata->tcp_health = o->tcp_health;
 	bpf_map__set_max_entries(s->maps.scratch, ncpu > 0 ? ncpu : 1);
 	if (o->ringbuf_bytes) {
 		bpf_map__set_max_entries(s->maps.events, o->ringbuf_bytes);
@@ -122,6 +135,8 @@ static int load_path(struct loader *l, const struct loader_opts *o, enum capture
 	set_autoload(progs, n, mode == CAPTURE_SOCKET);
 	progs = syscall_progs(s, &n);
 	set_autoload(progs, n, mode == CAPTURE_SYSCALLS);
+	progs = tcp_progs(s, &n);
+	set_autoload(progs, n, o->tcp_health);
 	if (mode == CAPTURE_SYSCALLS && (err = ensure_tracefs())) {
 		log_error("cannot mount tracefs on /sys/kernel/tracing: %s", strerror(-err));
 		goto cleanup;
@@ -268,11 +283,32 @@ static int loader_ignore_conn(void *ctx, uint64_t id)
 				    BPF_EXIST);
 }
 
+/* Mirrors bpf/tcp.bpf.c's key of the tcp_listeners map. */
+struct tcp_listener_key {
+	uint32_t netns;
+	uint16_t port;
+	uint16_t _pad;
+};
+
+static int loader_listener(void *ctx, uint32_t netns, uint16_t port, uint32_t tgid, bool on)
+{
+	struct loader *l = ctx;
+	struct tcp_listener_key k = { .netns = netns, .port = port };
+
+	if (!l->skel)
+		return -EINVAL;
+	if (!on)
+		return bpf_map__delete_elem(l->skel->maps.tcp_listeners, &k, sizeof(k), 0);
+	return bpf_map__update_elem(l->skel->maps.tcp_listeners, &k, sizeof(k), &tgid, sizeof(tgid),
+				    BPF_ANY);
+}
+
 struct kernel_ctl loader_ctl(struct loader *l)
 {
 	return (struct kernel_ctl){ .ctx = l,
 				    .allow = loader_allow,
-				    .ignore_conn = loader_ignore_conn };
+				    .ignore_conn = loader_ignore_conn,
+				    .listener = loader_listener };
 }
 
 int loader_poll(struct loader *l, int timeout_ms)

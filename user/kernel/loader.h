@@ -27,6 +27,7 @@ struct loader_opts {
 	uint32_t ringbuf_bytes; /* power of two, >= page size */
 	bool exec_events;	/* report every exec (comm=/exe= rules) */
 	bool listen_events;	/* report every listen() (port= rules) */
+	bool tcp_health;	/* attach the TCP health programs (bpf/tcp.bpf.c) */
 	loader_event_fn on_event;
 	void *ctx;
 };

@@ -4,6 +4,7 @@
 #include "metrics/business.h"
 #include "metrics/observe.h"
 #include "metrics/route.h"
+#include "metrics/tcp_health.h"
 #include "metrics/telemetry.h"
 #include "proto/db_op.h"
 #include "proto/http1.h"
@@ -47,6 +48,12 @@ void observe_db(const struct observer *o, const struct conn_peer *peer, const ch
 	};
 
 	telemetry_db(o->tel, &l, (op->end_ns - op->start_ns) / 1e9);
+}
+
+void observe_tcp(const struct observer *o, const char *service, const struct sonde_tcp_event *e)
+{
+	if (o->tcp)
+		tcp_health_observe(o->tcp, service, e);
 }
 
 void observe_parse_errors(const struct observer *o, const char *protocol, uint64_t n)

@@ -17,11 +17,13 @@ struct route_table;
 struct business;
 struct http1_exchange;
 struct db_op;
+struct sonde_tcp_event;
 
 struct observer {
 	struct telemetry *tel;
 	struct route_table *routes;
-	struct business *biz; /* business counters (--counter); NULL: none */
+	struct business *biz;	/* business counters (--counter); NULL: none */
+	struct tcp_health *tcp; /* TCP health families (--tcp-health); NULL: off */
 };
 
 /* The label values a connection gives every sample of its own. */
@@ -39,6 +41,9 @@ void observe_http(const struct observer *o, const struct conn_peer *peer, bool s
 /* system: "postgresql" or "redis". */
 void observe_db(const struct observer *o, const struct conn_peer *peer, const char *system,
 		const struct db_op *op);
+
+/* A TCP health record (bpf/tcp.bpf.c) of a connection the service owns. */
+void observe_tcp(const struct observer *o, const char *service, const struct sonde_tcp_event *e);
 
 void observe_parse_errors(const struct observer *o, const char *protocol, uint64_t n);
 void observe_unanswered(const struct observer *o, const char *protocol, uint64_t n);

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Environments can be megabytes; the OTEL_* variables sit among the first few. */
@@ -678,6 +679,22 @@ int proc_listening_ports(const char *proc_root, uint32_t tgid, uint16_t *ports, 
 	close(dirfd);
 	if (err)
 		*n = 0;
+	return is_gone(err) ? -ENOENT : err;
+}
+
+int proc_netns(const char *proc_root, uint32_t tgid, uint32_t *ino)
+{
+	struct stat st;
+	int dirfd, err = 0;
+
+	dirfd = open_pid_dir(proc_root, tgid);
+	if (dirfd < 0)
+		return dirfd;
+	if (fstatat(dirfd, "ns/net", &st, 0))
+		err = -errno;
+	else
+		*ino = (uint32_t)st.st_ino;
+	close(dirfd);
 	return is_gone(err) ? -ENOENT : err;
 }
 

@@ -45,6 +45,9 @@ int proc_read_info(const char *proc_root, uint32_t tgid, struct proc_info *out);
 int proc_listening_ports(const char *proc_root, uint32_t tgid, uint16_t *ports, size_t max,
 			 size_t *n);
 
+/* The inode number of the process's network namespace (what the kernel calls ns.inum). */
+int proc_netns(const char *proc_root, uint32_t tgid, uint32_t *ino);
+
 /*
  * Calls fn for every process (numeric entry of proc_root) whose info could be read, in
  * ascending tgid order; processes that vanish meanwhile are skipped. Skips the caller

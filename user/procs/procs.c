@@ -53,9 +53,25 @@ static uint64_t exe_hash(const char *path)
 	return fnv1a64(path, strlen(path));
 }
 
+/* TCP health attributes accepted connections to their listener's owner; the kernel
+ * records listen() calls from now on, user space the listeners that already exist. */
+static void share_listeners(struct procs *p, uint32_t tgid)
+{
+	uint16_t ports[PROC_PORTS_MAX];
+	size_t n = 0;
+	uint32_t netns;
+
+	if (!p->cfg->tcp_health || proc_netns(p->proc_root, tgid, &netns) ||
+	    proc_listening_ports(p->proc_root, tgid, ports, PROC_PORTS_MAX, &n))
+		return;
+	for (size_t i = 0; i < n; i++)
+		kctl_listener(p->kctl, netns, ports[i], tgid, true);
+}
+
 static void track(struct procs *p, const struct proc_info *info, const char *why)
 {
 	struct proc *pr = hashmap_get(&p->by_tgid, info->tgid);
+	bool had = pr != NULL;
 
 	if (!pr) {
 		pr = calloc(1, sizeof(*pr));
@@ -73,6 +89,8 @@ static void track(struct procs *p, const struct proc_info *info, const char *why
 	if (info->exe[0])
 		pr->exe_hash = exe_hash(info->exe);
 	kctl_allow(p->kctl, info->tgid, true);
+	if (!had)
+		share_listeners(p, info->tgid);
 }
 
 static void untrack(struct procs *p, uint32_t tgid)
@@ -80,8 +98,13 @@ static void untrack(struct procs *p, uint32_t tgid)
 	struct proc *pr = hashmap_del(&p->by_tgid, tgid);
 
 	kctl_allow(p->kctl, tgid, false);
-	if (pr)
+	if (pr) {
+		struct departed *d = &p->departed[p->n_departed++ % PROCS_DEPARTED];
+
+		d->tgid = tgid;
+		memcpy(d->service, pr->service, sizeof(d->service));
 		log_info("no longer observing pid %u (%s)", tgid, pr->comm);
+	}
 	free(pr);
 }
 
@@ -274,6 +297,23 @@ void procs_on_exit(struct procs *p, uint32_t tgid)
 const struct proc *procs_get(const struct procs *p, uint32_t tgid)
 {
 	return hashmap_get(&p->by_tgid, tgid);
+}
+
+const char *procs_service(const struct procs *p, uint32_t tgid)
+{
+	const struct proc *pr = procs_get(p, tgid);
+	unsigned n = p->n_departed < PROCS_DEPARTED ? p->n_departed : PROCS_DEPARTED;
+
+	if (pr)
+		return pr->service;
+	/* newest first: a tgid reused since belongs to the latest one */
+	for (unsigned i = 1; i <= n; i++) {
+		const struct departed *d = &p->departed[(p->n_departed - i) % PROCS_DEPARTED];
+
+		if (d->tgid == tgid)
+			return d->service;
+	}
+	return NULL;
 }
 
 unsigned procs_count(const struct procs *p)

@@ -23,6 +23,14 @@ struct proc {
 	uint64_t exe_hash; /* of the executable path: prefork children share it */
 };
 
+/* Processes that left recently: records they made can still be in the ring. */
+#define PROCS_DEPARTED 256
+
+struct departed {
+	uint32_t tgid;
+	char service[128];
+};
+
 struct procs {
 	const struct config *cfg;
 	const struct kernel_ctl *kctl; /* sets the allow bitmap's bits */
@@ -31,6 +39,8 @@ struct procs {
 	bool any_listener; /* no rules given: every process with a listening TCP socket */
 	uint32_t self;
 	char self_exe[4096]; /* other sonde instances are never picked by the default rule */
+	struct departed departed[PROCS_DEPARTED]; /* ring of the last ones untracked */
+	unsigned n_departed;			  /* total ever; next slot = n % size */
 };
 
 int procs_init(struct procs *p, const struct config *cfg, const struct kernel_ctl *kctl,
@@ -48,6 +58,9 @@ void procs_on_exit(struct procs *p, uint32_t tgid);
 /* NULL when tgid is not tracked. */
 const struct proc *procs_get(const struct procs *p, uint32_t tgid);
 unsigned procs_count(const struct procs *p);
+/* The service_name of a tracked process, or of one that left recently (its last records
+ * arrive after its exit record); NULL when unknown. */
+const char *procs_service(const struct procs *p, uint32_t tgid);
 
 /* Whether the kernel must report every exec / listen for these rules. */
 bool procs_want_exec_events(const struct config *cfg);
