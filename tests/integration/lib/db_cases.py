@@ -28,7 +28,7 @@ DB_LABELS = {"db_system_name", "db_operation_name", "error_type", "server_addres
 HTTP_CLIENT_LABELS = {"http_request_method", "http_response_status_code", "server_address",
                       "server_port", "service_name"}
 DURATION_BUCKETS = (0, .005, .01, .025, .05, .075, .1, .25, .5, .75, 1, 2.5, 5, 7.5, 10)
-LOST_REASONS = ("ringbuf_full", "read_user", "allow_map", "conn_map", "stash_map")
+LOST_REASONS = ("ringbuf_full", "read_user", "allow_map", "conn_map", "stash_map", "tcp_map")
 
 SETTLE_S = 1.0       # after the expected totals appear: nothing more may arrive
 WAIT_S = 15.0        # for sonde to catch up with what the clients already got
