@@ -34,21 +34,6 @@ def sonde_programs():
     return {p["id"]: p["name"] for p in progs if p.get("name", "").startswith("sonde_")}
 
 
-def programs_of(pid):
-    """Ids of the BPF programs process pid holds (fdinfo of its prog and link fds)."""
-    ids = set()
-    fdinfo = f"/proc/{pid}/fdinfo"
-    for fd in os.listdir(fdinfo):
-        try:
-            with open(os.path.join(fdinfo, fd)) as f:
-                for line in f:
-                    if line.startswith("prog_id:"):
-                        ids.add(int(line.split()[1]))
-        except OSError:
-            pass
-    return ids
-
-
 def orphan_programs():
     """sonde programs that no live process holds: what a sonde that exited left in the
     kernel (pinned or otherwise). Programs of other sonde instances running at the same
@@ -57,7 +42,7 @@ def orphan_programs():
     for pid in os.listdir("/proc"):
         if pid.isdigit():
             try:
-                held |= programs_of(int(pid))
+                held |= set(sonde_it.bpf_programs_of(int(pid)))
             except OSError:
                 pass
     return {i: n for i, n in sonde_programs().items() if i not in held}
@@ -143,7 +128,7 @@ class EndpointTest(IntegrationCase):
         self.assertEqual(status, 405)
 
     def test_sigterm_leaves_no_program(self):
-        owned = programs_of(self.sonde.pid)
+        owned = set(sonde_it.bpf_programs_of(self.sonde.pid))
         self.assertTrue(owned, "sonde holds no BPF program")
         self.assertTrue(owned <= set(sonde_programs()), owned)
         self.sonde.stop()  # raises unless exit code 0

@@ -18,7 +18,8 @@ import time
 
 import it_core
 import sonde_it
-from http_cases import diagnosis, diff_counts, self_metrics  # noqa: F401
+from http_cases import (LOST_REASONS, assert_no_loss, diagnosis, diff_counts,  # noqa: F401
+                        self_metrics)
 from sonde_it import WaitTimeout, wait_for
 
 DB = "db_client_operation_duration_seconds"
@@ -28,7 +29,6 @@ DB_LABELS = {"db_system_name", "db_operation_name", "error_type", "server_addres
 HTTP_CLIENT_LABELS = {"http_request_method", "http_response_status_code", "server_address",
                       "server_port", "service_name"}
 DURATION_BUCKETS = (0, .005, .01, .025, .05, .075, .1, .25, .5, .75, 1, 2.5, 5, 7.5, 10)
-LOST_REASONS = ("ringbuf_full", "read_user", "allow_map", "conn_map", "stash_map", "tcp_map")
 
 SETTLE_S = 1.0       # after the expected totals appear: nothing more may arrive
 WAIT_S = 15.0        # for sonde to catch up with what the clients already got
@@ -181,15 +181,6 @@ def assert_exact(tc, sonde, fn, expected, what, timeout=WAIT_S, settle=SETTLE_S)
         tc.fail(f"{what}: more arrived {settle:.1f}s after sonde's counts were exact:\n"
                 f"{diff_counts(expected, got)}\n{diagnosis(sonde, m)}")
     return m
-
-
-def assert_no_loss(tc, m, sonde):
-    """sonde_events_lost_total is present for every reason, and 0."""
-    lost = {d["reason"]: v for d, v in sonde_it.samples(m, "sonde_events_lost_total")}
-    tc.assertEqual(sorted(lost), sorted(LOST_REASONS),
-                   "sonde_events_lost_total must show every reason")
-    bad = {r: v for r, v in lost.items() if v != 0}
-    tc.assertEqual(bad, {}, f"events lost\n{diagnosis(sonde, m)}")
 
 
 def parse_errors(m, protocol):

@@ -146,12 +146,16 @@ def assert_exact_counts(tc, sonde, port, expected, name=DURATION, timeout=WAIT_S
 
 
 def assert_no_loss(tc, m, sonde=None):
-    """sonde_events_lost_total is present for every reason and 0."""
+    """sonde_events_lost_total is present for every reason and 0; with sonde, no run of
+    its BPF programs was skipped either (recursion_misses: I/O it never saw)."""
     lost = {d["reason"]: v for d, v in sonde_it.samples(m, "sonde_events_lost_total")}
     tc.assertEqual(sorted(lost), sorted(LOST_REASONS),
                    "sonde_events_lost_total must show every reason")
     bad = {r: v for r, v in lost.items() if v != 0}
     tc.assertEqual(bad, {}, "events lost" + (f"\n{diagnosis(sonde, m)}" if sonde else ""))
+    if sonde is not None:
+        tc.assertEqual(sonde.recursion_misses(), {},
+                       f"recursion_misses by program id\n{diagnosis(sonde, m)}")
 
 
 def counter(m, name, **labels):

@@ -285,6 +285,29 @@ def children_of(pid):
     return sorted(out)
 
 
+def bpf_programs_of(pid):
+    """{prog id: {stat: n}} of the BPF programs whose fds process pid holds. A program fd's
+    fdinfo carries its id and its counters: run_cnt and run_time_ns (counted only while
+    bpf_stats are enabled) and recursion_misses (always counted: runs the kernel skipped
+    because a program was already running on that CPU). A program held only through a
+    link fd is listed with its id and no counters."""
+    progs = {}
+    fdinfo = f"/proc/{pid}/fdinfo"
+    for fd in os.listdir(fdinfo):
+        try:
+            with open(os.path.join(fdinfo, fd)) as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:  # the fd was closed meanwhile
+            continue
+        if "prog_id" not in fields:
+            continue
+        stats = progs.setdefault(int(fields["prog_id"]), {})
+        for key in ("run_cnt", "run_time_ns", "recursion_misses"):
+            if key in fields:
+                stats[key] = int(fields[key])
+    return progs
+
+
 def process_comm(pid):
     with open(f"/proc/{pid}/comm") as f:
         return f.read().strip()

@@ -23,9 +23,9 @@ import unittest
 import urllib.request
 
 from it_core import (GO_BUILD, IT_DIR, WRK_SCRIPT, Proc, ProcessExited,  # noqa: F401
-                     WaitTimeout, children_of, free_port, go_bin, go_bin_dir, http_get,
-                     http_request, parent_pid, process_comm, require_root, sonde_bin,
-                     start_process, wait_for, wait_tcp, retry_if_port_in_use)
+                     WaitTimeout, bpf_programs_of, children_of, free_port, go_bin, go_bin_dir,
+                     http_get, http_request, parent_pid, process_comm, require_root,
+                     sonde_bin, start_process, wait_for, wait_tcp, retry_if_port_in_use)
 from prom_text import (Metrics, hist_bucket, hist_buckets, hist_count, hist_sum,  # noqa: F401
                        parse_prometheus_text, samples, value)
 
@@ -46,11 +46,13 @@ def make_tls_cert(directory):
 class TradeEngine(Proc):
     """The Go service (go/trade-engine). url is its base URL, e.g. http://127.0.0.1:PORT;
     addr is host:port. addr ":0" listens dual-stack on [::]; tls=True serves HTTPS
-    (HTTP/1.1) with a fresh self-signed certificate."""
+    (HTTP/1.1) with a fresh self-signed certificate. program: the Go program, e.g.
+    "trade-engine-instrumented" (the same service with client_golang middleware)."""
 
     def __init__(self, addr="127.0.0.1:0", pg=None, redis=None, upstream=None, tls=False,
-                 extra_args=(), env=None, ready_timeout=20.0, reset_referee=True):
-        argv = [go_bin("trade-engine"), "-addr", addr]
+                 extra_args=(), env=None, ready_timeout=20.0, reset_referee=True,
+                 program="trade-engine"):
+        argv = [go_bin(program), "-addr", addr]
         workdir = tempfile.mkdtemp(prefix="sonde-it-trade-engine-")
         if tls:
             cert, key = make_tls_cert(workdir)
@@ -58,11 +60,10 @@ class TradeEngine(Proc):
         for flag, val in (("-pg", pg), ("-redis", redis), ("-upstream", upstream)):
             if val:
                 argv += [flag, val]
-        super().__init__(argv + list(extra_args), name="trade-engine", env=env,
-                         workdir=workdir)
+        super().__init__(argv + list(extra_args), name=program, env=env, workdir=workdir)
         try:
             listen = wait_for(self._listening, ready_timeout,
-                              message="trade-engine to print its address")
+                              message=f"{program} to print its address")
             host, _, port = listen.rpartition(":")
             self.port = int(port)
             self.listen_host = host.strip("[]")
@@ -72,7 +73,7 @@ class TradeEngine(Proc):
             self.url = f"{self.scheme}://{bracket}:{self.port}"
             self.addr = f"{bracket}:{self.port}"
             wait_for(lambda: http_get(self.url + "/healthz")[0] == 200, ready_timeout,
-                     message="trade-engine /healthz")
+                     message=f"{program} /healthz")
             if reset_referee:
                 self.referee_reset()
         except Exception:
@@ -421,17 +422,36 @@ class Sonde(Proc):
             wait_for(lambda: self.check_running() or http_get(self.url + "/healthz")[0] == 200,
                      ready_timeout, interval=0.1, message="sonde /healthz")
         except Exception:
-            self.stop(sig=signal.SIGKILL, expect_rc=None)
+            self.stop(sig=signal.SIGKILL, expect_rc=None, expect_no_misses=False)
             raise
 
     def scrape(self):
         return scrape(self.metrics_url)
 
-    def stop(self, sig=signal.SIGTERM, timeout=15.0, expect_rc=0):
+    def recursion_misses(self):
+        """{prog id: n} of this sonde's BPF programs whose runs the kernel skipped (the
+        program was already running on that CPU): each is I/O sonde never saw. {} when
+        none; raises OSError once sonde is gone."""
+        return {i: st["recursion_misses"] for i, st in bpf_programs_of(self.pid).items()
+                if st.get("recursion_misses")}
+
+    def stop(self, sig=signal.SIGTERM, timeout=15.0, expect_rc=0, expect_no_misses=True):
+        """Stops sonde; raises AssertionError unless it exits with expect_rc (None: any)
+        and, with expect_no_misses, unless its programs' recursion_misses, read just before
+        the signal, are all 0."""
+        misses = {}
+        if self.alive():
+            try:
+                misses = self.recursion_misses()
+            except OSError:  # exited meanwhile: its programs are gone with it
+                pass
         rc = super().stop(sig, timeout)
         if expect_rc is not None and rc != expect_rc:
             raise AssertionError(f"sonde exited with {rc}, expected {expect_rc}:\n"
                                  f"{self.final_log}")
+        if expect_no_misses and misses:
+            raise AssertionError(f"sonde's BPF programs skipped runs (recursion_misses by "
+                                 f"program id: {misses}): I/O never seen\n{self.final_log}")
         return rc
 
 
