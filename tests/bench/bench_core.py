@@ -281,39 +281,23 @@ class CostMeter:
     them stay outside the CPU window. stop() waits until sonde is idle, then until it
     counted want_http exchanges and want_db operations beyond start()'s counts.
 
-    start(background=S) first watches S seconds with no load driven: sonde's programs run
-    on every process's socket I/O, and on a shared machine others' I/O runs them by the
-    tens of thousands a second. Its rate is subtracted from the BPF figures (the *_net
-    ones): what is left is what the observed workload (the service and its peers: client,
-    PostgreSQL, Redis) made them run. sonde's own CPU is left whole."""
+    start(background=S) first watches S seconds with no load driven (background()), for
+    subtract_background()."""
 
     def __init__(self, sonde):
         self.sonde = sonde
         self.bg = None
 
-    def _bpf(self):
-        st = sonde_it.bpf_programs_of(self.sonde.pid).values()
-        return (sum(s.get("run_cnt", 0) for s in st), sum(s.get("run_time_ns", 0) for s in st),
-                sum(s.get("recursion_misses", 0) for s in st))
-
-    def _read(self):
-        return (time.monotonic(), task_cpu_ns(self.sonde.pid)) + self._bpf()
-
     def start(self, background=0.0):
         if background:
-            t0, cpu0, runs0, bpf0, _ = self._read()
-            time.sleep(background)
-            t1, cpu1, runs1, bpf1, _ = self._read()
-            self.bg = {"seconds": t1 - t0, "sonde_cpu_ns_per_s": (cpu1 - cpu0) / (t1 - t0),
-                       "bpf_ns_per_s": (bpf1 - bpf0) / (t1 - t0),
-                       "bpf_runs_per_s": (runs1 - runs0) / (t1 - t0)}
+            self.bg = watch_background(self.sonde, background)
         self.counts0 = sonde_counts(self.sonde.scrape())
-        self.t0, self.cpu0, self.runs0, self.bpf0, self.miss0 = self._read()
+        self.t0, self.cpu0, self.runs0, self.bpf0, self.miss0 = _sonde_clocks(self.sonde)
         return self
 
     def stop(self, want_http=0, want_db=0, timeout=20):
         self.idle = wait_idle(self.sonde.pid)
-        t1, cpu1, runs1, bpf1, miss1 = self._read()
+        t1, cpu1, runs1, bpf1, miss1 = _sonde_clocks(self.sonde)
         self.counts = counted_since(self.sonde, self.counts0, want_http, want_db, timeout)
         self.seconds = t1 - self.t0
         self.sonde_ns = cpu1 - self.cpu0
@@ -325,22 +309,58 @@ class CostMeter:
 
     def per(self, n):
         n = max(n, 1)
-        out = {"sonde_cpu_ns": self.sonde_ns / n, "bpf_ns": self.bpf_ns / n,
-               "whole_ns": (self.sonde_ns + self.bpf_ns) / n, "bpf_runs": self.runs / n}
-        if self.bg:
-            bpf = self.bpf_ns - self.bg["bpf_ns_per_s"] * self.seconds
-            out.update(bpf_ns_net=bpf / n, whole_ns_net=(self.sonde_ns + bpf) / n,
-                       bpf_runs_net=(self.runs - self.bg["bpf_runs_per_s"] * self.seconds) / n)
-        return out
+        return {"sonde_cpu_ns": self.sonde_ns / n, "bpf_ns": self.bpf_ns / n,
+                "whole_ns": (self.sonde_ns + self.bpf_ns) / n, "bpf_runs": self.runs / n}
 
     def summary(self):
         """The figures of one window, per round trip counted (HTTP exchanges + DB ops)."""
         return {"counted": self.counts, "round_trips": self.trips, "seconds": self.seconds,
+                "totals": {"sonde_cpu_ns": self.sonde_ns, "bpf_ns": self.bpf_ns,
+                           "bpf_runs": self.runs},
                 "cost_per_round_trip": self.per(self.trips), "background": self.bg,
                 "bpf_runs": self.runs,
                 "events_per_round_trip": self.counts["events"] / max(self.trips, 1),
                 "lost": self.counts["lost"], "recursion_misses": self.recursion_misses,
                 "sonde_idle_at_stop": self.idle}
+
+
+def _sonde_clocks(sonde):
+    """(monotonic s, CPU ns, BPF runs, BPF ns, recursion misses) of sonde now."""
+    st = sonde_it.bpf_programs_of(sonde.pid).values()
+    return (time.monotonic(), task_cpu_ns(sonde.pid), sum(s.get("run_cnt", 0) for s in st),
+            sum(s.get("run_time_ns", 0) for s in st),
+            sum(s.get("recursion_misses", 0) for s in st))
+
+
+def watch_background(sonde, seconds):
+    """Rates of sonde's CPU and its programs' runs and run time over seconds with no load
+    driven: its programs run on every process's socket I/O, and on a shared machine
+    others' I/O runs them by the tens of thousands a second."""
+    t0, cpu0, runs0, bpf0, _ = _sonde_clocks(sonde)
+    time.sleep(seconds)
+    t1, cpu1, runs1, bpf1, _ = _sonde_clocks(sonde)
+    return {"seconds": t1 - t0, "sonde_cpu_ns_per_s": (cpu1 - cpu0) / (t1 - t0),
+            "bpf_ns_per_s": (bpf1 - bpf0) / (t1 - t0),
+            "bpf_runs_per_s": (runs1 - runs0) / (t1 - t0)}
+
+
+def subtract_background(windows, after):
+    """Adds the *_net figures to each window's cost_per_round_trip (windows: summaries of
+    one sonde in time order, each with the background watched just before it; after: the
+    one watched after the last): its BPF runs and run time minus the mean rate of the
+    backgrounds before and after it, times its length. What is left is what the observed
+    workload (the service and its peers: client, PostgreSQL, Redis) made sonde's programs
+    run. sonde's own CPU is left whole: it only sees the selected service's events."""
+    for i, w in enumerate(windows):
+        nxt = windows[i + 1]["background"] if i + 1 < len(windows) else after
+        bg = {k: (w["background"][k] + nxt[k]) / 2 for k in ("bpf_ns_per_s", "bpf_runs_per_s")}
+        n = max(w["round_trips"], 1)
+        bpf = w["totals"]["bpf_ns"] - bg["bpf_ns_per_s"] * w["seconds"]
+        runs = w["totals"]["bpf_runs"] - bg["bpf_runs_per_s"] * w["seconds"]
+        w["background_subtracted"] = bg
+        w["cost_per_round_trip"].update(
+            bpf_ns_net=bpf / n, bpf_runs_net=runs / n,
+            whole_ns_net=(w["totals"]["sonde_cpu_ns"] + bpf) / n)
 
 
 def counted_since(sonde, before, want_http=0, want_db=0, timeout=20):

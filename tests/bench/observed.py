@@ -12,8 +12,8 @@ import statistics
 
 import sonde_it
 from bench_core import (ORDERS_PATH, ROUTE, CostMeter, MachineClock, TreeClock, fixed_rate,
-                        log, lost_reasons, rotated, spread, start_sonde, task_cpu_ns,
-                        wait_idle, wrk)
+                        log, lost_reasons, rotated, spread, start_sonde, subtract_background,
+                        task_cpu_ns, wait_idle, watch_background, wrk)
 
 # Conditions of a round: A the plain service, A2 the plain service again (A/A: the noise
 # floor of every ratio), B the plain service observed by sonde, C the instrumented one.
@@ -261,12 +261,23 @@ def cost_round(cfg, sonde, kind, svc, rate):
     return got
 
 
-def cost_windows(cfg, sonde, svc, rate, i):
-    """A round of one sonde: a window at saturation and one at rate, the order rotated."""
+def cost_windows(cfg, sonde, svc, rate, i, seq):
+    """A round of one sonde: a window at saturation and one at rate, the order rotated;
+    each window is appended to seq too (this sonde's windows in time order)."""
     rnd = {}
     for kind in rotated(["saturation", "half"], i):
         rnd[kind] = cost_round(cfg, sonde, kind, svc, rate)
+        seq.append(rnd[kind])
     return rnd
+
+
+def end_of_sonde_run(cfg, sonde, seq, out):
+    """The background after this sonde's last window, subtracted from its windows; then
+    sonde is stopped, its recursion misses recorded in out."""
+    try:
+        subtract_background(seq, watch_background(sonde, cfg.cost_background))
+    finally:
+        stop_observer(sonde, out)
 
 
 def bench_cost(cfg, res, pg, redis):
@@ -296,6 +307,7 @@ def bench_cost(cfg, res, pg, redis):
             f"req/s = half of {out['saturation_rps_without_sonde']:.0f} without sonde), each "
             f"after {cfg.cost_background:g}s without load"
             + ("; builds sonde and compare alternate" if cfg.compare else ""))
+        seq = []
         if not cfg.compare:
             sonde = start_observer(cfg, res, svc.pid)
             out["capture_mode"] = capture_mode(sonde)
@@ -303,15 +315,18 @@ def bench_cost(cfg, res, pg, redis):
             rnd = {"round": i + 1}
             for name in rotated(list(builds), i):
                 if cfg.compare:
-                    sonde = start_observer(cfg, res, svc.pid, builds[name])
+                    sonde, seq = start_observer(cfg, res, svc.pid, builds[name]), []
                     out["capture_mode"] = capture_mode(sonde)
-                rnd[name] = cost_windows(cfg, sonde, svc, half, i)
+                rnd[name] = cost_windows(cfg, sonde, svc, half, i, seq)
                 if cfg.compare:
-                    stop_observer(sonde, rnd[name])
-                    sonde = None
+                    s_, sonde = sonde, None
+                    end_of_sonde_run(cfg, s_, seq, rnd[name])
                 log(f"  round {i + 1} {name}: " + "; ".join(
                     _cost_line(k, rnd[name][k]) for k in ("saturation", "half")))
             out["rounds"].append(rnd)
+        if sonde:
+            s_, sonde = sonde, None
+            end_of_sonde_run(cfg, s_, seq, out)
     finally:
         if sonde:
             stop_observer(sonde, out)
@@ -335,9 +350,10 @@ def compare_ratios(out):
 
 def _cost_line(kind, r):
     c = r["cost_per_round_trip"]
-    return (f"{kind} {c['whole_ns_net']:.0f} ns/round trip (sonde {c['sonde_cpu_ns']:.0f} + "
-            f"BPF {c['bpf_ns_net']:.0f}; raw {c['whole_ns']:.0f}), {r['round_trips']:.0f} "
-            f"round trips, lost {r['lost']:.0f}"
+    return (f"{kind} {c['whole_ns']:.0f} ns/round trip raw (sonde {c['sonde_cpu_ns']:.0f} + "
+            f"BPF {c['bpf_ns']:.0f}, {c['bpf_runs']:.1f} runs), {r['round_trips']:.0f} "
+            f"round trips, background {r['background']['bpf_runs_per_s']:.0f} runs/s, "
+            f"lost {r['lost']:.0f}"
             + (f" ({lost_reasons(r['counted'])})" if r["lost"] else "")
             + f", misses {r['recursion_misses']}")
 
