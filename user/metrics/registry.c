@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,11 +19,20 @@ const size_t metric_duration_nbuckets =
 const double metric_size_buckets[] = { 0, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192 };
 const size_t metric_size_nbuckets = sizeof(metric_size_buckets) / sizeof(metric_size_buckets[0]);
 
-/* Series copied per lock hold while rendering: bounds how long a scrape can stall the writer. */
-#define SNAPSHOT_CHUNK 256
+/* Block k of a family's series list holds SERIES_BLOCK0 << k pointers: never moved, so a
+ * scraper can walk the list while the writer appends. 28 blocks hold over 2^32 series. */
+#define SERIES_BLOCK0 16
+#define SERIES_BLOCKS 28
 
+/*
+ * One writer, any number of readers, no lock: the writer makes seq odd, updates, makes it
+ * even again; a reader copies the values and retries when seq was odd or moved meanwhile
+ * (a seqcount). So a scrape never blocks the event loop and never sees a histogram whose
+ * count disagrees with its buckets or its sum.
+ */
 struct series {
 	uint64_t hash;
+	uint32_t seq;	     /* odd while the writer updates the values below */
 	double value;	     /* counter or gauge value; histogram sum */
 	uint64_t count;	     /* histogram observations */
 	const char **values; /* n_labels copies, stored after buckets */
@@ -38,12 +48,14 @@ struct metric {
 	char (*le_text)[EXPO_NUM_MAX]; /* histogram: the bounds as "le" values, then "+Inf" */
 	size_t n_bounds;
 	size_t max_series;
-	uint64_t dropped; /* atomic: read without the lock by metric_dropped() and render */
+	uint64_t dropped; /* atomic: read by metric_dropped() and render */
 
-	pthread_mutex_t lock;	     /* guards everything below */
-	struct series **series;	     /* creation order; a series is never freed before the family */
-	size_t n_series, cap_series; /* n_series also read atomically without the lock */
-	uint32_t *table;  /* open addressing, linear probing: series index + 1, 0 = empty */
+	/* Creation order, for scrapers: a series is never freed before the family. Entries
+	 * below n_series (stored with release, loaded with acquire) are complete. */
+	struct series **blocks[SERIES_BLOCKS];
+	size_t n_series;
+	/* The writer's own index: open addressing, linear probing, NULL = empty. */
+	struct series **table;
 	size_t table_cap; /* power of two, kept at least twice n_series */
 };
 
@@ -55,6 +67,16 @@ struct registry {
 
 /* ---- families ------------------------------------------------------------------------- */
 
+/* Where series number i of the creation order is kept. */
+static struct series **series_at(struct series **const *blocks, size_t i)
+{
+	size_t j = i + SERIES_BLOCK0;
+	int k = 63 - __builtin_clzll(j) - __builtin_ctz(SERIES_BLOCK0);
+	struct series **b = __atomic_load_n(&blocks[k], __ATOMIC_RELAXED);
+
+	return &b[j - ((size_t)SERIES_BLOCK0 << k)];
+}
+
 static void metric_free(struct metric *m)
 {
 	size_t i;
@@ -62,16 +84,16 @@ static void metric_free(struct metric *m)
 	if (!m)
 		return;
 	for (i = 0; i < m->n_series; i++)
-		free(m->series[i]);
+		free(*series_at(m->blocks, i));
+	for (i = 0; i < SERIES_BLOCKS; i++)
+		free(m->blocks[i]);
 	for (i = 0; i < m->n_labels; i++)
 		free(m->label_names[i]);
-	free(m->series);
 	free(m->table);
 	free(m->bounds);
 	free(m->le_text);
 	free(m->name);
 	free(m->help);
-	pthread_mutex_destroy(&m->lock);
 	free(m);
 }
 
@@ -161,7 +183,6 @@ static struct metric *metric_new(enum metric_kind kind, const char *name, const 
 
 	if (!m)
 		return NULL;
-	pthread_mutex_init(&m->lock, NULL);
 	m->kind = kind;
 	m->max_series = max_series ? max_series : SIZE_MAX;
 	m->name = strdup(name);
@@ -292,12 +313,9 @@ static struct series *series_find(const struct metric *m, const char *const *val
 
 	if (!m->table_cap)
 		return NULL;
-	for (i = h & mask; m->table[i]; i = (i + 1) & mask) {
-		struct series *s = m->series[m->table[i] - 1];
-
-		if (series_matches(m, s, vals, h))
-			return s;
-	}
+	for (i = h & mask; m->table[i]; i = (i + 1) & mask)
+		if (series_matches(m, m->table[i], vals, h))
+			return m->table[i];
 	return NULL;
 }
 
@@ -331,17 +349,16 @@ static struct series *series_new(const struct metric *m, const char *const *vals
 static int table_grow(struct metric *m)
 {
 	size_t cap = m->table_cap ? 2 * m->table_cap : 16, i, j;
-	uint32_t *t;
+	struct series **t = calloc(cap, sizeof(*t));
 
-	if (cap > UINT32_MAX)
-		return -ENOSPC;
-	t = calloc(cap, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	for (i = 0; i < m->n_series; i++) {
-		for (j = m->series[i]->hash & (cap - 1); t[j]; j = (j + 1) & (cap - 1))
+	for (i = 0; i < m->table_cap; i++) {
+		if (!m->table[i])
+			continue;
+		for (j = m->table[i]->hash & (cap - 1); t[j]; j = (j + 1) & (cap - 1))
 			;
-		t[j] = (uint32_t)(i + 1);
+		t[j] = m->table[i];
 	}
 	free(m->table);
 	m->table = t;
@@ -351,33 +368,34 @@ static int table_grow(struct metric *m)
 
 static int series_insert(struct metric *m, struct series *s)
 {
-	size_t j;
-	int err;
+	size_t n = m->n_series, j = n + SERIES_BLOCK0;
+	int k = 63 - __builtin_clzll(j) - __builtin_ctz(SERIES_BLOCK0), err;
 
-	if (m->n_series == m->cap_series) {
-		size_t cap = m->cap_series ? 2 * m->cap_series : 8;
-		struct series **a = realloc(m->series, cap * sizeof(*a));
+	if (k >= SERIES_BLOCKS)
+		return -ENOSPC;
+	if (!m->blocks[k]) {
+		struct series **b = calloc((size_t)SERIES_BLOCK0 << k, sizeof(*b));
 
-		if (!a)
+		if (!b)
 			return -ENOMEM;
-		m->series = a;
-		m->cap_series = cap;
+		__atomic_store_n(&m->blocks[k], b, __ATOMIC_RELAXED);
 	}
 	/* Keep the load factor at or below 1/2 so probe chains stay short. */
-	if (2 * (m->n_series + 1) > m->table_cap) {
+	if (2 * (n + 1) > m->table_cap) {
 		err = table_grow(m);
 		if (err)
 			return err;
 	}
 	for (j = s->hash & (m->table_cap - 1); m->table[j]; j = (j + 1) & (m->table_cap - 1))
 		;
-	m->series[m->n_series] = s;
-	m->table[j] = (uint32_t)(m->n_series + 1);
-	__atomic_store_n(&m->n_series, m->n_series + 1, __ATOMIC_RELEASE);
+	m->table[j] = s;
+	__atomic_store_n(series_at(m->blocks, n), s, __ATOMIC_RELAXED);
+	/* publishes the series, its labels and the block to scrapers */
+	__atomic_store_n(&m->n_series, n + 1, __ATOMIC_RELEASE);
 	return 0;
 }
 
-/* Called with m->lock held. Returns the series or NULL with *err set. */
+/* The writer's lookup-or-create. Returns the series or NULL with *err set. */
 static struct series *series_get(struct metric *m, const char *const *vals, uint64_t h, int *err)
 {
 	struct series *s = series_find(m, vals, h);
@@ -414,6 +432,22 @@ static size_t bucket_index(const struct metric *m, double v)
 	return lo;
 }
 
+/* The writer's update of one series, between the two halves of the seqcount. */
+static void series_apply(struct series *s, enum metric_kind kind, double v, size_t b)
+{
+	double nv = kind == METRIC_GAUGE ? v : s->value + v;
+
+	__atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELAXED);
+	/* the odd seq is visible before any value it guards changes */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_store(&s->value, &nv, __ATOMIC_RELAXED);
+	if (kind == METRIC_HISTOGRAM) {
+		__atomic_store_n(&s->buckets[b], s->buckets[b] + 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->count, s->count + 1, __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELEASE);
+}
+
 static int metric_update(struct metric *m, enum metric_kind kind, const char *const *vals, double v)
 {
 	struct series *s;
@@ -430,20 +464,9 @@ static int metric_update(struct metric *m, enum metric_kind kind, const char *co
 	if (kind == METRIC_HISTOGRAM)
 		b = bucket_index(m, v);
 
-	pthread_mutex_lock(&m->lock);
 	s = series_get(m, vals, h, &err);
-	if (s) {
-		if (kind == METRIC_GAUGE) {
-			s->value = v;
-		} else {
-			s->value += v;
-			if (kind == METRIC_HISTOGRAM) {
-				s->buckets[b]++;
-				s->count++;
-			}
-		}
-	}
-	pthread_mutex_unlock(&m->lock);
+	if (s)
+		series_apply(s, kind, v, b);
 	return err;
 }
 
@@ -462,9 +485,7 @@ struct series *metric_series(struct metric *m, const char *const *vals)
 			return NULL;
 		}
 	}
-	pthread_mutex_lock(&m->lock);
 	s = series_get(m, vals, hash_values(vals, m->n_labels), &err);
-	pthread_mutex_unlock(&m->lock);
 	if (!s)
 		errno = -err;
 	return s;
@@ -477,11 +498,7 @@ int series_observe(struct metric *m, struct series *s, double v)
 	if (!m || !s || m->kind != METRIC_HISTOGRAM || !isfinite(v))
 		return -EINVAL;
 	b = bucket_index(m, v);
-	pthread_mutex_lock(&m->lock);
-	s->value += v;
-	s->buckets[b]++;
-	s->count++;
-	pthread_mutex_unlock(&m->lock);
+	series_apply(s, METRIC_HISTOGRAM, v, b);
 	return 0;
 }
 
@@ -517,7 +534,7 @@ size_t metric_series_count(const struct metric *m)
 
 /* ---- rendering ------------------------------------------------------------------------ */
 
-/* What a scrape copies under the lock: label strings are immutable, so a pointer will do. */
+/* What a scrape copies of a series: label strings are immutable, so a pointer will do. */
 struct snap {
 	const struct series *s;
 	double value;
@@ -602,14 +619,34 @@ static void render_histogram(struct expo_buf *b, const struct metric *m, const s
 	expo_buf_put(b, "\n", 1);
 }
 
-/*
- * Copies the family's values in chunks, each under one short lock hold: a scrape of a large
- * family then never keeps the writer waiting for more than SNAPSHOT_CHUNK copies. Series
- * created meanwhile are left for the next scrape; each series is copied consistently.
- */
+/* Copies one series' values as of one moment: retries while the writer is mid-update
+ * or has updated meanwhile (the reader's half of the seqcount in struct series). */
+static void series_read(const struct series *s, size_t nb, struct snap *out, uint64_t *bk)
+{
+	unsigned spins = 0;
+	uint32_t s1;
+
+	for (;;) {
+		s1 = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+		if (!(s1 & 1)) {
+			__atomic_load(&s->value, &out->value, __ATOMIC_RELAXED);
+			out->count = __atomic_load_n(&s->count, __ATOMIC_RELAXED);
+			for (size_t i = 0; i < nb; i++)
+				bk[i] = __atomic_load_n(&s->buckets[i], __ATOMIC_RELAXED);
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			if (__atomic_load_n(&s->seq, __ATOMIC_RELAXED) == s1)
+				return;
+		}
+		if (++spins % 64 == 0)
+			sched_yield(); /* the writer was preempted mid-update: let it finish */
+	}
+}
+
+/* Copies the family's values without any lock: series created meanwhile are left for the
+ * next scrape; each series is copied consistently. */
 static int snapshot(struct metric *m, struct snap **out, uint64_t **out_buckets, size_t *n)
 {
-	size_t nb = m->kind == METRIC_HISTOGRAM ? m->n_bounds + 1 : 0, i, end;
+	size_t nb = m->kind == METRIC_HISTOGRAM ? m->n_bounds + 1 : 0, i;
 	struct snap *sn;
 	uint64_t *bk = NULL;
 
@@ -622,17 +659,9 @@ static int snapshot(struct metric *m, struct snap **out, uint64_t **out_buckets,
 		free(bk);
 		return -ENOMEM;
 	}
-	for (i = 0; i < *n; i = end) {
-		end = i + SNAPSHOT_CHUNK < *n ? i + SNAPSHOT_CHUNK : *n;
-		pthread_mutex_lock(&m->lock);
-		for (size_t j = i; j < end; j++) {
-			const struct series *s = m->series[j];
-
-			sn[j] = (struct snap){ .s = s, .value = s->value, .count = s->count };
-			if (nb)
-				memcpy(bk + j * nb, s->buckets, nb * sizeof(*bk));
-		}
-		pthread_mutex_unlock(&m->lock);
+	for (i = 0; i < *n; i++) {
+		sn[i].s = __atomic_load_n(series_at(m->blocks, i), __ATOMIC_RELAXED);
+		series_read(sn[i].s, nb, &sn[i], nb ? bk + i * nb : NULL);
 	}
 	*out = sn;
 	*out_buckets = bk;

@@ -3,11 +3,12 @@
  * Metric families (counter, gauge, histogram) with labelled series, rendered as Prometheus
  * text format 0.0.4.
  *
- * Threading: one writer (the event loop) calls metric_add/set/observe; any number of scrape
- * threads call registry_render at the same time. Each family has a mutex held only for a
- * hash lookup and an update on the writer's side, and for copying a bounded chunk of series
- * on the scraper's side; all formatting happens outside it. Registration may happen at any
- * time (it takes the registry's own lock).
+ * Threading: ONE writer thread (the event loop) calls metric_add/set/observe, metric_series
+ * and series_observe; any number of scrape threads call registry_render at the same time.
+ * They share no lock: each series carries a seqcount the writer bumps around an update and
+ * a scraper re-reads on a torn copy, so a scrape never blocks the writer and never renders
+ * a histogram whose count, buckets and sum disagree. Registration may happen at any time
+ * (it takes the registry's own lock, which only registration and render take).
  */
 #ifndef SONDE_METRICS_REGISTRY_H
 #define SONDE_METRICS_REGISTRY_H
