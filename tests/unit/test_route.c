@@ -294,6 +294,42 @@ static void test_growth(void **state)
 	route_table_free(t);
 }
 
+/* Ids: one per (service, route), stable, the overflow one shared; text round-trips. */
+static void test_ids(void **state)
+{
+	struct route_table *t = route_table_new(NULL, 0, 2);
+	uint32_t a, b, a1, a2, b1;
+
+	assert_non_null(t);
+	a = route_service(t, "a");
+	b = route_service(t, "b");
+	assert_int_not_equal(a, b);
+	assert_int_equal(route_service(t, "a"), a);
+	assert_int_equal(route_service(t, NULL), route_service(t, ""));
+	a1 = route_id(t, a, "/users/1");
+	assert_int_not_equal(a1, ROUTE_ID_OVERFLOW);
+	assert_int_equal(route_id(t, a, "/users/2?x=1"), a1); /* same template */
+	assert_string_equal(route_text(t, a1), "/users/{id}");
+	b1 = route_id(t, b, "/users/3");
+	assert_int_not_equal(b1, a1); /* same text, another service */
+	assert_string_equal(route_text(t, b1), "/users/{id}");
+	a2 = route_id(t, a, "/x");
+	assert_int_not_equal(a2, a1);
+	/* a's cap of 2 is reached: a new route overflows, counted, known ones still map */
+	assert_int_equal(route_id(t, a, "/y"), ROUTE_ID_OVERFLOW);
+	assert_int_equal(route_overflowed(t), 1);
+	assert_string_equal(route_text(t, ROUTE_ID_OVERFLOW), ROUTE_OVERFLOW);
+	assert_int_equal(route_id(t, a, "/x/"), a2);
+	/* an id never handed out, an unknown service, no table */
+	assert_string_equal(route_text(t, 1000), ROUTE_OVERFLOW);
+	assert_int_equal(route_id(t, 1000, "/x"), ROUTE_ID_OVERFLOW);
+	assert_int_equal(route_overflowed(t), 2);
+	assert_int_equal(route_service(NULL, "a"), ROUTE_SVC_NONE);
+	assert_int_equal(route_id(NULL, 0, "/x"), ROUTE_ID_OVERFLOW);
+	assert_string_equal(route_text(NULL, a1), ROUTE_OVERFLOW);
+	route_table_free(t);
+}
+
 static void check_invalid(const char *pattern, const char *reason)
 {
 	char why[256] = "";
@@ -453,7 +489,7 @@ int main(void)
 		cmocka_unit_test(test_word_length),	  cmocka_unit_test(test_cap_per_service),
 		cmocka_unit_test(test_cap_with_patterns), cmocka_unit_test(test_growth),
 		cmocka_unit_test(test_invalid_patterns),  cmocka_unit_test(test_short_output),
-		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_garbage),		  cmocka_unit_test(test_ids),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

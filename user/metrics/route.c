@@ -31,14 +31,14 @@ struct service {
 	char *name; /* NULL: empty slot */
 	uint64_t hash;
 	uint32_t id; /* stable across rehashing: route slots refer to it */
-	unsigned n_routes;
 };
 
 struct route_slot {
-	char *text; /* NULL: empty slot */
+	const char *text; /* NULL: empty slot; owned by route_table.texts */
 	uint64_t hash;
 	uint32_t svc; /* service id */
 	uint32_t len;
+	uint32_t id; /* index in route_table.texts */
 };
 
 struct route_table {
@@ -48,8 +48,12 @@ struct route_table {
 	struct service *svcs;
 	size_t n_svcs, svc_mask; /* slots: mask + 1, a power of two */
 	uint32_t next_svc_id;
+	unsigned *svc_routes; /* by service id: distinct routes admitted */
+	size_t cap_svc_routes;
 	struct route_slot *routes;
 	size_t n_routes, route_mask;
+	char **texts; /* by route id; texts[ROUTE_ID_OVERFLOW] is unused */
+	size_t cap_texts;
 	uint64_t overflowed; /* __atomic: the exposition thread reads it */
 };
 
@@ -346,33 +350,60 @@ static bool is_uuid(const char *s, size_t n)
 	return true;
 }
 
+/* What a byte can be part of, for the segment rules: one table load per byte. */
+enum {
+	B_DIGIT = 1 << 0, /* 0-9 */
+	B_HEX = 1 << 1,	  /* 0-9 a-f A-F */
+	B_HEXA = 1 << 2,  /* a-f A-F */
+	B_ALPHA = 1 << 3, /* a-z A-Z */
+	B_B64 = 1 << 4,	  /* base64url: 0-9 a-z A-Z - _ */
+	B_CTL = 1 << 5,	  /* C0 controls and DEL */
+	B_PCT = 1 << 6,	  /* '%' */
+	B_HIGH = 1 << 7,  /* not ASCII */
+};
+
+static const uint8_t byte_class[256] = {
+	[0 ... 0x1f] = B_CTL,
+	[0x7f] = B_CTL,
+	[0x80 ... 0xff] = B_HIGH,
+	['%'] = B_PCT,
+	['-'] = B_B64,
+	['_'] = B_B64,
+	['0' ... '9'] = B_DIGIT | B_HEX | B_B64,
+	['a' ... 'f'] = B_HEX | B_HEXA | B_ALPHA | B_B64,
+	['A' ... 'F'] = B_HEX | B_HEXA | B_ALPHA | B_B64,
+	['g' ... 'z'] = B_ALPHA | B_B64,
+	['G' ... 'Z'] = B_ALPHA | B_B64,
+};
+
 /* The placeholder for one path segment, or NULL to keep it (rules in route.h). */
 static const char *seg_class(const char *seg, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)seg;
-	size_t i, digits = 0, hexa = 0, alpha = 0, b64 = 0, pad = 0;
-	bool pct = false;
+	size_t i, pad = 0;
+	unsigned all = 0xff, any = 0; /* the classes every byte / some byte has */
 
-	for (i = 0; i < n; i++) {
-		if (s[i] < 0x20 || s[i] == 0x7f)
-			return "{seg}";
-		pct |= s[i] == '%';
-		digits += is_digit(s[i]);
-		hexa += is_hex_alpha(s[i]);
-		alpha += is_alpha(s[i]);
-		b64 += is_digit(s[i]) || is_alpha(s[i]) || s[i] == '-' || s[i] == '_';
-	}
+	/* base64 '=' padding ends a token: the rules look at the bytes before it */
 	while (pad < 2 && pad < n && s[n - 1 - pad] == '=')
 		pad++;
-	if (pct || !utf8_printable(seg, n))
+	for (i = 0; i < n - pad; i++) {
+		all &= byte_class[s[i]];
+		any |= byte_class[s[i]];
+	}
+	if (pad) /* '=' is no digit: the all-digit and all-hex rules cannot hold */
+		all &= ~(unsigned)(B_DIGIT | B_HEX);
+	if (any & B_CTL)
 		return "{seg}";
-	if (digits == n)
+	/* ASCII is valid UTF-8: decode only segments that hold other bytes */
+	if ((any & B_PCT) || ((any & B_HIGH) && !utf8_printable(seg, n)))
+		return "{seg}";
+	if (all & B_DIGIT)
 		return "{id}";
 	if (is_uuid(seg, n))
 		return "{uuid}";
-	if (digits + hexa == n && (n >= 16 || (n >= 8 && digits && hexa)))
+	if ((all & B_HEX) && (n >= 16 || (n >= 8 && (any & B_DIGIT) && (any & B_HEXA))))
 		return "{hex}";
-	if (n >= 24 && b64 + pad == n && digits && alpha)
+	if (n >= 24 && (all & B_B64) && (any & B_DIGIT) && (any & B_ALPHA))
 		return "{token}";
 	if (n > ROUTE_WORD_MAX)
 		return "{seg}";
@@ -494,90 +525,143 @@ static int routes_grow(struct route_table *t)
 	return 0;
 }
 
-/* The service's entry, added on first sight; NULL when out of memory. */
-static struct service *service_get(struct route_table *t, const char *name)
+/* Room for service id `id` in svc_routes; 0 or -ENOMEM. */
+static int svc_routes_room(struct route_table *t, uint32_t id)
 {
-	uint64_t h = hash_fmix64(fnv1a64(name, strlen(name)));
+	size_t cap = t->cap_svc_routes ? t->cap_svc_routes : 16;
+	unsigned *v;
+
+	if (id < t->cap_svc_routes)
+		return 0;
+	while (cap <= id)
+		cap *= 2;
+	v = realloc(t->svc_routes, cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	memset(v + t->cap_svc_routes, 0, (cap - t->cap_svc_routes) * sizeof(*v));
+	t->svc_routes = v;
+	t->cap_svc_routes = cap;
+	return 0;
+}
+
+uint32_t route_service(struct route_table *t, const char *name)
+{
+	uint64_t h;
 	struct service *svc;
 	size_t i;
 
+	if (!t)
+		return ROUTE_SVC_NONE;
+	name = name ? name : "";
+	h = hash_fmix64(fnv1a64(name, strlen(name)));
 	for (i = h & t->svc_mask; t->svcs[i].name; i = (i + 1) & t->svc_mask)
 		if (t->svcs[i].hash == h && !strcmp(t->svcs[i].name, name))
-			return &t->svcs[i];
+			return t->svcs[i].id;
+	if (svc_routes_room(t, t->next_svc_id))
+		return ROUTE_SVC_NONE;
 	if (needs_growth(t->n_svcs, t->svc_mask)) {
 		if (services_grow(t))
-			return NULL;
+			return ROUTE_SVC_NONE;
 		for (i = h & t->svc_mask; t->svcs[i].name; i = (i + 1) & t->svc_mask)
 			;
 	}
 	svc = &t->svcs[i];
 	svc->name = strdup(name);
 	if (!svc->name)
-		return NULL;
+		return ROUTE_SVC_NONE;
 	svc->hash = h;
 	svc->id = t->next_svc_id++;
-	svc->n_routes = 0;
 	t->n_svcs++;
-	return svc;
+	return svc->id;
 }
 
-/* 0 when the route is known to svc or was added within its cap, 1 when it overflows. */
-static int route_admit(struct route_table *t, struct service *svc, const char *route, size_t len)
+/* A new route id for text (copied); ROUTE_ID_OVERFLOW when out of memory. */
+static uint32_t text_add(struct route_table *t, const char *route, size_t len)
 {
-	uint64_t h = hash_fmix64(
-		fnv1a64_add(FNV1A64_INIT ^ (svc->id * 0x9e3779b97f4a7c15ULL), route, len));
+	size_t id = t->n_routes + 1; /* ids are dense: 1, 2, ... in order of admission */
+
+	if (id >= t->cap_texts) {
+		size_t cap = t->cap_texts ? 2 * t->cap_texts : 64;
+		char **v = id < UINT32_MAX ? realloc(t->texts, cap * sizeof(*v)) : NULL;
+
+		if (!v)
+			return ROUTE_ID_OVERFLOW;
+		t->texts = v;
+		t->cap_texts = cap;
+	}
+	t->texts[id] = strndup(route, len);
+	return t->texts[id] ? (uint32_t)id : ROUTE_ID_OVERFLOW;
+}
+
+/* The id of route for service svc: known, or added within its cap; ROUTE_ID_OVERFLOW else. */
+static uint32_t route_admit(struct route_table *t, uint32_t svc, const char *route, size_t len)
+{
+	uint64_t h =
+		hash_fmix64(fnv1a64_add(FNV1A64_INIT ^ (svc * 0x9e3779b97f4a7c15ULL), route, len));
 	struct route_slot *r;
+	uint32_t id;
 	size_t i;
 
 	for (i = h & t->route_mask; t->routes[i].text; i = (i + 1) & t->route_mask) {
 		r = &t->routes[i];
-		if (r->hash == h && r->svc == svc->id && r->len == len &&
-		    !memcmp(r->text, route, len))
-			return 0;
+		if (r->hash == h && r->svc == svc && r->len == len && !memcmp(r->text, route, len))
+			return r->id;
 	}
-	if (svc->n_routes >= t->cap)
-		return 1;
+	if (t->svc_routes[svc] >= t->cap)
+		return ROUTE_ID_OVERFLOW;
 	if (needs_growth(t->n_routes, t->route_mask)) {
 		if (routes_grow(t))
-			return 1;
+			return ROUTE_ID_OVERFLOW;
 		for (i = h & t->route_mask; t->routes[i].text; i = (i + 1) & t->route_mask)
 			;
 	}
-	r = &t->routes[i];
-	r->text = strndup(route, len);
-	if (!r->text)
-		return 1;
-	r->hash = h;
-	r->svc = svc->id;
-	r->len = len;
-	svc->n_routes++;
+	id = text_add(t, route, len);
+	if (id == ROUTE_ID_OVERFLOW)
+		return id;
+	t->routes[i] = (struct route_slot){
+		.text = t->texts[id], .hash = h, .svc = svc, .len = (uint32_t)len, .id = id
+	};
+	t->svc_routes[svc]++;
 	t->n_routes++;
-	return 0;
+	return id;
 }
 
 /* ---- public ------------------------------------------------------------------------------ */
 
-int route_template(struct route_table *t, const char *service, const char *target, char *out,
-		   size_t outlen)
+uint32_t route_id(struct route_table *t, uint32_t svc, const char *target)
 {
 	char buf[ROUTE_MAX];
-	struct service *svc;
+	uint32_t id = ROUTE_ID_OVERFLOW;
 	size_t len;
 
 	/* No table means no cap to enforce: the only safe label is the overflow one. */
-	if (!t) {
-		copy_out(out, outlen, ROUTE_OVERFLOW, strlen(ROUTE_OVERFLOW));
-		return 1;
+	if (!t)
+		return ROUTE_ID_OVERFLOW;
+	if (svc < t->next_svc_id) {
+		len = route_build(t, target, buf);
+		id = route_admit(t, svc, buf, len);
 	}
-	len = route_build(t, target, buf);
-	svc = service_get(t, service ? service : "");
-	if (!svc || route_admit(t, svc, buf, len)) {
+	/* also when memory ran out, which must not let routes past the cap */
+	if (id == ROUTE_ID_OVERFLOW)
 		__atomic_fetch_add(&t->overflowed, 1, __ATOMIC_RELAXED);
-		copy_out(out, outlen, ROUTE_OVERFLOW, strlen(ROUTE_OVERFLOW));
-		return 1;
-	}
-	copy_out(out, outlen, buf, len);
-	return 0;
+	return id;
+}
+
+const char *route_text(const struct route_table *t, uint32_t id)
+{
+	if (!t || id == ROUTE_ID_OVERFLOW || id > t->n_routes)
+		return ROUTE_OVERFLOW;
+	return t->texts[id];
+}
+
+int route_template(struct route_table *t, const char *service, const char *target, char *out,
+		   size_t outlen)
+{
+	uint32_t id = route_id(t, route_service(t, service), target);
+	const char *r = route_text(t, id);
+
+	copy_out(out, outlen, r, strlen(r));
+	return id == ROUTE_ID_OVERFLOW;
 }
 
 uint64_t route_overflowed(const struct route_table *t)
@@ -651,9 +735,10 @@ void route_table_free(struct route_table *t)
 	if (t->svcs)
 		for (i = 0; i <= t->svc_mask; i++)
 			free(t->svcs[i].name);
-	if (t->routes)
-		for (i = 0; i <= t->route_mask; i++)
-			free(t->routes[i].text);
+	for (i = 1; i <= t->n_routes; i++)
+		free(t->texts[i]);
+	free(t->texts);
+	free(t->svc_routes);
 	free(t->svcs);
 	free(t->routes);
 	free(t);

@@ -36,8 +36,13 @@
  * every new route becomes ROUTE_OVERFLOW (counted) while known routes keep mapping. Known
  * routes cost one hash look-up and no allocation.
  *
- * Threads: route_template() mutates the table and needs one caller at a time;
- * route_overflowed() may be read from any thread.
+ * Ids: a service name has a small integer id (route_service()), and so has each distinct
+ * (service, route) (route_id()): a caller that keeps them per connection compares integers
+ * where it compared strings; route_text() gives the label back.
+ *
+ * Threads: route_service(), route_id() and route_template() mutate the table and need one
+ * caller at a time, which route_text() also belongs to; route_overflowed() may be read
+ * from any thread.
  */
 #ifndef SONDE_ROUTE_H
 #define SONDE_ROUTE_H
@@ -62,6 +67,25 @@ struct route_table;
  */
 struct route_table *route_table_new(const char *const *patterns, size_t n, unsigned cap);
 void route_table_free(struct route_table *t);
+
+#define ROUTE_ID_OVERFLOW 0	  /* the id of ROUTE_OVERFLOW, whatever the service */
+#define ROUTE_SVC_NONE UINT32_MAX /* no service id (no table, or out of memory) */
+
+/* The id of a service name (NULL is ""), added on first sight: small, dense and stable for
+ * the table's life. ROUTE_SVC_NONE without a table or memory: its routes then overflow. */
+uint32_t route_service(struct route_table *t, const char *service);
+
+/*
+ * The id of the route of `target` (as route_template() below) for service id svc: the same
+ * (service, route) always gets the same id, ids of distinct ones differ. ROUTE_ID_OVERFLOW
+ * when the service's cap (or memory, or svc ROUTE_SVC_NONE) turned it into ROUTE_OVERFLOW,
+ * counted as route_template() counts it.
+ */
+uint32_t route_id(struct route_table *t, uint32_t svc, const char *target);
+
+/* The route label of an id (ROUTE_OVERFLOW for ROUTE_ID_OVERFLOW or an unknown id; t may
+ * be NULL); valid as long as the table. */
+const char *route_text(const struct route_table *t, uint32_t id);
 
 /*
  * Writes the route of `target` (request-target bytes, NUL-terminated; NULL is "") for
