@@ -17,7 +17,7 @@ struct conn_peer;
 /* Where a parser's complete messages go. */
 struct proto_sink {
 	const struct observer *obs;
-	const struct conn_peer *peer;
+	struct conn_peer *peer; /* its series cache is written */
 };
 
 struct proto_counts {

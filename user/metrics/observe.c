@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <stdio.h>
+#include <string.h>
 
 #include "metrics/business.h"
 #include "metrics/observe.h"
@@ -9,45 +10,125 @@
 #include "proto/db_op.h"
 #include "proto/http1.h"
 
-void observe_http(const struct observer *o, const struct conn_peer *peer, bool server,
-		  const struct http1_exchange *ex)
-{
-	char status[8], route[ROUTE_MAX];
-	struct http_labels l = {
-		.method = http_method_label(ex->method),
-		.status = status,
-		.service = peer->service,
-	};
+enum { OBS_HTTP = 1, OBS_DB };
 
-	snprintf(status, sizeof(status), "%u", ex->status);
-	if (server) {
-		route_template(o->routes, l.service, ex->target, route, sizeof(route));
-		l.route = route;
-		l.server_port = peer->local_port;
-		telemetry_http_server(o->tel, &l, (ex->resp_last_ns - ex->req_first_ns) / 1e9,
-				      ex->req_body_bytes, ex->resp_body_bytes);
-		business_observe(o->biz, l.method, route, ex->status, l.service);
-	} else {
-		l.server_address = peer->address;
-		l.server_port = peer->peer_port;
-		telemetry_http_client(o->tel, &l, (ex->resp_first_ns - ex->req_first_ns) / 1e9,
-				      ex->req_body_bytes, ex->resp_body_bytes);
-	}
+_Static_assert(sizeof(((struct obs_db_slot *)0)->operation) >=
+			       sizeof(((struct db_op *)0)->operation) &&
+		       sizeof(((struct obs_db_slot *)0)->error_type) >=
+			       sizeof(((struct db_op *)0)->error_type),
+	       "a db_op's names fit a cache slot");
+
+/* The slots of c, emptied when they held the other kind. */
+static void cache_kind(struct obs_cache *c, uint8_t kind)
+{
+	if (c->kind == kind)
+		return;
+	memset(c->http, 0, sizeof(c->http) > sizeof(c->db) ? sizeof(c->http) : sizeof(c->db));
+	c->kind = kind;
+	c->next = 0;
 }
 
-void observe_db(const struct observer *o, const struct conn_peer *peer, const char *system,
-		const struct db_op *op)
+/* The series of one exchange's label set: from the connection's cache, else looked up by
+ * label strings and cached. NULL when the series cap refused the set. */
+static struct series **http_series(const struct observer *o, struct conn_peer *p, bool server,
+				   unsigned method, unsigned status, uint32_t route)
 {
+	struct obs_cache *c = &p->cache;
+	uint64_t key = 1ULL << 63 | (uint64_t)server << 62 | (uint64_t)method << 48 |
+		       (uint64_t)(status & 0xffff) << 32 | route;
+	struct obs_http_slot *slot;
+	char status_buf[HTTP_STATUS_LEN];
+	struct http_labels l = { .service = p->service };
+
+	cache_kind(c, OBS_HTTP);
+	for (unsigned i = 0; i < OBS_HTTP_SLOTS; i++)
+		if (c->http[i].key == key)
+			return c->http[i].s;
+	/* a miss: the label strings, for the registry */
+	l.method = http_method_name(method);
+	l.status = http_status_label(status, status_buf);
+	if (server) {
+		l.route = route_text(o->routes, route);
+		l.server_port = p->local_port;
+	} else {
+		l.server_address = p->address;
+		l.server_port = p->peer_port;
+	}
+	slot = &c->http[c->next];
+	c->next = (c->next + 1) % OBS_HTTP_SLOTS;
+	slot->key = 0;
+	if (!telemetry_http_series(o->tel, server, &l, slot->s))
+		return NULL;
+	slot->key = key;
+	return slot->s;
+}
+
+void observe_http(const struct observer *o, struct conn_peer *peer, bool server,
+		  const struct http1_exchange *ex)
+{
+	struct obs_cache *c = &peer->cache;
+	unsigned method = http_method_id(ex->method);
+	uint32_t route = ROUTE_ID_OVERFLOW;
+	struct series **s;
+
+	if (server) {
+		/* the service of a connection never changes: its id is looked up once */
+		if (!c->has_svc) {
+			c->svc = route_service(o->routes, peer->service);
+			c->has_svc = c->svc != ROUTE_SVC_NONE; /* out of memory: ask again */
+		}
+		route = route_id(o->routes, c->svc, ex->target);
+	}
+	s = http_series(o, peer, server, method, ex->status, route);
+	if (s && server)
+		telemetry_http_observe(o->tel, true, s, (ex->resp_last_ns - ex->req_first_ns) / 1e9,
+				       ex->req_body_bytes, ex->resp_body_bytes);
+	else if (s)
+		telemetry_http_observe(o->tel, false, s,
+				       (ex->resp_first_ns - ex->req_first_ns) / 1e9,
+				       ex->req_body_bytes, ex->resp_body_bytes);
+	if (server && o->biz)
+		business_observe(o->biz, http_method_name(method), route_text(o->routes, route),
+				 ex->status, peer->service);
+}
+
+static struct series *db_series(const struct observer *o, struct conn_peer *p, const char *system,
+				const struct db_op *op)
+{
+	struct obs_cache *c = &p->cache;
+	struct obs_db_slot *slot;
 	struct db_labels l = {
 		.system = system,
 		.operation = op->operation,
 		.error_type = op->error_type,
-		.server_address = peer->address,
-		.server_port = peer->peer_port,
-		.service = peer->service,
+		.server_address = p->address,
+		.server_port = p->peer_port,
+		.service = p->service,
 	};
 
-	telemetry_db(o->tel, &l, (op->end_ns - op->start_ns) / 1e9);
+	cache_kind(c, OBS_DB);
+	for (unsigned i = 0; i < OBS_DB_SLOTS; i++)
+		if (c->db[i].s && !strcmp(c->db[i].operation, op->operation) &&
+		    !strcmp(c->db[i].error_type, op->error_type))
+			return c->db[i].s;
+	slot = &c->db[c->next];
+	c->next = (c->next + 1) % OBS_DB_SLOTS;
+	slot->s = NULL;
+	if (!telemetry_db_series(o->tel, &l, &slot->s))
+		return NULL;
+	/* both fit (the assertion above) */
+	snprintf(slot->operation, sizeof(slot->operation), "%s", op->operation);
+	snprintf(slot->error_type, sizeof(slot->error_type), "%s", op->error_type);
+	return slot->s;
+}
+
+void observe_db(const struct observer *o, struct conn_peer *peer, const char *system,
+		const struct db_op *op)
+{
+	struct series *s = db_series(o, peer, system, op);
+
+	if (s)
+		telemetry_db_observe(o->tel, s, (op->end_ns - op->start_ns) / 1e9);
 }
 
 void observe_tcp(const struct observer *o, const char *service, const struct sonde_tcp_event *e)

@@ -26,20 +26,54 @@ struct observer {
 	struct tcp_health *tcp; /* TCP health families (--tcp-health); NULL: off */
 };
 
-/* The label values a connection gives every sample of its own. */
+struct series;
+
+/*
+ * Series handles of one connection's recent label sets, so that a repeat exchange costs
+ * integer compares (HTTP: method id, status, route id) or two short string compares
+ * (databases: operation, error type), and no hashing. A connection is HTTP or database
+ * for its whole life; the label values of struct conn_peer never change once set.
+ */
+#define OBS_HTTP_SLOTS 8
+#define OBS_DB_SLOTS 8
+
+struct obs_http_slot {
+	uint64_t key; /* 0: empty */
+	struct series *s[3];
+};
+
+struct obs_db_slot {
+	struct series *s; /* NULL: empty */
+	char operation[32], error_type[32];
+};
+
+struct obs_cache {
+	uint32_t svc; /* route_service() id of the peer's service, when has_svc */
+	bool has_svc;
+	uint8_t kind; /* what the slots hold: 0 nothing yet, else OBS_HTTP or OBS_DB */
+	uint8_t next; /* the slot the next miss replaces (round robin) */
+	union {
+		struct obs_http_slot http[OBS_HTTP_SLOTS];
+		struct obs_db_slot db[OBS_DB_SLOTS];
+	};
+};
+
+/* The label values a connection gives every sample of its own, and its series cache
+ * (zeroed with the connection, filled by observe_http/observe_db). */
 struct conn_peer {
 	char service[128]; /* service_name of the owning process */
 	char address[INET6_ADDRSTRLEN +
 		     64];		  /* the peer: IP (v4-mapped shown as IPv4) or Unix path */
 	char local_port[8], peer_port[8]; /* "" for Unix sockets */
+	struct obs_cache cache;
 };
 
 /* server: the process answered the exchange (server_port = local port, route templated);
  * else it sent the request (server_address/server_port = the peer). */
-void observe_http(const struct observer *o, const struct conn_peer *peer, bool server,
+void observe_http(const struct observer *o, struct conn_peer *peer, bool server,
 		  const struct http1_exchange *ex);
 /* system: "postgresql" or "redis". */
-void observe_db(const struct observer *o, const struct conn_peer *peer, const char *system,
+void observe_db(const struct observer *o, struct conn_peer *peer, const char *system,
 		const struct db_op *op);
 
 /* A TCP health record (bpf/tcp.bpf.c) of a connection the service owns. */

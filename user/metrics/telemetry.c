@@ -173,15 +173,70 @@ void telemetry_free(struct telemetry *t)
 	memset(t, 0, sizeof(*t));
 }
 
-const char *http_method_label(const char *m)
-{
-	static const char *const known[] = { "GET",	"HEAD",	   "POST",  "PUT",  "DELETE",
-					     "CONNECT", "OPTIONS", "TRACE", "PATCH" };
+static const char *const methods[HTTP_METHOD_OTHER + 1] = {
+	"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "_OTHER",
+};
 
-	for (size_t i = 0; i < NL(known); i++)
-		if (!strcmp(m, known[i]))
-			return known[i];
-	return "_OTHER";
+unsigned http_method_id(const char *m)
+{
+	unsigned id;
+
+	/* one candidate per first letter but 'P' (three): one string compare, not nine */
+	switch (m[0]) {
+	case 'G':
+		id = 0;
+		break;
+	case 'H':
+		id = 1;
+		break;
+	case 'P':
+		id = m[1] == 'O' ? 2 : m[1] == 'U' ? 3 : 8;
+		break;
+	case 'D':
+		id = 4;
+		break;
+	case 'C':
+		id = 5;
+		break;
+	case 'O':
+		id = 6;
+		break;
+	case 'T':
+		id = 7;
+		break;
+	default:
+		return HTTP_METHOD_OTHER;
+	}
+	return strcmp(m, methods[id]) ? HTTP_METHOD_OTHER : id;
+}
+
+const char *http_method_name(unsigned id)
+{
+	return methods[id < HTTP_METHOD_OTHER ? id : HTTP_METHOD_OTHER];
+}
+
+/* "100".."599", built by the compiler: a status label costs an index, not a snprintf. */
+#define ST1(h, t, u)                                  \
+	{                                             \
+		'0' + (h), '0' + (t), '0' + (u), '\0' \
+	}
+#define ST10(h, t)                                                                          \
+	ST1(h, t, 0), ST1(h, t, 1), ST1(h, t, 2), ST1(h, t, 3), ST1(h, t, 4), ST1(h, t, 5), \
+		ST1(h, t, 6), ST1(h, t, 7), ST1(h, t, 8), ST1(h, t, 9)
+#define ST100(h)                                                                            \
+	ST10(h, 0), ST10(h, 1), ST10(h, 2), ST10(h, 3), ST10(h, 4), ST10(h, 5), ST10(h, 6), \
+		ST10(h, 7), ST10(h, 8), ST10(h, 9)
+static const char status_text[500][4] = { ST100(1), ST100(2), ST100(3), ST100(4), ST100(5) };
+#undef ST1
+#undef ST10
+#undef ST100
+
+const char *http_status_label(unsigned status, char buf[HTTP_STATUS_LEN])
+{
+	if (status >= 100 && status <= 599)
+		return status_text[status - 100];
+	snprintf(buf, HTTP_STATUS_LEN, "%u", status);
+	return buf;
 }
 
 /* The series of families fams[0..nf) for label values v, from the cache when the same
@@ -218,44 +273,47 @@ static bool cached_series(struct tel_cache_slot *cache, struct metric *const *fa
 	return true;
 }
 
-void telemetry_http_server(struct telemetry *t, const struct http_labels *l, double seconds,
-			   uint64_t req_body, uint64_t resp_body)
+bool telemetry_http_series(struct telemetry *t, bool server, const struct http_labels *l,
+			   struct series *out[TEL_HTTP_FAMILIES])
 {
-	const char *v[] = { l->method, l->status, l->route, "http", l->server_port, l->service };
-	struct metric *fams[3] = { t->http_server_duration, t->http_server_req_size,
-				   t->http_server_resp_size };
-	struct series *s[3];
+	const char *sv[] = { l->method, l->status, l->route, "http", l->server_port, l->service };
+	const char *cv[] = { l->method, l->status, l->server_address, l->server_port, l->service };
+	struct metric *sf[] = { t->http_server_duration, t->http_server_req_size,
+				t->http_server_resp_size };
+	struct metric *cf[] = { t->http_client_duration, t->http_client_req_size,
+				t->http_client_resp_size };
 
-	if (!cached_series(t->http_server_cache, fams, 3, v, 6, s))
-		return;
-	series_observe(fams[0], s[0], seconds);
-	series_observe(fams[1], s[1], (double)req_body);
-	series_observe(fams[2], s[2], (double)resp_body);
+	if (server)
+		return cached_series(t->http_server_cache, sf, 3, sv, 6, out);
+	return cached_series(t->http_client_cache, cf, 3, cv, 5, out);
 }
 
-void telemetry_http_client(struct telemetry *t, const struct http_labels *l, double seconds,
-			   uint64_t req_body, uint64_t resp_body)
+void telemetry_http_observe(struct telemetry *t, bool server,
+			    struct series *const s[TEL_HTTP_FAMILIES], double seconds,
+			    uint64_t req_body, uint64_t resp_body)
 {
-	const char *v[] = { l->method, l->status, l->server_address, l->server_port, l->service };
-	struct metric *fams[3] = { t->http_client_duration, t->http_client_req_size,
-				   t->http_client_resp_size };
-	struct series *s[3];
-
-	if (!cached_series(t->http_client_cache, fams, 3, v, 5, s))
-		return;
-	series_observe(fams[0], s[0], seconds);
-	series_observe(fams[1], s[1], (double)req_body);
-	series_observe(fams[2], s[2], (double)resp_body);
+	if (server) {
+		series_observe(t->http_server_duration, s[0], seconds);
+		series_observe(t->http_server_req_size, s[1], (double)req_body);
+		series_observe(t->http_server_resp_size, s[2], (double)resp_body);
+	} else {
+		series_observe(t->http_client_duration, s[0], seconds);
+		series_observe(t->http_client_req_size, s[1], (double)req_body);
+		series_observe(t->http_client_resp_size, s[2], (double)resp_body);
+	}
 }
 
-void telemetry_db(struct telemetry *t, const struct db_labels *l, double seconds)
+bool telemetry_db_series(struct telemetry *t, const struct db_labels *l, struct series **out)
 {
 	const char *v[] = { l->system,	       l->operation,   l->error_type,
 			    l->server_address, l->server_port, l->service };
-	struct series *s;
 
-	if (cached_series(t->db_cache, &t->db_duration, 1, v, 6, &s))
-		series_observe(t->db_duration, s, seconds);
+	return cached_series(t->db_cache, &t->db_duration, 1, v, 6, out);
+}
+
+void telemetry_db_observe(struct telemetry *t, struct series *s, double seconds)
+{
+	series_observe(t->db_duration, s, seconds);
 }
 
 void telemetry_set_build(struct telemetry *t, const char *capture_mode)

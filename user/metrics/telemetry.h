@@ -12,6 +12,7 @@
 #ifndef SONDE_METRICS_TELEMETRY_H
 #define SONDE_METRICS_TELEMETRY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "metrics/registry.h"
@@ -71,11 +72,21 @@ struct db_labels {
 int telemetry_init(struct telemetry *t, uint32_t max_series);
 void telemetry_free(struct telemetry *t);
 
-void telemetry_http_server(struct telemetry *t, const struct http_labels *l, double seconds,
-			   uint64_t req_body, uint64_t resp_body);
-void telemetry_http_client(struct telemetry *t, const struct http_labels *l, double seconds,
-			   uint64_t req_body, uint64_t resp_body);
-void telemetry_db(struct telemetry *t, const struct db_labels *l, double seconds);
+/*
+ * The series of one label set: HTTP server or client (duration, request body, response
+ * body, in that order) or database. They hash the label strings (a small cache of recent
+ * sets saves the registry's look-ups): callers keep the handles they get, and observe
+ * through them, label strings untouched (observe.c keeps them per connection). False when
+ * a series cap refused the set (counted in sonde_series_dropped_total).
+ */
+#define TEL_HTTP_FAMILIES 3
+bool telemetry_http_series(struct telemetry *t, bool server, const struct http_labels *l,
+			   struct series *out[TEL_HTTP_FAMILIES]);
+void telemetry_http_observe(struct telemetry *t, bool server,
+			    struct series *const s[TEL_HTTP_FAMILIES], double seconds,
+			    uint64_t req_body, uint64_t resp_body);
+bool telemetry_db_series(struct telemetry *t, const struct db_labels *l, struct series **out);
+void telemetry_db_observe(struct telemetry *t, struct series *s, double seconds);
 
 void telemetry_set_build(struct telemetry *t, const char *capture_mode);
 /* Publishes the running total of records of one type (index < 16). */
@@ -87,7 +98,15 @@ void telemetry_unanswered(struct telemetry *t, const char *protocol, uint64_t n)
 void telemetry_refresh(struct telemetry *t, const struct sonde_stats *kernel, unsigned tracked,
 		       unsigned attached, uint64_t route_overflow);
 
-/* "_OTHER" for methods outside the standard set (bounded cardinality). */
-const char *http_method_label(const char *method);
+/* http_request_method: the standard methods, and "_OTHER" for the rest (bounded
+ * cardinality), as small ids: GET 0, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE,
+ * PATCH 8, HTTP_METHOD_OTHER 9. */
+#define HTTP_METHOD_OTHER 9
+unsigned http_method_id(const char *method);
+const char *http_method_name(unsigned id);
+
+/* http_response_status_code: "100".."599" from a static table; others written into buf. */
+#define HTTP_STATUS_LEN 8
+const char *http_status_label(unsigned status, char buf[HTTP_STATUS_LEN]);
 
 #endif
