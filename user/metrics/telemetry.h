@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * metrics/ takes in: HTTP exchanges and database operations (observe.h), sonde's counters.
+ * metrics/ takes in: HTTP exchanges, database operations, TCP records (observe.h), counters.
  * metrics/ gives out: Prometheus text 0.0.4 of every family (registry_render, for /metrics).
  *
  * This file: the metric families sonde exports (names and labels from the OpenTelemetry
  * semantic conventions, as Beyla/OBI expose them) and the self-metrics sonde_*. The rest of
  * the stage: observe.h (exchange -> labels), route.h (http_route), business.h (--counter),
- * registry.h (families, series, render), exposition.h (text format, gzip), self.h
- * (process_* of sonde itself).
+ * tcp_health.h (TCP connection families), registry.h (families, series, render),
+ * exposition.h (text format, gzip), self.h (process_* of sonde itself).
  */
 #ifndef SONDE_METRICS_TELEMETRY_H
 #define SONDE_METRICS_TELEMETRY_H
