@@ -7,6 +7,6 @@ cd "$(dirname "$0")/.."
 build=${SONDE_BUILD_DIR:-build}
 
 bash scripts/install-deps.sh
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF
 cmake --build "$build" -j "$(nproc)" --target sonde
 exec "$build/sonde" --config deploy/sonde.conf "$@"
