@@ -492,19 +492,16 @@ def check_alertmanager_render():
     text = open(tmpl).read()
     check(set(re.findall(r"\$\{(\w+)\}", text)) == set(URLS), "template variables are not %s" % sorted(URLS))
     yaml = yaml_mod()
-    shells = [("sh", ["sh"], None)]
-    bb = shutil.which("busybox")
+    bb = need_tool("busybox", "Debian package busybox: the Alertmanager image's shell")
+    envsubst = need_tool("envsubst", "Debian package gettext-base: the reference renderer")
     tmpdir = tempfile.mkdtemp()
     try:
-        if bb:
-            # The Alertmanager image's tools: busybox sh, awk, mv, rm and nothing else.
-            bbin = os.path.join(tmpdir, "bin")
-            os.makedirs(bbin)
-            for tool in ("awk", "mv", "rm"):
-                os.symlink(bb, os.path.join(bbin, tool))
-            shells.append(("busybox", [bb, "sh"], bbin))
-        else:
-            print("busybox not installed: rendering checked with sh and awk only")
+        # The Alertmanager image's tools: busybox sh, awk, mv, rm and nothing else.
+        bbin = os.path.join(tmpdir, "bin")
+        os.makedirs(bbin)
+        for tool in ("awk", "mv", "rm"):
+            os.symlink(bb, os.path.join(bbin, tool))
+        shells = [("sh", ["sh"], None), ("busybox", [bb, "sh"], bbin)]
         for label, shell, path in shells:
             out = os.path.join(tmpdir, label + ".yml")
             rc, err = render(shell, tmpl, out, URLS, path)
@@ -513,10 +510,9 @@ def check_alertmanager_render():
             got = open(out).read()
             exp = re.sub(r"\$\{(\w+)\}", lambda m: URLS[m.group(1)], text)
             check(got == exp, "%s: rendered file differs from the expected substitution" % label)
-            if shutil.which("envsubst"):
-                env = dict(os.environ, **URLS)
-                es = subprocess.run(["envsubst"], input=text, stdout=subprocess.PIPE, text=True, env=env).stdout
-                check(got == es, "%s: output differs from envsubst's" % label)
+            env = dict(os.environ, **URLS)
+            es = subprocess.run([envsubst], input=text, stdout=subprocess.PIPE, text=True, env=env).stdout
+            check(got == es, "%s: output differs from envsubst's" % label)
             conf = yaml.safe_load(got)
             urls = {r["name"]: r["webhook_configs"][0]["url"] for r in conf["receivers"]}
             check(urls == {"pager": URLS["PAGER_WEBHOOK_URL"], "chat": URLS["CHAT_WEBHOOK_URL"]},
@@ -578,7 +574,7 @@ def check_compose_config():
 
 
 def check_kustomize():
-    kubectl = need_tool("kubectl")
+    kubectl = need_tool("kubectl", "Debian package kubernetes-client")
     rc, out = run([kubectl, "kustomize", os.path.join(DEPLOY, "kubernetes")])
     check(rc == 0, "kubectl kustomize:\n" + out)
     kinds = re.findall(r"^kind: (\w+)", out, re.M)
@@ -629,10 +625,11 @@ def check_container():
     print("Dockerfile: %s -> %s, runtime packages %s" % (build["image"], runtime["image"], " ".join(sorted(pkgs))))
     # Every library the built binary links comes from a package the runtime stage installs.
     sonde = os.environ.get("SONDE_BIN")
-    if not (sonde and os.path.exists(sonde) and shutil.which("readelf") and shutil.which("dpkg")):
-        print("SONDE_BIN, readelf or dpkg missing: shared libraries not checked")
-        return
-    rc, out = run(["readelf", "-d", sonde])
+    if not sonde or not os.path.exists(sonde):
+        raise Skipped("SONDE_BIN is not set to a built sonde: shared libraries not checked")
+    readelf = need_tool("readelf", "Debian package binutils")
+    need_tool("dpkg")
+    rc, out = run([readelf, "-d", sonde])
     needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", out)
     check(needed, "readelf found no NEEDED entry")
     for lib in needed:

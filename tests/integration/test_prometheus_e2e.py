@@ -69,7 +69,7 @@ class PrometheusEndToEnd(IntegrationCase):
     def setUpClass(cls):
         super().setUpClass()
         if not shutil.which("prometheus"):
-            raise unittest.SkipTest("prometheus is not installed")
+            raise unittest.SkipTest("prometheus is not installed (Debian package prometheus)")
         cls.pg = cls.class_started(sonde_it.start_postgres())
         cls.redis = cls.class_started(sonde_it.start_redis())
         cls.upstream = cls.class_started(sonde_it.start_trade_engine())
