@@ -3,8 +3,8 @@
 """sonde's overhead benchmark (issues 5 and 11): every figure in one run, as a table and as
 JSON.
 
-    sudo python3 tests/bench/run.py [--quick] [--json out.json] [--only http,unobserved,db,scrape]
-    sudo python3 tests/bench/run.py --only cost [--capture socket|syscalls]   # ~2-3 min
+    python3 tests/bench/run.py [--quick] [--json out.json] [--only http,unobserved,db,scrape]
+    python3 tests/bench/run.py --only cost [--capture socket|syscalls]   # ~2-3 min
 
 Each figure is a ratio or a difference measured in this run, with and without sonde, in
 many short rounds whose conditions alternate (the order rotated each round); reported are
