@@ -47,10 +47,13 @@ static __always_inline __u32 copy_payload(__u8 *dst, struct user_io io, __u32 sk
 	return off;
 }
 
-__noinline int sonde_capture_chunks(__u64 id, __u64 ret, __u64 base, __u64 cnt, __u64 meta)
+__noinline int sonde_capture_chunks(__u64 pid_tgid, __u64 id, __u64 ret, __u64 base, __u64 meta)
 {
 	struct user_io io = {
-		.nr = meta >> 32, .vectored = (meta >> 16) & 1, .base = base, .cnt = cnt
+		.nr = meta >> 32,
+		.vectored = (meta >> 16) & 1,
+		.base = base,
+		.cnt = (meta >> 24) & 0xff,
 	};
 	struct sonde_data_event *ev;
 	struct sonde_scratch *s;
@@ -74,7 +77,7 @@ __noinline int sonde_capture_chunks(__u64 id, __u64 ret, __u64 base, __u64 cnt, 
 		__u32 left = ret - done, want = 0;
 		bool last = chunk == SONDE_MAX_CHUNKS - 1 || left <= cap;
 
-		fill_hdr(&ev->hdr, SONDE_EV_DATA);
+		fill_hdr(&ev->hdr, SONDE_EV_DATA, pid_tgid);
 		ev->cookie = id;
 		ev->len = last ? left : cap;
 		ev->dir = meta & 0xff;

@@ -125,7 +125,7 @@ static __always_inline void conn_fill(struct sonde_conn_event *ev, struct sock *
 
 /* Announces a connection the first time its identity is seen. Returns false when user
  * space marked it SONDE_CONN_IGNORED: its bytes are of no protocol sonde parses. */
-static __always_inline bool conn_seen(struct sock *sk, __u64 id, __u64 ino)
+static __always_inline bool conn_seen(struct sock *sk, __u64 id, __u64 ino, __u64 pid_tgid)
 {
 	struct sonde_conn_event ev = {};
 	struct sonde_conn_val seen = { .state = SONDE_CONN_SEEN, .ino = ino };
@@ -142,7 +142,7 @@ static __always_inline bool conn_seen(struct sock *sk, __u64 id, __u64 ino)
 		count_lost(SONDE_LOST_CONN_FULL);
 		return true;
 	}
-	fill_hdr(&ev.hdr, SONDE_EV_CONN_OPEN);
+	fill_hdr(&ev.hdr, SONDE_EV_CONN_OPEN, pid_tgid);
 	conn_fill(&ev, sk, id);
 	emit(&ev, sizeof(ev));
 	return true;
@@ -152,8 +152,8 @@ static __always_inline bool conn_seen(struct sock *sk, __u64 id, __u64 ino)
  * messages) is written straight into a fixed-size ring-buffer slot: no scratch copy. */
 #define SMALL_PAYLOAD 512
 
-static __always_inline int capture_small(__u64 id, __u8 dir, __u32 len, struct user_io io,
-					 __u8 source)
+static __always_inline int capture_small(__u64 pid_tgid, __u64 id, __u8 dir, __u32 len,
+					 struct user_io io, __u8 source)
 {
 	struct sonde_data_event *ev;
 	__u64 m = len;
@@ -163,7 +163,7 @@ static __always_inline int capture_small(__u64 id, __u8 dir, __u32 len, struct u
 		count_lost(SONDE_LOST_RINGBUF_FULL);
 		return -1;
 	}
-	fill_hdr(&ev->hdr, SONDE_EV_DATA);
+	fill_hdr(&ev->hdr, SONDE_EV_DATA, pid_tgid);
 	ev->cookie = id;
 	ev->len = len;
 	ev->dir = dir;
@@ -183,26 +183,30 @@ static __always_inline int capture_small(__u64 id, __u8 dir, __u32 len, struct u
 /*
  * Long or vectored I/O: copied through a scratch slot, chunked (capture.bpf.c). A global
  * function, so the verifier checks it once on its own instead of in every caller's state.
- * meta packs dir | source << 8 | vectored << 16 | nr << 32.
+ * At most 5 arguments: meta packs dir | source << 8 | vectored << 16 | iovec count << 24
+ * (at most SONDE_MAX_IOV are read) | nr << 32.
  */
-int sonde_capture_chunks(__u64 id, __u64 ret, __u64 base, __u64 cnt, __u64 meta);
+int sonde_capture_chunks(__u64 pid_tgid, __u64 id, __u64 ret, __u64 base, __u64 meta);
 
 /*
- * One socket read or write of `ret` bytes (ret 0 on a read: EOF) on connection `id`
- * (ino: see struct sonde_conn_val).
+ * One socket read or write of `ret` bytes (ret >= 0; 0 on a read: EOF) on connection `id`
+ * (ino: see struct sonde_conn_val); pid_tgid of the task that moved them.
  * io.base is 0 when the syscall has no user buffer. A long read or write becomes up to
  * SONDE_MAX_CHUNKS data events of capture_bytes each, as if it had been that many
  * syscalls; only the last one may carry fewer bytes than it counts (cap_len < len).
  */
-static __always_inline int capture_io(struct sock *sk, __u64 id, __u64 ino, __u8 dir, __s64 ret,
-				      struct user_io io, __u8 source)
+static __always_inline int capture_io(struct sock *sk, __u64 pid_tgid, __u64 id, __u64 ino,
+				      __u8 dir, __s64 ret, struct user_io io, __u8 source)
 {
-	if (ret < 0 || !conn_seen(sk, id, ino))
+	__u64 cnt = io.cnt < SONDE_MAX_IOV ? io.cnt : SONDE_MAX_IOV;
+
+	if (!conn_seen(sk, id, ino, pid_tgid))
 		return 0;
 	if (io.base && !io.vectored && ret < SMALL_PAYLOAD && ret <= capture_bytes)
-		return capture_small(id, dir, ret, io, source);
-	return sonde_capture_chunks(id, ret, io.base, io.cnt,
-				    dir | (__u64)source << 8 | io.vectored << 16 | io.nr << 32);
+		return capture_small(pid_tgid, id, dir, ret, io, source);
+	return sonde_capture_chunks(pid_tgid, id, ret, io.base,
+				    dir | (__u64)source << 8 | io.vectored << 16 | cnt << 24 |
+					    io.nr << 32);
 }
 
 #endif /* SONDE_CAPTURE_BPF_H */

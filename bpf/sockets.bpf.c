@@ -11,24 +11,28 @@ char LICENSE[] SEC("license") = "GPL";
 
 static __always_inline int sock_io(struct sock *sk, int ret, int flags, __u8 dir)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct task_struct *task;
 	struct user_io io;
 	struct pt_regs *regs;
+	__u64 pid_tgid;
 
-	if (!tgid_allowed(tgid))
+	/* The tests that need no helper call first: most runs end here (EAGAIN reads of
+	 * Go's netpoller). A zero-length read is EOF; a zero-length write says nothing;
+	 * a MSG_PEEK read consumed nothing. */
+	if (ret < 0)
 		return 0;
-	if (ret < 0 || (dir == SONDE_DIR_RECV && (flags & MSG_PEEK)))
+	if (dir == SONDE_DIR_SEND ? ret == 0 : (flags & MSG_PEEK) != 0)
 		return 0;
-	/* A zero-length read is EOF; a zero-length write says nothing. */
-	if (ret == 0 && dir == SONDE_DIR_SEND)
+	pid_tgid = bpf_get_current_pid_tgid();
+	if (!tgid_allowed(pid_tgid >> 32))
 		return 0;
 	/* The task's saved registers are a trusted BTF pointer here: plain loads, no
 	 * bpf_probe_read_kernel calls (three fewer helper calls per event). */
 	task = bpf_get_current_task_btf();
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	user_io_from_args(&io, regs->orig_ax, regs->si, regs->dx);
-	return capture_io(sk, bpf_get_socket_cookie(sk), 0, dir, ret, io, SONDE_SRC_SOCKET_TP);
+	return capture_io(sk, pid_tgid, bpf_get_socket_cookie(sk), 0, dir, ret, io,
+			  SONDE_SRC_SOCKET_TP);
 }
 
 SEC("tp_btf/sock_send_length")

@@ -11,8 +11,7 @@ struct io_stash {
 	__u64 fd;
 	__u64 a1; /* buffer, iovec array or msghdr */
 	__u64 a2; /* count or iovec count */
-	__u32 nr;
-	__u32 peek; /* recv with MSG_PEEK: not consumed, not reported */
+	__u64 nr;
 };
 
 /* LRU: a thread that never returns from its syscall (its process was killed, or left the
@@ -26,16 +25,19 @@ struct {
 
 static __always_inline int sys_enter(struct trace_event_raw_sys_enter *ctx, __u32 nr, __u64 flags)
 {
-	__u64 id = bpf_get_current_pid_tgid();
 	struct io_stash st;
+	__u64 id;
 
+	/* A MSG_PEEK read consumes nothing: not stashed, so its exit reports nothing. */
+	if (flags & MSG_PEEK)
+		return 0;
+	id = bpf_get_current_pid_tgid();
 	if (!tgid_allowed(id >> 32))
 		return 0;
 	st.fd = ctx->args[0];
 	st.a1 = ctx->args[1];
 	st.a2 = ctx->args[2];
 	st.nr = nr;
-	st.peek = (flags & MSG_PEEK) != 0;
 	if (bpf_map_update_elem(&io_stash, &id, &st, BPF_ANY))
 		count_lost(SONDE_LOST_STASH_FULL);
 	return 0;
@@ -92,27 +94,31 @@ int sonde_sys_exit(struct trace_event_raw_sys_exit *ctx)
 	if (!st)
 		return 0;
 	dir = nr_reads(st->nr) ? SONDE_DIR_RECV : SONDE_DIR_SEND;
-	if (st->peek || ret < 0 || (ret == 0 && dir == SONDE_DIR_SEND))
-		goto out;
-	sk = fd_to_sock(st->fd, &ino);
+	/* sys_exit lets only ret > 0, or 0 on a read (EOF), through. */
+	sk = ret >= 0 ? fd_to_sock(st->fd, &ino) : NULL;
 	if (!sk)
 		goto out;
 	user_io_from_args(&io, st->nr, st->a1, st->a2);
 	/* This program type cannot call bpf_get_socket_cookie: the sock's address is the
 	 * identity, stable for the socket's life (cookie_ids is false on this path). */
-	capture_io(sk, (__u64)sk, ino, dir, ret, io, SONDE_SRC_SYSCALL_TP);
+	capture_io(sk, id, (__u64)sk, ino, dir, ret, io, SONDE_SRC_SYSCALL_TP);
 out:
 	bpf_map_delete_elem(&io_stash, &id);
 	return 0;
 }
 
-static __always_inline int sys_exit(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int sys_exit(struct trace_event_raw_sys_exit *ctx, bool send)
 {
 	/* Cheap filters before the tail call: the tgid bitmap first (every syscall exit of
-	 * every process lands here), then only threads with a stashed syscall. */
+	 * every process lands here), then only threads with a stashed syscall. A failed
+	 * syscall (EAGAIN reads of Go's netpoller) or an empty write only drops its stash. */
 	__u64 id = bpf_get_current_pid_tgid();
 
-	if (tgid_allowed(id >> 32) && bpf_map_lookup_elem(&io_stash, &id))
+	if (!tgid_allowed(id >> 32))
+		return 0;
+	if (ctx->ret < 0 || (send && ctx->ret == 0))
+		bpf_map_delete_elem(&io_stash, &id);
+	else if (bpf_map_lookup_elem(&io_stash, &id))
 		bpf_tail_call(ctx, &exit_tail, 0);
 	return 0;
 }
@@ -168,47 +174,47 @@ int sonde_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_read")
 int sonde_exit_read(struct trace_event_raw_sys_exit *ctx)
 {
-	return sys_exit(ctx);
+	return sys_exit(ctx, false);
 }
 
 SEC("tracepoint/syscalls/sys_exit_write")
 int sonde_exit_write(struct trace_event_raw_sys_exit *ctx)
 {
-	return sys_exit(ctx);
+	return sys_exit(ctx, true);
 }
 
 SEC("tracepoint/syscalls/sys_exit_readv")
 int sonde_exit_readv(struct trace_event_raw_sys_exit *ctx)
 {
-	return sys_exit(ctx);
+	return sys_exit(ctx, false);
 }
 
 SEC("tracepoint/syscalls/sys_exit_writev")
 int sonde_exit_writev(struct trace_event_raw_sys_exit *ctx)
 {
-	return sys_exit(ctx);
+	return sys_exit(ctx, true);
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendto")
 int sonde_exit_sendto(struct trace_event_raw_sys_exit *ctx)
 {
-	return sys_exit(ctx);
+	return sys_exit(ctx, true);
 }
 
 SEC("tracepoint/syscalls/sys_exit_recvfrom")
 int sonde_exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
 {
-	return sys_exit(ctx);
+	return sys_exit(ctx, false);
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendmsg")
 int sonde_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
 {
-	return sys_exit(ctx);
+	return sys_exit(ctx, true);
 }
 
 SEC("tracepoint/syscalls/sys_exit_recvmsg")
 int sonde_exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 {
-	return sys_exit(ctx);
+	return sys_exit(ctx, false);
 }
