@@ -98,7 +98,7 @@ __noinline int sonde_capture_chunks(__u64 pid_tgid, __u64 id, __u64 ret, __u64 b
 		ev->cap_len = want;
 		size = want;
 		asm volatile("%[s] &= %[k]" : [s] "+r"(size) : [k] "i"(SONDE_CAPTURE_MAX * 2 - 1));
-		emit(ev, sizeof(*ev) + size);
+		rec_output(ev, sizeof(*ev) + size, REC_PACED);
 		if (last)
 			break;
 		done += cap;

@@ -144,7 +144,7 @@ static __always_inline bool conn_seen(struct sock *sk, __u64 id, __u64 ino, __u6
 	}
 	fill_hdr(&ev.hdr, SONDE_EV_CONN_OPEN, pid_tgid);
 	conn_fill(&ev, sk, id);
-	emit(&ev, sizeof(ev));
+	rec_output(&ev, sizeof(ev), REC_PACED);
 	return true;
 }
 
@@ -158,11 +158,9 @@ static __always_inline int capture_small(__u64 pid_tgid, __u64 id, __u8 dir, __u
 	struct sonde_data_event *ev;
 	__u64 m = len;
 
-	ev = bpf_ringbuf_reserve(&events, sizeof(*ev) + SMALL_PAYLOAD, 0);
-	if (!ev) {
-		count_lost(SONDE_LOST_RINGBUF_FULL);
+	ev = rec_reserve(sizeof(*ev) + SMALL_PAYLOAD);
+	if (!ev)
 		return -1;
-	}
 	fill_hdr(&ev->hdr, SONDE_EV_DATA, pid_tgid);
 	ev->cookie = id;
 	ev->len = len;
@@ -176,7 +174,7 @@ static __always_inline int capture_small(__u64 pid_tgid, __u64 id, __u8 dir, __u
 		m = 0;
 	}
 	ev->cap_len = m;
-	bpf_ringbuf_submit(ev, wakeup_flags());
+	rec_submit(ev, REC_PACED);
 	return 0;
 }
 

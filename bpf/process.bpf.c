@@ -25,7 +25,7 @@ int BPF_PROG(sonde_fork, struct task_struct *parent, struct task_struct *child)
 		 (__u64)ctgid << 32 | (__u32)BPF_CORE_READ(child, pid));
 	ev.ppid = ptgid;
 	BPF_CORE_READ_STR_INTO(&ev.comm, child, comm);
-	emit_now(&ev, sizeof(ev));
+	rec_output(&ev, sizeof(ev), REC_URGENT);
 	return 0;
 }
 
@@ -42,7 +42,7 @@ int BPF_PROG(sonde_exec, struct task_struct *p)
 		return 0;
 	fill_hdr(&ev.hdr, SONDE_EV_PROC_EXEC, bpf_get_current_pid_tgid());
 	ev.ppid = BPF_CORE_READ(p, real_parent, tgid);
-	emit_now(&ev, sizeof(ev));
+	rec_output(&ev, sizeof(ev), REC_URGENT);
 	return 0;
 }
 
@@ -60,7 +60,7 @@ int BPF_PROG(sonde_exit, struct task_struct *p)
 	tgid_allow(tgid, false);
 	fill_hdr(&ev.hdr, SONDE_EV_PROC_EXIT, bpf_get_current_pid_tgid());
 	BPF_CORE_READ_STR_INTO(&ev.comm, p, comm);
-	emit_now(&ev, sizeof(ev));
+	rec_output(&ev, sizeof(ev), REC_URGENT);
 	return 0;
 }
 
@@ -73,7 +73,7 @@ int BPF_PROG(sonde_sock_state, struct sock *sk, int oldstate, int newstate)
 		fill_hdr(&ev.hdr, SONDE_EV_LISTEN, bpf_get_current_pid_tgid());
 		ev.port = BPF_CORE_READ(sk, __sk_common.skc_num);
 		ev.family = BPF_CORE_READ(sk, __sk_common.skc_family);
-		emit_now(&ev, sizeof(ev));
+		rec_output(&ev, sizeof(ev), REC_URGENT);
 		return 0;
 	}
 	if (newstate == TCP_CLOSE_STATE) {
@@ -85,7 +85,7 @@ int BPF_PROG(sonde_sock_state, struct sock *sk, int oldstate, int newstate)
 		fill_hdr(&ev.hdr, SONDE_EV_CONN_CLOSE, bpf_get_current_pid_tgid());
 		ev.cookie = id;
 		ev.family = BPF_CORE_READ(sk, __sk_common.skc_family);
-		emit(&ev, sizeof(ev));
+		rec_output(&ev, sizeof(ev), REC_PACED);
 	}
 	return 0;
 }

@@ -114,36 +114,48 @@ static __always_inline void count_lost(enum sonde_lost_reason why)
 }
 
 /*
- * Records are written counting the failure when the ring buffer is full. Waking the
- * consumer for every record costs a context switch per socket I/O under load; instead
- * records wait for the consumer's next timed poll (<= 100 ms), unless the buffer is an
- * eighth full, when the consumer is woken at once so it can never fill up unnoticed.
+ * The ring buffer. Every record goes through rec_reserve/rec_submit or rec_output, so the
+ * ring's layout is decided here alone. A record that cannot be written is counted.
+ *
+ * Waking the consumer for every record costs a context switch per socket I/O under load;
+ * instead paced records wait for the consumer's next timed poll (<= 100 ms), unless the
+ * buffer is an eighth full, when the consumer is woken at once so it can never fill up
+ * unnoticed. Urgent records (process events: user space must act on them quickly) wake
+ * it at once.
  */
-static __always_inline __u64 wakeup_flags(void)
+enum rec_wake {
+	REC_PACED = 0,
+	REC_URGENT = 1,
+};
+
+static __always_inline __u64 rec_wake_flags(enum rec_wake wake)
 {
+	if (wake == REC_URGENT)
+		return BPF_RB_FORCE_WAKEUP;
 	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= ringbuf_wake_bytes
 		       ? BPF_RB_FORCE_WAKEUP
 		       : BPF_RB_NO_WAKEUP;
 }
 
-static __always_inline int emit_flags(void *rec, __u64 size, __u64 flags)
+/* size must be a constant (the verifier wants one). NULL when the ring is full. */
+static __always_inline void *rec_reserve(__u64 size)
 {
-	if (bpf_ringbuf_output(&events, rec, size, flags)) {
+	void *rec = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!rec)
 		count_lost(SONDE_LOST_RINGBUF_FULL);
-		return -1;
-	}
-	return 0;
+	return rec;
 }
 
-/* Process events are rare and user space must act on them quickly: wake it at once. */
-static __always_inline int emit_now(void *rec, __u64 size)
+static __always_inline void rec_submit(void *rec, enum rec_wake wake)
 {
-	return emit_flags(rec, size, BPF_RB_FORCE_WAKEUP);
+	bpf_ringbuf_submit(rec, rec_wake_flags(wake));
 }
 
-static __always_inline int emit(void *rec, __u64 size)
+/* Copies size bytes at data into a new record. 0, or -1 when the ring is full. */
+static __always_inline int rec_output(void *data, __u64 size, enum rec_wake wake)
 {
-	if (bpf_ringbuf_output(&events, rec, size, wakeup_flags())) {
+	if (bpf_ringbuf_output(&events, data, size, rec_wake_flags(wake))) {
 		count_lost(SONDE_LOST_RINGBUF_FULL);
 		return -1;
 	}

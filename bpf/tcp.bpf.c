@@ -105,7 +105,7 @@ static __always_inline void tcp_emit(const struct sock *sk, struct tcp_owner *o,
 		ev.resets_sent = o->resets_sent;
 		ev.resets_received = o->resets_received;
 	}
-	emit(&ev, sizeof(ev));
+	rec_output(&ev, sizeof(ev), REC_PACED);
 }
 
 static __always_inline void owner_add(const struct sock *sk, __u32 tgid, bool outbound, __u64 now)
