@@ -123,17 +123,17 @@ static __always_inline void conn_fill(struct sonde_conn_event *ev, struct sock *
 	ev->peer.port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 }
 
-/* Announces a connection the first time its identity is seen. Returns false when user
- * space marked it SONDE_CONN_IGNORED: its bytes are of no protocol sonde parses. */
-static __always_inline bool conn_seen(struct sock *sk, __u64 id, __u64 ino, __u64 pid_tgid)
+/*
+ * First sight of a connection: if it is of a wanted kind, remember it and announce it.
+ * Not inlined: its 152-byte record is built (and zeroed) in its own stack frame, only on
+ * first sight, instead of in every run of the data path. Static, so that the verifier
+ * checks it with the caller's argument types (sk is a trusted pointer on the socket path).
+ */
+static __noinline bool conn_announce(struct sock *sk, __u64 id, __u64 ino, __u64 pid_tgid)
 {
-	struct sonde_conn_event ev = {};
 	struct sonde_conn_val seen = { .state = SONDE_CONN_SEEN, .ino = ino };
-	struct sonde_conn_val *val = bpf_map_lookup_elem(&conns, &id);
+	struct sonde_conn_event ev = {};
 
-	if (val && val->ino == ino)
-		return val->state != SONDE_CONN_IGNORED;
-	/* Checked on first sight only: a known connection was of a wanted kind. */
 	if (!sock_wanted(sk))
 		return false;
 	/* New, or a new socket at a reused address (syscall path): announce it; user space
@@ -146,6 +146,18 @@ static __always_inline bool conn_seen(struct sock *sk, __u64 id, __u64 ino, __u6
 	conn_fill(&ev, sk, id);
 	rec_output(&ev, sizeof(ev), REC_PACED);
 	return true;
+}
+
+/* Whether a connection's I/O is reported: false when it is of no wanted kind, or user space
+ * marked it SONDE_CONN_IGNORED (its bytes are of no protocol sonde parses). */
+static __always_inline bool conn_seen(struct sock *sk, __u64 id, __u64 ino, __u64 pid_tgid)
+{
+	struct sonde_conn_val *val = bpf_map_lookup_elem(&conns, &id);
+
+	/* The kind was checked on first sight: a known connection is of a wanted kind. */
+	if (val && val->ino == ino)
+		return val->state != SONDE_CONN_IGNORED;
+	return conn_announce(sk, id, ino, pid_tgid);
 }
 
 /* A read/write whose payload fits SMALL_PAYLOAD bytes (most HTTP heads, database
