@@ -160,17 +160,41 @@ static __always_inline bool conn_seen(struct sock *sk, __u64 id, __u64 ino, __u6
 	return conn_announce(sk, id, ino, pid_tgid);
 }
 
-/* A read/write whose payload fits SMALL_PAYLOAD bytes (most HTTP heads, database
- * messages) is written straight into a fixed-size ring-buffer slot: no scratch copy. */
+/*
+ * A read or write shorter than SMALL_PAYLOAD bytes (most HTTP heads, database messages) is
+ * written straight into a ring-buffer record sized to it, with no scratch copy. The
+ * verifier wants a constant size per reservation: four size classes, chosen by branch.
+ * Records hold the payload and at most class - 1 bytes of slack; user space takes cap_len
+ * from the header, whatever the record's length.
+ */
 #define SMALL_PAYLOAD 512
+
+/* A record for a payload of len < SMALL_PAYLOAD bytes; *mask: its class size - 1. */
+static __always_inline struct sonde_data_event *reserve_small(__u32 len, __u64 *mask)
+{
+	if (len < 64) {
+		*mask = 63;
+		return rec_reserve(sizeof(struct sonde_data_event) + 64);
+	}
+	if (len < 128) {
+		*mask = 127;
+		return rec_reserve(sizeof(struct sonde_data_event) + 128);
+	}
+	if (len < 256) {
+		*mask = 255;
+		return rec_reserve(sizeof(struct sonde_data_event) + 256);
+	}
+	*mask = SMALL_PAYLOAD - 1;
+	return rec_reserve(sizeof(struct sonde_data_event) + SMALL_PAYLOAD);
+}
 
 static __always_inline int capture_small(__u64 pid_tgid, __u64 id, __u8 dir, __u32 len,
 					 struct user_io io, __u8 source)
 {
 	struct sonde_data_event *ev;
-	__u64 m = len;
+	__u64 m = len, mask = 0;
 
-	ev = rec_reserve(sizeof(*ev) + SMALL_PAYLOAD);
+	ev = reserve_small(len, &mask);
 	if (!ev)
 		return -1;
 	fill_hdr(&ev->hdr, SONDE_EV_DATA, pid_tgid);
@@ -180,7 +204,8 @@ static __always_inline int capture_small(__u64 pid_tgid, __u64 id, __u8 dir, __u
 	ev->source = source;
 	ev->syscall_nr = io.nr;
 	ev->_pad0 = 0;
-	asm volatile("%[m] &= %[k]" : [m] "+r"(m) : [k] "i"(SMALL_PAYLOAD - 1));
+	/* mask is a known constant on each path: the verifier sees m fit the record. */
+	asm volatile("%[m] &= %[k]" : [m] "+r"(m) : [k] "r"(mask));
 	if (m && bpf_probe_read_user(ev->data, m, (void *)io.base)) {
 		count_lost(SONDE_LOST_READ_USER);
 		m = 0;
