@@ -60,7 +60,7 @@ __noinline int sonde_capture_chunks(__u64 pid_tgid, __u64 id, __u64 ret, __u64 b
 	struct sonde_stats *st;
 	__u32 cpu = bpf_get_smp_processor_id();
 	__u32 cap = capture_bytes, done = 0;
-	__u64 size;
+	__u64 size, ts = bpf_ktime_get_ns();
 
 	if (cap > SONDE_CAPTURE_MAX)
 		cap = SONDE_CAPTURE_MAX;
@@ -77,7 +77,7 @@ __noinline int sonde_capture_chunks(__u64 pid_tgid, __u64 id, __u64 ret, __u64 b
 		__u32 left = ret - done, want = 0;
 		bool last = chunk == SONDE_MAX_CHUNKS - 1 || left <= cap;
 
-		fill_hdr(&ev->hdr, SONDE_EV_DATA, pid_tgid);
+		fill_hdr(&ev->hdr, SONDE_EV_DATA, pid_tgid, ts);
 		ev->cookie = id;
 		ev->len = last ? left : cap;
 		ev->dir = meta & 0xff;

@@ -142,7 +142,7 @@ static __noinline bool conn_announce(struct sock *sk, __u64 id, __u64 ino, __u64
 		count_lost(SONDE_LOST_CONN_FULL);
 		return true;
 	}
-	fill_hdr(&ev.hdr, SONDE_EV_CONN_OPEN, pid_tgid);
+	fill_hdr(&ev.hdr, SONDE_EV_CONN_OPEN, pid_tgid, bpf_ktime_get_ns());
 	conn_fill(&ev, sk, id);
 	rec_output(&ev, sizeof(ev), REC_PACED);
 	return true;
@@ -197,7 +197,7 @@ static __always_inline int capture_small(__u64 pid_tgid, __u64 id, __u8 dir, __u
 	ev = reserve_small(len, &mask);
 	if (!ev)
 		return -1;
-	fill_hdr(&ev->hdr, SONDE_EV_DATA, pid_tgid);
+	fill_hdr(&ev->hdr, SONDE_EV_DATA, pid_tgid, bpf_ktime_get_ns());
 	ev->cookie = id;
 	ev->len = len;
 	ev->dir = dir;

@@ -21,8 +21,8 @@ int BPF_PROG(sonde_fork, struct task_struct *parent, struct task_struct *child)
 		count_lost(SONDE_LOST_ALLOW_FULL);
 		return 0;
 	}
-	fill_hdr(&ev.hdr, SONDE_EV_PROC_FORK,
-		 (__u64)ctgid << 32 | (__u32)BPF_CORE_READ(child, pid));
+	fill_hdr(&ev.hdr, SONDE_EV_PROC_FORK, (__u64)ctgid << 32 | (__u32)BPF_CORE_READ(child, pid),
+		 bpf_ktime_get_ns());
 	ev.ppid = ptgid;
 	BPF_CORE_READ_STR_INTO(&ev.comm, child, comm);
 	rec_output(&ev, sizeof(ev), REC_URGENT);
@@ -40,7 +40,7 @@ int BPF_PROG(sonde_exec, struct task_struct *p)
 		tgid_allow(tgid, true);
 	if (!exec_events && !tgid_allowed(tgid))
 		return 0;
-	fill_hdr(&ev.hdr, SONDE_EV_PROC_EXEC, bpf_get_current_pid_tgid());
+	fill_hdr(&ev.hdr, SONDE_EV_PROC_EXEC, bpf_get_current_pid_tgid(), bpf_ktime_get_ns());
 	ev.ppid = BPF_CORE_READ(p, real_parent, tgid);
 	rec_output(&ev, sizeof(ev), REC_URGENT);
 	return 0;
@@ -58,7 +58,7 @@ int BPF_PROG(sonde_exit, struct task_struct *p)
 	if (!tgid_allowed(tgid) || BPF_CORE_READ(p, signal, live.counter) != 0)
 		return 0;
 	tgid_allow(tgid, false);
-	fill_hdr(&ev.hdr, SONDE_EV_PROC_EXIT, bpf_get_current_pid_tgid());
+	fill_hdr(&ev.hdr, SONDE_EV_PROC_EXIT, bpf_get_current_pid_tgid(), bpf_ktime_get_ns());
 	BPF_CORE_READ_STR_INTO(&ev.comm, p, comm);
 	rec_output(&ev, sizeof(ev), REC_URGENT);
 	return 0;
@@ -70,7 +70,7 @@ int BPF_PROG(sonde_sock_state, struct sock *sk, int oldstate, int newstate)
 	if (newstate == TCP_LISTEN_STATE && listen_events) {
 		struct sonde_listen_event ev = {};
 
-		fill_hdr(&ev.hdr, SONDE_EV_LISTEN, bpf_get_current_pid_tgid());
+		fill_hdr(&ev.hdr, SONDE_EV_LISTEN, bpf_get_current_pid_tgid(), bpf_ktime_get_ns());
 		ev.port = BPF_CORE_READ(sk, __sk_common.skc_num);
 		ev.family = BPF_CORE_READ(sk, __sk_common.skc_family);
 		rec_output(&ev, sizeof(ev), REC_URGENT);
@@ -82,7 +82,8 @@ int BPF_PROG(sonde_sock_state, struct sock *sk, int oldstate, int newstate)
 
 		if (bpf_map_delete_elem(&conns, &id))
 			return 0; /* never seen: not a connection of a selected process */
-		fill_hdr(&ev.hdr, SONDE_EV_CONN_CLOSE, bpf_get_current_pid_tgid());
+		fill_hdr(&ev.hdr, SONDE_EV_CONN_CLOSE, bpf_get_current_pid_tgid(),
+			 bpf_ktime_get_ns());
 		ev.cookie = id;
 		ev.family = BPF_CORE_READ(sk, __sk_common.skc_family);
 		rec_output(&ev, sizeof(ev), REC_PACED);

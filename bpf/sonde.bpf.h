@@ -184,15 +184,16 @@ static __always_inline int tgid_allow(__u32 tgid, bool on)
 	return 0;
 }
 
-/* pid_tgid: bpf_get_current_pid_tgid() of the run, read once by the caller. */
-static __always_inline void fill_hdr(struct sonde_event_hdr *h, __u16 type, __u64 pid_tgid)
+/* pid_tgid: bpf_get_current_pid_tgid(), ts: bpf_ktime_get_ns(), each read once per run. */
+static __always_inline void fill_hdr(struct sonde_event_hdr *h, __u16 type, __u64 pid_tgid,
+				     __u64 ts)
 {
 	h->type = type;
 	h->abi = SONDE_ABI_VERSION;
 	h->tgid = pid_tgid >> 32;
 	h->pid = (__u32)pid_tgid;
 	h->_pad0 = 0;
-	h->ts_ns = bpf_ktime_get_ns();
+	h->ts_ns = ts;
 }
 
 /* Only stream sockets of the families sonde parses are worth an event. */
