@@ -211,7 +211,7 @@ static __always_inline int capture_small(__u64 pid_tgid, __u64 id, __u8 dir, __u
 		m = 0;
 	}
 	ev->cap_len = m;
-	rec_submit(ev, REC_PACED);
+	rec_submit(ev, sizeof(*ev) + mask + 1, REC_PACED);
 	return 0;
 }
 

@@ -38,6 +38,9 @@ const volatile bool listen_events __weak = false;
 const volatile bool cookie_ids __weak = true;
 /* wake the consumer at once when this much is waiting (an eighth of the ring) */
 const volatile __u64 ringbuf_wake_bytes __weak = (8 << 20) / 8;
+/* bytes of records a CPU writes between two looks at the ring's fill level (set by the
+ * loader: see rec_wake_flags) */
+const volatile __u64 ringbuf_check_bytes __weak = 64 << 10;
 
 /* ---- maps -------------------------------------------------------------------------------- */
 /* Selected processes: one bit per tgid. An mmap-able array so that user space sets and
@@ -72,6 +75,14 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 << 20); /* resized by the loader */
 } events SEC(".maps") __weak;
+
+/* Per CPU: bytes of paced records written since this CPU last looked at the fill level. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} rec_pace SEC(".maps") __weak;
 
 /* Per-CPU counters (struct sonde_stats). */
 struct {
@@ -119,19 +130,36 @@ static __always_inline void count_lost(enum sonde_lost_reason why)
  *
  * Waking the consumer for every record costs a context switch per socket I/O under load;
  * instead paced records wait for the consumer's next timed poll (<= 100 ms), unless the
- * buffer is an eighth full, when the consumer is woken at once so it can never fill up
- * unnoticed. Urgent records (process events: user space must act on them quickly) wake
- * it at once.
+ * buffer is an eighth full (ringbuf_wake_bytes), when the consumer is woken at once so it
+ * can never fill up unnoticed. Urgent records (process events: user space must act on
+ * them quickly) wake it at once.
+ *
+ * The fill level is not read for every record (bpf_ringbuf_query reads the consumer's
+ * position, a cache line user space writes from another CPU): each CPU reads it once per
+ * ringbuf_check_bytes of records it wrote. The loader sets that to at most
+ * (ring size - ringbuf_wake_bytes) / (2 * CPUs), so that once the wake-up mark is passed,
+ * all CPUs together write at most half of what is left before one of them looks and wakes
+ * the consumer: the ring still cannot fill up unnoticed.
  */
 enum rec_wake {
 	REC_PACED = 0,
 	REC_URGENT = 1,
 };
 
-static __always_inline __u64 rec_wake_flags(enum rec_wake wake)
+static __always_inline __u64 rec_wake_flags(enum rec_wake wake, __u64 size)
 {
+	__u32 zero = 0;
+	__u64 *since;
+
 	if (wake == REC_URGENT)
 		return BPF_RB_FORCE_WAKEUP;
+	since = bpf_map_lookup_elem(&rec_pace, &zero);
+	if (since) {
+		*since += size;
+		if (*since < ringbuf_check_bytes)
+			return BPF_RB_NO_WAKEUP;
+		*since = 0;
+	}
 	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= ringbuf_wake_bytes
 		       ? BPF_RB_FORCE_WAKEUP
 		       : BPF_RB_NO_WAKEUP;
@@ -147,15 +175,16 @@ static __always_inline void *rec_reserve(__u64 size)
 	return rec;
 }
 
-static __always_inline void rec_submit(void *rec, enum rec_wake wake)
+/* size: what rec_reserve was given. */
+static __always_inline void rec_submit(void *rec, __u64 size, enum rec_wake wake)
 {
-	bpf_ringbuf_submit(rec, rec_wake_flags(wake));
+	bpf_ringbuf_submit(rec, rec_wake_flags(wake, size));
 }
 
 /* Copies size bytes at data into a new record. 0, or -1 when the ring is full. */
 static __always_inline int rec_output(void *data, __u64 size, enum rec_wake wake)
 {
-	if (bpf_ringbuf_output(&events, data, size, rec_wake_flags(wake))) {
+	if (bpf_ringbuf_output(&events, data, size, rec_wake_flags(wake, size))) {
 		count_lost(SONDE_LOST_RINGBUF_FULL);
 		return -1;
 	}

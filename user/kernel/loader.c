@@ -104,6 +104,17 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
+/* How many bytes of records a CPU writes between two looks at the ring's fill level: at
+ * most 64 KiB, and little enough that all CPUs together cannot fill what is left of the
+ * ring above the wake-up mark between two looks (see rec_wake_flags in bpf/sonde.bpf.h). */
+static uint64_t ringbuf_check_bytes(uint64_t ring, uint64_t wake, int ncpu)
+{
+	uint64_t n = ncpu > 0 ? ncpu : 1, left = ring > wake ? ring - wake : 0;
+	uint64_t b = left / (2 * n);
+
+	return b < 65536 ? b : 65536;
+}
+
 /* Opens, configures, loads and attaches the object for one capture path. */
 static int load_path(struct loader *l, const struct loader_opts *o, enum capture_mode mode)
 {
@@ -131,6 +142,8 @@ static int load_path(struct loader *l, const struct loader_opts *o, enum capture
 		bpf_map__set_max_entries(s->maps.events, o->ringbuf_bytes);
 		s->rodata->ringbuf_wake_bytes = o->ringbuf_bytes / 8;
 	}
+	s->rodata->ringbuf_check_bytes = ringbuf_check_bytes(bpf_map__max_entries(s->maps.events),
+							     s->rodata->ringbuf_wake_bytes, ncpu);
 	progs = socket_progs(s, &n);
 	set_autoload(progs, n, mode == CAPTURE_SOCKET);
 	progs = syscall_progs(s, &n);
