@@ -79,9 +79,11 @@ def _int(s):
 
 
 def series_with_port(m, port):
-    """Every sample of any family whose server_port label is port: [(name, labels, v)]."""
+    """Every sample of a message family (HTTP, database) whose server_port label is port:
+    [(name, labels, v)]. TCP health families (tcp_*) are left out: they count the
+    connections themselves, which exist whatever their bytes were."""
     return sorted((n, dict(ls), v) for (n, ls), v in m.items()
-                  if dict(ls).get("server_port") == str(port))
+                  if dict(ls).get("server_port") == str(port) and not n.startswith("tcp_"))
 
 
 def self_metrics(m):
