@@ -163,13 +163,13 @@ static void test_pgbench_prepared(void **state)
 }
 
 /* pgx reuses statements prepared before sonde attached: no Parse seen, so the name comes
- * from the CommandComplete tag; an error leaves it unknown. */
+ * from the CommandComplete tag, and the statement keeps it for its failures (no tag). */
 static void test_pgx_cached_statement(void **state)
 {
 	static const struct db_want w[] = {
 		{ "SELECT", "", OK, 10, 11 },
 		{ "INSERT", "", OK, 12, 13 },
-		{ "", "", "22P02", 14, 15 },
+		{ "INSERT", "", "22P02", 14, 15 },
 	};
 
 	startup();

@@ -165,7 +165,7 @@ static void name_query_stmt(void *ctx, const char *stmt, size_t len, bool trunca
 	struct pg_name n;
 
 	sql_operation_prefix(stmt, len, truncated, n.op, sizeof(n.op), n.table, sizeof(n.table));
-	pg_batch_add_record(c, &n);
+	pg_batch_add_record(c, &n, NULL);
 }
 
 static void name_parse_stmt(void *ctx, const char *stmt, size_t len, bool truncated)
@@ -321,13 +321,40 @@ static void fe_startup_end(struct pg_io *io)
 	}
 }
 
+/* Bind: the portal takes its statement's name, or, for a statement whose Parse was never
+ * seen, remembers which statement it runs (its name may be learned, see pg_learn). */
+static void fe_bind(struct pg_conn *c, const struct pg_fe_msg *m)
+{
+	bool unnamed = m->hlen[1] == 0;
+	const struct pg_name *n = pg_stmt_get(c, m->h[1], unnamed);
+	struct pg_portal *p = pg_portal_bind(c, m->h[0], m->hlen[0] == 0, n);
+
+	p->learn = (struct pg_learn){ .hash = m->h[1], .unnamed = unnamed, .pending = !n };
+}
+
+static void fe_execute(struct pg_conn *c, const struct pg_fe_msg *m)
+{
+	static const struct pg_name none;
+	const struct pg_portal *p = m->names_ok ? pg_portal_get(c, m->h[0], m->hlen[0] == 0) : NULL;
+	const struct pg_name *n = p ? &p->name : &none;
+
+	if (p && p->learn.pending) {
+		const struct pg_name *s = pg_stmt_get(c, p->learn.hash, p->learn.unnamed);
+
+		/* Learned since the Bind (an earlier Execute of the portal succeeded). */
+		if (s) {
+			pg_batch_add_record(c, s, NULL);
+			return;
+		}
+	}
+	pg_batch_add_record(c, n, p ? &p->learn : NULL);
+}
+
 static void fe_end(struct pg_io *io)
 {
 	struct pg_conn *c = io->c;
 	struct pg_fe_msg *m = &c->fm;
 	struct pg_batch *b = pg_batch_tail(c);
-	const struct pg_name *n;
-	static const struct pg_name none;
 
 	switch (c->fe.type) {
 	case 0:
@@ -345,12 +372,10 @@ static void fe_end(struct pg_io *io)
 		return;
 	case 'B':
 		if (m->names_ok)
-			pg_portal_bind(c, m->h[0], m->hlen[0] == 0,
-				       pg_stmt_get(c, m->h[1], m->hlen[1] == 0));
+			fe_bind(c, m);
 		return;
 	case 'E':
-		n = m->names_ok ? pg_portal_get(c, m->h[0], m->hlen[0] == 0) : NULL;
-		pg_batch_add_record(c, n ? n : &none);
+		fe_execute(c, m);
 		return;
 	case 'C':
 		if (m->names_ok && m->kind == 'S')

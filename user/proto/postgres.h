@@ -6,7 +6,8 @@
  * An operation is one Execute of the extended protocol, or one statement of a simple
  * Query. Operations are counted from the backend's answers (each CommandComplete,
  * EmptyQueryResponse, PortalSuspended or ErrorResponse ends one) and named from the
- * frontend's text (Parse/Query, statement cache), else from the CommandComplete tag.
+ * frontend's text (Parse/Query, statement cache), else from the CommandComplete tag; a
+ * statement whose Parse was never seen keeps the verb of its first tag for its failures.
  * A round trip of only Parse/Describe/Close/Sync with a Parse is one "PREPARE"
  * operation. All operations of a batch (what the frontend sent up to the Sync or Query
  * that one ReadyForQuery closes) share start_ns = the batch's first byte and end_ns = that
@@ -38,13 +39,14 @@ struct pg_stats {
 	uint64_t empty_queries;	      /* EmptyQueryResponse: answered, not an operation */
 	uint64_t inferred_ends;	      /* ops answered inside bytes that could not be framed: ok, and
 				   ended at the last reply bytes seen */
-	uint64_t early_emits;  /* ops emitted before their ReadyForQuery (queue cap reached) */
-	uint64_t unsolicited;  /* answers with no pending request (not emitted) */
-	uint64_t unanswered;   /* pending Executes never answered (mismatch or close) */
-	uint64_t lost_batches; /* batches cut by capture gaps both ways: no operation known */
-	uint64_t queue_drops;  /* requests not queued: per-connection caps reached */
-	uint64_t tls;	       /* 1: SSLRequest/GSSENCRequest accepted, the rest is encrypted */
-	uint64_t stopped;      /* 1: COPY BOTH (replication) started, no longer parsed */
+	uint64_t early_emits;	/* ops emitted before their ReadyForQuery (queue cap reached) */
+	uint64_t unsolicited;	/* answers with no pending request (not emitted) */
+	uint64_t unanswered;	/* pending Executes never answered (mismatch or close) */
+	uint64_t lost_batches;	/* batches cut by capture gaps both ways: no operation known */
+	uint64_t queue_drops;	/* requests not queued: per-connection caps reached */
+	uint64_t names_learned; /* statements never seen parsed, named from a CommandComplete */
+	uint64_t tls;		/* 1: SSLRequest/GSSENCRequest accepted, the rest is encrypted */
+	uint64_t stopped;	/* 1: COPY BOTH (replication) started, no longer parsed */
 };
 
 struct pg_conn;

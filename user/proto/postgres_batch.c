@@ -115,7 +115,8 @@ static struct pg_portal *portal_find(struct pg_conn *c, uint64_t hash, bool unna
 	return NULL;
 }
 
-void pg_portal_bind(struct pg_conn *c, uint64_t hash, bool unnamed, const struct pg_name *n)
+struct pg_portal *pg_portal_bind(struct pg_conn *c, uint64_t hash, bool unnamed,
+				 const struct pg_name *n)
 {
 	static const struct pg_name none;
 	struct pg_portal *p = portal_find(c, hash, unnamed);
@@ -130,13 +131,15 @@ void pg_portal_bind(struct pg_conn *c, uint64_t hash, bool unnamed, const struct
 	p->hash = hash;
 	p->tick = ++c->tick;
 	p->name = n ? *n : none;
+	memset(&p->learn, 0, sizeof(p->learn));
+	return p;
 }
 
-const struct pg_name *pg_portal_get(struct pg_conn *c, uint64_t hash, bool unnamed)
+const struct pg_portal *pg_portal_get(struct pg_conn *c, uint64_t hash, bool unnamed)
 {
 	struct pg_portal *p = portal_find(c, hash, unnamed);
 
-	return p && p->used ? &p->name : NULL;
+	return p && p->used ? p : NULL;
 }
 
 void pg_portal_drop(struct pg_conn *c, uint64_t hash, bool unnamed)
@@ -178,7 +181,7 @@ static int ring_grow(void **v, uint32_t *cap, uint32_t max, size_t sz, uint64_t 
 	return 0;
 }
 
-static int rec_push(struct pg_conn *c, const struct pg_name *n)
+static int rec_push(struct pg_conn *c, const struct pg_name *n, const struct pg_learn *l)
 {
 	struct pg_records *r = &c->recs;
 	struct pg_record *rec;
@@ -197,6 +200,10 @@ static int rec_push(struct pg_conn *c, const struct pg_name *n)
 	rec = rec_at(c, r->tail++);
 	rec->name = *n;
 	rec->flags = 0;
+	if (l)
+		rec->learn = *l;
+	else
+		memset(&rec->learn, 0, sizeof(rec->learn));
 	return 0;
 }
 
@@ -240,11 +247,11 @@ static bool batch_is_last(struct pg_conn *c, const struct pg_batch *b)
 	return c->recs.tail == b->first + b->n_records;
 }
 
-void pg_batch_add_record(struct pg_conn *c, const struct pg_name *n)
+void pg_batch_add_record(struct pg_conn *c, const struct pg_name *n, const struct pg_learn *l)
 {
 	struct pg_batch *b = pg_batch_tail(c);
 
-	if (b && batch_is_last(c, b) && rec_push(c, n) == 0)
+	if (b && batch_is_last(c, b) && rec_push(c, n, l) == 0)
 		b->n_records++;
 }
 
@@ -364,6 +371,22 @@ static bool sqlstate_ok(const char *s)
 	return s[5] == '\0';
 }
 
+/* A statement prepared before sonde saw the connection succeeded: its tag names it from
+ * now on, so its later failures (which carry no tag) are named too. A name from a Parse
+ * seen meanwhile is kept. */
+static void stmt_learn(struct pg_conn *c, struct pg_learn *l, const char *word)
+{
+	struct pg_name n;
+
+	l->pending = false;
+	if (pg_stmt_get(c, l->hash, l->unnamed))
+		return;
+	memset(&n, 0, sizeof(n));
+	copy_str(n.op, sizeof(n.op), word);
+	pg_stmt_put(c, l->hash, l->unnamed, &n);
+	c->stats.names_learned++;
+}
+
 void pg_batch_complete(struct pg_io *io, enum pg_done kind, const char *word)
 {
 	struct pg_conn *c = io->c;
@@ -384,7 +407,8 @@ void pg_batch_complete(struct pg_io *io, enum pg_done kind, const char *word)
 		static const struct pg_name none;
 
 		if (b->n_early || !batch_is_last(c, b) ||
-		    c->recs.tail - c->recs.head >= PG_RECORDS_MAX || rec_push(c, &none) != 0) {
+		    c->recs.tail - c->recs.head >= PG_RECORDS_MAX ||
+		    rec_push(c, &none, NULL) != 0) {
 			emit_early(io, b, kind, word);
 			return;
 		}
@@ -396,6 +420,8 @@ void pg_batch_complete(struct pg_io *io, enum pg_done kind, const char *word)
 		r->flags |= PG_REC_EMPTY;
 	if (kind == PG_DONE_OK && word[0] && (!r->name.op[0] || !strcmp(r->name.op, "WITH")))
 		copy_str(r->name.op, sizeof(r->name.op), word); /* the tag names the main verb */
+	if (kind == PG_DONE_OK && word[0] && r->learn.pending)
+		stmt_learn(c, &r->learn, word);
 	if (kind == PG_DONE_ERROR) {
 		r->flags |= PG_REC_ERROR;
 		if (!r->name.op[0] && batch_is_prepare(b)) {

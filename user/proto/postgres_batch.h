@@ -33,11 +33,21 @@ struct pg_stmt {
 	struct pg_name name;
 };
 
+/* A statement whose Parse sonde never saw (prepared before sonde observed the connection)
+ * has no name until one of its Executes succeeds: its CommandComplete tag names the verb.
+ * Portals and records of such a statement remember which statement to teach. */
+struct pg_learn {
+	uint64_t hash; /* the statement's name hash */
+	bool unnamed;
+	bool pending; /* the statement's name was unknown when this was made */
+};
+
 struct pg_portal {
 	uint64_t hash;
 	uint64_t tick;
 	bool used;
 	struct pg_name name; /* copied at Bind: the statement may be closed while it lives */
+	struct pg_learn learn;
 };
 
 enum pg_rec_flag {
@@ -50,6 +60,7 @@ enum pg_rec_flag {
 struct pg_record {
 	struct pg_name name;
 	uint8_t flags;
+	struct pg_learn learn; /* pending: a success names the statement from its tag */
 };
 
 enum pg_batch_kind { PG_BATCH_STARTUP, PG_BATCH_NORMAL };
@@ -172,14 +183,15 @@ enum pg_done {
 void pg_stmt_put(struct pg_conn *c, uint64_t hash, bool unnamed, const struct pg_name *n);
 const struct pg_name *pg_stmt_get(struct pg_conn *c, uint64_t hash, bool unnamed);
 void pg_stmt_drop(struct pg_conn *c, uint64_t hash, bool unnamed);
-void pg_portal_bind(struct pg_conn *c, uint64_t hash, bool unnamed, const struct pg_name *n);
-const struct pg_name *pg_portal_get(struct pg_conn *c, uint64_t hash, bool unnamed);
+struct pg_portal *pg_portal_bind(struct pg_conn *c, uint64_t hash, bool unnamed,
+				 const struct pg_name *n);
+const struct pg_portal *pg_portal_get(struct pg_conn *c, uint64_t hash, bool unnamed);
 void pg_portal_drop(struct pg_conn *c, uint64_t hash, bool unnamed);
 
 struct pg_batch *pg_batch_head(struct pg_conn *c);
 struct pg_batch *pg_batch_tail(struct pg_conn *c);
 struct pg_batch *pg_batch_push(struct pg_conn *c, enum pg_batch_kind kind, uint64_t start_ns);
-void pg_batch_add_record(struct pg_conn *c, const struct pg_name *n);
+void pg_batch_add_record(struct pg_conn *c, const struct pg_name *n, const struct pg_learn *l);
 void pg_batch_complete(struct pg_io *io, enum pg_done kind, const char *word);
 void pg_batch_ready(struct pg_io *io);
 void pg_batches_infer(struct pg_io *io, uint64_t end_ns);
