@@ -4,7 +4,10 @@
 Clients: pgbench (built-in TPC-B-like script in -M simple, extended and prepared, over TCP
 and over the Unix socket; a custom script in \\startpipeline mode), a pgx v4 program and a
 lib/pq program (go/pgx-mix, go/pq-mix) issuing a known mix with unique violations and a
-50-statement batch.
+50-statement batch; the service of issue 15 (go/pgx-mix -mode check): a pgxpool of 8
+connections, 8 goroutines, INSERT ... RETURNING by a named prepared statement, about 15 %
+of them rejected by a CHECK constraint (23514), observed from its first byte and selected
+at its listen (a port= rule: the pool's first connection, and its Parse, are older).
 
 Referees: the server's own log (log_statement = all, with pid, application_name and
 SQLSTATE in every line: PgLog) for every statement executed; pg_stat_statements for the
@@ -15,11 +18,16 @@ statement).
 
 Selection: sonde selects a launcher process by pid, and the clients by comm; the clients
 are forked by the launcher (selected in the kernel at fork) and keep their selection at
-exec through the comm rule, so every connection is seen from its first byte."""
+exec through the comm rule, so every connection is seen from its first byte. The one
+exception, on purpose: pgx-late (a copy of pgx-mix, run from the test) is selected only
+by a port= rule when it listens."""
 
 import json
 import os
+import shutil
+import socket
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -34,6 +42,11 @@ PIPELINE_TX = 1000
 BUILTIN_SQL = 7         # BEGIN, 3 UPDATE, SELECT, INSERT, END
 PGX, PQ = "pgx-mix", "pq-mix"
 GO_ROUNDS = 20
+CHECK_TABLE = "sonde_pgx_check"
+CHECK_CLIENTS, CHECK_REQUESTS = 8, 530  # the issue's numbers
+# pgx-mix -mode check inserts (37 i) mod 100 for request i; below 15 violates the CHECK.
+CHECK_FAILS = sum(1 for i in range(CHECK_REQUESTS) if (37 * i) % 100 < 15)
+LATE = "pgx-late"  # pgx-mix under a name no comm= rule selects
 
 PIPELINE_SCRIPT = """\
 \\set aid random(1, 100000)
@@ -60,6 +73,9 @@ class _PgCases(SondeCase):
         cls.pg.pgbench("-i", "-s", "1", "-q")  # before sonde: not observed
         for table in ("sonde_pgx", "sonde_pq"):
             cls.pg.psql(f"CREATE TABLE {table} (k int PRIMARY KEY, v text)")
+        cls.pg.psql(f"CREATE TABLE {CHECK_TABLE} (id serial PRIMARY KEY, "
+                    "v int CHECK (v >= 15))")
+        cls.late_port = sonde_it.free_port()
         cls.log = PgLog(cls.pg)
         cls.unix_path = os.path.join(cls.pg.sockdir, f".s.PGSQL.{cls.pg.port}")
         cls.script = os.path.join(cls.pg.dir, "pipeline.sql")
@@ -69,7 +85,8 @@ class _PgCases(SondeCase):
         cls.launcher = Launcher()
         cls.addClassCleanup(cls.launcher.stop)
         cls.sonde = cls.start_capture_sonde(cls.CAPTURE, [
-            f"pid={cls.launcher.pid}", "comm=pgbench", f"comm={PGX}", f"comm={PQ}"])
+            f"pid={cls.launcher.pid}", "comm=pgbench", f"comm={PGX}", f"comm={PQ}",
+            f"port={cls.late_port}"])
 
     # ---------------------------------------------------------------- helpers
 
@@ -228,6 +245,80 @@ class _PgCases(SondeCase):
         self.assertEqual(ops[("INSERT", "23505")], 3 * r + 1)
         self.assertEqual(ops[("INSERT", "")], 2 * r + 50 + 3)
         self.assertEqual(client["prepares"], 5 * r + 1)
+
+    # ---------------------------------------------------------------- issue 15: pool + CHECK
+
+    def check_referee(self, mark, app, rows_before, client):
+        """The server log and the table agree with the client: {(op, error): n}."""
+        ops = {}
+        for key, n in client["ops"].items():
+            op, _, err = key.partition(" ")
+            ops[(op, err)] = n
+        self.assertEqual(ops, {("INSERT", ""): CHECK_REQUESTS - CHECK_FAILS,
+                               ("INSERT", "23514"): CHECK_FAILS}, f"{app}: the client's counts")
+        ref, problems = self.log.ops(mark, app)
+        self.assertEqual(problems, [])
+        self.assertEqual(ref, ops, f"{app}: the server log and the client disagree")
+        rows = int(self.pg.psql(f"SELECT count(*) FROM {CHECK_TABLE}")) - rows_before
+        self.assertEqual(rows, ops[("INSERT", "")], "rows inserted")
+        return ops
+
+    def test_pgx_pool_check_violation(self):
+        """Issue 15 seen from the first byte: every operation named, every failure too."""
+        rows = int(self.pg.psql(f"SELECT count(*) FROM {CHECK_TABLE}"))
+        before = self.sonde.scrape()
+        mark = self.log.mark()
+        _, out, _ = self.launcher.run(
+            [sonde_it.go_bin(PGX), "-dsn", f"{self.pg.dsn}&application_name={PGX}",
+             "-table", CHECK_TABLE, "-mode", "check", "-named",
+             "-clients", CHECK_CLIENTS, "-requests", CHECK_REQUESTS], timeout=120)
+        client = json.loads(out)
+        expected = self.check_referee(mark, PGX, rows, client)
+        self.assertEqual(client["unnamed"], 0)
+        expected[("PREPARE", "")] = client["prepares"]
+        self.check_round("pgx pool, CHECK violations", PGX, before, expected)
+
+    def start_late(self):
+        """pgx-late -mode check -named -listen: its pool (one connection, the named
+        statement prepared) opens before the listen that selects it."""
+        d = tempfile.mkdtemp(prefix="sonde-it-pgx-late-")
+        self.addCleanup(shutil.rmtree, d, ignore_errors=True)
+        exe = os.path.join(d, LATE)
+        shutil.copy(sonde_it.go_bin(PGX), exe)
+        tracked = sonde_it.value(self.sonde.scrape(), "sonde_tracked_processes")
+        p = sonde_it.Proc(
+            [exe, "-dsn", f"{self.pg.dsn}&application_name={LATE}", "-table", CHECK_TABLE,
+             "-mode", "check", "-named", "-clients", CHECK_CLIENTS,
+             "-requests", CHECK_REQUESTS, "-listen", f"127.0.0.1:{self.late_port}"],
+            name=LATE, env=dict(os.environ, OTEL_SERVICE_NAME=LATE))
+        self.addCleanup(p.stop)
+        sonde_it.wait_for(lambda: p.check_running() or "listening" in p.stderr(), 30,
+                          interval=0.05, message=f"{LATE} to listen")
+        # The listen selects it (port= rule): wait until sonde tracks it.
+        sonde_it.wait_for(lambda: sonde_it.value(self.sonde.scrape(),
+                                                 "sonde_tracked_processes") > tracked,
+                          10, interval=0.1, message=f"sonde to select {LATE} at its listen")
+        return p
+
+    def test_pgx_pool_selected_at_listen(self):
+        """Issue 15 as a user met it: the service is selected when it listens, after
+        pgxpool opened its first connection and prepared the statement on it. That
+        connection's failures are named once the statement succeeded there (its tag names
+        it); the ones before carry no name anything observed could give."""
+        rows = int(self.pg.psql(f"SELECT count(*) FROM {CHECK_TABLE}"))
+        before = self.sonde.scrape()
+        mark = self.log.mark()
+        p = self.start_late()
+        with socket.create_connection(("127.0.0.1", self.late_port), timeout=10) as s:
+            s.sendall(b"\n")
+        self.assertEqual(p.wait(120), 0, p.log_tail())
+        client = json.loads(p.stdout())
+        expected = self.check_referee(mark, LATE, rows, client)
+        unnamed = client["unnamed"]
+        expected[("INSERT", "23514")] -= unnamed
+        expected[("", "23514")] = unnamed
+        expected[("PREPARE", "")] = client["prepares"]  # connections opened after the listen
+        self.check_round("pgx pool selected at its listen", LATE, before, expected)
 
 
 class PostgresSocketTest(_PgCases):

@@ -13,6 +13,8 @@
 // Describe + Sync, one per distinct SQL text sent with the extended protocol: the cache
 // holds 512). "skipped" counts batch statements the server skipped after an error.
 // The table (-table, columns k int primary key, v text) must exist and be empty.
+//
+// -mode check plays a service with a pool instead: see check.go.
 package main
 
 import (
@@ -33,6 +35,9 @@ type counts struct {
 	Ops      map[string]int `json:"ops"`
 	Prepares int            `json:"prepares"`
 	Skipped  int            `json:"skipped"`
+	// check mode: failures on connections opened before -listen, before the statement
+	// once succeeded there (see check.go)
+	Unnamed  int `json:"unnamed"`
 	prepared map[string]bool
 }
 
@@ -248,6 +253,16 @@ func main() {
 	dsn := flag.String("dsn", "", "PostgreSQL URL")
 	table := flag.String("table", "sonde_pgx", "empty table (k int primary key, v text)")
 	rounds := flag.Int("rounds", 10, "rounds of the per-row mix")
+	mode := flag.String("mode", "mix", "mix: the fixed mix on one connection; check: "+
+		"INSERT ... RETURNING against a CHECK constraint from a pool")
+	var k check
+	flag.IntVar(&k.clients, "clients", 8, "check: goroutines and pool connections")
+	flag.IntVar(&k.requests, "requests", 530, "check: INSERTs in all")
+	flag.BoolVar(&k.named, "named", false,
+		"check: prepare the INSERT by name when a connection opens (pgxpool AfterConnect)")
+	flag.StringVar(&k.listen, "listen", "",
+		"check: after opening the pool, listen on this address and start when a client "+
+			"connects (a port= rule selects the process then)")
 	flag.Parse()
 	if *dsn == "" || strings.ContainsAny(*table, " ;'\"") {
 		fmt.Fprintln(os.Stderr, "pgx-mix: -dsn required; -table must be a plain name")
@@ -255,7 +270,13 @@ func main() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c, err := run(ctx, *dsn, *table, *rounds)
+	var c *counts
+	var err error
+	if *mode == "check" {
+		c, err = k.run(ctx, *dsn, *table)
+	} else {
+		c, err = run(ctx, *dsn, *table, *rounds)
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "pgx-mix: %v\n", err)
 		os.Exit(1)
