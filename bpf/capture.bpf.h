@@ -125,7 +125,7 @@ static __always_inline void conn_fill(struct sonde_conn_event *ev, struct sock *
 
 /*
  * First sight of a connection: if it is of a wanted kind, remember it and announce it.
- * Not inlined: its 152-byte record is built (and zeroed) in its own stack frame, only on
+ * Not inlined: its 160-byte record is built (and zeroed) in its own stack frame, only on
  * first sight, instead of in every run of the data path. Static, so that the verifier
  * checks it with the caller's argument types (sk is a trusted pointer on the socket path).
  */
@@ -144,6 +144,7 @@ static __noinline bool conn_announce(struct sock *sk, __u64 id, __u64 ino, __u64
 	}
 	fill_hdr(&ev.hdr, SONDE_EV_CONN_OPEN, pid_tgid, bpf_ktime_get_ns());
 	conn_fill(&ev, sk, id);
+	ev.ino = ino;
 	rec_output(&ev, sizeof(ev), REC_PACED);
 	return true;
 }

@@ -14,7 +14,7 @@
 #include <linux/types.h>
 #endif
 
-#define SONDE_ABI_VERSION 3
+#define SONDE_ABI_VERSION 4
 
 /* Largest payload prefix one data event carries. A power of two: the BPF side masks
  * lengths with (SONDE_CAPTURE_MAX - 1) to prove the bound to the verifier. */
@@ -107,8 +107,11 @@ struct sonde_conn_event {
 	__u16 sk_type;		 /* SOCK_STREAM ... */
 	__u32 _pad0;
 	char unix_path[64]; /* AF_UNIX: bound path of the listening end, NUL-padded */
+	/* CONN_OPEN, syscall path: the socket's inode (struct sonde_conn_val.ino), so that a
+	 * hint about this connection never lands on a later socket at the same address. */
+	__u64 ino;
 };
-_Static_assert(sizeof(struct sonde_conn_event) == 152, "sonde_conn_event ABI");
+_Static_assert(sizeof(struct sonde_conn_event) == 160, "sonde_conn_event ABI");
 
 /* SONDE_EV_PROC_FORK / EXEC / EXIT. */
 struct sonde_proc_event {

@@ -25,7 +25,7 @@
 
 /* What the consumer and procs asked of the kernel. */
 struct fake_kernel {
-	uint64_t ignored[8];
+	uint64_t ignored[8], ignored_ino[8];
 	size_t n_ignored;
 	uint32_t allowed_off[8];
 	size_t n_off;
@@ -40,12 +40,14 @@ static int fake_allow(void *ctx, uint32_t tgid, bool on)
 	return 0;
 }
 
-static int fake_ignore(void *ctx, uint64_t id)
+static int fake_ignore(void *ctx, uint64_t id, uint64_t ino)
 {
 	struct fake_kernel *k = ctx;
 
-	if (k->n_ignored < 8)
+	if (k->n_ignored < 8) {
+		k->ignored_ino[k->n_ignored] = ino;
 		k->ignored[k->n_ignored++] = id;
+	}
 	return 0;
 }
 
@@ -116,6 +118,7 @@ static void feed_open(struct fixture *f, uint16_t type, uint64_t id, uint16_t lp
 	e.peer.addr[15] = 1;
 	e.local.port = lport;
 	e.peer.port = pport;
+	e.ino = id + 1000; /* as the syscall path reports it */
 	assert_int_equal(consumer_on_record(&f->c, &e, sizeof(e)), 0);
 }
 
@@ -235,6 +238,8 @@ static void test_tls_ignored(void **state)
 	feed(f, 10, SONDE_DIR_SEND, 4 * MS, response);
 	assert_int_equal(f->fk.n_ignored, 1);
 	assert_int_equal(f->fk.ignored[0], 10);
+	/* The hint names the socket: a later one at the same id is not ignored. */
+	assert_int_equal(f->fk.ignored_ino[0], 1010);
 	t = render(f);
 	assert_has(t, "sonde_unsupported_connections_total{protocol=\"tls\"} 1");
 	assert_null(strstr(t, "http_server_request_duration_seconds_count{"));

@@ -96,6 +96,7 @@ void conns_on_open(struct conns *t, const struct sonde_conn_event *e)
 	if (!c)
 		return;
 	format_addr(&c->peer, e);
+	c->ino = e->ino;
 	c->last_ns = e->hdr.ts_ns;
 }
 
@@ -142,7 +143,7 @@ static const struct proto_ops *decide(struct conns *t, enum proto_kind k, bool r
 static void conn_ignore(struct conns *t, struct conn *c)
 {
 	c->state = CONN_IGNORED;
-	kctl_ignore_conn(t->kctl, c->id);
+	kctl_ignore_conn(t->kctl, c->id, c->ino);
 }
 
 /* Holds the first bytes of a connection while the classifier needs more of them. */

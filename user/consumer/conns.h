@@ -29,6 +29,7 @@ enum conn_state {
 
 struct conn {
 	uint64_t id;
+	uint64_t ino; /* syscall path: the socket's inode, from its open record */
 	uint32_t tgid;
 	enum conn_state state;
 	const struct proto_ops *ops; /* CONN_PARSED */

@@ -279,7 +279,7 @@ int loader_add_comm_rule(struct loader *l, const char *comm)
 				    BPF_ANY);
 }
 
-static int loader_ignore_conn(void *ctx, uint64_t id)
+static int loader_ignore_conn(void *ctx, uint64_t id, uint64_t ino)
 {
 	struct loader *l = ctx;
 	struct sonde_conn_val val;
@@ -290,6 +290,10 @@ static int loader_ignore_conn(void *ctx, uint64_t id)
 	err = bpf_map__lookup_elem(l->skel->maps.conns, &id, sizeof(id), &val, sizeof(val), 0);
 	if (err)
 		return err;
+	/* Syscall path: the socket closed and a new one took its address (and this id)
+	 * before the hint was decided, from records already in the ring. */
+	if (val.ino != ino)
+		return -ESTALE;
 	val.state = SONDE_CONN_IGNORED;
 	/* BPF_EXIST: never re-create an entry its close already removed. */
 	return bpf_map__update_elem(l->skel->maps.conns, &id, sizeof(id), &val, sizeof(val),
