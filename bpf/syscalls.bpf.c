@@ -7,6 +7,11 @@
  */
 #include "capture.bpf.h"
 
+/* Syscalls that move socket bytes without a user buffer (x86-64 numbers): only their byte
+ * count is reported, and user space counts body bytes by length (nginx's sendfile on). */
+#define NR_SENDFILE 40
+#define NR_SPLICE 275
+
 struct io_stash {
 	__u64 fd;
 	__u64 a1; /* buffer, iovec array or msghdr */
@@ -71,7 +76,7 @@ static __always_inline bool nr_reads(__u32 nr)
 	return nr == NR_READ || nr == NR_READV || nr == NR_RECVFROM || nr == NR_RECVMSG;
 }
 
-/* The 8 exit programs tail-call this one program: the kernel verifies the data path once
+/* The 10 exit programs tail-call this one program: the kernel verifies the data path once
  * instead of once per exit program (load time of this path: 5.3 s -> see commit). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
@@ -94,9 +99,14 @@ int sonde_sys_exit(struct trace_event_raw_sys_exit *ctx)
 	if (!st)
 		return 0;
 	dir = nr_reads(st->nr) ? SONDE_DIR_RECV : SONDE_DIR_SEND;
-	/* sys_exit lets only ret > 0, or 0 on a read (EOF), through. */
-	sk = ret >= 0 ? fd_to_sock(st->fd, &ino) : NULL;
-	if (!sk)
+	/* sys_exit lets only ret > 0, or 0 on a read (EOF), through. splice(fd_in, off_in,
+	 * fd_out, ...) writes to a socket (fd_out, stashed in a2) or reads from one. */
+	sk = ret >= 0 ? fd_to_sock(st->nr == NR_SPLICE ? st->a2 : st->fd, &ino) : NULL;
+	if (!sk && ret >= 0 && st->nr == NR_SPLICE) {
+		sk = fd_to_sock(st->fd, &ino);
+		dir = SONDE_DIR_RECV;
+	}
+	if (!sk || (ret == 0 && dir == SONDE_DIR_SEND))
 		goto out;
 	user_io_from_args(&io, st->nr, st->a1, st->a2);
 	/* This program type cannot call bpf_get_socket_cookie: the sock's address is the
@@ -171,6 +181,18 @@ int sonde_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
 	return sys_enter(ctx, NR_RECVMSG, ctx->args[2]);
 }
 
+SEC("tracepoint/syscalls/sys_enter_sendfile64")
+int sonde_enter_sendfile(struct trace_event_raw_sys_enter *ctx)
+{
+	return sys_enter(ctx, NR_SENDFILE, 0);
+}
+
+SEC("tracepoint/syscalls/sys_enter_splice")
+int sonde_enter_splice(struct trace_event_raw_sys_enter *ctx)
+{
+	return sys_enter(ctx, NR_SPLICE, 0);
+}
+
 SEC("tracepoint/syscalls/sys_exit_read")
 int sonde_exit_read(struct trace_event_raw_sys_exit *ctx)
 {
@@ -215,6 +237,19 @@ int sonde_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
 
 SEC("tracepoint/syscalls/sys_exit_recvmsg")
 int sonde_exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return sys_exit(ctx, false);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendfile64")
+int sonde_exit_sendfile(struct trace_event_raw_sys_exit *ctx)
+{
+	return sys_exit(ctx, true);
+}
+
+/* Either way (see sonde_sys_exit): a 0 may be EOF on a socket read. */
+SEC("tracepoint/syscalls/sys_exit_splice")
+int sonde_exit_splice(struct trace_event_raw_sys_exit *ctx)
 {
 	return sys_exit(ctx, false);
 }

@@ -29,7 +29,7 @@ static struct bpf_program *const *socket_progs(struct sonde_bpf *s, size_t *n)
 
 static struct bpf_program *const *syscall_progs(struct sonde_bpf *s, size_t *n)
 {
-	static struct bpf_program *p[17];
+	static struct bpf_program *p[21];
 
 	p[0] = s->progs.sonde_enter_read;
 	p[1] = s->progs.sonde_enter_write;
@@ -48,7 +48,12 @@ static struct bpf_program *const *syscall_progs(struct sonde_bpf *s, size_t *n)
 	p[14] = s->progs.sonde_exit_sendmsg;
 	p[15] = s->progs.sonde_exit_recvmsg;
 	p[16] = s->progs.sonde_sys_exit; /* tail-called by the exit programs */
-	*n = 17;
+	/* No user buffer: byte counts only (sendfile, splice). */
+	p[17] = s->progs.sonde_enter_sendfile;
+	p[18] = s->progs.sonde_enter_splice;
+	p[19] = s->progs.sonde_exit_sendfile;
+	p[20] = s->progs.sonde_exit_splice;
+	*n = 21;
 	return p;
 }
 
