@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """HTTP/1.x server capture of other servers, counted exactly, on both capture paths:
 nginx (prefork: workers forked after sonde started, keep-alive connections closed by
-keepalive_requests), python3 -m http.server (HTTP/1.0, one request per connection) and a
+keepalive_requests; static files with sendfile on, whose bodies leave the process through
+sendfile(2) and never through a write), python3 -m http.server (HTTP/1.0, one request per connection) and a
 raw HTTP/1.0 server whose responses end with the connection (no Content-Length).
 
 One sonde per class selects the nginx master and the Python servers by pid; no --route
@@ -18,12 +19,15 @@ from http_cases import (PYTHON_SERVICE, RESP_SIZE, SondeClassCase, add,  # noqa:
                         diagnosis, hist_by_key, server_counts, wait_for, wrk_counts)
 
 NGINX_PATHS = ["/", "/status/404", "/status/500", "/status/201"]
+# Served by nginx with sendfile on: sizes from empty (no sendfile call) to many pages.
+STATIC_FILES = {"empty.txt": 0, "small.txt": 100, "page.html": 5000, "big.bin": 300000}
 
 # A one-request-per-connection HTTP/1.0 server whose responses have no Content-Length:
 # their bodies end when the server closes the connection. GET /size/N answers N bytes
-# (more than 2000 in three writes, more than 8192 in one), GET /missing/N a 404 of N bytes.
+# (more than 2000 in three writes, more than 8192 in one), GET /missing/N a 404 of N bytes,
+# GET /splice/N N bytes moved from a pipe into the socket by splice(2): no user buffer.
 CLOSE_DELIMITED_SERVER = r"""
-import socket, sys, time
+import os, socket, sys, time
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", 0))
@@ -44,6 +48,13 @@ while True:
     status = b"404 Not Found" if path.startswith(b"/missing/") else b"200 OK"
     c.sendall(b"HTTP/1.0 " + status + b"\r\nContent-Type: text/plain\r\n\r\n")
     body = b"x" * n
+    if path.startswith(b"/splice/"):
+        r, w = os.pipe()
+        os.write(w, body)
+        os.close(w)
+        while n:
+            n -= os.splice(r, c.fileno(), n)
+        os.close(r)
     step = n if n > 8192 else -(-n // 3) if n > 2000 else max(n, 1)
     for off in range(0, n, step):
         time.sleep(0.002)
@@ -60,7 +71,8 @@ class _ServersCases(SondeClassCase):
 
     @classmethod
     def start_services(cls):
-        cls.nginx = cls.class_started(sonde_it.start_nginx(workers=2, keepalive_requests=1000))
+        cls.nginx = cls.class_started(sonde_it.start_nginx(workers=2, keepalive_requests=1000,
+                                                           static=STATIC_FILES))
         cls.old_workers = cls.nginx.worker_pids()
         cls.pyhttp = cls.class_started(sonde_it.start_http_server())
         cls.closer = cls.class_started(sonde_it.start_process(
@@ -111,6 +123,44 @@ class _ServersCases(SondeClassCase):
         self.check_clean(m)
         check_labels(self, m, ngx.port, "nginx")
 
+    def static_log(self):
+        """{(method, path, status): [n, body bytes]} of nginx's /static/ access log."""
+        out = {}
+        with open(self.nginx.static_log) as f:
+            for line in f:
+                method, path, status, sent = line.split()
+                entry = out.setdefault((method, path, int(status)), [0, 0])
+                entry[0] += 1
+                entry[1] += int(sent)
+        return out
+
+    def test_nginx_static_sendfile(self):
+        """Static files with sendfile on (plus a 404 under /static/), over keep-alive
+        connections: every request counted, body bytes included, against nginx's access
+        log. The syscall path sees the bodies only through its sendfile hook."""
+        ngx = self.nginx
+        paths = [f"/static/{name}" for name in STATIC_FILES] + ["/static/nope.txt"]
+        before_log = self.static_log()
+        conns, per_conn = 4, 75
+        res = sonde_it.wrk_run(ngx.url, conns, per_conn, mix="get", paths=paths, timeout=120)
+        check_wrk_complete(self, res, conns * per_conn)
+        log = self.static_log()
+        served = {k: [v[0] - before_log.get(k, [0, 0])[0], v[1] - before_log.get(k, [0, 0])[1]]
+                  for k, v in log.items()}
+        served = {k: v for k, v in served.items() if v[0]}
+        expected = {(m, p, s): n for (m, p, s), (n, _) in served.items()}
+        self.assertEqual(expected, wrk_counts(res), "nginx's access log and wrk disagree")
+        for (m, p, s), (n, sent) in served.items():
+            size = STATIC_FILES.get(p.rsplit("/", 1)[1])
+            if s == 200:
+                self.assertEqual(sent, n * size, f"nginx sent {p}")
+        m = assert_exact_counts(self, self.sonde, ngx.port, expected, timeout=20,
+                                what="nginx static files (sendfile)")
+        self.check_clean(m)
+        for key, (n, sent) in served.items():
+            self.assertEqual(hist_by_key(m, RESP_SIZE, ngx.port, key), sent,
+                             f"response body bytes of {key}")
+
     def test_python_http_server(self):
         """200 requests, each on its own connection, to an HTTP/1.0 server."""
         srv = self.pyhttp
@@ -151,6 +201,25 @@ class _ServersCases(SondeClassCase):
                                 what="close-delimited responses")
         self.check_clean(m)
         check_labels(self, m, self.closer_port, PYTHON_SERVICE)
+        for key, n in body_bytes.items():
+            self.assertEqual(hist_by_key(m, RESP_SIZE, self.closer_port, key), n,
+                             f"response body bytes of {key}")
+
+
+    def test_splice_responses(self):
+        """Bodies spliced from a pipe into the socket (the syscall path's splice hook):
+        exact counts and body sizes."""
+        expected, body_bytes = {}, {}
+        for i in range(40):
+            size = (1, 100, 1500, 9000)[i % 4]
+            status, _, body = sonde_it.http_get(
+                f"http://127.0.0.1:{self.closer_port}/splice/{size}")
+            self.assertEqual((status, len(body)), (200, size))
+            add(expected, ("GET", "/splice/{id}", 200))
+            add(body_bytes, ("GET", "/splice/{id}", 200), size)
+        m = assert_exact_counts(self, self.sonde, self.closer_port, expected,
+                                what="spliced responses")
+        self.check_clean(m)
         for key, n in body_bytes.items():
             self.assertEqual(hist_by_key(m, RESP_SIZE, self.closer_port, key), n,
                              f"response body bytes of {key}")

@@ -121,6 +121,7 @@ http {{
     keepalive_requests {keepalive_requests};
     keepalive_timeout 60s;
     default_type text/plain;
+    log_format static '$request_method $uri $status $body_bytes_sent';
     client_body_temp_path {dir}/body;
     proxy_temp_path {dir}/proxy;
     fastcgi_temp_path {dir}/fastcgi;
@@ -144,10 +145,12 @@ http {{
 class Nginx(Proc):
     """nginx master (pid) with `workers` forked worker processes on host:port.
 
-    proxy_to: base URL proxied under location /proxy/ (HTTP/1.1 keep-alive upstream)."""
+    proxy_to: base URL proxied under location /proxy/ (HTTP/1.1 keep-alive upstream).
+    static: {name: size} files served under /static/ with sendfile on (bodies leave through
+    sendfile, not write), each request logged in static_log ($status $body_bytes_sent)."""
 
     def __init__(self, port=None, host="127.0.0.1", workers=2, keepalive_requests=1000,
-                 proxy_to=None, ready_timeout=10.0):
+                 proxy_to=None, static=None, ready_timeout=10.0):
         self.host = host
         self.port = port or free_port(host)
         self.workers = workers
@@ -160,6 +163,19 @@ class Nginx(Proc):
                      "            proxy_http_version 1.1;\n"
                      "            proxy_set_header Connection \"\";\n"
                      "        }")
+        self.static_log = os.path.join(workdir, "static.log")
+        if static:
+            os.mkdir(os.path.join(workdir, "static"), 0o755)
+            for name, size in static.items():
+                path = os.path.join(workdir, "static", name)
+                with open(path, "wb") as f:
+                    f.write(bytes(range(256)) * (size // 256) + bytes(size % 256))
+                os.chmod(path, 0o644)
+            extra += ("\n        location /static/ {\n"
+                      f"            root {workdir};\n"
+                      "            sendfile on;\n"
+                      f"            access_log {self.static_log} static;\n"
+                      "        }")
         conf = os.path.join(workdir, "nginx.conf")
         with open(conf, "w") as f:
             f.write(_NGINX_CONF.format(workers=workers, dir=workdir, host=host,
