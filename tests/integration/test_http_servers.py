@@ -2,8 +2,8 @@
 """HTTP/1.x server capture of other servers, counted exactly, on both capture paths:
 nginx (prefork: workers forked after sonde started, keep-alive connections closed by
 keepalive_requests; static files with sendfile on, whose bodies leave the process through
-sendfile(2) and never through a write), python3 -m http.server (HTTP/1.0, one request per connection) and a
-raw HTTP/1.0 server whose responses end with the connection (no Content-Length).
+sendfile(2) and never through a write), python3 -m http.server (HTTP/1.0, one request per
+connection) and a raw HTTP/1.0 server whose responses end with the connection (no Content-Length).
 
 One sonde per class selects the nginx master and the Python servers by pid; no --route
 patterns, so routes come from the heuristics ("/status/404" is "/status/{id}")."""
@@ -82,7 +82,16 @@ class _ServersCases(SondeClassCase):
             next((ln.split()[1] for ln in cls.closer.stdout().splitlines()
                   if ln.startswith("listening ")), None),
             10, message="the close-delimited server to listen"))
+        cls.served = {}
         return (cls.nginx.pid, cls.pyhttp.pid, cls.closer.pid)
+
+    def assert_served(self, port, expected, **kw):
+        """assert_exact_counts against everything the class's tests served on port so
+        far: tests share their servers (and one sonde), so a port's counts add up."""
+        total = self.served.setdefault(port, {})
+        for key, n in expected.items():
+            add(total, key, n)
+        return assert_exact_counts(self, self.sonde, port, dict(total), **kw)
 
     def test_nginx_workers_forked_after_start(self):
         """SIGHUP makes the master (selected by pid) fork new workers, which must be
@@ -118,7 +127,7 @@ class _ServersCases(SondeClassCase):
         expected = {}
         for (method, path, status), n in by_path.items():
             add(expected, (method, nginx_route(path), status), n)
-        m = assert_exact_counts(self, self.sonde, ngx.port, expected, timeout=20,
+        m = self.assert_served(ngx.port, expected, timeout=20,
                                 what="nginx")
         self.check_clean(m)
         check_labels(self, m, ngx.port, "nginx")
@@ -154,7 +163,7 @@ class _ServersCases(SondeClassCase):
             size = STATIC_FILES.get(p.rsplit("/", 1)[1])
             if s == 200:
                 self.assertEqual(sent, n * size, f"nginx sent {p}")
-        m = assert_exact_counts(self, self.sonde, ngx.port, expected, timeout=20,
+        m = self.assert_served(ngx.port, expected, timeout=20,
                                 what="nginx static files (sendfile)")
         self.check_clean(m)
         for key, (n, sent) in served.items():
@@ -174,7 +183,7 @@ class _ServersCases(SondeClassCase):
             add(body_bytes, key, len(body))
         self.assertEqual(expected, {("GET", "/index.html", 200): 150,
                                     ("GET", "/nope/{id}", 404): 50})
-        m = assert_exact_counts(self, self.sonde, srv.port, expected, what="http.server")
+        m = self.assert_served(srv.port, expected, what="http.server")
         self.check_clean(m)
         check_labels(self, m, srv.port, PYTHON_SERVICE)
         self.assertEqual(server_counts(m, srv.port, RESP_SIZE), expected)
@@ -197,7 +206,7 @@ class _ServersCases(SondeClassCase):
             key = ("GET", "/missing/{id}" if i % 5 == 4 else "/size/{id}", status)
             add(expected, key)
             add(body_bytes, key, len(body))
-        m = assert_exact_counts(self, self.sonde, self.closer_port, expected,
+        m = self.assert_served(self.closer_port, expected,
                                 what="close-delimited responses")
         self.check_clean(m)
         check_labels(self, m, self.closer_port, PYTHON_SERVICE)
@@ -217,7 +226,7 @@ class _ServersCases(SondeClassCase):
             self.assertEqual((status, len(body)), (200, size))
             add(expected, ("GET", "/splice/{id}", 200))
             add(body_bytes, ("GET", "/splice/{id}", 200), size)
-        m = assert_exact_counts(self, self.sonde, self.closer_port, expected,
+        m = self.assert_served(self.closer_port, expected,
                                 what="spliced responses")
         self.check_clean(m)
         for key, n in body_bytes.items():
