@@ -181,6 +181,11 @@ bind_in() {
 
 mount_kernel_fs() {
 	local p
+	# The root itself a mount point, as / is on a real machine: `ip netns exec` makes /
+	# rslave and fails with EINVAL where / is only a directory.
+	mount --bind "$root" "$root"
+	mount --make-rslave "$root"
+	mounts+=("$root")
 	bind_in /proc
 	bind_in /sys
 	# cgroup hierarchies (v1 controllers under a tmpfs, or v2), bpffs, tracefs, debugfs:

@@ -29,9 +29,14 @@ N_OK, N_REFUSED, N_TIMEOUT, N_CANCEL, N_RESET, N_LOSS = 5, 3, 2, 2, 3, 4
 
 
 def sh(*argv, ns=None, check=True):
+    """Runs argv (in network namespace ns); a failure says what the command printed."""
     if ns:
         argv = ("ip", "netns", "exec", ns) + argv
-    return subprocess.run(argv, check=check, capture_output=True, text=True, timeout=60)
+    res = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    if check and res.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)}: exit {res.returncode}: "
+                             f"{(res.stderr or res.stdout).strip()}")
+    return res
 
 
 def retrans_segs(ns):
@@ -68,8 +73,8 @@ class _TcpHealth(sonde_it.IntegrationCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        cls.addClassCleanup(drop_namespaces)  # also when make_namespaces() fails half-way
         make_namespaces()
-        cls.addClassCleanup(drop_namespaces)
         cls.dir = tempfile.mkdtemp(prefix="sonde-it-tcp-")
         for side in ("server", "client"):
             os.mkdir(os.path.join(cls.dir, side))
