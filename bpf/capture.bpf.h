@@ -149,15 +149,17 @@ static __noinline bool conn_announce(struct sock *sk, __u64 id, __u64 ino, __u64
 	return true;
 }
 
-/* Whether a connection's I/O is reported: false when it is of no wanted kind, or user space
- * marked it SONDE_CONN_IGNORED (its bytes are of no protocol sonde parses). */
+/* Whether a connection's socket I/O is reported: false when it is of no wanted kind, user
+ * space marked it SONDE_CONN_IGNORED (its bytes are of no protocol sonde parses), or it is
+ * SONDE_CONN_TLS (its plaintext comes from the TLS probes). */
 static __always_inline bool conn_seen(struct sock *sk, __u64 id, __u64 ino, __u64 pid_tgid)
 {
 	struct sonde_conn_val *val = bpf_map_lookup_elem(&conns, &id);
 
-	/* The kind was checked on first sight: a known connection is of a wanted kind. */
+	/* The kind was checked on first sight: a known connection is of a wanted kind.
+	 * IGNORED: no parser wants it; TLS: its socket bytes are ciphertext (tls.bpf.h). */
 	if (val && val->ino == ino)
-		return val->state != SONDE_CONN_IGNORED;
+		return val->state == SONDE_CONN_SEEN;
 	return conn_announce(sk, id, ino, pid_tgid);
 }
 

@@ -5,7 +5,7 @@
  * The user buffer comes from the syscall's saved registers: orig_ax is the syscall number,
  * si/dx its second and third arguments.
  */
-#include "capture.bpf.h"
+#include "tls.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -15,6 +15,7 @@ static __always_inline int sock_io(struct sock *sk, int ret, int flags, __u8 dir
 	struct user_io io;
 	struct pt_regs *regs;
 	__u64 pid_tgid;
+	__u64 id;
 
 	/* The tests that need no helper call first: most runs end here (EAGAIN reads of
 	 * Go's netpoller). A zero-length read is EOF; a zero-length write says nothing;
@@ -31,8 +32,10 @@ static __always_inline int sock_io(struct sock *sk, int ret, int flags, __u8 dir
 	task = bpf_get_current_task_btf();
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	user_io_from_args(&io, regs->orig_ax, regs->si, regs->dx);
-	return capture_io(sk, pid_tgid, bpf_get_socket_cookie(sk), 0, dir, ret, io,
-			  SONDE_SRC_SOCKET_TP);
+	id = bpf_get_socket_cookie(sk);
+	if (tls_socket_io(sk, pid_tgid, id, 0))
+		return 0;
+	return capture_io(sk, pid_tgid, id, 0, dir, ret, io, SONDE_SRC_SOCKET_TP);
 }
 
 SEC("tp_btf/sock_send_length")

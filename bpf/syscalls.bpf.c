@@ -5,7 +5,7 @@
  * moved, resolves fd -> file -> socket -> sock (after checking the file is a socket: Go's
  * netpoller reads an eventfd all the time) and hands it to the shared data path.
  */
-#include "capture.bpf.h"
+#include "tls.bpf.h"
 
 /* Syscalls that move socket bytes without a user buffer (x86-64 numbers): only their byte
  * count is reported, and user space counts body bytes by length (nginx's sendfile on). */
@@ -111,7 +111,8 @@ int sonde_sys_exit(struct trace_event_raw_sys_exit *ctx)
 	user_io_from_args(&io, st->nr, st->a1, st->a2);
 	/* This program type cannot call bpf_get_socket_cookie: the sock's address is the
 	 * identity, stable for the socket's life (cookie_ids is false on this path). */
-	capture_io(sk, id, (__u64)sk, ino, dir, ret, io, SONDE_SRC_SYSCALL_TP);
+	if (!tls_socket_io(sk, id, (__u64)sk, ino))
+		capture_io(sk, id, (__u64)sk, ino, dir, ret, io, SONDE_SRC_SYSCALL_TP);
 out:
 	bpf_map_delete_elem(&io_stash, &id);
 	return 0;

@@ -63,6 +63,18 @@ enum sonde_lost_reason {
 	SONDE_LOST_NR = 6,
 };
 
+/* Why the plaintext of a TLS call was not reported; index into sonde_stats.tls_dropped.
+ * None is a lost event: sonde cannot tell which connection the bytes belong to, and says
+ * so rather than guess. */
+enum sonde_tls_drop {
+	SONDE_TLS_UNPAIRED = 0,	  /* OpenSSL: the SSL* never did socket I/O (memory BIOs) */
+	SONDE_TLS_WRAPPED = 1,	  /* Go: the tls.Conn wraps a net.Conn other than TCP/Unix */
+	SONDE_TLS_NO_SOCKET = 2,  /* Go: its fd is not an open socket */
+	SONDE_TLS_NO_COOKIE = 3,  /* Go: the socket has no cookie yet */
+	SONDE_TLS_STASH_FULL = 4, /* the per-call stash could not take the call */
+	SONDE_TLS_DROP_NR = 5,
+};
+
 /* Common header of every ring-buffer record. */
 struct sonde_event_hdr {
 	__u16 type; /* enum sonde_event_type */
@@ -162,6 +174,10 @@ _Static_assert(sizeof(struct sonde_tcp_event) == 120, "sonde_tcp_event ABI");
 enum sonde_conn_state {
 	SONDE_CONN_SEEN = 1,	/* announced; its I/O is reported */
 	SONDE_CONN_IGNORED = 2, /* set by user space: no parser wants it, report nothing more */
+	/* Set by the kernel when the connection's I/O was seen inside a probed TLS call: its
+	 * socket bytes are ciphertext and are reported no more; the TLS uprobes report its
+	 * plaintext (SONDE_SRC_OPENSSL / SONDE_SRC_GO_TLS) until user space ignores it. */
+	SONDE_CONN_TLS = 3,
 };
 
 struct sonde_conn_val {
@@ -179,7 +195,9 @@ struct sonde_stats {
 	__u64 lost[SONDE_LOST_NR]; /* events not delivered, by enum sonde_lost_reason */
 	__u64 truncated;	   /* data events whose payload was cut to the capture limit */
 	__u64 no_buffer; /* socket I/O without a user buffer (sendfile, splice, io_uring) */
+	/* TLS plaintext that was not reported, by enum sonde_tls_drop */
+	__u64 tls_dropped[SONDE_TLS_DROP_NR];
 };
-_Static_assert(sizeof(struct sonde_stats) == 64, "sonde_stats ABI");
+_Static_assert(sizeof(struct sonde_stats) == 64 + 8 * SONDE_TLS_DROP_NR, "sonde_stats ABI");
 
 #endif /* SONDE_ABI_H */

@@ -232,6 +232,7 @@ int agent_run(const struct config *cfg)
 		}
 		now = monotonic_ns();
 		if (now >= next_refresh) {
+			loader_tls_rescan(&a.loader);
 			refresh(&a);
 			next_refresh = now + REFRESH_NS;
 		}

@@ -42,6 +42,9 @@ static void conn_free(struct conns *t, struct conn *c)
 			observe_unanswered(t->obs, c->ops->name, n.unanswered);
 		c->ops->destroy(c->parser);
 	}
+	/* TLS whose plaintext never came (no request made, or not through the probed calls) */
+	if (c->state == CONN_TLS)
+		observe_unsupported(t->obs, "tls");
 	free(c);
 }
 
@@ -146,6 +149,25 @@ static void conn_ignore(struct conns *t, struct conn *c)
 	kctl_ignore_conn(t->kctl, c->id, c->ino);
 }
 
+/* A TLS record header (RFC 8446 5.1: change_cipher_spec, alert, handshake, application
+ * data; legacy version 3.x): a connection joined mid-stream shows one of these. */
+static bool tls_record(const uint8_t *p, size_t n)
+{
+	return n >= 3 && p[0] >= 20 && p[0] <= 23 && p[1] == 3 && p[2] <= 4;
+}
+
+/* TLS in a process whose TLS library is probed: its plaintext will come from the probes, so
+ * the connection is neither parsed nor ignored (the kernel would drop the plaintext too). */
+static bool conn_await_plaintext(struct conns *t, struct conn *c, enum proto_kind k,
+				 const uint8_t *p, size_t n)
+{
+	if ((k != PROTO_TLS && !tls_record(p, n)) || !kctl_tls_probed(t->kctl, c->tgid))
+		return false;
+	c->state = CONN_TLS;
+	c->head_len = 0;
+	return true;
+}
+
 /* Holds the first bytes of a connection while the classifier needs more of them. */
 static bool conn_hold(struct conn *c, const struct sonde_data_event *e)
 {
@@ -184,6 +206,8 @@ static bool conn_classify(struct conns *t, struct conn *c, const struct sonde_da
 	k = proto_classify(buf, n + take, &need_more);
 	if (k == PROTO_UNKNOWN && need_more && conn_hold(c, e))
 		return false;
+	if (conn_await_plaintext(t, c, k, buf, n + take))
+		return false;
 	c->ops = decide(t, k, e->dir == SONDE_DIR_RECV);
 	c->parser = c->ops ? c->ops->create() : NULL;
 	if (!c->parser) {
@@ -199,6 +223,42 @@ static bool conn_classify(struct conns *t, struct conn *c, const struct sonde_da
 	return true;
 }
 
+/*
+ * The first plaintext of a connection starts it over, classified from the plaintext:
+ * whatever its socket bytes made of it (TLS records, or a PostgreSQL client parser stopped
+ * at the server's 'S' to an SSLRequest) ends here, and its ciphertext is dropped from now
+ * on (records still in the ring, and any I/O outside the probed calls).
+ */
+static void conn_start_plaintext(struct conns *t, struct conn *c)
+{
+	struct proto_counts n;
+
+	if (c->state == CONN_PARSED) {
+		report_errors(t, c, &n);
+		c->ops->destroy(c->parser);
+	}
+	c->ops = NULL;
+	c->parser = NULL;
+	c->state = CONN_NEW;
+	c->head_len = 0;
+	c->plaintext = true;
+	c->peer.tls = true;
+}
+
+/* Whether e's bytes are to be looked at: plaintext, or socket bytes of a plain connection. */
+static bool conn_wants(struct conns *t, struct conn *c, const struct sonde_data_event *e)
+{
+	bool plain = e->source == SONDE_SRC_OPENSSL || e->source == SONDE_SRC_GO_TLS;
+
+	if (c->state == CONN_IGNORED)
+		return false; /* records already in the ring when the kernel was told */
+	if (!plain)
+		return !c->plaintext && c->state != CONN_TLS;
+	if (!c->plaintext)
+		conn_start_plaintext(t, c);
+	return true;
+}
+
 void conns_on_data(struct conns *t, const struct sonde_data_event *e)
 {
 	struct conn *c = conn_get(t, e->cookie, e->hdr.tgid);
@@ -207,8 +267,8 @@ void conns_on_data(struct conns *t, const struct sonde_data_event *e)
 	if (!c)
 		return;
 	c->last_ns = e->hdr.ts_ns;
-	if (c->state == CONN_IGNORED)
-		return; /* records already in the ring when the kernel was told */
+	if (!conn_wants(t, c, e))
+		return;
 	if (e->len == 0) {
 		if (c->state == CONN_PARSED) {
 			out = (struct proto_sink){ t->obs, &c->peer };

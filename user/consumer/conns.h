@@ -23,6 +23,7 @@ enum conn_state {
 	CONN_NEW = 0, /* protocol not known yet: first bytes held in head */
 	CONN_PARSED,  /* ops and parser set */
 	CONN_IGNORED, /* of no protocol sonde parses; the kernel was told */
+	CONN_TLS,     /* TLS in a process whose TLS library is probed: plaintext will come */
 };
 
 #define CONN_HEAD_MAX 64
@@ -42,6 +43,8 @@ struct conn {
 	uint8_t head_dir;
 	uint64_t head_ts;
 	uint64_t errors_reported;
+	/* plaintext from the TLS probes seen: the socket's own bytes are ciphertext, dropped */
+	bool plaintext;
 };
 
 struct conns {

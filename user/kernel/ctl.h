@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * What the stages after the kernel may ask of it: select or unselect a process (procs/),
- * stop reporting a connection of no parsed protocol (consumer/). The loader provides the
+ * What the stages after the kernel may ask of it: select or unselect a process and probe its
+ * TLS library (procs/), stop reporting a connection of no parsed protocol (consumer/). The loader provides the
  * real one (loader_ctl); unit tests provide fakes. No stage holds a pointer to the loader.
  */
 #ifndef SONDE_KERNEL_CTL_H
@@ -23,6 +23,11 @@ struct kernel_ctl {
 	/* Records (or forgets) that tgid owns a TCP socket listening on port in the network
 	 * namespace whose inode is netns, so TCP health attributes accepted connections. */
 	int (*listener)(void *ctx, uint32_t netns, uint16_t port, uint32_t tgid, bool on);
+	/* A process was selected (on), re-examined after an exec (on), or left (off): find
+	 * and probe its TLS library, or detach the probes. 0 or -errno. */
+	int (*tls_track)(void *ctx, uint32_t tgid, bool on);
+	/* Whether tgid's TLS library is probed: its TLS connections will show plaintext. */
+	bool (*tls_probed)(void *ctx, uint32_t tgid);
 };
 
 /* Each accepts a NULL ctl or a NULL operation: nothing to do, returns 0. */
@@ -40,6 +45,16 @@ static inline int kctl_listener(const struct kernel_ctl *k, uint32_t netns, uint
 				uint32_t tgid, bool on)
 {
 	return k && k->listener ? k->listener(k->ctx, netns, port, tgid, on) : 0;
+}
+
+static inline int kctl_tls_track(const struct kernel_ctl *k, uint32_t tgid, bool on)
+{
+	return k && k->tls_track ? k->tls_track(k->ctx, tgid, on) : 0;
+}
+
+static inline bool kctl_tls_probed(const struct kernel_ctl *k, uint32_t tgid)
+{
+	return k && k->tls_probed ? k->tls_probed(k->ctx, tgid) : false;
 }
 
 #endif

@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <unistd.h>
@@ -12,6 +14,7 @@
 #include <bpf/libbpf.h>
 
 #include "kernel/loader.h"
+#include "kernel/uprobes.h"
 #include "util/log.h"
 #include "sonde_bpf.skel.h"
 
@@ -232,6 +235,12 @@ int loader_open(struct loader *l, const struct loader_opts *o)
 		log_error("cannot map the process allow map: %s", strerror(-err));
 		goto cleanup;
 	}
+	l->tls = calloc(1, sizeof(*l->tls));
+	if (!l->tls || (err = uprobes_init(l->tls, l->skel, "/proc"))) {
+		err = l->tls ? err : -ENOMEM;
+		log_error("cannot set up the TLS probes: %s", strerror(-err));
+		goto cleanup;
+	}
 	l->rb = ring_buffer__new(bpf_map__fd(l->skel->maps.events),
 				 (ring_buffer_sample_fn)o->on_event, o->ctx, NULL);
 	if (!l->rb) {
@@ -250,6 +259,9 @@ void loader_close(struct loader *l)
 	if (!l)
 		return;
 	ring_buffer__free(l->rb);
+	if (l->tls)
+		uprobes_free(l->tls); /* its links before the skeleton's programs */
+	free(l->tls);
 	if (l->allow)
 		munmap(l->allow, l->allow_size);
 	sonde_bpf__destroy(l->skel); /* detaches every link first */
@@ -325,12 +337,44 @@ static int loader_listener(void *ctx, uint32_t netns, uint16_t port, uint32_t tg
 				    BPF_ANY);
 }
 
+static int loader_tls_track(void *ctx, uint32_t tgid, bool on)
+{
+	struct loader *l = ctx;
+
+	if (!l->tls)
+		return 0;
+	if (!on) {
+		uprobes_untrack(l->tls, tgid);
+		return 0;
+	}
+	return uprobes_track(l->tls, tgid);
+}
+
+static bool loader_tls_probed(void *ctx, uint32_t tgid)
+{
+	struct loader *l = ctx;
+
+	return l->tls && uprobes_probed(l->tls, tgid);
+}
+
+void loader_tls_rescan(struct loader *l)
+{
+	struct timespec ts;
+
+	if (!l->tls)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uprobes_rescan(l->tls, (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec);
+}
+
 struct kernel_ctl loader_ctl(struct loader *l)
 {
 	return (struct kernel_ctl){ .ctx = l,
 				    .allow = loader_allow,
 				    .ignore_conn = loader_ignore_conn,
-				    .listener = loader_listener };
+				    .listener = loader_listener,
+				    .tls_track = loader_tls_track,
+				    .tls_probed = loader_tls_probed };
 }
 
 int loader_poll(struct loader *l, int timeout_ms)
@@ -364,6 +408,8 @@ int loader_stats(const struct loader *l, struct sonde_stats *out)
 			out->lost[r] += per[c].lost[r];
 		out->truncated += per[c].truncated;
 		out->no_buffer += per[c].no_buffer;
+		for (int r = 0; r < SONDE_TLS_DROP_NR; r++)
+			out->tls_dropped[r] += per[c].tls_dropped[r];
 	}
 	return 0;
 }

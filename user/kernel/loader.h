@@ -18,6 +18,7 @@
 
 struct sonde_bpf;
 struct ring_buffer;
+struct uprobes;
 
 typedef int (*loader_event_fn)(void *ctx, const void *data, size_t size);
 
@@ -38,7 +39,8 @@ struct loader {
 	enum capture_mode mode; /* the path in use: CAPTURE_SOCKET or CAPTURE_SYSCALLS */
 	uint64_t *allow;	/* mmap of the allow_tgids bitmap */
 	size_t allow_size;
-	unsigned attached; /* programs attached */
+	unsigned attached;   /* programs attached */
+	struct uprobes *tls; /* TLS library probes (kernel/uprobes.h) */
 };
 
 /* Returns 0 or -errno, having printed one line saying what failed and what to do. */
@@ -51,6 +53,8 @@ struct kernel_ctl loader_ctl(struct loader *l);
 int loader_add_comm_rule(struct loader *l, const char *comm);
 /* Handles ready events, waiting at most timeout_ms; returns events handled or -errno. */
 int loader_poll(struct loader *l, int timeout_ms);
+/* Looks again for the TLS library of selected processes that had none (once a second). */
+void loader_tls_rescan(struct loader *l);
 /* Sums the per-CPU counters. */
 int loader_stats(const struct loader *l, struct sonde_stats *out);
 

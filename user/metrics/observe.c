@@ -38,7 +38,7 @@ static struct series **http_series(const struct observer *o, struct conn_peer *p
 		       (uint64_t)(status & 0xffff) << 32 | route;
 	struct obs_http_slot *slot;
 	char status_buf[HTTP_STATUS_LEN];
-	struct http_labels l = { .service = p->service };
+	struct http_labels l = { .service = p->service, .scheme = p->tls ? "https" : "http" };
 
 	cache_kind(c, OBS_HTTP);
 	for (unsigned i = 0; i < OBS_HTTP_SLOTS; i++)

@@ -66,6 +66,7 @@ struct conn_peer {
 		     64];		  /* the peer: IP (v4-mapped shown as IPv4) or Unix path */
 	char local_port[8], peer_port[8]; /* "" for Unix sockets */
 	struct obs_cache cache;
+	bool tls; /* read through the TLS probes: url_scheme https */
 };
 
 /* server: the process answered the exchange (server_port = local port, route templated);

@@ -276,7 +276,8 @@ static bool cached_series(struct tel_cache_slot *cache, struct metric *const *fa
 bool telemetry_http_series(struct telemetry *t, bool server, const struct http_labels *l,
 			   struct series *out[TEL_HTTP_FAMILIES])
 {
-	const char *sv[] = { l->method, l->status, l->route, "http", l->server_port, l->service };
+	const char *sv[] = { l->method,	     l->status, l->route, l->scheme ? l->scheme : "http",
+			     l->server_port, l->service };
 	const char *cv[] = { l->method, l->status, l->server_address, l->server_port, l->service };
 	struct metric *sf[] = { t->http_server_duration, t->http_server_req_size,
 				t->http_server_resp_size };

@@ -58,6 +58,7 @@ struct http_labels {
 	const char *server_address; /* client side only */
 	const char *server_port;
 	const char *service;
+	const char *scheme; /* url_scheme: "http" or "https" (server side) */
 };
 
 struct db_labels {

@@ -91,6 +91,7 @@ static void track(struct procs *p, const struct proc_info *info, const char *why
 	kctl_allow(p->kctl, info->tgid, true);
 	if (!had)
 		share_listeners(p, info->tgid);
+	kctl_tls_track(p->kctl, info->tgid, true);
 }
 
 static void untrack(struct procs *p, uint32_t tgid)
@@ -98,6 +99,7 @@ static void untrack(struct procs *p, uint32_t tgid)
 	struct proc *pr = hashmap_del(&p->by_tgid, tgid);
 
 	kctl_allow(p->kctl, tgid, false);
+	kctl_tls_track(p->kctl, tgid, false);
 	if (pr) {
 		struct departed *d = &p->departed[p->n_departed++ % PROCS_DEPARTED];
 

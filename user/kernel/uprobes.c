@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <bpf/libbpf.h>
+
+#include "kernel/elfsym.h"
+#include "kernel/uprobes.h"
+#include "util/log.h"
+#include "sonde_bpf.skel.h"
+
+#define RESCAN_NS (2 * 1000000000ULL) /* a process without TLS library: look again */
+
+/* ---- OpenSSL: which function gets which programs -------------------------------------- */
+
+enum ssl_prog { P_READ, P_WRITE, P_READ_EX, P_WRITE_EX, P_PAIR, P_FREE };
+
+static const struct ssl_fn {
+	const char *name;
+	enum ssl_prog prog;
+	bool required; /* without it the library is not probed (all OpenSSL >= 1.1.1 have it) */
+	bool ret;      /* also a uretprobe (sonde_ssl_ret) */
+} ssl_fns[] = {
+	{ "SSL_read", P_READ, true, true },	    { "SSL_write", P_WRITE, true, true },
+	{ "SSL_read_ex", P_READ_EX, false, true },  { "SSL_write_ex", P_WRITE_EX, false, true },
+	{ "SSL_do_handshake", P_PAIR, true, true }, { "SSL_shutdown", P_PAIR, true, true },
+	{ "SSL_free", P_FREE, true, false },
+};
+#define SSL_FN_NR (sizeof(ssl_fns) / sizeof(ssl_fns[0]))
+
+static struct bpf_program *ssl_prog(struct sonde_bpf *s, enum ssl_prog p)
+{
+	switch (p) {
+	case P_READ:
+		return s->progs.sonde_ssl_read;
+	case P_WRITE:
+		return s->progs.sonde_ssl_write;
+	case P_READ_EX:
+		return s->progs.sonde_ssl_read_ex;
+	case P_WRITE_EX:
+		return s->progs.sonde_ssl_write_ex;
+	case P_PAIR:
+		return s->progs.sonde_ssl_pair;
+	default:
+		return s->progs.sonde_ssl_free;
+	}
+}
+
+/* What one library or executable file offers, computed once per (device, inode). */
+struct tls_file {
+	uint64_t dev, ino;
+	enum tls_library lib;
+	bool ok;
+	char reason[TLS_REASON_LEN];
+	uint64_t ssl_off[SSL_FN_NR]; /* OpenSSL: file offsets, 0 = absent */
+};
+
+struct tls_target {
+	struct tls_target_info info;
+	uint64_t dev, ino; /* of the probed file */
+	struct bpf_link **links;
+	size_t n_links;
+	uint64_t next_scan_ns;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static uint64_t file_key(uint64_t dev, uint64_t ino)
+{
+	return (ino * 0x9e3779b97f4a7c15ULL) ^ dev;
+}
+
+int uprobes_init(struct uprobes *u, struct sonde_bpf *skel, const char *proc_root)
+{
+	int fd = bpf_map__fd(skel->maps.tls_tgids);
+	int err;
+
+	memset(u, 0, sizeof(*u));
+	u->skel = skel;
+	u->proc_root = proc_root;
+	u->bits_size = (size_t)bpf_map__max_entries(skel->maps.tls_tgids) * sizeof(uint64_t);
+	u->bits = mmap(NULL, u->bits_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (u->bits == MAP_FAILED) {
+		u->bits = NULL;
+		return -errno;
+	}
+	if ((err = hashmap_init(&u->targets, 64)) || (err = hashmap_init(&u->files, 16)))
+		return err;
+	return 0;
+}
+
+static void set_bit(struct uprobes *u, uint32_t tgid, bool on)
+{
+	uint64_t bit = 1ULL << (tgid % 64);
+
+	if (!u->bits || (size_t)tgid / 64 >= u->bits_size / sizeof(uint64_t))
+		return;
+	if (on)
+		__atomic_fetch_or(&u->bits[tgid / 64], bit, __ATOMIC_SEQ_CST);
+	else
+		__atomic_fetch_and(&u->bits[tgid / 64], ~bit, __ATOMIC_SEQ_CST);
+}
+
+static void detach(struct uprobes *u, struct tls_target *t)
+{
+	for (size_t i = 0; i < t->n_links; i++)
+		bpf_link__destroy(t->links[i]);
+	u->links -= t->n_links;
+	free(t->links);
+	t->links = NULL;
+	t->n_links = 0;
+	set_bit(u, t->info.tgid, false);
+}
+
+void uprobes_free(struct uprobes *u)
+{
+	if (u->targets.cap) {
+		for (size_t i = 0; i < u->targets.cap; i++) {
+			if (u->targets.vals[i]) {
+				detach(u, u->targets.vals[i]);
+				free(u->targets.vals[i]);
+			}
+		}
+		hashmap_free(&u->targets);
+	}
+	if (u->files.cap) {
+		for (size_t i = 0; i < u->files.cap; i++) {
+			free(u->files.vals[i]);
+		}
+		hashmap_free(&u->files);
+	}
+	if (u->bits)
+		munmap(u->bits, u->bits_size);
+	memset(u, 0, sizeof(*u));
+}
+
+/* ---- finding the library ----------------------------------------------------------------- */
+
+/* The path (as the process sees it) of the libssl it maps; false if none. */
+static bool find_libssl(const char *proc_root, uint32_t tgid, char *out, size_t size)
+{
+	char path[64], line[4352];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%u/maps", proc_root, tgid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *p = strchr(line, '/'), *base, *nl;
+
+		if (!p)
+			continue;
+		if ((nl = strchr(p, '\n')))
+			*nl = '\0';
+		base = strrchr(p, '/') + 1;
+		if (strncmp(base, "libssl.so", 9) || strstr(p, " (deleted)"))
+			continue;
+		snprintf(out, size, "%s", p);
+		found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+static void openssl_offsets(struct tls_file *tf, const char *path)
+{
+	struct elf_func funcs[SSL_FN_NR];
+	struct elf_file ef;
+	int err = elf_file_open(&ef, path);
+
+	tf->lib = TLS_LIB_OPENSSL;
+	if (err) {
+		snprintf(tf->reason, sizeof(tf->reason), "unreadable: %s", strerror(-err));
+		return;
+	}
+	for (size_t i = 0; i < SSL_FN_NR; i++)
+		funcs[i].name = ssl_fns[i].name;
+	elf_file_funcs(&ef, funcs, SSL_FN_NR);
+	tf->ok = true;
+	for (size_t i = 0; i < SSL_FN_NR; i++) {
+		tf->ssl_off[i] = funcs[i].vaddr ? elf_file_offset(&ef, funcs[i].vaddr) : 0;
+		if (!tf->ssl_off[i] && ssl_fns[i].required && tf->ok) {
+			tf->ok = false;
+			snprintf(tf->reason, sizeof(tf->reason), "no symbol %s", ssl_fns[i].name);
+		}
+	}
+	elf_file_close(&ef);
+}
+
+/* The cached description of the file at path (opened through the process's root). */
+static struct tls_file *file_get(struct uprobes *u, const char *path, enum tls_library lib)
+{
+	struct tls_file *tf;
+	struct stat st;
+	uint64_t key;
+
+	if (stat(path, &st))
+		return NULL;
+	key = file_key(st.st_dev, st.st_ino);
+	tf = hashmap_get(&u->files, key);
+	if (tf && tf->dev == st.st_dev && tf->ino == st.st_ino && tf->lib == lib)
+		return tf;
+	tf = calloc(1, sizeof(*tf));
+	if (!tf)
+		return NULL;
+	tf->dev = st.st_dev;
+	tf->ino = st.st_ino;
+	openssl_offsets(tf, path);
+	tf->lib = lib;
+	if (hashmap_put(&u->files, key, tf)) {
+		free(tf);
+		return NULL;
+	}
+	return tf;
+}
+
+/* ---- attaching ---------------------------------------------------------------------------- */
+
+static int add_link(struct uprobes *u, struct tls_target *t, struct bpf_program *prog, bool ret,
+		    pid_t pid, const char *path, uint64_t off)
+{
+	struct bpf_link **links = realloc(t->links, (t->n_links + 1) * sizeof(*links));
+	struct bpf_link *l;
+
+	if (!links)
+		return -ENOMEM;
+	t->links = links;
+	l = bpf_program__attach_uprobe(prog, ret, pid, path, off);
+	if (!l)
+		return -errno;
+	t->links[t->n_links++] = l;
+	u->links++;
+	return 0;
+}
+
+static int attach_openssl(struct uprobes *u, struct tls_target *t, const struct tls_file *tf,
+			  const char *path)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < SSL_FN_NR && !err; i++) {
+		if (!tf->ssl_off[i])
+			continue;
+		err = add_link(u, t, ssl_prog(u->skel, ssl_fns[i].prog), false, t->info.tgid, path,
+			       tf->ssl_off[i]);
+		if (!err && ssl_fns[i].ret)
+			err = add_link(u, t, u->skel->progs.sonde_ssl_ret, true, t->info.tgid, path,
+				       tf->ssl_off[i]);
+	}
+	return err;
+}
+
+static void target_fail(struct uprobes *u, struct tls_target *t, const char *fmt, const char *arg)
+{
+	detach(u, t);
+	t->info.state = TLS_STATE_FAILED;
+	snprintf(t->info.reason, sizeof(t->info.reason), fmt, arg);
+	log_warn("TLS: pid %u, %s: not probed: %s", t->info.tgid, t->info.path, t->info.reason);
+}
+
+/* Probes the library or executable at path (seen through the process's root). */
+static void target_probe(struct uprobes *u, struct tls_target *t, enum tls_library lib,
+			 const char *path)
+{
+	struct tls_file *tf = file_get(u, path, lib);
+	int err;
+
+	if (!tf) {
+		target_fail(u, t, "%s", "cannot read the file");
+		return;
+	}
+	if (t->info.state == TLS_STATE_PROBED && t->dev == tf->dev && t->ino == tf->ino)
+		return; /* the same file, probed already (an exec of the same program) */
+	detach(u, t);
+	t->info.lib = lib;
+	t->dev = tf->dev;
+	t->ino = tf->ino;
+	if (!tf->ok) {
+		target_fail(u, t, "%s", tf->reason);
+		return;
+	}
+	err = attach_openssl(u, t, tf, path);
+	if (err) {
+		target_fail(u, t, "attaching uprobes failed: %s", strerror(-err));
+		return;
+	}
+	t->info.state = TLS_STATE_PROBED;
+	t->info.reason[0] = '\0';
+	set_bit(u, t->info.tgid, true);
+	log_info("TLS: pid %u: %s probed (%s, %zu uprobes)", t->info.tgid, tls_library_name(lib),
+		 t->info.path, t->n_links);
+}
+
+/* Looks for the TLS library of t's process and probes it. */
+static void target_examine(struct uprobes *u, struct tls_target *t)
+{
+	char lib[sizeof(t->info.path)], full[sizeof(lib) + 32];
+
+	t->next_scan_ns = now_ns() + RESCAN_NS;
+	if (find_libssl(u->proc_root, t->info.tgid, lib, sizeof(lib))) {
+		snprintf(full, sizeof(full), "%s/%u/root%s", u->proc_root, t->info.tgid, lib);
+		snprintf(t->info.path, sizeof(t->info.path), "%s", lib);
+		target_probe(u, t, TLS_LIB_OPENSSL, full);
+		return;
+	}
+	if (t->info.state != TLS_STATE_NONE)
+		detach(u, t);
+	t->info.lib = TLS_LIB_NONE;
+	t->info.state = TLS_STATE_NONE;
+	t->info.reason[0] = t->info.path[0] = '\0';
+}
+
+int uprobes_track(struct uprobes *u, uint32_t tgid)
+{
+	struct tls_target *t;
+
+	if (!u->skel)
+		return 0;
+	t = hashmap_get(&u->targets, tgid);
+	if (!t) {
+		t = calloc(1, sizeof(*t));
+		if (!t || hashmap_put(&u->targets, tgid, t)) {
+			free(t);
+			return -ENOMEM;
+		}
+		t->info.tgid = tgid;
+	}
+	target_examine(u, t);
+	return 0;
+}
+
+void uprobes_untrack(struct uprobes *u, uint32_t tgid)
+{
+	struct tls_target *t;
+
+	if (!u->skel || !(t = hashmap_del(&u->targets, tgid)))
+		return;
+	detach(u, t);
+	free(t);
+}
+
+void uprobes_rescan(struct uprobes *u, uint64_t now)
+{
+	if (!u->skel)
+		return;
+	for (size_t i = 0; i < u->targets.cap; i++) {
+		struct tls_target *t = u->targets.vals[i];
+
+		if (t && t->info.state == TLS_STATE_NONE && now >= t->next_scan_ns)
+			target_examine(u, t);
+	}
+}
+
+bool uprobes_probed(const struct uprobes *u, uint32_t tgid)
+{
+	if (!u->bits || (size_t)tgid / 64 >= u->bits_size / sizeof(uint64_t))
+		return false;
+	return __atomic_load_n(&u->bits[tgid / 64], __ATOMIC_RELAXED) & (1ULL << (tgid % 64));
+}
+
+size_t uprobes_list(const struct uprobes *u, struct tls_target_info *out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < u->targets.cap; i++) {
+		const struct tls_target *t = u->targets.vals[i];
+
+		if (!t)
+			continue;
+		if (n < max)
+			out[n] = t->info;
+		n++;
+	}
+	return n;
+}
+
+const char *tls_library_name(enum tls_library lib)
+{
+	static const char *const names[TLS_LIB_NR] = { "none", "openssl", "go" };
+
+	return lib < TLS_LIB_NR ? names[lib] : "unknown";
+}
+
+const char *tls_state_name(enum tls_state st)
+{
+	static const char *const names[TLS_STATE_NR] = { "none", "probed", "failed" };
+
+	return st < TLS_STATE_NR ? names[st] : "unknown";
+}

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * TLS targets: for each selected process, the TLS library whose plaintext sonde reads and
+ * the uprobes attached to it. OpenSSL (libssl mapped in the process): probes on SSL_read,
+ * SSL_write, their _ex variants, SSL_do_handshake, SSL_shutdown and SSL_free, attached for
+ * that process only (other users of the library never trap). A process lacking a TLS
+ * library is looked at again now and then (Python maps libssl at "import ssl").
+ * Offsets are computed once per library file (device, inode).
+ * In: tgids from procs/ (through kernel_ctl). Out: uprobe links, the tls_tgids bitmap.
+ */
+#ifndef SONDE_KERNEL_UPROBES_H
+#define SONDE_KERNEL_UPROBES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/hashmap.h"
+
+struct sonde_bpf;
+
+enum tls_library {
+	TLS_LIB_NONE = 0, /* no TLS library found (yet) */
+	TLS_LIB_OPENSSL,
+	TLS_LIB_GO,
+	TLS_LIB_NR,
+};
+
+enum tls_state {
+	TLS_STATE_NONE = 0, /* nothing to probe */
+	TLS_STATE_PROBED,   /* probes attached: plaintext is read */
+	TLS_STATE_FAILED,   /* a library was found but not probed (see reason) */
+	TLS_STATE_NR,
+};
+
+/* Counts of targets per (library, state, reason), for sonde_tls_targets. */
+#define TLS_REASON_LEN 64
+
+struct tls_target_info {
+	uint32_t tgid;
+	enum tls_library lib;
+	enum tls_state state;
+	char reason[TLS_REASON_LEN]; /* why FAILED; "" otherwise */
+	char path[256];		     /* the library or executable probed */
+};
+
+struct uprobes {
+	struct sonde_bpf *skel;
+	const char *proc_root;
+	uint64_t *bits; /* mmap of the tls_tgids bitmap */
+	size_t bits_size;
+	struct hashmap targets; /* tgid -> struct tls_target */
+	struct hashmap files;	/* (dev, inode) hash -> struct tls_file (offsets cache) */
+	size_t links;		/* uprobe links attached in all */
+};
+
+/* 0 or -errno. The skeleton must be loaded. */
+int uprobes_init(struct uprobes *u, struct sonde_bpf *skel, const char *proc_root);
+void uprobes_free(struct uprobes *u); /* detaches everything; accepts a zeroed one */
+
+/* (Re)examines a selected process (start-up, fork, exec): finds its TLS library and
+ * attaches the probes, or keeps those it has when the library is the same. 0 or -errno. */
+int uprobes_track(struct uprobes *u, uint32_t tgid);
+/* The process left the selection or exited: detaches its probes. */
+void uprobes_untrack(struct uprobes *u, uint32_t tgid);
+/* Looks again at processes without a TLS library, at most every few seconds each. */
+void uprobes_rescan(struct uprobes *u, uint64_t now_ns);
+
+/* Whether tgid's TLS library is probed (its TLS connections will show plaintext). */
+bool uprobes_probed(const struct uprobes *u, uint32_t tgid);
+/* Copies up to max targets' descriptions; returns how many there are. */
+size_t uprobes_list(const struct uprobes *u, struct tls_target_info *out, size_t max);
+
+const char *tls_library_name(enum tls_library lib);
+const char *tls_state_name(enum tls_state st);
+
+#endif
