@@ -7,6 +7,12 @@
  * the socket programs note the connection of the socket I/O made during the call
  * (tls.bpf.h); the return probe remembers SSL* -> connection (a later read served from
  * OpenSSL's own buffer makes no socket I/O) and reports the plaintext the call moved.
+ *
+ * Go (>= 1.17, register ABI): crypto/tls.(*Conn).Read/Write get a uprobe at their entry,
+ * which stashes the receiver (RAX) and the buffer (RBX) by goroutine (R14 holds g), and one
+ * on each of their RET instructions (never a uretprobe: Go moves stacks, and the target
+ * would crash), where RAX is the byte count. The socket is found from the tls.Conn itself:
+ * its net.Conn, when that is a *net.TCPConn or *net.UnixConn, leads to the fd.
  */
 #include "tls.bpf.h"
 

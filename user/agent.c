@@ -13,6 +13,7 @@
 #include "http/httpd.h"
 #include "kernel/loader.h"
 #include "kernel/probe.h"
+#include "kernel/uprobes.h"
 #include "util/log.h"
 #include "consumer/consumer.h"
 #include "procs/procs.h"
@@ -21,6 +22,7 @@
 #include "metrics/tcp_health.h"
 #include "http/status.h"
 #include "metrics/telemetry.h"
+#include "metrics/tls_metrics.h"
 
 #define POLL_MS 100 /* events wait at most this long; signals are noticed as fast */
 #define REFRESH_NS 1000000000ULL
@@ -39,6 +41,7 @@ struct agent {
 	const struct config *cfg;
 	struct loader loader;
 	struct telemetry tel;
+	struct tls_metrics tlsm;
 	struct route_table *routes;
 	struct business *biz;	/* --counter rules */
 	struct kernel_ctl kctl; /* the loader's, for procs and the consumer */
@@ -80,6 +83,32 @@ static void add_part(struct sonde_status *s, const char *name, int ok, const cha
 	snprintf(p->detail, sizeof(p->detail), "%s", detail);
 }
 
+/* TLS self-metrics, and the "tls" part of /health: what was probed, what failed and why. */
+static void refresh_tls(struct agent *a, const struct sonde_stats *k, struct sonde_status *s)
+{
+	static struct tls_target_info list[1024]; /* large; main thread only */
+	size_t n = a->loader.tls ? uprobes_list(a->loader.tls, list, 1024) : 0;
+	unsigned probed[TLS_LIB_NR] = { 0 }, failed = 0;
+	const struct tls_target_info *bad = NULL;
+	char detail[96];
+	int len;
+
+	n = n < 1024 ? n : 1024;
+	tls_metrics_refresh(&a->tlsm, k, list, n);
+	for (size_t i = 0; i < n; i++) {
+		if (list[i].state == TLS_STATE_PROBED && list[i].lib < TLS_LIB_NR)
+			probed[list[i].lib]++;
+		if (list[i].state == TLS_STATE_FAILED && !failed++)
+			bad = &list[i];
+	}
+	len = snprintf(detail, sizeof(detail), "probed: openssl %u, go %u; failed %u",
+		       probed[TLS_LIB_OPENSSL], probed[TLS_LIB_GO], failed);
+	if (bad && len > 0 && (size_t)len < sizeof(detail))
+		snprintf(detail + len, sizeof(detail) - len, " (pid %u: %.48s)", bad->tgid,
+			 bad->detail);
+	add_part(s, "tls", 1, detail);
+}
+
 /* Once a second: kernel counters into self-metrics, and a fresh status snapshot. */
 static void refresh(struct agent *a)
 {
@@ -111,6 +140,7 @@ static void refresh(struct agent *a)
 	add_part(&s, "ringbuf", 1, detail);
 	snprintf(detail, sizeof(detail), "%u processes observed", s.tracked_processes);
 	add_part(&s, "discovery", 1, detail);
+	refresh_tls(a, &k, &s);
 	a->status = s;
 	pthread_mutex_unlock(&a->status_lock);
 }
@@ -132,6 +162,8 @@ static int agent_start(struct agent *a)
 	if ((err = probe_preflight()))
 		return err;
 	if ((err = telemetry_init(&a->tel, a->cfg->max_series)))
+		return err;
+	if ((err = tls_metrics_init(&a->tlsm, a->tel.reg)))
 		return err;
 	a->biz = business_new(a->tel.reg, a->cfg->counters, a->cfg->n_counters);
 	if (!a->biz) {

@@ -168,6 +168,19 @@ static bool conn_await_plaintext(struct conns *t, struct conn *c, enum proto_kin
 	return true;
 }
 
+/* An HTTP/2 SETTINGS frame on stream 0 (RFC 9113 6.5): the server's connection preface,
+ * which a server written in plaintext through TLS (ALPN h2) sends before it reads the
+ * client's "PRI * HTTP/2.0". Looked for only in TLS plaintext: there ALPN made it h2. */
+static bool h2_server_preface(const uint8_t *p, size_t n)
+{
+	uint32_t len;
+
+	if (n < 9 || p[3] != 0x04 || p[4] != 0 || p[5] || p[6] || p[7] || p[8])
+		return false;
+	len = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+	return len % 6 == 0 && len <= 16384;
+}
+
 /* Holds the first bytes of a connection while the classifier needs more of them. */
 static bool conn_hold(struct conn *c, const struct sonde_data_event *e)
 {
@@ -208,6 +221,8 @@ static bool conn_classify(struct conns *t, struct conn *c, const struct sonde_da
 		return false;
 	if (conn_await_plaintext(t, c, k, buf, n + take))
 		return false;
+	if (k == PROTO_UNKNOWN && c->plaintext && h2_server_preface(buf, n + take))
+		k = PROTO_HTTP2_PREFACE;
 	c->ops = decide(t, k, e->dir == SONDE_DIR_RECV);
 	c->parser = c->ops ? c->ops->create() : NULL;
 	if (!c->parser) {

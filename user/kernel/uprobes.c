@@ -55,8 +55,8 @@ static struct bpf_program *ssl_prog(struct sonde_bpf *s, enum ssl_prog p)
 struct tls_file {
 	uint64_t dev, ino;
 	enum tls_library lib;
-	bool ok;
-	char reason[TLS_REASON_LEN];
+	enum tls_reason reason; /* TLS_REASON_NONE: probe it */
+	char detail[TLS_DETAIL_LEN];
 	uint64_t ssl_off[SSL_FN_NR]; /* OpenSSL: file offsets, 0 = absent */
 };
 
@@ -183,18 +183,18 @@ static void openssl_offsets(struct tls_file *tf, const char *path)
 
 	tf->lib = TLS_LIB_OPENSSL;
 	if (err) {
-		snprintf(tf->reason, sizeof(tf->reason), "unreadable: %s", strerror(-err));
+		tf->reason = TLS_REASON_UNREADABLE;
+		snprintf(tf->detail, sizeof(tf->detail), "unreadable: %s", strerror(-err));
 		return;
 	}
 	for (size_t i = 0; i < SSL_FN_NR; i++)
 		funcs[i].name = ssl_fns[i].name;
 	elf_file_funcs(&ef, funcs, SSL_FN_NR);
-	tf->ok = true;
 	for (size_t i = 0; i < SSL_FN_NR; i++) {
 		tf->ssl_off[i] = funcs[i].vaddr ? elf_file_offset(&ef, funcs[i].vaddr) : 0;
-		if (!tf->ssl_off[i] && ssl_fns[i].required && tf->ok) {
-			tf->ok = false;
-			snprintf(tf->reason, sizeof(tf->reason), "no symbol %s", ssl_fns[i].name);
+		if (!tf->ssl_off[i] && ssl_fns[i].required && !tf->reason) {
+			tf->reason = TLS_REASON_NO_SYMBOL;
+			snprintf(tf->detail, sizeof(tf->detail), "no symbol %s", ssl_fns[i].name);
 		}
 	}
 	elf_file_close(&ef);
@@ -263,12 +263,14 @@ static int attach_openssl(struct uprobes *u, struct tls_target *t, const struct 
 	return err;
 }
 
-static void target_fail(struct uprobes *u, struct tls_target *t, const char *fmt, const char *arg)
+static void target_fail(struct uprobes *u, struct tls_target *t, enum tls_reason why,
+			const char *detail)
 {
 	detach(u, t);
 	t->info.state = TLS_STATE_FAILED;
-	snprintf(t->info.reason, sizeof(t->info.reason), fmt, arg);
-	log_warn("TLS: pid %u, %s: not probed: %s", t->info.tgid, t->info.path, t->info.reason);
+	t->info.reason = why;
+	snprintf(t->info.detail, sizeof(t->info.detail), "%s", detail);
+	log_warn("TLS: pid %u, %s: not probed: %s", t->info.tgid, t->info.path, t->info.detail);
 }
 
 /* Probes the library or executable at path (seen through the process's root). */
@@ -279,7 +281,7 @@ static void target_probe(struct uprobes *u, struct tls_target *t, enum tls_libra
 	int err;
 
 	if (!tf) {
-		target_fail(u, t, "%s", "cannot read the file");
+		target_fail(u, t, TLS_REASON_UNREADABLE, "cannot read the file");
 		return;
 	}
 	if (t->info.state == TLS_STATE_PROBED && t->dev == tf->dev && t->ino == tf->ino)
@@ -288,17 +290,21 @@ static void target_probe(struct uprobes *u, struct tls_target *t, enum tls_libra
 	t->info.lib = lib;
 	t->dev = tf->dev;
 	t->ino = tf->ino;
-	if (!tf->ok) {
-		target_fail(u, t, "%s", tf->reason);
+	if (tf->reason) {
+		target_fail(u, t, tf->reason, tf->detail);
 		return;
 	}
 	err = attach_openssl(u, t, tf, path);
 	if (err) {
-		target_fail(u, t, "attaching uprobes failed: %s", strerror(-err));
+		char detail[TLS_DETAIL_LEN];
+
+		snprintf(detail, sizeof(detail), "attaching uprobes failed: %s", strerror(-err));
+		target_fail(u, t, TLS_REASON_ATTACH, detail);
 		return;
 	}
 	t->info.state = TLS_STATE_PROBED;
-	t->info.reason[0] = '\0';
+	t->info.reason = TLS_REASON_NONE;
+	t->info.detail[0] = '\0';
 	set_bit(u, t->info.tgid, true);
 	log_info("TLS: pid %u: %s probed (%s, %zu uprobes)", t->info.tgid, tls_library_name(lib),
 		 t->info.path, t->n_links);
@@ -320,7 +326,8 @@ static void target_examine(struct uprobes *u, struct tls_target *t)
 		detach(u, t);
 	t->info.lib = TLS_LIB_NONE;
 	t->info.state = TLS_STATE_NONE;
-	t->info.reason[0] = t->info.path[0] = '\0';
+	t->info.reason = TLS_REASON_NONE;
+	t->info.detail[0] = t->info.path[0] = '\0';
 }
 
 int uprobes_track(struct uprobes *u, uint32_t tgid)
@@ -399,4 +406,19 @@ const char *tls_state_name(enum tls_state st)
 	static const char *const names[TLS_STATE_NR] = { "none", "probed", "failed" };
 
 	return st < TLS_STATE_NR ? names[st] : "unknown";
+}
+
+const char *tls_reason_name(enum tls_reason r)
+{
+	static const char *const names[TLS_REASON_NR] = {
+		[TLS_REASON_NONE] = "",
+		[TLS_REASON_UNREADABLE] = "unreadable",
+		[TLS_REASON_NO_SYMBOL] = "no_symbol",
+		[TLS_REASON_ATTACH] = "attach_failed",
+		[TLS_REASON_GO_VERSION] = "go_version",
+		[TLS_REASON_GO_UNDECODABLE] = "undecodable",
+		[TLS_REASON_GO_ARCH] = "not_x86_64",
+	};
+
+	return r < TLS_REASON_NR ? names[r] : "unknown";
 }

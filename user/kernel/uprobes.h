@@ -33,14 +33,26 @@ enum tls_state {
 	TLS_STATE_NR,
 };
 
-/* Counts of targets per (library, state, reason), for sonde_tls_targets. */
-#define TLS_REASON_LEN 64
+/* Why a library found was not probed: the reason label of sonde_tls_targets. */
+enum tls_reason {
+	TLS_REASON_NONE = 0,
+	TLS_REASON_UNREADABLE,	   /* the file cannot be opened or is not ELF */
+	TLS_REASON_NO_SYMBOL,	   /* a function to probe is missing */
+	TLS_REASON_ATTACH,	   /* the kernel refused a uprobe */
+	TLS_REASON_GO_VERSION,	   /* Go version unknown, or older than 1.17 (no register ABI) */
+	TLS_REASON_GO_UNDECODABLE, /* a function did not decode fully: its RETs are unknown */
+	TLS_REASON_GO_ARCH,	   /* not an x86-64 executable */
+	TLS_REASON_NR,
+};
+
+#define TLS_DETAIL_LEN 128
 
 struct tls_target_info {
 	uint32_t tgid;
 	enum tls_library lib;
 	enum tls_state state;
-	char reason[TLS_REASON_LEN]; /* why FAILED; "" otherwise */
+	enum tls_reason reason;	     /* why FAILED */
+	char detail[TLS_DETAIL_LEN]; /* the reason in words, for the log and /health */
 	char path[256];		     /* the library or executable probed */
 };
 
@@ -73,5 +85,6 @@ size_t uprobes_list(const struct uprobes *u, struct tls_target_info *out, size_t
 
 const char *tls_library_name(enum tls_library lib);
 const char *tls_state_name(enum tls_state st);
+const char *tls_reason_name(enum tls_reason r);
 
 #endif

@@ -1,0 +1,341 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""TLS plaintext through uprobes, counted exactly, on both capture paths.
+
+OpenSSL: nginx with TLS (prefork workers, selected by the master's pid at start-up),
+driven by wrk (keep-alive) and by clients that sonde observes too: curl -k --http1.1
+(libcurl's own BIO) and Python's http.client over ssl (SSL_read_ex/SSL_write_ex). A
+Python client that runs TLS over ssl.MemoryBIO does its socket I/O outside OpenSSL: its
+SSL objects never pair with a socket, and nothing of it may be parsed. HTTP/2 (curl
+--http2, by ALPN) is only counted in sonde_unsupported_connections_total{protocol="http2"}.
+
+Clients are started before sonde, blocked on a FIFO that hands them their work: sonde
+attaches a process's OpenSSL probes when it selects it, and a client that execs, loads
+libssl and connects within milliseconds would race that.
+
+Referees: nginx's access log (method, URI, status, protocol per request) and the clients'
+own counts."""
+
+import json
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import sonde_it  # noqa: E402
+from db_cases import HTTP_CLIENT, assert_exact, delta, http_client_counts  # noqa: E402
+from http_cases import (HTTP_SERVER_HISTOGRAMS, PYTHON_SERVICE, SondeClassCase,  # noqa: E402
+                        add, assert_exact_counts, capture_suite, check_wrk_complete,
+                        counter, diagnosis, server_counts, server_series, unsupported,
+                        wait_for, wrk_counts)
+
+NGINX_PATHS = ["/", "/status/404", "/status/500", "/status/201"]
+
+# A client that blocks on its FIFO until the test writes a job (JSON) into it, runs it
+# and prints {"counts": {"METHOD STATUS": n}}. mode "http.client": keep-alive requests
+# over ssl; mode "memorybio": the same requests, TLS run by ssl.MemoryBIO over a plain
+# socket (the bytes move by socket calls made outside OpenSSL).
+PY_CLIENT = r"""
+import http.client, json, socket, ssl, sys
+job = json.load(open(sys.argv[1]))
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+ctx.set_alpn_protocols(["http/1.1"])
+counts = {}
+
+def count(method, status):
+    k = f"{method} {status}"
+    counts[k] = counts.get(k, 0) + 1
+
+def via_http_client():
+    c = http.client.HTTPSConnection(job["host"], job["port"], context=ctx, timeout=10)
+    for method, path in job["requests"]:
+        body = b'{"n":1}' if method == "POST" else None
+        c.request(method, path, body=body)
+        r = c.getresponse()
+        r.read()
+        count(method, r.status)
+    c.close()
+
+def via_memory_bio():
+    sock = socket.create_connection((job["host"], job["port"]), timeout=10)
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(inc, out, server_hostname="localhost")
+
+    def flush():
+        data = out.read()
+        if data:
+            sock.sendall(data)
+
+    def pump(fn, *args):
+        while True:
+            try:
+                r = fn(*args)
+                flush()
+                return r
+            except ssl.SSLWantReadError:
+                flush()
+                data = sock.recv(65536)
+                if not data:
+                    raise ConnectionError("closed")
+                inc.write(data)
+
+    pump(tls.do_handshake)
+    buf = b""
+    for method, path in job["requests"]:
+        pump(tls.write, f"{method} {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        while b"\r\n\r\n" not in buf:
+            buf += pump(tls.read, 65536)
+        head, _, buf = buf.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            k, _, v = line.partition(b":")
+            if k.strip().lower() == b"content-length":
+                length = int(v)
+        while len(buf) < length:
+            buf += pump(tls.read, 65536)
+        buf = buf[length:]
+        count(method, int(head.split(b" ")[1]))
+    sock.close()
+
+via_memory_bio() if job["mode"] == "memorybio" else via_http_client()
+print(json.dumps({"counts": counts}), flush=True)
+"""
+
+
+class GatedClient:
+    """A client process started now and blocked on a FIFO: release(job) hands it its
+    work (a JSON job, or a curl config), wait() its output once it exited."""
+
+    def __init__(self, argv_fn, name):
+        self.dir = tempfile.mkdtemp(prefix=f"sonde-it-{name}-fifo-")
+        self.fifo = os.path.join(self.dir, "job")
+        os.mkfifo(self.fifo)
+        self.proc = sonde_it.start_process(argv_fn(self.fifo), name=name)
+        self.pid = self.proc.pid
+
+    def release(self, text):
+        with open(self.fifo, "w") as f:
+            f.write(text)
+
+    def wait(self, timeout=120.0):
+        if self.proc.wait(timeout) is None:
+            raise AssertionError(f"{self.proc.name} did not finish:\n{self.proc.log_tail()}")
+        if self.proc.returncode != 0:
+            raise AssertionError(f"{self.proc.name} exited {self.proc.returncode}:\n"
+                                 f"{self.proc.log_tail()}")
+        return self.proc.stdout()
+
+    def stop(self):
+        self.proc.stop()
+        try:
+            os.unlink(self.fifo)
+            os.rmdir(self.dir)
+        except OSError:
+            pass
+
+
+def py_client(name):
+    return GatedClient(lambda fifo: [sys.executable, "-c", PY_CLIENT, fifo], name)
+
+
+def curl_client(name):
+    return GatedClient(lambda fifo: ["curl", "-K", fifo], name)
+
+
+def nginx_route(path):
+    return "/" if path == "/" else "/status/{id}"
+
+
+def by_route(counts):
+    """{(method, path, status): n} -> {(method, route, status): n}."""
+    out = {}
+    for (method, path, status), n in counts.items():
+        add(out, (method, nginx_route(path), status), n)
+    return out
+
+
+def requests_mix(n, methods=("GET",)):
+    """n (method, path) pairs cycling over NGINX_PATHS and methods."""
+    return [(methods[i % len(methods)], NGINX_PATHS[i % len(NGINX_PATHS)]) for i in range(n)]
+
+
+def nginx_status(path):
+    return {"/": 200, "/status/404": 404, "/status/500": 500, "/status/201": 201}[path]
+
+
+def tls_dropped(m, reason):
+    return counter(m, "sonde_tls_plaintext_dropped_total", reason=reason)
+
+
+class _TlsCases(SondeClassCase):
+    """One nginx (TLS, 2 workers, access log) per purpose; gated clients."""
+
+    @classmethod
+    def start_services(cls):
+        cls.ngx = {}
+        for name in ("wrk", "clients", "bio", "h2"):
+            cls.ngx[name] = cls.class_started(sonde_it.start_nginx(
+                workers=2, keepalive_requests=100000, tls=True, access_log=True))
+        cls.curl = cls.class_started(curl_client("curl"))
+        cls.py = cls.class_started(py_client("py-https"))
+        cls.bio = cls.class_started(py_client("py-memorybio"))
+        pids = [n.pid for n in cls.ngx.values()] + [cls.curl.pid, cls.py.pid, cls.bio.pid]
+        cls.tls_processes = len(cls.ngx) * 3 + 3  # masters, 2 workers each, clients
+        return pids
+
+    def expect_server(self, ngx, new):
+        """sonde's server counts on ngx's port must be those before the test plus new."""
+        expected = dict(server_counts(self.before, ngx.port))
+        for k, n in new.items():
+            add(expected, k, n)
+        return assert_exact_counts(self, self.sonde, ngx.port, expected, timeout=20,
+                                   what=f"nginx {ngx.port}")
+
+    def check_https(self, m, port):
+        """Every http_server series on port: url_scheme https, service nginx."""
+        for name in HTTP_SERVER_HISTOGRAMS:
+            for labels, _ in server_series(m, port, name):
+                self.assertEqual((labels.get("url_scheme"), labels.get("service_name")),
+                                 ("https", "nginx"), f"{name} {labels}")
+
+    def test_a_targets(self):
+        """Every selected process maps libssl: all probed, none failed."""
+        want = self.tls_processes
+
+        def probed(m):
+            return counter(m, "sonde_tls_targets", library="openssl", state="probed")
+        try:
+            wait_for(lambda: probed(self.sonde.scrape()) == want, 10)
+        except sonde_it.WaitTimeout:
+            self.fail(f"sonde_tls_targets probed != {want}\n{diagnosis(self.sonde)}")
+        failed = sonde_it.samples(self.sonde.scrape(), "sonde_tls_targets", state="failed")
+        self.assertEqual([v for _, v in failed if v], [], failed)
+
+    def test_nginx_keepalive_5000(self):
+        """5,000 HTTPS requests over 4 keep-alive connections (wrk): exact per route and
+        status, url_scheme https, no parse error, nothing lost."""
+        ngx = self.ngx["wrk"]
+        conns, per_conn = 4, 1250
+        res = sonde_it.wrk_run(ngx.url, conns, per_conn, mix="get", paths=NGINX_PATHS,
+                               timeout=180)
+        check_wrk_complete(self, res, conns * per_conn)
+        served = wrk_counts(res)
+        self.assertEqual(ngx.referee(), served, "nginx access log vs wrk")
+        m = self.expect_server(ngx, by_route(served))
+        self.check_clean(m)
+        self.check_https(m, ngx.port)
+        self.assertEqual(sum(server_counts(m, ngx.port).values()), conns * per_conn)
+        for p in self.ngx["wrk"].worker_pids() + [ngx.pid]:
+            self.assertTrue(os.path.exists(f"/proc/{p}"), f"nginx process {p} died")
+
+    def _clients(self, client, job_text, parse, what, service, n):
+        """Releases a gated client against the "clients" nginx; its own counts, nginx's
+        access log and sonde (server and client side) must agree exactly."""
+        ngx = self.ngx["clients"]
+        before_log = ngx.referee()
+        before_client = http_client_counts(self.before, server_port=str(ngx.port),
+                                           service_name=service)
+        client.release(job_text)
+        counts = parse(client.wait())
+        self.assertEqual(sum(counts.values()), n, counts)
+        served = delta(ngx.referee(), before_log)
+        self.assertEqual({(k[0], str(k[2])): v for k, v in served.items()}, counts,
+                         f"{what}: nginx access log vs the client")
+        self.expect_server(ngx, by_route(served))
+
+        def client_side(m):
+            return delta(http_client_counts(m, server_port=str(ngx.port),
+                                            service_name=service), before_client)
+        m = assert_exact(self, self.sonde, client_side, counts, f"{what} client side")
+        self.check_clean(m)
+        self.check_https(m, ngx.port)
+        for labels, _ in sonde_it.samples(m, HTTP_CLIENT + "_count",
+                                          server_port=str(ngx.port), service_name=service):
+            self.assertEqual(labels["server_address"], "127.0.0.1", labels)
+
+    def test_curl_client(self):
+        """curl -k --http1.1, 200 URLs in one run (one keep-alive connection)."""
+        ngx = self.ngx["clients"]
+        reqs = requests_mix(200)
+        conf = ["http1.1", "insecure", "silent", 'write-out = "%{http_code}\\n"']
+        for _, path in reqs:
+            conf += [f'url = "{ngx.url}{path}"', 'output = "/dev/null"']
+
+        def parse(out):
+            counts = {}
+            for line in out.split():
+                add(counts, ("GET", line))
+            return counts
+        self._clients(self.curl, "\n".join(conf) + "\n", parse, "curl", "curl", len(reqs))
+
+    def test_python_client(self):
+        """Python http.client over ssl (SSL_read_ex/SSL_write_ex): 300 keep-alive
+        requests, GET and POST."""
+        ngx = self.ngx["clients"]
+        reqs = requests_mix(300, methods=("GET", "POST", "GET"))
+        job = json.dumps({"mode": "http.client", "host": "127.0.0.1", "port": ngx.port,
+                          "requests": reqs})
+
+        def parse(out):
+            got = json.loads(out.strip().splitlines()[-1])["counts"]
+            return {tuple(k.split(" ")): v for k, v in got.items()}
+        self._clients(self.py, job, parse, "python http.client", PYTHON_SERVICE, len(reqs))
+
+    def test_memory_bio_unpaired(self):
+        """TLS over ssl.MemoryBIO: OpenSSL never touches the socket, so its SSL objects
+        never pair with a connection: the plaintext is counted as unpaired, never parsed;
+        the connection is one unsupported TLS connection. nginx (real TLS) counts all."""
+        ngx = self.ngx["bio"]
+        reqs = requests_mix(20)
+        self.bio.release(json.dumps({"mode": "memorybio", "host": "127.0.0.1",
+                                     "port": ngx.port, "requests": reqs}))
+        got = json.loads(self.bio.wait().strip().splitlines()[-1])["counts"]
+        self.assertEqual(sum(got.values()), 20, got)
+        served = ngx.referee()
+        self.assertEqual(sum(served.values()), 20, served)
+        m = self.expect_server(ngx, by_route(served))
+        m = self.assert_exact_value(lambda m: unsupported(m, "tls")
+                                    - unsupported(self.before, "tls"), 1,
+                                    "unsupported tls (the MemoryBIO connection, closed)")
+        self.assertEqual(http_client_counts(m, server_port=str(ngx.port)), {},
+                         "MemoryBIO client parsed")
+        # Each of its 20 SSL_write and >= 20 SSL_read calls moved plaintext.
+        self.assertGreaterEqual(tls_dropped(m, "unpaired") - tls_dropped(self.before,
+                                                                         "unpaired"), 40)
+        self.check_clean(m)
+
+    def test_h2_only_unsupported(self):
+        """curl --http2 (ALPN h2, 10 requests on one connection; curl is not selected):
+        one unsupported http2 connection, no HTTP/1 exchange, no TLS left unsupported."""
+        ngx = self.ngx["h2"]
+        argv = ["curl", "-sk", "--http2", "-w", "%{http_version} %{http_code}\\n"]
+        for _ in range(10):
+            argv += ["-o", "/dev/null", f"{ngx.url}/status/404"]
+        p = sonde_it.start_process(argv, name="curl-h2")
+        self.assertEqual(p.wait(60), 0, p.log_tail())
+        self.assertEqual(p.stdout().split(), ["2", "404"] * 10, p.stdout())
+        self.assertEqual(ngx.referee("HTTP/2.0"), {("GET", "/status/404", 404): 10})
+        m = self.assert_exact_value(lambda m: unsupported(m, "http2")
+                                    - unsupported(self.before, "http2"), 1,
+                                    "unsupported http2")
+        self.assertEqual(server_counts(m, ngx.port), {}, "h2 parsed as HTTP/1")
+        self.assertEqual(unsupported(m, "tls") - unsupported(self.before, "tls"), 0,
+                         "h2 connection left as unsupported tls")
+        self.check_clean(m)
+
+
+class TlsSocketTest(_TlsCases):
+    CAPTURE = "socket"
+
+
+class TlsSyscallsTest(_TlsCases):
+    CAPTURE = "syscalls"
+
+
+def load_tests(loader, tests, pattern):
+    return capture_suite(loader, TlsSocketTest, TlsSyscallsTest)
+
+
+if __name__ == "__main__":
+    sonde_it.main()
