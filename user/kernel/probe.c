@@ -12,6 +12,7 @@
 #include "kernel/loader.h"
 #include "kernel/probe.h"
 #include "util/log.h"
+#include "sonde_bpf.skel.h"
 
 #define CAP_SYS_ADMIN 21
 #define CAP_PERFMON 38
@@ -84,7 +85,58 @@ static int probe_event(void *ctx, const void *data, size_t size)
 	return 0;
 }
 
-static void probe_path(struct probe_result *r, enum capture_mode mode)
+/* A function of sonde itself for the uprobe check to attach to. */
+__attribute__((noinline)) int probe_uprobe_target(int x)
+{
+	__asm__ volatile("" : "+r"(x));
+	return x + 1;
+}
+
+/* The file offset of code at addr in this process's executable (sonde may be stripped:
+ * /proc/self/maps, not symbols). 0 if not found. */
+static uint64_t self_file_offset(const void *addr)
+{
+	unsigned long start, end, off;
+	uint64_t found = 0;
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx %*s %lx", &start, &end, &off) == 3 &&
+		    (unsigned long)addr >= start && (unsigned long)addr < end)
+			found = off + ((unsigned long)addr - start);
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* The TLS probes attach uprobes and uretprobes: attach the real programs to a function of
+ * sonde (sonde is not selected: they do nothing) and call it once. */
+static void probe_uprobe(struct probe_result *r, struct sonde_bpf *s)
+{
+	uint64_t off = self_file_offset((const void *)probe_uprobe_target);
+	struct bpf_link *in = NULL, *out = NULL;
+
+	r->name = "uprobes";
+	if (off) {
+		in = bpf_program__attach_uprobe(s->progs.sonde_ssl_pair, false, getpid(),
+						"/proc/self/exe", off);
+		out = in ? bpf_program__attach_uprobe(s->progs.sonde_ssl_ret, true, getpid(),
+						      "/proc/self/exe", off)
+			 : NULL;
+	}
+	r->ok = in && out && probe_uprobe_target(1) == 2;
+	snprintf(r->detail, sizeof(r->detail), "%s",
+		 r->ok	? "uprobe and uretprobe attached to a sonde function (TLS capture)"
+		 : !off ? "cannot find sonde's own code in /proc/self/maps"
+			: "attaching a uprobe failed (CONFIG_UPROBE_EVENTS?): no TLS capture");
+	bpf_link__destroy(out);
+	bpf_link__destroy(in);
+}
+
+/* uprobe_res: where to report the uprobe check, done with this path's programs; NULL: none. */
+static void probe_path(struct probe_result *r, enum capture_mode mode,
+		       struct probe_result *uprobe_res)
 {
 	struct loader_opts o = {
 		.capture = mode,
@@ -105,18 +157,9 @@ static void probe_path(struct probe_result *r, enum capture_mode mode)
 			 l.attached,
 			 mode == CAPTURE_SOCKET ? " (tp_btf sock_send_length/sock_recv_length)"
 						: " (syscalls/sys_{enter,exit}_*)");
+	if (!err && uprobe_res)
+		probe_uprobe(uprobe_res, l.skel);
 	loader_close(&l);
-}
-
-static void probe_uprobe(struct probe_result *r)
-{
-	/* No uprobe program ships yet (TLS capture is future work): report whether the
-	 * kernel offers the uprobe PMU the TLS probes will need. */
-	r->name = "uprobes";
-	r->ok = access("/sys/bus/event_source/devices/uprobe/type", R_OK) == 0;
-	snprintf(r->detail, sizeof(r->detail), "%s",
-		 r->ok ? "uprobe PMU present (not used yet: no TLS capture)"
-		       : "no uprobe PMU (CONFIG_UPROBE_EVENTS off)");
 }
 
 size_t probe_kernel(struct probe_result *res, size_t max)
@@ -127,11 +170,13 @@ size_t probe_kernel(struct probe_result *res, size_t max)
 		probe_btf(&res[n++]);
 	if (n < max)
 		probe_ringbuf(&res[n++]);
+	struct probe_result up = { .name = "uprobes", .detail = "no capture path loaded" };
+
 	if (n < max)
-		probe_path(&res[n++], CAPTURE_SOCKET);
+		probe_path(&res[n++], CAPTURE_SOCKET, &up);
 	if (n < max)
-		probe_path(&res[n++], CAPTURE_SYSCALLS);
+		probe_path(&res[n++], CAPTURE_SYSCALLS, up.ok ? NULL : &up);
 	if (n < max)
-		probe_uprobe(&res[n++]);
+		res[n++] = up;
 	return n;
 }
