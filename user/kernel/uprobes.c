@@ -147,10 +147,13 @@ void uprobes_free(struct uprobes *u)
 
 /* ---- finding the library ----------------------------------------------------------------- */
 
-/* The path (as the process sees it) of the libssl it maps; false if none. */
-static bool find_libssl(const char *proc_root, uint32_t tgid, char *out, size_t size)
+/* The libssl a process maps: its path (as /proc/PID/maps shows it, for the log) and the
+ * map_files link of its first mapping, which opens the very file mapped whatever the
+ * process's root or mount namespace (a maps path is relative to the reader's root). */
+static bool find_libssl(const char *proc_root, uint32_t tgid, char *out, size_t size, char *link,
+			size_t link_size)
 {
-	char path[64], line[4352];
+	char path[64], line[4352], range[64];
 	bool found = false;
 	FILE *f;
 
@@ -161,7 +164,7 @@ static bool find_libssl(const char *proc_root, uint32_t tgid, char *out, size_t 
 	while (!found && fgets(line, sizeof(line), f)) {
 		char *p = strchr(line, '/'), *base, *nl;
 
-		if (!p)
+		if (!p || sscanf(line, "%63s", range) != 1)
 			continue;
 		if ((nl = strchr(p, '\n')))
 			*nl = '\0';
@@ -169,6 +172,7 @@ static bool find_libssl(const char *proc_root, uint32_t tgid, char *out, size_t 
 		if (strncmp(base, "libssl.so", 9) || strstr(p, " (deleted)"))
 			continue;
 		snprintf(out, size, "%s", p);
+		snprintf(link, link_size, "%s/%u/map_files/%s", proc_root, tgid, range);
 		found = true;
 	}
 	fclose(f);
@@ -313,11 +317,10 @@ static void target_probe(struct uprobes *u, struct tls_target *t, enum tls_libra
 /* Looks for the TLS library of t's process and probes it. */
 static void target_examine(struct uprobes *u, struct tls_target *t)
 {
-	char lib[sizeof(t->info.path)], full[sizeof(lib) + 32];
+	char lib[sizeof(t->info.path)], full[128];
 
 	t->next_scan_ns = now_ns() + RESCAN_NS;
-	if (find_libssl(u->proc_root, t->info.tgid, lib, sizeof(lib))) {
-		snprintf(full, sizeof(full), "%s/%u/root%s", u->proc_root, t->info.tgid, lib);
+	if (find_libssl(u->proc_root, t->info.tgid, lib, sizeof(lib), full, sizeof(full))) {
 		snprintf(t->info.path, sizeof(t->info.path), "%s", lib);
 		target_probe(u, t, TLS_LIB_OPENSSL, full);
 		return;
