@@ -170,3 +170,171 @@ int BPF_KRETPROBE(sonde_ssl_ret, long rc)
 	tls_emit(pid_tgid, call.id, call.dir, call.buf, n, SONDE_SRC_OPENSSL);
 	return 0;
 }
+
+/* ---- Go crypto/tls ------------------------------------------------------------------------ */
+
+struct go_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 g; /* the goroutine (R14): goroutines move between threads */
+};
+
+struct go_call {
+	__u64 conn; /* *tls.Conn */
+	__u64 buf;
+	__u64 len;
+	__u8 dir;
+	__u8 reported; /* a Write reported at its entry */
+	__u8 _pad[6];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct go_key);
+	__type(value, struct go_call);
+} go_calls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct sonde_go_proc);
+} go_procs SEC(".maps");
+
+/* The struct sock behind fd of the current task, or NULL when fd is not a socket. */
+static __always_inline struct sock *go_fd_sock(__u64 fd, __u64 *ino)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds, *f = NULL;
+	struct socket *sock;
+	umode_t mode;
+
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return NULL;
+	mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	*ino = BPF_CORE_READ(f, f_inode, i_ino);
+	sock = BPF_CORE_READ(f, private_data);
+	return sock ? BPF_CORE_READ(sock, sk) : NULL;
+}
+
+/*
+ * The connection id of the socket a *tls.Conn reads and writes: tls.Conn.conn is a net.Conn
+ * interface {itab, data}; only a *net.TCPConn or *net.UnixConn (told by the itab's first
+ * method) is followed to its netFD's Sysfd, then to the socket. 0 when unknown; the reason
+ * is counted when count is set.
+ */
+static __always_inline __u64 go_conn_id(const struct sonde_go_proc *gp, __u64 conn, __u64 pid_tgid,
+					bool count)
+{
+	__u64 iface[2] = {}, fun0 = 0, netfd = 0, fd = 0, id, ino = 0;
+	enum sonde_tls_drop why;
+	struct sock *sk;
+
+	if (bpf_probe_read_user(iface, sizeof(iface), (void *)(conn + gp->conn_off)) ||
+	    bpf_probe_read_user(&fun0, sizeof(fun0), (void *)(iface[0] + gp->itab_fun0)) ||
+	    (fun0 != gp->tcp_close && fun0 != gp->unix_close)) {
+		why = SONDE_TLS_WRAPPED;
+		goto unknown;
+	}
+	if (bpf_probe_read_user(&netfd, sizeof(netfd), (void *)(iface[1] + gp->fd_off)) ||
+	    bpf_probe_read_user(&fd, sizeof(fd), (void *)(netfd + gp->sysfd_off)) ||
+	    !(sk = go_fd_sock(fd, &ino))) {
+		why = SONDE_TLS_NO_SOCKET;
+		goto unknown;
+	}
+	/* uprobes cannot call bpf_get_socket_cookie: read the cookie the socket path gave the
+	 * socket at its first I/O (0 before any: a Write that starts the handshake). */
+	id = cookie_ids ? BPF_CORE_READ(sk, __sk_common.skc_cookie.counter) : (__u64)sk;
+	if (!id) {
+		why = SONDE_TLS_NO_COOKIE;
+		goto unknown;
+	}
+	conn_seen(sk, id, cookie_ids ? 0 : ino, pid_tgid); /* announced on first sight */
+	conn_mark_tls(id);
+	return id;
+unknown:
+	if (count)
+		count_tls_drop(why);
+	return 0;
+}
+
+/*
+ * Writes are reported at their entry, reads at their return. A Write returns only after
+ * its bytes left, and the goroutine reading the same connection may see the answer and
+ * return first: reported at the Write's return, a request would come after its response.
+ * A Write reports all of b: it returns n < len(b) only with an error, the connection
+ * broken. The entry probe can fire twice for one call (a stack growth in the prologue
+ * restarts the function): the second finds the call reported and does nothing.
+ */
+static __always_inline int go_enter(struct pt_regs *ctx, __u8 dir)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct go_key key = { .tgid = pid_tgid >> 32, .g = ctx->r14 };
+	struct go_call call = { .conn = ctx->ax, .buf = ctx->bx, .len = ctx->cx, .dir = dir };
+	const struct sonde_go_proc *gp;
+	struct go_call *prev;
+	__u64 id;
+
+	if (!tgid_allowed(key.tgid) || !(gp = bpf_map_lookup_elem(&go_procs, &key.tgid)))
+		return 0;
+	if (dir == SONDE_DIR_SEND && call.len) {
+		prev = bpf_map_lookup_elem(&go_calls, &key);
+		if (prev && prev->reported && prev->conn == call.conn && prev->buf == call.buf &&
+		    prev->len == call.len)
+			return 0;
+		id = go_conn_id(gp, call.conn, pid_tgid, false);
+		if (id) {
+			tls_emit(pid_tgid, id, dir, call.buf, call.len, SONDE_SRC_GO_TLS);
+			call.reported = 1;
+		}
+	}
+	if (bpf_map_update_elem(&go_calls, &key, &call, BPF_ANY))
+		count_tls_drop(SONDE_TLS_STASH_FULL);
+	return 0;
+}
+
+/* func (c *Conn) Read(b []byte) (int, error) */
+SEC("uprobe")
+int sonde_go_read(struct pt_regs *ctx)
+{
+	return go_enter(ctx, SONDE_DIR_RECV);
+}
+
+/* func (c *Conn) Write(b []byte) (int, error) */
+SEC("uprobe")
+int sonde_go_write(struct pt_regs *ctx)
+{
+	return go_enter(ctx, SONDE_DIR_SEND);
+}
+
+/* Every RET of crypto/tls.(*Conn).Read and Write: RAX is the byte count (Read may return
+ * bytes with io.EOF: they count). */
+SEC("uprobe")
+int sonde_go_ret(struct pt_regs *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct go_key key = { .tgid = pid_tgid >> 32, .g = ctx->r14 };
+	const struct sonde_go_proc *gp;
+	struct go_call *p = bpf_map_lookup_elem(&go_calls, &key);
+	struct go_call call;
+	__s64 n = ctx->ax;
+	__u64 id;
+
+	if (!p)
+		return 0;
+	call = *p;
+	bpf_map_delete_elem(&go_calls, &key);
+	if (call.reported || n <= 0 || !(gp = bpf_map_lookup_elem(&go_procs, &key.tgid)))
+		return 0;
+	id = go_conn_id(gp, call.conn, pid_tgid, true);
+	if (id)
+		tls_emit(pid_tgid, id, call.dir, call.buf, n, SONDE_SRC_GO_TLS);
+	return 0;
+}

@@ -190,6 +190,21 @@ struct sonde_conn_val {
 };
 _Static_assert(sizeof(struct sonde_conn_val) == 16, "sonde_conn_val ABI");
 
+/* Value of the "go_procs" map (tgid -> this): what the Go TLS probes of one process need to
+ * find the socket under a crypto/tls.Conn, written by user space when it attaches them. */
+struct sonde_go_proc {
+	/* Runtime addresses of net.(*TCPConn).Close and net.(*UnixConn).Close: the first method
+	 * of the itab of each as a net.Conn. A tls.Conn over anything else is not followed. */
+	__u64 tcp_close;
+	__u64 unix_close;
+	__u16 conn_off;	 /* tls.Conn -> conn (net.Conn interface: itab, data) */
+	__u16 fd_off;	 /* net.TCPConn / net.UnixConn -> fd (*netFD) */
+	__u16 sysfd_off; /* netFD -> pfd.Sysfd (int) */
+	__u16 itab_fun0; /* itab -> fun[0] */
+	__u32 _pad;
+};
+_Static_assert(sizeof(struct sonde_go_proc) == 32, "sonde_go_proc ABI");
+
 /* Value of the per-CPU "sonde_stats" array, index 0. */
 struct sonde_stats {
 	__u64 lost[SONDE_LOST_NR]; /* events not delivered, by enum sonde_lost_reason */

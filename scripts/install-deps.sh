@@ -12,6 +12,7 @@ build_pkgs=(
 	build-essential cmake pkg-config # cc, make, ld, readelf
 	clang bpftool                    # BPF objects; vmlinux.h, linking, skeleton
 	libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev
+	libcapstone-dev                  # decoding Go's crypto/tls functions (their RETs)
 )
 test_pkgs=(
 	libcmocka-dev clang-format # unit tests, the style check

@@ -8,6 +8,11 @@ Python client that runs TLS over ssl.MemoryBIO does its socket I/O outside OpenS
 SSL objects never pair with a socket, and nothing of it may be parsed. HTTP/2 (curl
 --http2, by ALPN) is only counted in sonde_unsupported_connections_total{protocol="http2"}.
 
+Go: the trade-engine serving HTTPS (chi, HTTP/1.1), built plain, with -ldflags='-s -w' (no
+symbols: the pclntab is all there is) and as PIE, under 5,000 keep-alive requests each;
+and as a client, calling an https upstream through net/http (reader and writer goroutines
+on one connection). Its referee counts what it served.
+
 Clients are started before sonde, blocked on a FIFO that hands them their work: sonde
 attaches a process's OpenSSL probes when it selects it, and a client that execs, loads
 libssl and connects within milliseconds would race that.
@@ -23,10 +28,10 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import sonde_it  # noqa: E402
 from db_cases import HTTP_CLIENT, assert_exact, delta, http_client_counts  # noqa: E402
-from http_cases import (HTTP_SERVER_HISTOGRAMS, PYTHON_SERVICE, SondeClassCase,  # noqa: E402
-                        add, assert_exact_counts, capture_suite, check_wrk_complete,
-                        counter, diagnosis, server_counts, server_series, unsupported,
-                        wait_for, wrk_counts)
+from http_cases import (HTTP_SERVER_HISTOGRAMS, PYTHON_SERVICE,  # noqa: E402
+                        TRADE_ENGINE_ROUTES, SondeClassCase, add, assert_exact_counts,
+                        capture_suite, check_wrk_complete, counter, diagnosis,
+                        server_counts, server_series, unsupported, wait_for, wrk_counts)
 
 NGINX_PATHS = ["/", "/status/404", "/status/500", "/status/201"]
 
@@ -325,6 +330,89 @@ class _TlsCases(SondeClassCase):
         self.check_clean(m)
 
 
+GO_BUILDS = ("trade-engine", "trade-engine-stripped", "trade-engine-pie")
+REFEREE = ("GET", "/referee", 200)
+
+
+class _GoTlsCases(SondeClassCase):
+    """The trade-engine over HTTPS in three builds (selected), and a plain-HTTP one whose
+    GET /api/v1/quote calls an https upstream (the front, selected; the upstream not)."""
+    ROUTES = TRADE_ENGINE_ROUTES
+
+    @classmethod
+    def start_services(cls):
+        cls.go = {b: cls.class_started(sonde_it.start_trade_engine(tls=True, program=b))
+                  for b in GO_BUILDS}
+        cls.upstream = cls.class_started(sonde_it.start_trade_engine(tls=True))
+        cls.front = cls.class_started(sonde_it.start_trade_engine(
+            upstream=cls.upstream.url + "/api/v1/orders/7", upstream_ca=cls.upstream.cert))
+        return [e.pid for e in cls.go.values()] + [cls.front.pid]
+
+    def test_a_targets(self):
+        """The four selected Go programs are probed (crypto/tls found by symbols, or by
+        the pclntab in the stripped build), none failed."""
+        want = len(GO_BUILDS) + 1
+
+        def probed(m):
+            return counter(m, "sonde_tls_targets", library="go", state="probed")
+        try:
+            wait_for(lambda: probed(self.sonde.scrape()) == want, 10)
+        except sonde_it.WaitTimeout:
+            self.fail(f"sonde_tls_targets go probed != {want}\n{diagnosis(self.sonde)}")
+        failed = sonde_it.samples(self.sonde.scrape(), "sonde_tls_targets", state="failed")
+        self.assertEqual([v for _, v in failed if v], [], failed)
+
+    def _keepalive_5000(self, build):
+        e = self.go[build]
+        conns, per_conn = 4, 1250
+        res = sonde_it.wrk_run(e.url, conns, per_conn, mix="api", timeout=180)
+        check_wrk_complete(self, res, conns * per_conn)
+        ref = e.referee()
+        self.assertEqual(ref, wrk_counts(res), "referee vs wrk")
+        m = assert_exact_counts(self, self.sonde, e.port, add(dict(ref), REFEREE), timeout=30,
+                                what=f"{build} over TLS")
+        self.check_clean(m)
+        for name in HTTP_SERVER_HISTOGRAMS:
+            for labels, _ in server_series(m, e.port, name):
+                self.assertEqual((labels.get("url_scheme"), labels.get("service_name")),
+                                 ("https", build), f"{name} {labels}")
+        e.check_running()
+
+    def test_keepalive_5000_plain(self):
+        """5,000 HTTPS requests of the api mix over 4 keep-alive connections: exact per
+        method, route and status; url_scheme https; no parse error, nothing lost."""
+        self._keepalive_5000("trade-engine")
+
+    def test_keepalive_5000_stripped(self):
+        """The same against the build without symbols and DWARF (-ldflags='-s -w')."""
+        self._keepalive_5000("trade-engine-stripped")
+
+    def test_keepalive_5000_pie(self):
+        """The same against the PIE build (addresses moved by the load bias)."""
+        self._keepalive_5000("trade-engine-pie")
+
+    def test_go_client(self):
+        """600 GET /api/v1/quote over 4 connections: each one https upstream call by Go's
+        net/http client, counted exactly on the client side."""
+        front, up = self.front, self.upstream
+        up.referee_reset()
+        front.referee_reset()
+        n = 600
+        res = sonde_it.wrk_run(front.url, 4, n // 4, mix="get", paths=["/api/v1/quote"],
+                               timeout=120)
+        check_wrk_complete(self, res, n)
+        self.assertEqual(front.referee(), {("GET", "/api/v1/quote", 200): n})
+        self.assertEqual(up.referee(), {("GET", "/api/v1/orders/{id}", 200): n})
+        base = http_client_counts(self.before, server_port=str(up.port))
+
+        def client_side(m):
+            return delta(http_client_counts(m, server_port=str(up.port)), base)
+        m = assert_exact(self, self.sonde, client_side, {("GET", "200"): n},
+                         "Go https client")
+        self.check_clean(m)
+        front.check_running()
+
+
 class TlsSocketTest(_TlsCases):
     CAPTURE = "socket"
 
@@ -333,8 +421,17 @@ class TlsSyscallsTest(_TlsCases):
     CAPTURE = "syscalls"
 
 
+class GoTlsSocketTest(_GoTlsCases):
+    CAPTURE = "socket"
+
+
+class GoTlsSyscallsTest(_GoTlsCases):
+    CAPTURE = "syscalls"
+
+
 def load_tests(loader, tests, pattern):
-    return capture_suite(loader, TlsSocketTest, TlsSyscallsTest)
+    return capture_suite(loader, TlsSocketTest, TlsSyscallsTest, GoTlsSocketTest,
+                         GoTlsSyscallsTest)
 
 
 if __name__ == "__main__":

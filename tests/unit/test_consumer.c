@@ -25,6 +25,7 @@
 
 /* What the consumer and procs asked of the kernel. */
 struct fake_kernel {
+	bool tls_probed; /* every process's TLS library is probed */
 	uint64_t ignored[8], ignored_ino[8];
 	size_t n_ignored;
 	uint32_t allowed_off[8];
@@ -51,6 +52,11 @@ static int fake_ignore(void *ctx, uint64_t id, uint64_t ino)
 	return 0;
 }
 
+static bool fake_tls_probed(void *ctx, uint32_t tgid)
+{
+	return ((struct fake_kernel *)ctx)->tls_probed;
+}
+
 struct fixture {
 	struct config cfg;
 	struct telemetry tel;
@@ -74,7 +80,8 @@ static int setup(void **state)
 	f->obs = (struct observer){ .tel = &f->tel, .routes = f->routes };
 	f->kctl = (struct kernel_ctl){ .ctx = &f->fk,
 				       .allow = fake_allow,
-				       .ignore_conn = fake_ignore };
+				       .ignore_conn = fake_ignore,
+				       .tls_probed = fake_tls_probed };
 	assert_int_equal(procs_init(&f->procs, &f->cfg, &f->kctl, "/nonexistent-proc"), 0);
 	assert_int_equal(consumer_init(&f->c, &f->procs, &f->obs, &f->kctl), 0);
 	*state = f;
@@ -122,9 +129,9 @@ static void feed_open(struct fixture *f, uint16_t type, uint64_t id, uint16_t lp
 	assert_int_equal(consumer_on_record(&f->c, &e, sizeof(e)), 0);
 }
 
-/* One read or write of len bytes, of which the first cap are in s. */
-static void feed_io(struct fixture *f, uint64_t id, uint8_t dir, uint64_t ts, const char *s,
-		    size_t cap, size_t len)
+/* One read or write of len bytes, of which the first cap are in s, seen by source. */
+static void feed_src(struct fixture *f, uint64_t id, uint8_t dir, uint64_t ts, const char *s,
+		     size_t cap, size_t len, uint8_t source)
 {
 	size_t size = sizeof(struct sonde_data_event) + cap;
 	struct sonde_data_event *e = calloc(1, size);
@@ -135,9 +142,22 @@ static void feed_io(struct fixture *f, uint64_t id, uint8_t dir, uint64_t ts, co
 	e->len = len;
 	e->cap_len = cap;
 	e->dir = dir;
+	e->source = source;
 	memcpy(e->data, s, cap);
 	assert_int_equal(consumer_on_record(&f->c, e, size), 0);
 	free(e);
+}
+
+static void feed_io(struct fixture *f, uint64_t id, uint8_t dir, uint64_t ts, const char *s,
+		    size_t cap, size_t len)
+{
+	feed_src(f, id, dir, ts, s, cap, len, SONDE_SRC_SOCKET_TP);
+}
+
+/* Plaintext from the TLS probes. */
+static void feed_plain(struct fixture *f, uint64_t id, uint8_t dir, uint64_t ts, const char *s)
+{
+	feed_src(f, id, dir, ts, s, strlen(s), strlen(s), SONDE_SRC_OPENSSL);
 }
 
 static void feed(struct fixture *f, uint64_t id, uint8_t dir, uint64_t ts, const char *s)
@@ -245,6 +265,67 @@ static void test_tls_ignored(void **state)
 	assert_null(strstr(t, "http_server_request_duration_seconds_count{"));
 }
 
+static const char client_hello[] = "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03";
+static const char app_data[] = "\x17\x03\x03\x00\x40\x9a\x11";
+
+/* TLS in a process whose TLS library is probed: the connection waits for plaintext (the
+ * kernel is not told to ignore it), the plaintext is parsed as https, and the socket's
+ * own bytes (ciphertext, or anything else) are dropped from then on. */
+static void test_tls_plaintext(void **state)
+{
+	struct fixture *f = *state;
+	const char *t;
+
+	f->fk.tls_probed = true;
+	feed_open(f, SONDE_EV_CONN_OPEN, 20, 8443, 50020, 1 * MS);
+	feed_io(f, 20, SONDE_DIR_RECV, 2 * MS, client_hello, sizeof(client_hello) - 1, 170);
+	feed_io(f, 20, SONDE_DIR_RECV, 3 * MS, app_data, sizeof(app_data) - 1, 69);
+	feed_plain(f, 20, SONDE_DIR_RECV, 4 * MS, request);
+	feed_io(f, 20, SONDE_DIR_RECV, 5 * MS, request, sizeof(request) - 1, 60);
+	feed_plain(f, 20, SONDE_DIR_SEND, 6 * MS, response);
+	feed_open(f, SONDE_EV_CONN_CLOSE, 20, 8443, 50020, 7 * MS);
+	assert_int_equal(f->fk.n_ignored, 0);
+	t = render(f);
+	assert_has(t, "http_server_request_duration_seconds_count{http_request_method=\"GET\","
+		      "http_response_status_code=\"200\",http_route=\"/api/v1/orders/{id}\","
+		      "url_scheme=\"https\",server_port=\"8443\",service_name=\"unknown\"} 1");
+	assert_has(t, "sonde_unsupported_connections_total{protocol=\"tls\"} 0");
+	assert_has(t, "sonde_parse_errors_total{protocol=\"http\"} 0");
+}
+
+/* A probed process's TLS connection (joined mid-stream: an application data record) that
+ * closes without plaintext: one unsupported TLS connection, never ignored. */
+static void test_tls_closed_without_plaintext(void **state)
+{
+	struct fixture *f = *state;
+
+	f->fk.tls_probed = true;
+	feed_open(f, SONDE_EV_CONN_OPEN, 21, 8443, 50021, 1 * MS);
+	feed_io(f, 21, SONDE_DIR_SEND, 2 * MS, app_data, sizeof(app_data) - 1, 69);
+	feed_open(f, SONDE_EV_CONN_CLOSE, 21, 8443, 50021, 3 * MS);
+	assert_int_equal(f->fk.n_ignored, 0);
+	assert_has(render(f), "sonde_unsupported_connections_total{protocol=\"tls\"} 1");
+}
+
+/* A server's first plaintext is its HTTP/2 SETTINGS frame (ALPN chose h2): HTTP/2. */
+static void test_tls_h2_server_preface(void **state)
+{
+	struct fixture *f = *state;
+	const char settings[] = "\x00\x00\x12\x04\x00\x00\x00\x00\x00\x00\x03\x00\x00"
+				"\x00\x80\x00\x04\x00\x01\x00\x00\x00\x05\x00\xff\xff\xff";
+	const char *t;
+
+	f->fk.tls_probed = true;
+	feed_open(f, SONDE_EV_CONN_OPEN, 22, 8443, 50022, 1 * MS);
+	feed_io(f, 22, SONDE_DIR_RECV, 2 * MS, client_hello, sizeof(client_hello) - 1, 170);
+	feed_src(f, 22, SONDE_DIR_SEND, 3 * MS, settings, sizeof(settings) - 1,
+		 sizeof(settings) - 1, SONDE_SRC_OPENSSL);
+	assert_int_equal(f->fk.n_ignored, 1);
+	t = render(f);
+	assert_has(t, "sonde_unsupported_connections_total{protocol=\"http2\"} 1");
+	assert_has(t, "sonde_unsupported_connections_total{protocol=\"tls\"} 0");
+}
+
 /* A request whose connection closes before any response: unanswered, not an exchange. */
 static void test_unanswered_on_close(void **state)
 {
@@ -340,6 +421,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_http_server_byte_per_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redis_client, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_plaintext, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_closed_without_plaintext, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_h2_server_preface, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unanswered_on_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http_client_close_delimited, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_records, setup, teardown),

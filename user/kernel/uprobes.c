@@ -6,10 +6,12 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <bpf/libbpf.h>
 
 #include "kernel/elfsym.h"
+#include "kernel/tls_go.h"
 #include "kernel/uprobes.h"
 #include "util/log.h"
 #include "sonde_bpf.skel.h"
@@ -54,10 +56,12 @@ static struct bpf_program *ssl_prog(struct sonde_bpf *s, enum ssl_prog p)
 /* What one library or executable file offers, computed once per (device, inode). */
 struct tls_file {
 	uint64_t dev, ino;
-	enum tls_library lib;
+	enum tls_library asked; /* what it was inspected as: OPENSSL (a libssl), GO (an exe) */
+	enum tls_library lib;	/* what it is: NONE for an executable that is not Go TLS */
 	enum tls_reason reason; /* TLS_REASON_NONE: probe it */
 	char detail[TLS_DETAIL_LEN];
 	uint64_t ssl_off[SSL_FN_NR]; /* OpenSSL: file offsets, 0 = absent */
+	struct go_tls_probes go;     /* Go: entries, RETs, addresses and offsets */
 };
 
 struct tls_target {
@@ -114,6 +118,9 @@ static void set_bit(struct uprobes *u, uint32_t tgid, bool on)
 
 static void detach(struct uprobes *u, struct tls_target *t)
 {
+	if (t->info.lib == TLS_LIB_GO)
+		bpf_map__delete_elem(u->skel->maps.go_procs, &t->info.tgid, sizeof(t->info.tgid),
+				     0);
 	for (size_t i = 0; i < t->n_links; i++)
 		bpf_link__destroy(t->links[i]);
 	u->links -= t->n_links;
@@ -204,8 +211,16 @@ static void openssl_offsets(struct tls_file *tf, const char *path)
 	elf_file_close(&ef);
 }
 
-/* The cached description of the file at path (opened through the process's root). */
-static struct tls_file *file_get(struct uprobes *u, const char *path, enum tls_library lib)
+static void go_inspect(struct tls_file *tf, const char *path)
+{
+	int err = go_tls_inspect(path, &tf->go, &tf->reason, tf->detail, sizeof(tf->detail));
+
+	tf->lib = err == -ENOENT ? TLS_LIB_NONE : TLS_LIB_GO;
+}
+
+/* The cached description of the file at path (opened through the process's root), as a
+ * libssl (OPENSSL) or as an executable (GO). */
+static struct tls_file *file_get(struct uprobes *u, const char *path, enum tls_library asked)
 {
 	struct tls_file *tf;
 	struct stat st;
@@ -215,15 +230,19 @@ static struct tls_file *file_get(struct uprobes *u, const char *path, enum tls_l
 		return NULL;
 	key = file_key(st.st_dev, st.st_ino);
 	tf = hashmap_get(&u->files, key);
-	if (tf && tf->dev == st.st_dev && tf->ino == st.st_ino && tf->lib == lib)
+	if (tf && tf->dev == st.st_dev && tf->ino == st.st_ino && tf->asked == asked)
 		return tf;
+	free(hashmap_del(&u->files, key)); /* another file, or asked as the other kind */
 	tf = calloc(1, sizeof(*tf));
 	if (!tf)
 		return NULL;
 	tf->dev = st.st_dev;
 	tf->ino = st.st_ino;
-	openssl_offsets(tf, path);
-	tf->lib = lib;
+	tf->asked = asked;
+	if (asked == TLS_LIB_GO)
+		go_inspect(tf, path);
+	else
+		openssl_offsets(tf, path);
 	if (hashmap_put(&u->files, key, tf)) {
 		free(tf);
 		return NULL;
@@ -267,6 +286,34 @@ static int attach_openssl(struct uprobes *u, struct tls_target *t, const struct 
 	return err;
 }
 
+/* Go: entry and RET probes of Read and Write for this process, and its go_procs entry
+ * (addresses moved by the process's load bias when the executable is PIE). */
+static int attach_go(struct uprobes *u, struct tls_target *t, const struct tls_file *tf,
+		     const char *path)
+{
+	const struct go_tls_fn *fns[2] = { &tf->go.read, &tf->go.write };
+	struct bpf_program *enter[2] = { u->skel->progs.sonde_go_read,
+					 u->skel->progs.sonde_go_write };
+	struct sonde_go_proc gp = tf->go.proc;
+	uint64_t bias = 0;
+	int err = 0;
+
+	if (tf->go.pie &&
+	    (err = go_tls_load_bias(u->proc_root, t->info.tgid, &tf->go, tf->ino, &bias)))
+		return err;
+	gp.tcp_close += bias;
+	gp.unix_close += gp.unix_close ? bias : 0;
+	err = bpf_map__update_elem(u->skel->maps.go_procs, &t->info.tgid, sizeof(t->info.tgid), &gp,
+				   sizeof(gp), BPF_ANY);
+	for (int f = 0; f < 2 && !err; f++) {
+		err = add_link(u, t, enter[f], false, t->info.tgid, path, fns[f]->offset);
+		for (size_t i = 0; i < fns[f]->n_rets && !err; i++)
+			err = add_link(u, t, u->skel->progs.sonde_go_ret, false, t->info.tgid, path,
+				       fns[f]->offset + fns[f]->rets[i]);
+	}
+	return err;
+}
+
 static void target_fail(struct uprobes *u, struct tls_target *t, enum tls_reason why,
 			const char *detail)
 {
@@ -278,16 +325,13 @@ static void target_fail(struct uprobes *u, struct tls_target *t, enum tls_reason
 }
 
 /* Probes the library or executable at path (seen through the process's root). */
-static void target_probe(struct uprobes *u, struct tls_target *t, enum tls_library lib,
+/* Probes the library or executable tf, at path (seen through the process's root). */
+static void target_probe(struct uprobes *u, struct tls_target *t, struct tls_file *tf,
 			 const char *path)
 {
-	struct tls_file *tf = file_get(u, path, lib);
+	enum tls_library lib = tf->lib;
 	int err;
 
-	if (!tf) {
-		target_fail(u, t, TLS_REASON_UNREADABLE, "cannot read the file");
-		return;
-	}
 	if (t->info.state == TLS_STATE_PROBED && t->dev == tf->dev && t->ino == tf->ino)
 		return; /* the same file, probed already (an exec of the same program) */
 	detach(u, t);
@@ -298,7 +342,7 @@ static void target_probe(struct uprobes *u, struct tls_target *t, enum tls_libra
 		target_fail(u, t, tf->reason, tf->detail);
 		return;
 	}
-	err = attach_openssl(u, t, tf, path);
+	err = lib == TLS_LIB_GO ? attach_go(u, t, tf, path) : attach_openssl(u, t, tf, path);
 	if (err) {
 		char detail[TLS_DETAIL_LEN];
 
@@ -314,15 +358,30 @@ static void target_probe(struct uprobes *u, struct tls_target *t, enum tls_libra
 		 t->info.path, t->n_links);
 }
 
-/* Looks for the TLS library of t's process and probes it. */
+/* Looks for the TLS library of t's process (Go's crypto/tls in its executable, else a
+ * libssl it maps) and probes it. */
 static void target_examine(struct uprobes *u, struct tls_target *t)
 {
 	char lib[sizeof(t->info.path)], full[128];
+	struct tls_file *tf;
+	ssize_t n;
 
 	t->next_scan_ns = now_ns() + RESCAN_NS;
+	snprintf(full, sizeof(full), "%s/%u/exe", u->proc_root, t->info.tgid);
+	tf = file_get(u, full, TLS_LIB_GO);
+	if (tf && tf->lib == TLS_LIB_GO) {
+		n = readlink(full, t->info.path, sizeof(t->info.path) - 1);
+		t->info.path[n > 0 ? n : 0] = '\0';
+		target_probe(u, t, tf, full);
+		return;
+	}
 	if (find_libssl(u->proc_root, t->info.tgid, lib, sizeof(lib), full, sizeof(full))) {
 		snprintf(t->info.path, sizeof(t->info.path), "%s", lib);
-		target_probe(u, t, TLS_LIB_OPENSSL, full);
+		tf = file_get(u, full, TLS_LIB_OPENSSL);
+		if (tf)
+			target_probe(u, t, tf, full);
+		else
+			target_fail(u, t, TLS_REASON_UNREADABLE, "cannot read the file");
 		return;
 	}
 	if (t->info.state != TLS_STATE_NONE)

@@ -46,17 +46,23 @@ def make_tls_cert(directory):
 class TradeEngine(Proc):
     """The Go service (go/trade-engine). url is its base URL, e.g. http://127.0.0.1:PORT;
     addr is host:port. addr ":0" listens dual-stack on [::]; tls=True serves HTTPS
-    (HTTP/1.1) with a fresh self-signed certificate. program: the Go program, e.g.
-    "trade-engine-instrumented" (the same service with client_golang middleware)."""
+    (HTTP/1.1) with a fresh self-signed certificate (self.cert). program: the Go program,
+    e.g. "trade-engine-instrumented" (the same service with client_golang middleware), or
+    a build of the same (go/build.sh: trade-engine-stripped, trade-engine-pie).
+    upstream_ca: the certificate an https upstream must present."""
 
     def __init__(self, addr="127.0.0.1:0", pg=None, redis=None, upstream=None, tls=False,
                  extra_args=(), env=None, ready_timeout=20.0, reset_referee=True,
-                 program="trade-engine"):
+                 program="trade-engine", upstream_ca=None):
         argv = [go_bin(program), "-addr", addr]
         workdir = tempfile.mkdtemp(prefix="sonde-it-trade-engine-")
+        self.cert = None
         if tls:
             cert, key = make_tls_cert(workdir)
             argv += ["-tls-cert", cert, "-tls-key", key]
+            self.cert = cert
+        if upstream_ca:  # the certificate an https upstream must present
+            env = dict(os.environ if env is None else env, TRADE_ENGINE_UPSTREAM_CA=upstream_ca)
         for flag, val in (("-pg", pg), ("-redis", redis), ("-upstream", upstream)):
             if val:
                 argv += [flag, val]
