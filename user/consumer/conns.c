@@ -258,6 +258,7 @@ static void conn_start_plaintext(struct conns *t, struct conn *c)
 	c->head_len = 0;
 	c->plaintext = true;
 	c->peer.tls = true;
+	memset(&c->peer.cache, 0, sizeof(c->peer.cache)); /* its series were url_scheme http */
 }
 
 /* Whether e's bytes are to be looked at: plaintext, or socket bytes of a plain connection. */
