@@ -9,6 +9,8 @@
 
 #include "agent.h"
 #include "config/options.h"
+#include "events/events.h"
+#include "events/sink.h"
 #include "metrics/business.h"
 #include "http/httpd.h"
 #include "kernel/loader.h"
@@ -47,6 +49,8 @@ struct agent {
 	struct kernel_ctl kctl; /* the loader's, for procs and the consumer */
 	struct observer obs;
 	struct tcp_health tcp; /* --tcp-health families */
+	struct events events;  /* --events */
+	bool bad_config;       /* a setting failed at start (--events FILE): exit 2 */
 	struct procs procs;
 	struct consumer consumer;
 	struct httpd *httpd;
@@ -122,6 +126,7 @@ static void refresh(struct agent *a)
 	telemetry_refresh(&a->tel, &k, procs_count(&a->procs), a->loader.attached,
 			  route_overflowed(a->routes));
 	self_metrics_refresh(&a->tel.self);
+	events_refresh(&a->events);
 	for (unsigned t = 0; t <= SONDE_EV_LAST; t++)
 		telemetry_events(&a->tel, t, consumer_event_name(t), a->consumer.by_type[t]);
 	for (int r = 0; r < SONDE_LOST_NR; r++)
@@ -176,6 +181,14 @@ static int agent_start(struct agent *a)
 	if (!a->routes)
 		return -errno;
 	a->obs = (struct observer){ .tel = &a->tel, .routes = a->routes, .biz = a->biz };
+	if (a->cfg->events_file[0]) {
+		err = events_init(&a->events, a->cfg->events_file, a->cfg->events_filter,
+				  a->cfg->events_path, a->tel.reg);
+		a->bad_config = err != 0;
+		if (err)
+			return err;
+		a->obs.events = &a->events;
+	}
 	if (a->cfg->tcp_health) {
 		if ((err = tcp_health_init(&a->tcp, a->tel.reg, a->cfg->max_series)))
 			return err;
@@ -226,6 +239,7 @@ static void agent_stop(struct agent *a)
 	a->httpd = NULL;
 	loader_close(&a->loader);
 	consumer_free(&a->consumer);
+	events_free(&a->events); /* after the last exchange the connections flushed */
 	business_free(a->biz);
 	a->biz = NULL;
 	procs_free(&a->procs);
@@ -233,13 +247,24 @@ static void agent_stop(struct agent *a)
 	telemetry_free(&a->tel);
 }
 
-static void install_signals(void)
+static void on_reopen(int sig)
+{
+	sink_reopen_request();
+}
+
+static void install_signals(const struct config *cfg)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
+	struct sigaction re = { .sa_handler = on_reopen, .sa_flags = SA_RESTART };
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigemptyset(&re.sa_mask);
+	if (cfg->events_file[0]) { /* log rotation: the events file is opened again */
+		sigaction(SIGUSR1, &re, NULL);
+		sigaction(SIGHUP, &re, NULL);
+	}
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -253,7 +278,7 @@ int agent_run(const struct config *cfg)
 	a.cfg = cfg;
 	pthread_mutex_init(&a.status_lock, NULL);
 	a.status.started_unix = time(NULL);
-	install_signals();
+	install_signals(cfg);
 	err = agent_start(&a);
 	while (!err && !stop_requested) {
 		int n = loader_poll(&a.loader, POLL_MS);
@@ -276,7 +301,7 @@ int agent_run(const struct config *cfg)
 	if (!err)
 		log_info("stopping on signal");
 	agent_stop(&a);
-	return err ? 1 : 0;
+	return err ? (a.bad_config ? 2 : 1) : 0;
 }
 
 int agent_check(const struct config *cfg)

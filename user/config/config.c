@@ -224,6 +224,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	case OPT_CHECK:
 		c->cfg.check = true;
 		return 0;
+	case OPT_EVENTS_PATH:
+		c->cfg.events_path = true;
+		c->set |= set_bit(key);
+		return 0;
 	case ARGP_KEY_ARG:
 		config_diag(&c->d, NULL, "unexpected argument '%s' (options start with '--')", arg);
 		return 0;
@@ -242,6 +246,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	case OPT_MAX_SERIES:
 	case OPT_COUNTER:
 	case OPT_TCP_HEALTH:
+	case OPT_EVENTS:
+	case OPT_EVENTS_FILTER:
 	case OPT_CONFIG:
 		c->set |= set_bit(key);
 		if (config_apply(&c->cfg, key, arg, &c->d) == -ENOMEM) {
@@ -265,6 +271,7 @@ static void config_defaults(struct config *cfg)
 	cfg->route_cap = DEFAULT_ROUTE_CAP;
 	cfg->max_series = DEFAULT_MAX_SERIES;
 	cfg->tcp_health = true;
+	strcpy(cfg->events_filter, "all");
 }
 
 /* Command-line scalars replace the file's; command-line rules, routes and counters follow the
@@ -290,6 +297,12 @@ static int merge_cli(struct config *cfg, struct cli *c)
 		cfg->max_series = o->max_series;
 	if (c->set & set_bit(OPT_TCP_HEALTH))
 		cfg->tcp_health = o->tcp_health;
+	if (c->set & set_bit(OPT_EVENTS))
+		strcpy(cfg->events_file, o->events_file);
+	if (c->set & set_bit(OPT_EVENTS_FILTER))
+		strcpy(cfg->events_filter, o->events_filter);
+	if (c->set & set_bit(OPT_EVENTS_PATH))
+		cfg->events_path = o->events_path;
 	if (c->set & set_bit(OPT_VERBOSE))
 		cfg->verbose = o->verbose;
 	cfg->check = o->check;

@@ -75,6 +75,9 @@ struct config {
 	char config_file[256];	   /* --config, "" when none */
 	bool check;		   /* --check: capability table, no capture (agent_check) */
 	bool tcp_health;	   /* --tcp-health: connection outcomes and totals (default on) */
+	char events_file[256];	   /* --events, "" when off, "-" for stdout */
+	char events_filter[256];   /* --events-filter, validated; default "all" */
+	bool events_path;	   /* --events-path */
 	int verbose;		   /* -v, repeatable */
 };
 

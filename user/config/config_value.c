@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "config/config_value.h"
 #include "config/options.h"
+#include "events/filter.h"
 #include "metrics/route.h"
 #include "sonde_abi.h"
 
@@ -471,6 +472,24 @@ static int apply_routes_file(struct config *cfg, const char *path, struct config
 			 dir_len, path, d);
 }
 
+static int apply_events_filter(struct config *cfg, const char *value, struct config_diag *d)
+{
+	struct events_filter f;
+	char why[128];
+
+	if (events_filter_parse(&f, value, why, sizeof(why))) {
+		config_diag(d, "events-filter", "'%s': %s", value, why);
+		return -EINVAL;
+	}
+	if (strlen(value) >= sizeof(cfg->events_filter)) {
+		config_diag(d, "events-filter", "longer than %zu characters",
+			    sizeof(cfg->events_filter) - 1);
+		return -EINVAL;
+	}
+	strcpy(cfg->events_filter, value);
+	return 0;
+}
+
 static int apply_capture(struct config *cfg, const char *value, struct config_diag *d)
 {
 	if (!capture_mode_parse(value, &cfg->capture))
@@ -506,6 +525,12 @@ int config_apply(struct config *cfg, int key, const char *value, struct config_d
 		return apply_number(&cfg->max_series, key, value, 1, UINT32_MAX, d);
 	case OPT_TCP_HEALTH:
 		return apply_on_off(&cfg->tcp_health, key, value, d);
+	case OPT_EVENTS:
+		return copy_path(cfg->events_file, sizeof(cfg->events_file), key, "", 0, value, d);
+	case OPT_EVENTS_FILTER:
+		return apply_events_filter(cfg, value, d);
+	case OPT_EVENTS_PATH: /* only a config file gives it a value */
+		return apply_on_off(&cfg->events_path, key, value, d);
 	case OPT_CONFIG:
 		return copy_path(cfg->config_file, sizeof(cfg->config_file), key, "", 0, value, d);
 	case OPT_VERBOSE: /* only a config file gives verbose a value */

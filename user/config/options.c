@@ -55,7 +55,21 @@ const struct argp_option option_table[] = {
 	  "STATUS', e.g. 'orders_created_total POST /api/v1/orders 201' (repeatable; see "
 	  "Business counters below)",
 	  0 },
-	{ NULL, 0, NULL, 0, "Program:", 4 },
+	{ NULL, 0, NULL, 0, "Request events:", 4 },
+	{ "events", OPT_EVENTS, "FILE", 0,
+	  "Append one JSON line per HTTP exchange and database operation that --events-filter "
+	  "passes to FILE ('-': stdout); reopened on SIGUSR1 or SIGHUP (default: off)",
+	  0 },
+	{ "events-filter", OPT_EVENTS_FILTER, "TERMS", 0,
+	  "Which events are written: comma-separated terms, any of which passes an event: all, "
+	  "error, status=CODE|CLASS, duration>=D (ns, us, ms, s), sample=FRACTION of the rest "
+	  "(default all), e.g. error,duration>=250ms,sample=0.01",
+	  0 },
+	{ "events-path", OPT_EVENTS_PATH, NULL, 0,
+	  "Add the request's path (never its query string) to HTTP events; paths can carry "
+	  "secrets (in a config file: events-path = on)",
+	  0 },
+	{ NULL, 0, NULL, 0, "Program:", 5 },
 	{ "config", OPT_CONFIG, "FILE", 0,
 	  "Read settings from FILE first; flags override its single-valued keys and add to its "
 	  "select, route and counter lines",

@@ -31,6 +31,9 @@ enum opt_key {
 	OPT_CHECK,
 	OPT_USAGE,
 	OPT_TCP_HEALTH,
+	OPT_EVENTS,
+	OPT_EVENTS_FILTER,
+	OPT_EVENTS_PATH,
 };
 
 /* argp's option table (ends with a zeroed entry) and the text --help prints after it. */

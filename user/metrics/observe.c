@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "events/events.h"
 #include "metrics/business.h"
 #include "metrics/observe.h"
 #include "metrics/route.h"
@@ -87,6 +88,9 @@ void observe_http(const struct observer *o, struct conn_peer *peer, bool server,
 		telemetry_http_observe(o->tel, false, s,
 				       (ex->resp_first_ns - ex->req_first_ns) / 1e9,
 				       ex->req_body_bytes, ex->resp_body_bytes);
+	if (o->events)
+		events_http(o->events, peer, server, ex, http_method_name(method),
+			    server ? route_text(o->routes, route) : NULL);
 	if (server && o->biz)
 		business_observe(o->biz, http_method_name(method), route_text(o->routes, route),
 				 ex->status, peer->service);
@@ -129,6 +133,8 @@ void observe_db(const struct observer *o, struct conn_peer *peer, const char *sy
 
 	if (s)
 		telemetry_db_observe(o->tel, s, (op->end_ns - op->start_ns) / 1e9);
+	if (o->events)
+		events_db(o->events, peer, system, op);
 }
 
 void observe_tcp(const struct observer *o, const char *service, const struct sonde_tcp_event *e)

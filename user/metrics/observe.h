@@ -18,12 +18,14 @@ struct business;
 struct http1_exchange;
 struct db_op;
 struct sonde_tcp_event;
+struct events;
 
 struct observer {
 	struct telemetry *tel;
 	struct route_table *routes;
 	struct business *biz;	/* business counters (--counter); NULL: none */
 	struct tcp_health *tcp; /* TCP health families (--tcp-health); NULL: off */
+	struct events *events;	/* JSON lines (--events); NULL: off */
 };
 
 struct series;

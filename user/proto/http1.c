@@ -318,6 +318,8 @@ static int request_head_done(struct h1_ctx *x)
 {
 	struct h1_stream *st = x->st;
 
+	if (x->c->cur_live)
+		q_at(x->c, x->c->q_len - 1)->ex.ids = st->ids;
 	if (st->conn_close)
 		st->flags |= HTTP1_CONN_CLOSE;
 	if (st->has_te) {

@@ -64,6 +64,36 @@ enum http1_flags {
 	HTTP1_CONN_CLOSE = 1 << 7,	 /* "Connection: close" on the request or response */
 };
 
+/*
+ * The request headers that name a request, from an allow-list (no other header is kept):
+ * X-Request-ID and X-Correlation-ID as sent (optional whitespace trimmed; bytes kept as they
+ * are, invalid UTF-8 included: the events and exemplars repair it), cut at HTTP1_ID_MAX bytes
+ * with HTTP1_ID_*_CUT; W3C traceparent's trace-id and parent-id (span) as lowercase hex, only
+ * when the whole header is well formed (Trace Context §3.2), else both empty. The first of a
+ * repeated header wins. "" when absent. Response headers are not kept.
+ */
+#define HTTP1_ID_MAX 64
+
+enum http1_id_flags {
+	HTTP1_ID_REQUEST_CUT = 1 << 0,	   /* X-Request-ID longer than HTTP1_ID_MAX, cut */
+	HTTP1_ID_CORRELATION_CUT = 1 << 1, /* X-Correlation-ID the same */
+	HTTP1_ID_TRACE_BAD = 1 << 2,	   /* a traceparent was sent but malformed: ignored */
+};
+
+struct http1_ids {
+	char request_id[HTTP1_ID_MAX + 1];
+	char correlation_id[HTTP1_ID_MAX + 1];
+	char trace_id[33]; /* 32 lowercase hex digits, or "" */
+	char span_id[17];  /* 16 lowercase hex digits, or "" */
+	uint8_t flags;	   /* enum http1_id_flags */
+};
+
+/* traceparent value (n bytes, whitespace trimmed) -> ids' trace_id and span_id: 0, or
+ * -EINVAL when malformed (ids untouched). Version 00 is exactly 55 bytes; a later version
+ * may append "-..." fields (§3.2.4); version ff, an all-zero trace-id or parent-id, and
+ * uppercase hex are invalid. */
+int http1_traceparent_parse(const char *v, size_t n, struct http1_ids *ids);
+
 struct http1_exchange {
 	char method[16];	 /* as sent, NUL-terminated; cut with HTTP1_METHOD_TRUNCATED */
 	char target[256];	 /* request-target as sent; cut with HTTP1_TARGET_TRUNCATED */
@@ -76,6 +106,7 @@ struct http1_exchange {
 	uint64_t resp_last_ns;	 /* ... its last byte (close-delimited: the last data, not close) */
 	uint64_t req_body_bytes; /* body payload (chunked: decoded chunk data), gaps included */
 	uint64_t resp_body_bytes; /* same for the response */
+	struct http1_ids ids;	  /* of the request (struct http1_ids) */
 };
 
 /* Called once per complete exchange. Must not call back into the same connection. */

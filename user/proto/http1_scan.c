@@ -287,7 +287,57 @@ static enum h1_hdr header_id(const struct h1_stream *st)
 		return HDR_TRANSFER_ENCODING;
 	if (NAME_IS(st, "connection"))
 		return HDR_CONNECTION;
+	if (NAME_IS(st, "x-request-id"))
+		return HDR_REQUEST_ID;
+	if (NAME_IS(st, "x-correlation-id"))
+		return HDR_CORRELATION_ID;
+	if (NAME_IS(st, "traceparent"))
+		return HDR_TRACEPARENT;
 	return HDR_OTHER;
+}
+
+/* An id value, cut at HTTP1_ID_MAX bytes (flagged); the first of a repeated header wins. */
+static void keep_id(char dst[HTTP1_ID_MAX + 1], const char *v, size_t n, uint8_t *flags,
+		    uint8_t cut_flag)
+{
+	if (dst[0])
+		return;
+	if (n > HTTP1_ID_MAX) {
+		n = HTTP1_ID_MAX;
+		*flags |= cut_flag;
+	}
+	memcpy(dst, v, n);
+	dst[n] = 0;
+}
+
+/* The end of an id header's line: its value (leading whitespace was never stored) into
+ * st->ids. A NUL inside would end the C string early: such a value is not kept. */
+static void id_value_done(struct h1_stream *st)
+{
+	size_t n = st->idval_len;
+	struct http1_ids *ids = &st->ids;
+
+	while (n &&
+	       (st->idval[n - 1] == ' ' || st->idval[n - 1] == '\t' || st->idval[n - 1] == '\r'))
+		n--;
+	if (!n || memchr(st->idval, 0, n))
+		return;
+	if (st->hdr == HDR_REQUEST_ID)
+		keep_id(ids->request_id, st->idval, n, &ids->flags, HTTP1_ID_REQUEST_CUT);
+	else if (st->hdr == HDR_CORRELATION_ID)
+		keep_id(ids->correlation_id, st->idval, n, &ids->flags, HTTP1_ID_CORRELATION_CUT);
+	else if (!ids->trace_id[0] && http1_traceparent_parse(st->idval, n, ids))
+		ids->flags |= HTTP1_ID_TRACE_BAD;
+}
+
+/* One byte of an id header's value: kept (up to one more than fits, to know it was longer),
+ * leading whitespace dropped. */
+static void id_value_byte(struct h1_stream *st, uint8_t b)
+{
+	if (!st->idval_len && (b == ' ' || b == '\t'))
+		return;
+	if (st->idval_len <= H1_IDVAL_MAX)
+		st->idval[st->idval_len++] = (char)b;
 }
 
 static bool eq_ci(const char *p, size_t n, const char *lit)
@@ -359,6 +409,7 @@ static int scan_header_byte(struct h1_stream *st, uint8_t b, bool *end)
 			st->val_len = 0;
 			st->val_over = false;
 			st->nelem = 0;
+			st->idval_len = 0;
 		} else if (!is_tchar(b)) {
 			return -EBADMSG; /* RFC 9112 §5.1: no whitespace before the colon */
 		} else if (st->name_len < H1_NAME_MAX) {
@@ -368,6 +419,15 @@ static int scan_header_byte(struct h1_stream *st, uint8_t b, bool *end)
 		}
 		return 0;
 	case HL_VALUE:
+		if (st->hdr >= HDR_REQUEST_ID) {
+			if (b != '\n') {
+				id_value_byte(st, b);
+				return 0;
+			}
+			id_value_done(st);
+			st->sub = HL_START;
+			return 0;
+		}
 		if (b == '\n' || b == ',') {
 			if (b == '\n')
 				st->sub = HL_START;
@@ -492,5 +552,45 @@ int http1_scan_chunk_end(struct h1_stream *st, const uint8_t *p, size_t n, size_
 			return -EBADMSG;
 	}
 	*used = i;
+	return 0;
+}
+
+/* ---- W3C Trace Context ---------------------------------------------------------------- */
+
+static bool lower_hex(const char *p, size_t n, bool *all_zero)
+{
+	*all_zero = true;
+	for (size_t i = 0; i < n; i++) {
+		if (!is_digit((uint8_t)p[i]) && (p[i] < 'a' || p[i] > 'f'))
+			return false;
+		if (p[i] != '0')
+			*all_zero = false;
+	}
+	return true;
+}
+
+int http1_traceparent_parse(const char *v, size_t n, struct http1_ids *ids)
+{
+	bool zero;
+
+	/* version "-" trace-id(32) "-" parent-id(16) "-" flags(2) */
+	if (n < 55 || v[2] != '-' || v[35] != '-' || v[52] != '-')
+		return -EINVAL;
+	if (!lower_hex(v, 2, &zero) || (v[0] == 'f' && v[1] == 'f'))
+		return -EINVAL;
+	if (zero && n != 55) /* version 00 has exactly these four fields */
+		return -EINVAL;
+	if (n > 55 && v[55] != '-') /* later versions may only append "-..." */
+		return -EINVAL;
+	if (!lower_hex(v + 53, 2, &zero))
+		return -EINVAL;
+	if (!lower_hex(v + 3, 32, &zero) || zero)
+		return -EINVAL;
+	if (!lower_hex(v + 36, 16, &zero) || zero)
+		return -EINVAL;
+	memcpy(ids->trace_id, v + 3, 32);
+	ids->trace_id[32] = 0;
+	memcpy(ids->span_id, v + 36, 16);
+	ids->span_id[16] = 0;
 	return 0;
 }

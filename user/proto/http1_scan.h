@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/http1.h"
+
 #define H1_METHOD_TOKEN_MAX 32	     /* a longer "method" is not HTTP */
 #define H1_HEAD_MAX (2u << 20)	     /* start line + header section; Go allows 1 MiB */
 #define H1_CHUNK_EXT_MAX (64u << 10) /* chunk extensions of one chunk-size line */
@@ -58,7 +60,19 @@ enum { HL_START, HL_NAME, HL_VALUE, HL_SKIP, HL_END_LF };
 enum { CS_DIGITS, CS_EXT, CS_LF };
 enum { CE_CR, CE_LF };
 
-enum h1_hdr { HDR_OTHER, HDR_CONTENT_LENGTH, HDR_TRANSFER_ENCODING, HDR_CONNECTION };
+enum h1_hdr {
+	HDR_OTHER,
+	HDR_CONTENT_LENGTH,
+	HDR_TRANSFER_ENCODING,
+	HDR_CONNECTION,
+	HDR_REQUEST_ID, /* the id headers (struct http1_ids): whole values, no list split */
+	HDR_CORRELATION_ID,
+	HDR_TRACEPARENT,
+};
+
+/* bytes of an id header's value kept while scanning: the longest id, or a version-00
+ * traceparent with room for trimmed whitespace; one more says "longer" */
+#define H1_IDVAL_MAX 72
 
 /* One direction of a connection; everything from state to cl is reset per message. */
 struct h1_stream {
@@ -81,6 +95,9 @@ struct h1_stream {
 	char val[H1_VALUE_MAX];
 	char method[16];
 	char target[256];
+	uint8_t idval_len;
+	char idval[H1_IDVAL_MAX + 1]; /* value of the id header being read */
+	struct http1_ids ids;	      /* id headers of this message's head */
 };
 
 int http1_scan_request_line(struct h1_stream *st, const uint8_t *p, size_t n, size_t *used,

@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "events/json.h"
+#include "proto/http1.h"
+#include "util/utf8.h"
+
+/* The escaped form of one character: its bytes, or an escape; returns its length. */
+static size_t escape_char(const char *s, size_t n, char e[8], size_t *adv)
+{
+	unsigned char c = (unsigned char)s[0];
+
+	*adv = 1;
+	if (c == '"' || c == '\\') {
+		e[0] = '\\';
+		e[1] = (char)c;
+		return 2;
+	}
+	if (c < 0x20) {
+		if (c == '\n' || c == '\r' || c == '\t') {
+			e[0] = '\\';
+			e[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+			return 2;
+		}
+		return (size_t)snprintf(e, 8, "\\u%04x", c);
+	}
+	if (c < 0x80) {
+		e[0] = (char)c;
+		return 1;
+	}
+	if (!utf8_seq(s, n, adv)) {
+		memcpy(e, "\\ufffd", 6);
+		return 6;
+	}
+	memcpy(e, s, *adv);
+	return *adv;
+}
+
+size_t json_escape(const char *s, size_t n, char *out, size_t cap, size_t max)
+{
+	size_t w = 0, i = 0, adv, k;
+	char e[8];
+
+	if (max > cap)
+		max = cap;
+	while (i < n) {
+		k = escape_char(s + i, n - i, e, &adv);
+		if (w + k > max)
+			break;
+		memcpy(out + w, e, k);
+		w += k;
+		i += adv;
+	}
+	return w;
+}
+
+size_t json_rfc3339_ns(int64_t wall_ns, char out[32])
+{
+	time_t sec;
+	struct tm tm;
+	size_t n;
+
+	if (wall_ns < 0)
+		wall_ns = 0;
+	sec = (time_t)(wall_ns / 1000000000);
+	gmtime_r(&sec, &tm);
+	n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	n += (size_t)snprintf(out + n, 32 - n, ".%09" PRId64 "Z", wall_ns % 1000000000);
+	return n;
+}
+
+struct line {
+	char *p;
+	size_t len;
+};
+
+static void put(struct line *l, const char *s, size_t n)
+{
+	memcpy(l->p + l->len, s, n);
+	l->len += n;
+}
+
+/* ,"key":"value" (nothing when value is NULL or empty) */
+static void put_str(struct line *l, const char *key, const char *v)
+{
+	if (!v || !*v)
+		return;
+	l->len += (size_t)sprintf(l->p + l->len, ",\"%s\":\"", key);
+	l->len += json_escape(v, strlen(v), l->p + l->len, EVENT_STR_MAX, EVENT_STR_MAX);
+	put(l, "\"", 1);
+}
+
+static void put_u64(struct line *l, const char *key, uint64_t v)
+{
+	l->len += (size_t)sprintf(l->p + l->len, ",\"%s\":%" PRIu64, key, v);
+}
+
+/* ,"key":N for a port the connection table formatted (digits only) */
+static void put_port(struct line *l, const char *key, const char *v)
+{
+	if (!v || !*v || strspn(v, "0123456789") != strlen(v) || strlen(v) > 5)
+		return;
+	l->len += (size_t)sprintf(l->p + l->len, ",\"%s\":%s", key, v);
+}
+
+/* A URL path: the request-target up to its query or fragment. */
+static void put_path(struct line *l, const char *target)
+{
+	size_t n = strcspn(target, "?#");
+
+	if (!n)
+		return;
+	put(l, ",\"url_path\":\"", 13);
+	l->len += json_escape(target, n, l->p + l->len, EVENT_STR_MAX, EVENT_STR_MAX);
+	put(l, "\"", 1);
+}
+
+/*
+ * Bound: 17 strings of at most EVENT_STR_MAX + 24 bytes (key, quotes), 5 numbers of at most
+ * 48, the time and kind: under EVENT_LINE_MAX.
+ */
+_Static_assert(17 * (EVENT_STR_MAX + 24) + 5 * 48 + 64 < EVENT_LINE_MAX, "a line fits");
+
+size_t event_render(const struct event_record *r, char out[EVENT_LINE_MAX])
+{
+	struct line l = { .p = out };
+	char ts[32];
+
+	put(&l, "{\"time\":\"", 9);
+	put(&l, ts, json_rfc3339_ns(r->wall_ns, ts));
+	put(&l, "\"", 1);
+	put_str(&l, "kind", r->kind);
+	put_str(&l, "service_name", r->service);
+	put_str(&l, "http_request_method", r->method);
+	put_str(&l, "http_route", r->route);
+	if (r->path)
+		put_path(&l, r->path);
+	if (r->status)
+		put_u64(&l, "http_response_status_code", r->status);
+	if (r->has_bodies) {
+		put_u64(&l, "request_body_size", r->req_body);
+		put_u64(&l, "response_body_size", r->resp_body);
+	}
+	put_str(&l, "db_system_name", r->db_system);
+	put_str(&l, "db_operation_name", r->db_operation);
+	put_str(&l, "error_type", r->error_type);
+	put_u64(&l, "duration_ns", r->duration_ns);
+	put_str(&l, "server_address", r->server_address);
+	put_port(&l, "server_port", r->server_port);
+	put_str(&l, "client_address", r->client_address);
+	put_port(&l, "client_port", r->client_port);
+	if (r->ids) {
+		put_str(&l, "request_id", r->ids->request_id);
+		put_str(&l, "correlation_id", r->ids->correlation_id);
+		put_str(&l, "trace_id", r->ids->trace_id);
+		put_str(&l, "span_id", r->ids->span_id);
+	}
+	put(&l, "}\n", 2);
+	return l.len;
+}

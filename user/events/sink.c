@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "events/sink.h"
+#include "util/log.h"
+
+#define IDLE_NS 20000000L	    /* the writer looks at an empty ring every 20 ms */
+#define CLOCK_EVERY_NS 1000000000LL /* re-measures the clock offset once a second */
+#define DRAIN_NS 1000000000LL	    /* at close, how long queued lines may take */
+
+static volatile sig_atomic_t reopen_requested;
+
+struct sink {
+	char *path; /* NULL: stdout */
+	int fd;
+	pthread_t thread;
+	_Atomic bool stop;
+	_Atomic uint64_t head, tail; /* bytes ever queued / ever taken by the writer */
+	_Atomic int64_t offset_ns;   /* CLOCK_REALTIME - CLOCK_MONOTONIC */
+	_Atomic uint64_t lines, dropped_full, dropped_io, written, reopens;
+	char ring[SINK_RING_BYTES];
+};
+
+static int64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/*
+ * The wall-clock offset of the monotonic clock: CLOCK_REALTIME read between two
+ * CLOCK_MONOTONIC reads, the tightest bracket of five, taken at its middle. Its error is half
+ * the bracket (well under a microsecond here); re-measured every second, it follows NTP
+ * steps and slews within a second.
+ */
+static int64_t measure_offset(void)
+{
+	int64_t best = INT64_MAX, off = 0, m1, r, m2;
+
+	for (int i = 0; i < 5; i++) {
+		m1 = clock_ns(CLOCK_MONOTONIC);
+		r = clock_ns(CLOCK_REALTIME);
+		m2 = clock_ns(CLOCK_MONOTONIC);
+		if (m2 - m1 < best) {
+			best = m2 - m1;
+			off = r - (m1 + (m2 - m1) / 2);
+		}
+	}
+	return off;
+}
+
+static int open_path(const char *path)
+{
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0640);
+}
+
+static void reopen(struct sink *s)
+{
+	int fd;
+
+	reopen_requested = 0;
+	if (!s->path)
+		return;
+	fd = open_path(s->path);
+	if (fd < 0) {
+		log_error("events: cannot reopen %s: %s; still writing to the file open before",
+			  s->path, strerror(errno));
+		return;
+	}
+	close(s->fd);
+	s->fd = fd;
+	atomic_fetch_add_explicit(&s->reopens, 1, memory_order_relaxed);
+}
+
+static uint64_t count_lines(const char *p, size_t n)
+{
+	uint64_t k = 0;
+	const char *e = p + n;
+
+	while ((p = memchr(p, '\n', (size_t)(e - p)))) {
+		k++;
+		p++;
+	}
+	return k;
+}
+
+/* Writes some of the queued bytes: 1 when it made progress, 0 when it had to wait. */
+static int write_some(struct sink *s, uint64_t tail, uint64_t head)
+{
+	size_t off = tail % SINK_RING_BYTES, n = head - tail;
+	struct pollfd pfd = { .fd = s->fd, .events = POLLOUT };
+	ssize_t w;
+
+	if (n > SINK_RING_BYTES - off)
+		n = SINK_RING_BYTES - off;
+	w = write(s->fd, s->ring + off, n);
+	if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+		poll(&pfd, 1, 100); /* a full pipe or a slow device: the ring absorbs it */
+		return 0;
+	}
+	if (w < 0) {
+		/* the reader went away or the disk is full: these lines are lost, not retried */
+		atomic_fetch_add_explicit(&s->dropped_io, count_lines(s->ring + off, n),
+					  memory_order_relaxed);
+		w = (ssize_t)n;
+	} else {
+		atomic_fetch_add_explicit(&s->written, (uint64_t)w, memory_order_relaxed);
+	}
+	atomic_store_explicit(&s->tail, tail + (uint64_t)w, memory_order_release);
+	return 1;
+}
+
+static void *writer_main(void *arg)
+{
+	struct sink *s = arg;
+	int64_t next_clock = 0, deadline = 0, now;
+	struct timespec idle = { 0, IDLE_NS };
+	uint64_t tail, head;
+
+	for (;;) {
+		now = clock_ns(CLOCK_MONOTONIC);
+		if (now >= next_clock) {
+			atomic_store(&s->offset_ns, measure_offset());
+			next_clock = now + CLOCK_EVERY_NS;
+		}
+		if (reopen_requested)
+			reopen(s);
+		tail = atomic_load_explicit(&s->tail, memory_order_relaxed);
+		head = atomic_load_explicit(&s->head, memory_order_acquire);
+		if (atomic_load(&s->stop)) {
+			if (!deadline)
+				deadline = now + DRAIN_NS;
+			if (head == tail || now >= deadline)
+				return NULL;
+		}
+		if (head == tail)
+			nanosleep(&idle, NULL);
+		else
+			write_some(s, tail, head);
+	}
+}
+
+struct sink *sink_open(const char *path)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	int err;
+
+	if (!s)
+		return NULL;
+	s->fd = -1;
+	if (strcmp(path, "-")) {
+		s->path = strdup(path);
+		if (!s->path || (s->fd = open_path(path)) < 0)
+			goto fail;
+	} else if ((s->fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3)) < 0) {
+		goto fail;
+	}
+	atomic_store(&s->offset_ns, measure_offset());
+	err = pthread_create(&s->thread, NULL, writer_main, s);
+	if (err) {
+		errno = err;
+		goto fail;
+	}
+	return s;
+fail:
+	err = errno;
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s->path);
+	free(s);
+	errno = err;
+	return NULL;
+}
+
+void sink_close(struct sink *s)
+{
+	if (!s)
+		return;
+	atomic_store(&s->stop, true);
+	pthread_join(s->thread, NULL);
+	close(s->fd);
+	free(s->path);
+	free(s);
+}
+
+int sink_push(struct sink *s, const char *line, size_t len)
+{
+	uint64_t head = atomic_load_explicit(&s->head, memory_order_relaxed);
+	uint64_t tail = atomic_load_explicit(&s->tail, memory_order_acquire);
+	size_t off = head % SINK_RING_BYTES, first;
+
+	if (len > SINK_RING_BYTES - (head - tail)) {
+		atomic_fetch_add_explicit(&s->dropped_full, 1, memory_order_relaxed);
+		return -ENOSPC;
+	}
+	first = SINK_RING_BYTES - off < len ? SINK_RING_BYTES - off : len;
+	memcpy(s->ring + off, line, first);
+	memcpy(s->ring, line + first, len - first);
+	atomic_store_explicit(&s->head, head + len, memory_order_release);
+	atomic_fetch_add_explicit(&s->lines, 1, memory_order_relaxed);
+	return 0;
+}
+
+void sink_reopen_request(void)
+{
+	reopen_requested = 1;
+}
+
+void sink_counts(const struct sink *s, struct sink_counts *out)
+{
+	struct sink *m = (struct sink *)s; /* atomic loads take non-const pointers */
+
+	out->lines = atomic_load_explicit(&m->lines, memory_order_relaxed);
+	out->dropped_full = atomic_load_explicit(&m->dropped_full, memory_order_relaxed);
+	out->dropped_io = atomic_load_explicit(&m->dropped_io, memory_order_relaxed);
+	out->written = atomic_load_explicit(&m->written, memory_order_relaxed);
+	out->reopens = atomic_load_explicit(&m->reopens, memory_order_relaxed);
+}
+
+int64_t sink_wall_ns(const struct sink *s, uint64_t mono_ns)
+{
+	struct sink *m = (struct sink *)s;
+
+	return (int64_t)mono_ns + atomic_load_explicit(&m->offset_ns, memory_order_relaxed);
+}
