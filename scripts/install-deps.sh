@@ -18,6 +18,7 @@ test_pkgs=(
 	libcmocka-dev clang-format # unit tests, the style check
 	libclang-rt-dev            # fuzz targets: clang's fuzzer and sanitizer runtimes
 	python3 python3-yaml       # integration tests (standard library), deploy checks (yaml)
+	python3-prometheus-client  # its OpenMetrics parser checks sonde's OpenMetrics text
 	# Go test programs, built offline in GOPATH mode from these sources
 	golang-go golang-github-go-chi-chi-dev golang-github-jackc-pgx-v4-dev
 	golang-github-jackc-pgconn-dev golang-github-lib-pq-dev

@@ -17,6 +17,7 @@
 #include "kernel/probe.h"
 #include "kernel/uprobes.h"
 #include "util/log.h"
+#include "util/wallclock.h"
 #include "consumer/consumer.h"
 #include "procs/procs.h"
 #include "metrics/observe.h"
@@ -126,6 +127,7 @@ static void refresh(struct agent *a)
 	telemetry_refresh(&a->tel, &k, procs_count(&a->procs), a->loader.attached,
 			  route_overflowed(a->routes));
 	self_metrics_refresh(&a->tel.self);
+	wallclock_refresh(); /* event times and exemplars follow NTP within a second */
 	events_refresh(&a->events);
 	for (unsigned t = 0; t <= SONDE_EV_LAST; t++)
 		telemetry_events(&a->tel, t, consumer_event_name(t), a->consumer.by_type[t]);

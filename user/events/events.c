@@ -10,6 +10,7 @@
 #include "proto/db_op.h"
 #include "proto/http1.h"
 #include "util/log.h"
+#include "util/wallclock.h"
 
 enum { PUB_LINES, PUB_FULL, PUB_IO, PUB_CUT, PUB_TRACE };
 
@@ -100,7 +101,7 @@ void events_http(struct events *ev, const struct conn_peer *peer, bool server,
 	count_ids(ev, &ex->ids);
 	if (!events_filter_pass(&ev->filter, dur, ex->status, false))
 		return;
-	r.wall_ns = sink_wall_ns(ev->sink, ex->req_first_ns);
+	r.wall_ns = wallclock_ns(ex->req_first_ns);
 	if (server) {
 		r.server_port = peer->local_port;
 		r.client_address = peer->address;
@@ -129,7 +130,7 @@ void events_db(struct events *ev, const struct conn_peer *peer, const char *syst
 
 	if (!events_filter_pass(&ev->filter, dur, 0, op->error_type[0] != 0))
 		return;
-	r.wall_ns = sink_wall_ns(ev->sink, op->start_ns);
+	r.wall_ns = wallclock_ns(op->start_ns);
 	emit(ev, &r);
 }
 

@@ -14,9 +14,8 @@
 #include "events/sink.h"
 #include "util/log.h"
 
-#define IDLE_NS 20000000L	    /* the writer looks at an empty ring every 20 ms */
-#define CLOCK_EVERY_NS 1000000000LL /* re-measures the clock offset once a second */
-#define DRAIN_NS 1000000000LL	    /* at close, how long queued lines may take */
+#define IDLE_NS 20000000L     /* the writer looks at an empty ring every 20 ms */
+#define DRAIN_NS 1000000000LL /* at close, how long queued lines may take */
 
 static volatile sig_atomic_t reopen_requested;
 
@@ -26,7 +25,6 @@ struct sink {
 	pthread_t thread;
 	_Atomic bool stop;
 	_Atomic uint64_t head, tail; /* bytes ever queued / ever taken by the writer */
-	_Atomic int64_t offset_ns;   /* CLOCK_REALTIME - CLOCK_MONOTONIC */
 	_Atomic uint64_t lines, dropped_full, dropped_io, written, reopens;
 	char ring[SINK_RING_BYTES];
 };
@@ -37,28 +35,6 @@ static int64_t clock_ns(clockid_t id)
 
 	clock_gettime(id, &ts);
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-/*
- * The wall-clock offset of the monotonic clock: CLOCK_REALTIME read between two
- * CLOCK_MONOTONIC reads, the tightest bracket of five, taken at its middle. Its error is half
- * the bracket (well under a microsecond here); re-measured every second, it follows NTP
- * steps and slews within a second.
- */
-static int64_t measure_offset(void)
-{
-	int64_t best = INT64_MAX, off = 0, m1, r, m2;
-
-	for (int i = 0; i < 5; i++) {
-		m1 = clock_ns(CLOCK_MONOTONIC);
-		r = clock_ns(CLOCK_REALTIME);
-		m2 = clock_ns(CLOCK_MONOTONIC);
-		if (m2 - m1 < best) {
-			best = m2 - m1;
-			off = r - (m1 + (m2 - m1) / 2);
-		}
-	}
-	return off;
 }
 
 static int open_path(const char *path)
@@ -125,16 +101,12 @@ static int write_some(struct sink *s, uint64_t tail, uint64_t head)
 static void *writer_main(void *arg)
 {
 	struct sink *s = arg;
-	int64_t next_clock = 0, deadline = 0, now;
+	int64_t deadline = 0, now;
 	struct timespec idle = { 0, IDLE_NS };
 	uint64_t tail, head;
 
 	for (;;) {
 		now = clock_ns(CLOCK_MONOTONIC);
-		if (now >= next_clock) {
-			atomic_store(&s->offset_ns, measure_offset());
-			next_clock = now + CLOCK_EVERY_NS;
-		}
 		if (reopen_requested)
 			reopen(s);
 		tail = atomic_load_explicit(&s->tail, memory_order_relaxed);
@@ -167,7 +139,6 @@ struct sink *sink_open(const char *path)
 	} else if ((s->fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3)) < 0) {
 		goto fail;
 	}
-	atomic_store(&s->offset_ns, measure_offset());
 	err = pthread_create(&s->thread, NULL, writer_main, s);
 	if (err) {
 		errno = err;
@@ -227,11 +198,4 @@ void sink_counts(const struct sink *s, struct sink_counts *out)
 	out->dropped_io = atomic_load_explicit(&m->dropped_io, memory_order_relaxed);
 	out->written = atomic_load_explicit(&m->written, memory_order_relaxed);
 	out->reopens = atomic_load_explicit(&m->reopens, memory_order_relaxed);
-}
-
-int64_t sink_wall_ns(const struct sink *s, uint64_t mono_ns)
-{
-	struct sink *m = (struct sink *)s;
-
-	return (int64_t)mono_ns + atomic_load_explicit(&m->offset_ns, memory_order_relaxed);
 }

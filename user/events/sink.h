@@ -40,8 +40,4 @@ int sink_push(struct sink *s, const char *line, size_t len);
 void sink_reopen_request(void);
 void sink_counts(const struct sink *s, struct sink_counts *out);
 
-/* Wall-clock ns of a CLOCK_MONOTONIC ns value (what bpf_ktime_get_ns() returns), with the
- * offset the writer thread measures every second (see sink.c). */
-int64_t sink_wall_ns(const struct sink *s, uint64_t mono_ns);
-
 #endif

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "http/httpd.h"
+#include "metrics/exemplar.h"
 #include "metrics/exposition.h"
 #include "util/utf8.h"
 #include "util/version.h"
@@ -91,13 +92,16 @@ static bool wants_gzip(struct MHD_Connection *c)
 
 static enum MHD_Result serve_metrics(struct httpd *h, struct MHD_Connection *c)
 {
+	const char *accept =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+	bool om = expo_accepts_openmetrics(accept); /* else 0.0.4, for clients that do not ask */
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 	char *text, *gz;
 	size_t len, gzlen;
 	bool gzipped = false;
 
-	if (registry_render(h->reg, &text, &len))
+	if (registry_render_format(h->reg, om, &text, &len))
 		return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "rendering metrics failed\n");
 	/* A failed compression still leaves a valid (identity) answer. */
 	if (wants_gzip(c) && !expo_gzip(text, len, &gz, &gzlen)) {
@@ -111,8 +115,9 @@ static enum MHD_Result serve_metrics(struct httpd *h, struct MHD_Connection *c)
 		free(text);
 		return MHD_NO;
 	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, EXPO_CONTENT_TYPE);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				om ? EXPO_CONTENT_TYPE_OM : EXPO_CONTENT_TYPE);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept, Accept-Encoding");
 	if (gzipped)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
 	ret = MHD_queue_response(c, MHD_HTTP_OK, resp);

@@ -10,6 +10,7 @@
 #include "metrics/telemetry.h"
 #include "proto/db_op.h"
 #include "proto/http1.h"
+#include "util/wallclock.h"
 
 enum { OBS_HTTP = 1, OBS_DB };
 
@@ -71,6 +72,7 @@ void observe_http(const struct observer *o, struct conn_peer *peer, bool server,
 	unsigned method = http_method_id(ex->method);
 	uint32_t route = ROUTE_ID_OVERFLOW;
 	struct series **s;
+	double seconds;
 
 	if (server) {
 		/* the service of a connection never changes: its id is looked up once */
@@ -81,13 +83,13 @@ void observe_http(const struct observer *o, struct conn_peer *peer, bool server,
 		route = route_id(o->routes, c->svc, ex->target);
 	}
 	s = http_series(o, peer, server, method, ex->status, route);
-	if (s && server)
-		telemetry_http_observe(o->tel, true, s, (ex->resp_last_ns - ex->req_first_ns) / 1e9,
-				       ex->req_body_bytes, ex->resp_body_bytes);
-	else if (s)
-		telemetry_http_observe(o->tel, false, s,
-				       (ex->resp_first_ns - ex->req_first_ns) / 1e9,
-				       ex->req_body_bytes, ex->resp_body_bytes);
+	seconds = ((server ? ex->resp_last_ns : ex->resp_first_ns) - ex->req_first_ns) / 1e9;
+	if (s)
+		telemetry_http_observe(o->tel, server, s, seconds, ex->req_body_bytes,
+				       ex->resp_body_bytes);
+	if (s && (ex->ids.trace_id[0] || ex->ids.request_id[0] || ex->ids.correlation_id[0]))
+		telemetry_http_exemplar(o->tel, server, s, seconds, &ex->ids,
+					wallclock_ns(ex->req_first_ns));
 	if (o->events)
 		events_http(o->events, peer, server, ex, http_method_name(method),
 			    server ? route_text(o->routes, route) : NULL);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "metrics/registry.h"
+#include "metrics/exemplar.h"
 #include "metrics/exposition.h"
 #include "util/hash.h"
 
@@ -36,6 +37,7 @@ struct series {
 	double value;	     /* counter or gauge value; histogram sum */
 	uint64_t count;	     /* histogram observations */
 	const char **values; /* n_labels copies, stored after buckets */
+	struct exemplar *ex; /* histogram: one per bucket; NULL until the first (release) */
 	uint64_t buckets[];  /* histogram: n_bounds + 1 non-cumulative counts, the last for +Inf */
 };
 
@@ -83,8 +85,10 @@ static void metric_free(struct metric *m)
 
 	if (!m)
 		return;
-	for (i = 0; i < m->n_series; i++)
+	for (i = 0; i < m->n_series; i++) {
+		free((*series_at(m->blocks, i))->ex);
 		free(*series_at(m->blocks, i));
+	}
 	for (i = 0; i < SERIES_BLOCKS; i++)
 		free(m->blocks[i]);
 	for (i = 0; i < m->n_labels; i++)
@@ -502,6 +506,23 @@ int series_observe(struct metric *m, struct series *s, double v)
 	return 0;
 }
 
+int series_exemplar(struct metric *m, struct series *s, double v, const struct http1_ids *ids,
+		    int64_t wall_ns)
+{
+	struct exemplar *ex = s->ex;
+
+	if (!m || !s || m->kind != METRIC_HISTOGRAM || !isfinite(v))
+		return -EINVAL;
+	if (!ex) {
+		ex = calloc(m->n_bounds + 1, sizeof(*ex));
+		if (!ex)
+			return -ENOMEM;
+		__atomic_store_n(&s->ex, ex, __ATOMIC_RELEASE); /* slots zeroed before seen */
+	}
+	exemplar_set(&ex[bucket_index(m, v)], ids, v, wall_ns);
+	return 0;
+}
+
 int metric_add(struct metric *m, const char *const *label_values, double v)
 {
 	/* A counter only goes up, and an infinite one would stay +Inf forever. */
@@ -553,15 +574,18 @@ static const char *kind_name(enum metric_kind kind)
 	}
 }
 
+/* OpenMetrics names a counter's family without the "_total" its samples carry. */
 static void render_header(struct expo_buf *b, const char *name, const char *help,
-			  enum metric_kind kind)
+			  enum metric_kind kind, bool om)
 {
+	int n = (int)(om && kind == METRIC_COUNTER ? om_counter_family_len(name) : strlen(name));
+
 	if (*help) {
-		expo_buf_printf(b, "# HELP %s ", name);
+		expo_buf_printf(b, "# HELP %.*s ", n, name);
 		expo_buf_help(b, help, strlen(help));
 		expo_buf_put(b, "\n", 1);
 	}
-	expo_buf_printf(b, "# TYPE %s %s\n", name, kind_name(kind));
+	expo_buf_printf(b, "# TYPE %.*s %s\n", n, name, kind_name(kind));
 }
 
 /* The escaped label pairs of one series, a="x",b="y", shared by all its lines. */
@@ -600,8 +624,9 @@ static void line_start(struct expo_buf *b, const struct metric *m, const char *s
 }
 
 static void render_histogram(struct expo_buf *b, const struct metric *m, const struct snap *sn,
-			     const uint64_t *buckets, const struct expo_buf *lab)
+			     const uint64_t *buckets, const struct expo_buf *lab, bool om)
 {
+	const struct exemplar *ex = om ? __atomic_load_n(&sn->s->ex, __ATOMIC_ACQUIRE) : NULL;
 	uint64_t cum = 0;
 	size_t i;
 
@@ -609,6 +634,8 @@ static void render_histogram(struct expo_buf *b, const struct metric *m, const s
 		cum += buckets[i];
 		line_start(b, m, "_bucket", lab, m->le_text[i]);
 		expo_buf_u64(b, cum);
+		if (ex)
+			exemplar_render(b, &ex[i]);
 		expo_buf_put(b, "\n", 1);
 	}
 	line_start(b, m, "_sum", lab, NULL);
@@ -668,8 +695,9 @@ static int snapshot(struct metric *m, struct snap **out, uint64_t **out_buckets,
 	return 0;
 }
 
-static int render_family(struct expo_buf *b, struct metric *m)
+static int render_family(struct expo_buf *b, struct metric *m, bool om)
 {
+	const char *om_suffix;
 	struct expo_buf lab = { 0 };
 	size_t nb = m->n_bounds + 1, n, i;
 	struct snap *sn;
@@ -679,15 +707,20 @@ static int render_family(struct expo_buf *b, struct metric *m)
 	err = snapshot(m, &sn, &bk, &n);
 	if (err)
 		return err;
-	render_header(b, m->name, m->help, m->kind);
+	render_header(b, m->name, m->help, m->kind, om);
+	/* an OpenMetrics counter sample is named <family>_total */
+	om_suffix =
+		om && m->kind == METRIC_COUNTER && om_counter_family_len(m->name) == strlen(m->name)
+			? "_total"
+			: "";
 	/* Escaping happens once per series, not once per line: a histogram has many. */
 	for (i = 0; i < n && !lab.err; i++) {
 		series_labels(&lab, m, sn[i].s);
 		if (m->kind == METRIC_HISTOGRAM) {
-			render_histogram(b, m, &sn[i], bk + i * nb, &lab);
+			render_histogram(b, m, &sn[i], bk + i * nb, &lab, om);
 			continue;
 		}
-		line_start(b, m, "", &lab, NULL);
+		line_start(b, m, om_suffix, &lab, NULL);
 		expo_buf_double(b, sn[i].value);
 		expo_buf_put(b, "\n", 1);
 	}
@@ -698,14 +731,14 @@ static int render_family(struct expo_buf *b, struct metric *m)
 	return err;
 }
 
-static void render_dropped(struct expo_buf *b, struct metric *const *fams, size_t n)
+static void render_dropped(struct expo_buf *b, struct metric *const *fams, size_t n, bool om)
 {
 	size_t i;
 
 	render_header(b, METRIC_DROPPED_NAME,
 		      "Samples dropped because their metric family reached its series cap "
 		      "(--max-series).",
-		      METRIC_COUNTER);
+		      METRIC_COUNTER, om);
 	for (i = 0; i < n; i++) {
 		uint64_t d = metric_dropped(fams[i]);
 
@@ -716,6 +749,11 @@ static void render_dropped(struct expo_buf *b, struct metric *const *fams, size_
 }
 
 int registry_render(struct registry *r, char **out, size_t *len)
+{
+	return registry_render_format(r, false, out, len);
+}
+
+int registry_render_format(struct registry *r, bool om, char **out, size_t *len)
 {
 	struct expo_buf b = { 0 };
 	struct metric **fams;
@@ -734,9 +772,11 @@ int registry_render(struct registry *r, char **out, size_t *len)
 	if (!fams)
 		return -ENOMEM;
 	for (i = 0; i < n && !err; i++)
-		err = render_family(&b, fams[i]);
+		err = render_family(&b, fams[i], om);
 	if (!err)
-		render_dropped(&b, fams, n);
+		render_dropped(&b, fams, n, om);
+	if (!err && om)
+		expo_buf_puts(&b, "# EOF\n");
 	free(fams);
 	if (err) {
 		expo_buf_free(&b);

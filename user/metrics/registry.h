@@ -13,6 +13,7 @@
 #ifndef SONDE_METRICS_REGISTRY_H
 #define SONDE_METRICS_REGISTRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -77,5 +78,19 @@ size_t metric_series_count(const struct metric *m);
  * series in creation order. Returns 0, -EINVAL or -ENOMEM.
  */
 int registry_render(struct registry *r, char **out, size_t *len);
+/*
+ * The same, or with om the OpenMetrics 1.0 text format: counter families named without
+ * "_total", an exemplar on each histogram bucket that has one (metrics/exemplar.h), and
+ * "# EOF" at the end.
+ */
+int registry_render_format(struct registry *r, bool om, char **out, size_t *len);
+
+/*
+ * Keeps the ids of a request as the exemplar of the bucket v falls in (histograms only;
+ * the writer thread). 0, -EINVAL, -ENOMEM.
+ */
+struct http1_ids;
+int series_exemplar(struct metric *m, struct series *s, double v, const struct http1_ids *ids,
+		    int64_t wall_ns);
 
 #endif

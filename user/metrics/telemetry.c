@@ -304,6 +304,14 @@ void telemetry_http_observe(struct telemetry *t, bool server,
 	}
 }
 
+void telemetry_http_exemplar(struct telemetry *t, bool server,
+			     struct series *const s[TEL_HTTP_FAMILIES], double seconds,
+			     const struct http1_ids *ids, int64_t wall_ns)
+{
+	series_exemplar(server ? t->http_server_duration : t->http_client_duration, s[0], seconds,
+			ids, wall_ns);
+}
+
 bool telemetry_db_series(struct telemetry *t, const struct db_labels *l, struct series **out)
 {
 	const char *v[] = { l->system,	       l->operation,   l->error_type,

@@ -86,6 +86,11 @@ bool telemetry_http_series(struct telemetry *t, bool server, const struct http_l
 void telemetry_http_observe(struct telemetry *t, bool server,
 			    struct series *const s[TEL_HTTP_FAMILIES], double seconds,
 			    uint64_t req_body, uint64_t resp_body);
+/* The request's ids as the exemplar of its duration bucket (OpenMetrics scrapes). */
+struct http1_ids;
+void telemetry_http_exemplar(struct telemetry *t, bool server,
+			     struct series *const s[TEL_HTTP_FAMILIES], double seconds,
+			     const struct http1_ids *ids, int64_t wall_ns);
 bool telemetry_db_series(struct telemetry *t, const struct db_labels *l, struct series **out);
 void telemetry_db_observe(struct telemetry *t, struct series *s, double seconds);
 
