@@ -672,6 +672,73 @@ def check_sonde_config():
         print("ConfigMap sonde.conf accepted by sonde's parser (exit %d: %s)" % (rc, out.strip().splitlines()[-1] if out.strip() else ""))
 
 
+def event_fields():
+    """The JSON keys sonde's event lines can carry, read from user/events/json.c."""
+    with open(os.path.join(ROOT, "user", "events", "json.c")) as f:
+        src = f.read()
+    return set(re.findall(r'put_(?:str|u64|port)\(&l, "(\w+)"', src)) | {"time", "url_path"}
+
+
+def check_events_deploy():
+    """Request events, statically (Loki, promtail and Grafana are not packaged here): the
+    promtail snippet reads the file sonde.conf's example writes, extracts fields sonde
+    writes, labels service_name and route; the systemd unit may write that file's
+    directory, and logrotate signals sonde to reopen it; Grafana links both exemplar ids to the Loki
+    datasource, and every latency quantile panel asks for exemplars."""
+    yaml = yaml_mod()
+    with open(os.path.join(DEPLOY, "sonde.conf")) as f:
+        m = re.search(r"^#events = (/\S+)$", f.read(), re.M)
+    check(m, "deploy/sonde.conf has no '#events = /PATH' example")
+    path = m.group(1)
+    with open(os.path.join(DEPLOY, "promtail", "promtail.yml")) as f:
+        pt = yaml.safe_load(f)
+    sc = pt["scrape_configs"][0]
+    check(sc["static_configs"][0]["labels"]["__path__"] == path,
+          "promtail reads %s, sonde.conf writes %s" % (sc["static_configs"][0]["labels"]["__path__"], path))
+    stages = {k: v for st in sc["pipeline_stages"] for k, v in st.items()}
+    fields = event_fields()
+    missing = [v for v in stages["json"]["expressions"].values() if v not in fields]
+    check(not missing, "promtail extracts fields sonde never writes: %s" % missing)
+    check({"service_name", "route"} <= set(stages["labels"]), "promtail labels: %s" % stages["labels"])
+    check(stages["timestamp"]["source"] == "time", "promtail timestamp source")
+    with open(os.path.join(DEPLOY, "systemd", "sonde.service")) as f:
+        unit = f.read()
+    d = os.path.dirname(path)
+    rw = re.findall(r"^ReadWritePaths=(.*)$", unit, re.M)
+    logs = re.findall(r"^LogsDirectory=(\S+)$", unit, re.M)
+    check(any(d == "/var/log/" + x for x in logs) or any(d in r.split() for r in rw),
+          "the unit does not let sonde write %s" % d)
+    with open(os.path.join(DEPLOY, "promtail", "logrotate-sonde")) as f:
+        lr = f.read()
+    check(path in lr and "--signal=SIGUSR1" in lr, "logrotate-sonde does not signal sonde")
+    with open(os.path.join(DEPLOY, "grafana", "provisioning", "datasources", "sonde.yaml")) as f:
+        ds = yaml.safe_load(f)["datasources"]
+    loki = [x for x in ds if x["type"] == "loki"]
+    prom = [x for x in ds if x["type"] == "prometheus"][0]
+    check(loki, "no Loki datasource")
+    dests = {x["name"]: x["url"] for x in prom["jsonData"]["exemplarTraceIdDestinations"]}
+    check(set(dests) == {"trace_id", "request_id"}, "exemplar links: %s" % sorted(dests))
+    for name, url in dests.items():
+        check('"datasource":"%s"' % loki[0]["uid"] in url and ("| json | %s=" % name) in url
+              and name in fields, "exemplar link %s does not query Loki by %s" % (name, name))
+    n = 0
+    for path_ in sorted(os.listdir(DASH_DIR)):
+        with open(os.path.join(DASH_DIR, path_)) as f:
+            dash = json.load(f)
+        stack = list(dash.get("panels", []))
+        while stack:
+            p = stack.pop()
+            stack += p.get("panels", [])
+            for t in p.get("targets", []):
+                e = t.get("expr", "")
+                if "histogram_quantile" in e and "request_duration_seconds_bucket" in e:
+                    check(t.get("exemplar") is True, "%s: panel %r shows no exemplars" % (path_, p.get("title")))
+                    n += 1
+    check(n > 0, "no latency panel found")
+    print("promtail reads %s with labels %s; unit writes %s; %d latency panels link "
+          "exemplars (trace_id, request_id) to Loki" % (path, sorted(stages["labels"]), d, n))
+
+
 CHECKS = {
     "yaml": check_yaml,
     "dashboards": check_dashboards,
@@ -688,6 +755,7 @@ CHECKS = {
     "kustomize": check_kustomize,
     "container": check_container,
     "sonde-config": check_sonde_config,
+    "events-deploy": check_events_deploy,
 }
 
 
