@@ -142,6 +142,37 @@ static void build_big_environ(void)
 	free(env);
 }
 
+#define CTR_ID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define POD_UID "1b9d6b2e-3c4f-4a5b-9c8d-7e6f5a4b3c2d"
+
+/* Two processes of a pod's container on a hybrid host: the container in the v1
+ * hierarchies, "/" in the unified tree, pid 7 in its own pid namespace. 1000 has a UTS
+ * namespace of its own (HOSTNAME names its pod), 1001 the host's (hostNetwork). */
+static void build_containers(void)
+{
+	static const char cgroup[] =
+		"12:cpu,cpuacct:/kubepods/besteffort/pod" POD_UID "/" CTR_ID
+		"\n4:memory:/kubepods/besteffort/pod" POD_UID "/" CTR_ID "\n0::/\n";
+	static const char status[] = "Name:\tapi\nTgid:\t%u\nPPid:\t1\nGroups:\t\n"
+				     "NStgid:\t%u\t7\nNSpid:\t%u\t7\nThreads:\t1\n";
+	char buf[256], rel[32];
+
+	mkdir_rel("1");
+	mkdir_rel("1/ns");
+	link_rel("uts:[4026531838]", "1/ns/uts");
+	for (uint32_t pid = 1000; pid <= 1001; pid++) {
+		put_proc(pid, "api\n", "/srv/api", cgroup,
+			 ENV("DB_PASSWORD=" SECRET_1 "\0POD_NAMESPACE=shop\0HOSTNAME=api-7d9f\0"
+			     "CONTAINER_NAME=api\0"));
+		snprintf(buf, sizeof(buf), status, pid, pid, pid);
+		snprintf(rel, sizeof(rel), "%u/status", pid);
+		put_str(rel, buf);
+		mkdir_rel("%u/ns", pid);
+		snprintf(rel, sizeof(rel), "%u/ns/uts", pid);
+		link_rel(pid == 1000 ? "uts:[4026532001]" : "uts:[4026531838]", rel);
+	}
+}
+
 static void build_procs(void)
 {
 	static const char *const fds100[] = {
@@ -187,6 +218,7 @@ static void build_procs(void)
 	mkdir_rel("501");
 	put_status(501, "S (sleeping)", 500, 1, 2, false);
 	put_str("501/comm", "thread\n");
+	build_containers();
 	/* Vanished between reading status and comm. */
 	mkdir_rel("900");
 	put_status(900, "S (sleeping)", 900, 1, 1, false);
@@ -255,6 +287,35 @@ static void test_read_info_resource_attributes(void **state)
 	assert_string_equal(p.service_namespace, "edge");
 	assert_null(memmem(&p, sizeof(p), "s3cr3t", 6));
 	assert_null(memmem(&p, sizeof(p), "prod", 4));
+}
+
+static struct select_rule rule(enum select_kind kind, uint32_t num, const char *text);
+
+static void test_read_info_container(void **state)
+{
+	struct select_rule r;
+	struct proc_info p;
+
+	assert_int_equal(proc_read_info(root, 1000, &p), 0);
+	assert_int_equal(p.nstgid, 7);
+	assert_string_equal(p.cgroup, "/");
+	assert_string_equal(p.cgroup_v1, "/kubepods/besteffort/pod" POD_UID "/" CTR_ID);
+	assert_string_equal(p.ctx.container_id, CTR_ID);
+	assert_string_equal(p.ctx.pod_uid, POD_UID);
+	assert_string_equal(p.ctx.pod_name, "api-7d9f"); /* HOSTNAME: no POD_NAME */
+	assert_string_equal(p.ctx.pod_namespace, "shop");
+	assert_string_equal(p.ctx.container_name, "api");
+	assert_null(memmem(&p, sizeof(p), SECRET_1, strlen(SECRET_1)));
+	r = rule(SELECT_CGROUP, 0, "/kubepods/*");
+	assert_true(selection_match(&r, 1, &p, NULL, 0));
+	/* the node's UTS namespace: HOSTNAME is the node's name, not the pod's */
+	assert_int_equal(proc_read_info(root, 1001, &p), 0);
+	assert_string_equal(p.ctx.pod_name, "");
+	assert_string_equal(p.ctx.container_id, CTR_ID);
+	/* outside containers: nothing, and the pid is the host's */
+	assert_int_equal(proc_read_info(root, 100, &p), 0);
+	assert_int_equal(p.nstgid, 100);
+	assert_true(ctx_labels_empty(&p.ctx));
 }
 
 static void test_read_info_fallbacks(void **state)
@@ -413,8 +474,8 @@ static void test_select_port_cgroup(void **state)
 	assert_true(match1(rule(SELECT_CGROUP, 0, "/system.slice/trade.service"), 100, NULL, 0));
 	assert_true(match1(rule(SELECT_CGROUP, 0, "/kubepods.slice/*"), 200, NULL, 0));
 	assert_false(match1(rule(SELECT_CGROUP, 0, "/kubepods.slice/*"), 100, NULL, 0));
-	assert_false(match1(rule(SELECT_CGROUP, 0, "/legacy"), 100, NULL, 0)); /* v1 line */
-	assert_false(match1(rule(SELECT_CGROUP, 0, "*"), 2, NULL, 0));	       /* no cgroup known */
+	assert_true(match1(rule(SELECT_CGROUP, 0, "/legacy"), 100, NULL, 0)); /* v1 tree */
+	assert_false(match1(rule(SELECT_CGROUP, 0, "*"), 2, NULL, 0));	      /* no cgroup known */
 }
 
 static void test_select_any_rule(void **state)
@@ -463,7 +524,7 @@ static int u32_cmp(const void *a, const void *b)
    test's own pid too, without it when skip_self, in ascending order. */
 static size_t expected_tgids(uint32_t *out, bool skip_self)
 {
-	static const uint32_t ok[] = { 2, 100, 200, 300, 400, 600, 700, 800, 801 };
+	static const uint32_t ok[] = { 2, 100, 200, 300, 400, 600, 700, 800, 801, 1000, 1001 };
 	uint32_t self = (uint32_t)getpid();
 	struct proc_info p;
 	bool self_listed = false;
@@ -558,6 +619,7 @@ int main(void)
 		cmocka_unit_test(test_read_info_resource_attributes),
 		cmocka_unit_test(test_read_info_fallbacks),
 		cmocka_unit_test(test_read_info_environ_bounded),
+		cmocka_unit_test(test_read_info_container),
 		cmocka_unit_test(test_read_info_gone),
 		cmocka_unit_test(test_listening_ports),
 		cmocka_unit_test(test_listening_ports_none_and_gone),

@@ -9,6 +9,8 @@
  * allocation beyond its directory listings.
  */
 #include "procs/procfs.h"
+#include "procs/container.h"
+#include "procs/environ.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -22,8 +24,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Environments can be megabytes; the OTEL_* variables sit among the first few. */
-#define ENVIRON_READ_MAX (256 * 1024)
 #define DELETED_SUFFIX " (deleted)"
 #define TCP_LISTEN 0x0A /* TCP_LISTEN in the kernel's tcp_states.h, as net/tcp prints it */
 
@@ -140,12 +140,14 @@ enum {
 	STATUS_TGID = 1 << 1,
 	STATUS_PPID = 1 << 2,
 	STATUS_THREADS = 1 << 3,
+	STATUS_NSTGID = 1 << 4,
 };
 
 struct status_fields {
 	unsigned int want, seen;
 	char state;
 	uint32_t tgid, ppid, threads;
+	uint32_t nstgid; /* the innermost pid namespace's number: NStgid's last field */
 };
 
 static bool field_u32(const char *line, const char *key, uint32_t *out)
@@ -177,6 +179,11 @@ static int status_line(void *ctx, char *line)
 		st->seen |= STATUS_PPID;
 	} else if (field_u32(line, "Threads:", &st->threads)) {
 		st->seen |= STATUS_THREADS;
+	} else if (!strncmp(line, "NStgid:", 7)) {
+		const char *last = strrchr(line, '\t');
+
+		if (field_u32(last ? last : line + 6, last ? "\t" : ":", &st->nstgid))
+			st->seen |= STATUS_NSTGID;
 	}
 	/* Stop once everything wanted is seen: the rest of status is large. */
 	return (st->seen & st->want) == st->want;
@@ -218,227 +225,71 @@ static int read_exe(int dirfd, char *exe, size_t size)
 }
 
 struct cgroup_ctx {
-	char *out;
-	size_t size;
+	struct proc_info *out;
+	struct ctr_ref ctr; /* the first line naming a container, else a pod */
 };
 
+/* "hierarchy:controllers:path" per line: cgroup v2 is "0::/path"; on a hybrid host the v1
+ * hierarchies hold the containers while every process sits at "/" in the unified tree. */
 static int cgroup_line(void *ctx, char *line)
 {
 	struct cgroup_ctx *c = ctx;
+	char *path = strchr(line, ':');
+	struct ctr_ref r;
 
-	/* cgroup v2 is hierarchy 0 with no controllers: "0::/path". */
-	if (strncmp(line, "0::", 3) != 0)
+	if (path)
+		path = strchr(path + 1, ':');
+	if (!path++)
 		return 0;
-	str_copy(c->out, c->size, line + 3, strlen(line + 3));
-	return 1;
+	bool v2 = !strncmp(line, "0::", 3), named = false;
+
+	if (!c->ctr.id[0] &&
+	    ((named = cgroup_container(path, &r)) || (r.pod_uid[0] && !c->ctr.pod_uid[0])))
+		c->ctr = r;
+	if (v2)
+		str_copy(c->out->cgroup, sizeof(c->out->cgroup), path, strlen(path));
+	/* of the v1 paths, the one naming a container, else the first that is not "/" */
+	else if ((strcmp(path, "/") && !c->out->cgroup_v1[0]) || named)
+		str_copy(c->out->cgroup_v1, sizeof(c->out->cgroup_v1), path, strlen(path));
+	return 0;
 }
 
-static int read_cgroup(int dirfd, char *out, size_t size)
+static int read_cgroup(int dirfd, struct proc_info *out, struct ctr_ref *ctr)
 {
-	struct cgroup_ctx c = { .out = out, .size = size };
+	struct cgroup_ctx c = { .out = out };
 	int err = read_lines(dirfd, "cgroup", cgroup_line, &c);
 
+	*ctr = c.ctr;
 	return err < 0 ? err : 0;
 }
 
-/* ---- environment: an allow-list, streamed ------------------------------------------------ */
-
-enum env_var { VAR_SERVICE_NAME, VAR_SERVICE_NAMESPACE, VAR_RESOURCE_ATTRS, VAR_COUNT };
-
-static const char *const env_allowed[VAR_COUNT] = {
-	[VAR_SERVICE_NAME] = "OTEL_SERVICE_NAME",
-	[VAR_SERVICE_NAMESPACE] = "OTEL_SERVICE_NAMESPACE",
-	[VAR_RESOURCE_ATTRS] = "OTEL_RESOURCE_ATTRIBUTES",
-};
-
-enum env_state { ENV_NAME, ENV_VALUE, ENV_SKIP };
-
-/*
- * One pass over "NAME=value\0NAME=value\0...": a name is buffered until its '=' (names
- * longer than any allowed one are skipped at once), and only allowed values are kept.
- * A value of any other variable is never copied out of the read buffer.
- */
-struct env_scan {
-	enum env_state state;
-	enum env_var var;
-	bool seen[VAR_COUNT]; /* the first occurrence wins, as with getenv(3) */
-	char name[32];
-	size_t name_len;
-	size_t val_len;
-	char pair[512]; /* one "key=value" of OTEL_RESOURCE_ATTRIBUTES */
-	size_t pair_len;
-	bool pair_over;
-	char svc_name[128], svc_ns[128];   /* OTEL_SERVICE_NAME, OTEL_SERVICE_NAMESPACE */
-	char attr_name[128], attr_ns[128]; /* service.name, service.namespace attributes */
-};
-
-static int hex_val(int c)
+/* Whether the process has a UTS namespace of its own (then HOSTNAME is its pod's name, as
+ * the runtime set it; a hostNetwork pod shares the node's, and its HOSTNAME names the node). */
+static bool own_uts(const char *proc_root, int dirfd)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+	char mine[64], init[64], path[PATH_MAX];
+	ssize_t a, b;
+
+	snprintf(path, sizeof(path), "%s/1/ns/uts", proc_root);
+	a = readlinkat(dirfd, "ns/uts", mine, sizeof(mine) - 1);
+	b = readlink(path, init, sizeof(init) - 1);
+	return a > 0 && b > 0 && (a != b || memcmp(mine, init, (size_t)a));
 }
 
-/* OTEL_RESOURCE_ATTRIBUTES values are percent-encoded (W3C Baggage octets). */
-static void percent_decode(char *dst, size_t size, const char *src, size_t len)
+static void resolve_ctx(struct proc_info *out, const struct ctr_ref *ctr,
+			const struct env_found *env, bool own_uts)
 {
-	size_t o = 0;
+	struct ctx_labels *c = &out->ctx;
+	const char *name = env->pod_name[0]		? env->pod_name
+			   : ctr->pod_uid[0] && own_uts ? env->hostname
+							: "";
 
-	for (size_t i = 0; i < len && o + 1 < size; i++) {
-		int hi, lo;
-
-		if (src[i] == '%' && i + 2 < len && (hi = hex_val(src[i + 1])) >= 0 &&
-		    (lo = hex_val(src[i + 2])) >= 0) {
-			dst[o++] = (char)(hi << 4 | lo);
-			i += 2;
-		} else {
-			dst[o++] = src[i];
-		}
-	}
-	dst[o] = '\0';
-}
-
-static void trim(const char **s, size_t *len)
-{
-	while (*len && isspace((unsigned char)**s)) {
-		(*s)++;
-		(*len)--;
-	}
-	while (*len && isspace((unsigned char)(*s)[*len - 1]))
-		(*len)--;
-}
-
-static void env_attr_pair_end(struct env_scan *es)
-{
-	const char *key = es->pair, *val, *eq;
-	size_t klen, vlen;
-	char *dst = NULL;
-
-	if (es->pair_over)
-		goto reset;
-	eq = memchr(es->pair, '=', es->pair_len);
-	if (!eq)
-		goto reset;
-	klen = (size_t)(eq - es->pair);
-	val = eq + 1;
-	vlen = es->pair_len - klen - 1;
-	trim(&key, &klen);
-	trim(&val, &vlen);
-	if (klen == 12 && !memcmp(key, "service.name", 12))
-		dst = es->attr_name;
-	else if (klen == 17 && !memcmp(key, "service.namespace", 17))
-		dst = es->attr_ns;
-	if (dst && !dst[0] && vlen)
-		percent_decode(dst, sizeof(es->attr_name), val, vlen);
-reset:
-	es->pair_len = 0;
-	es->pair_over = false;
-}
-
-static void env_value_byte(struct env_scan *es, char c)
-{
-	char *dst;
-
-	if (es->var == VAR_RESOURCE_ATTRS) {
-		if (c == ',')
-			env_attr_pair_end(es);
-		else if (es->pair_len < sizeof(es->pair))
-			es->pair[es->pair_len++] = c;
-		else
-			es->pair_over = true;
-		return;
-	}
-	dst = es->var == VAR_SERVICE_NAME ? es->svc_name : es->svc_ns;
-	if (es->val_len + 1 < sizeof(es->svc_name)) {
-		dst[es->val_len++] = c;
-		dst[es->val_len] = '\0';
-	}
-}
-
-static void env_entry_end(struct env_scan *es)
-{
-	if (es->state == ENV_VALUE && es->var == VAR_RESOURCE_ATTRS)
-		env_attr_pair_end(es);
-	es->state = ENV_NAME;
-	es->name_len = 0;
-}
-
-static void env_name_end(struct env_scan *es)
-{
-	es->state = ENV_SKIP;
-	for (int v = 0; v < VAR_COUNT; v++) {
-		if (strlen(env_allowed[v]) != es->name_len ||
-		    memcmp(env_allowed[v], es->name, es->name_len) != 0 || es->seen[v])
-			continue;
-		es->seen[v] = true;
-		es->var = (enum env_var)v;
-		es->val_len = 0;
-		es->state = ENV_VALUE;
-		break;
-	}
-}
-
-static void env_feed(struct env_scan *es, const char *p, size_t n)
-{
-	const char *end = p + n;
-
-	while (p < end) {
-		char c = *p;
-
-		if (es->state == ENV_SKIP) {
-			/* Not ours: jump to the entry's end without looking at its bytes. */
-			p = memchr(p, '\0', (size_t)(end - p));
-			if (!p)
-				return;
-			c = '\0';
-		}
-		p++;
-		if (c == '\0')
-			env_entry_end(es);
-		else if (es->state == ENV_VALUE)
-			env_value_byte(es, c);
-		else if (c == '=')
-			env_name_end(es);
-		else if (es->name_len < sizeof(es->name))
-			es->name[es->name_len++] = c;
-		else
-			es->state = ENV_SKIP;
-	}
-}
-
-static int read_environ(int dirfd, struct env_scan *es)
-{
-	char chunk[4096];
-	size_t total = 0;
-	int fd, err = 0;
-
-	fd = openat(dirfd, "environ", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	while (total < ENVIRON_READ_MAX) {
-		size_t want = ENVIRON_READ_MAX - total;
-		ssize_t r = read(fd, chunk, want < sizeof(chunk) ? want : sizeof(chunk));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			err = -errno;
-			break;
-		}
-		if (r == 0) {
-			/* An unterminated last entry is complete; one cut by our bound is not. */
-			env_feed(es, "", 1);
-			break;
-		}
-		env_feed(es, chunk, (size_t)r);
-		total += (size_t)r;
-	}
-	/* These held other variables' bytes, secrets among them: leave no copy. */
-	explicit_bzero(chunk, sizeof(chunk));
-	explicit_bzero(es->name, sizeof(es->name));
-	close(fd);
-	return err;
+	str_copy(c->container_id, sizeof(c->container_id), ctr->id, strlen(ctr->id));
+	str_copy(c->pod_uid, sizeof(c->pod_uid), ctr->pod_uid, strlen(ctr->pod_uid));
+	str_copy(c->pod_name, sizeof(c->pod_name), name, strlen(name));
+	str_copy(c->pod_namespace, sizeof(c->pod_namespace), env->pod_ns, strlen(env->pod_ns));
+	str_copy(c->container_name, sizeof(c->container_name), env->container_name,
+		 strlen(env->container_name));
 }
 
 static void exe_basename(const char *exe, const char **base, size_t *len)
@@ -453,7 +304,7 @@ static void exe_basename(const char *exe, const char **base, size_t *len)
 	*len = n - (size_t)(*base - exe);
 }
 
-static void resolve_service(struct proc_info *out, const struct env_scan *es)
+static void resolve_service(struct proc_info *out, const struct env_found *es)
 {
 	const char *base;
 	size_t len;
@@ -494,8 +345,9 @@ static bool still_there(int dirfd)
 
 int proc_read_info(const char *proc_root, uint32_t tgid, struct proc_info *out)
 {
-	struct status_fields st = { .want = STATUS_TGID | STATUS_PPID };
-	struct env_scan es = { .state = ENV_NAME };
+	struct status_fields st = { .want = STATUS_TGID | STATUS_PPID | STATUS_NSTGID };
+	struct env_found es;
+	struct ctr_ref ctr;
 	bool missing = false;
 	int dirfd, err;
 
@@ -507,6 +359,8 @@ int proc_read_info(const char *proc_root, uint32_t tgid, struct proc_info *out)
 		return dirfd;
 
 	err = read_status(dirfd, &st);
+	if (err == -EIO && (st.seen & (STATUS_TGID | STATUS_PPID)) == (STATUS_TGID | STATUS_PPID))
+		err = 0; /* no NStgid: a kernel before 4.1, or a fixture; one namespace then */
 	if (!err && st.tgid != tgid)
 		err = -ENOENT; /* a thread id, visible in /proc though not listed */
 	if (!err)
@@ -515,17 +369,20 @@ int proc_read_info(const char *proc_root, uint32_t tgid, struct proc_info *out)
 		goto cleanup;
 	out->tgid = tgid;
 	out->ppid = st.ppid;
+	out->nstgid = st.seen & STATUS_NSTGID ? st.nstgid : tgid;
 
 	/* Optional parts: unreadable (EACCES for others' processes when not root) means empty. */
 	missing |= is_gone(read_exe(dirfd, out->exe, sizeof(out->exe)));
-	missing |= is_gone(read_cgroup(dirfd, out->cgroup, sizeof(out->cgroup)));
-	missing |= is_gone(read_environ(dirfd, &es));
+	missing |= is_gone(read_cgroup(dirfd, out, &ctr));
+	missing |= is_gone(env_read_allowed(dirfd, &es));
 	if (missing && !still_there(dirfd)) {
 		err = -ENOENT;
 		goto cleanup;
 	}
 	resolve_service(out, &es);
+	resolve_ctx(out, &ctr, &es, own_uts(proc_root, dirfd));
 cleanup:
+	explicit_bzero(&es, sizeof(es));
 	close(dirfd);
 	if (err) {
 		memset(out, 0, sizeof(*out));

@@ -12,25 +12,32 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "metrics/ctx_labels.h"
 
 /* Enough for any sane server; proc_listening_ports() drops ports beyond its max. */
 #define PROC_PORTS_MAX 256
 
 struct proc_info {
 	uint32_t tgid, ppid;
-	char comm[16];	/* /proc/PID/comm without its newline (may hold spaces, '\n', bad UTF-8) */
-	char exe[4096]; /* readlink /proc/PID/exe; "" if unreadable (kernel threads, zombies) */
-	char cgroup[512];	     /* cgroup v2 path from the "0::/path" line; "" if none */
-	char service_name[128];	     /* OTEL_SERVICE_NAME, else service.name of
+	char comm[16];	 /* /proc/PID/comm without its newline (may hold spaces, '\n', bad UTF-8) */
+	char exe[4096];	 /* readlink /proc/PID/exe; "" if unreadable (kernel threads, zombies) */
+	uint32_t nstgid; /* its number in its own pid namespace (NStgid); = tgid on
+					the host's */
+	char cgroup[512];	/* cgroup v2 path from the "0::/path" line; "" if none */
+	char cgroup_v1[512];	/* the v1 path naming a container, else the first one other than
+				"/"; "" if none */
+	char service_name[128]; /* OTEL_SERVICE_NAME, else service.name of
 				   OTEL_RESOURCE_ATTRIBUTES, else basename(exe), else comm */
 	char service_namespace[128]; /* OTEL_SERVICE_NAMESPACE, else service.namespace of
 					OTEL_RESOURCE_ATTRIBUTES, else "" */
+	struct ctx_labels ctx;	     /* container and pod (procs/container.h, environ.h) */
 };
 
 /*
- * Fills out for one process. Of the environment only OTEL_SERVICE_NAME,
- * OTEL_SERVICE_NAMESPACE and OTEL_RESOURCE_ATTRIBUTES are looked at (environments hold
- * secrets: nothing else is copied or kept), and only its first 256 KiB.
+ * Fills out for one process. Of the environment only the allow-list of environ.h is looked
+ * at (environments hold secrets: nothing else is copied or kept), and only its first
+ * 256 KiB. The pod's name is POD_NAME, else HOSTNAME when the process is in a pod and has
+ * a UTS namespace of its own.
  * Returns 0, -ENOENT when no process has this tgid (gone, never existed, or tgid names a
  * thread that is not a group leader), or another -errno.
  */

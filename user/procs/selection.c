@@ -55,7 +55,9 @@ static bool rule_matches(const struct select_rule *r, const struct proc_info *p,
 				return true;
 		return false;
 	case SELECT_CGROUP:
-		return p->cgroup[0] && !fnmatch(r->text, p->cgroup, 0);
+		/* the v1 trees too: on a hybrid host the containers live there */
+		return (p->cgroup[0] && !fnmatch(r->text, p->cgroup, 0)) ||
+		       (p->cgroup_v1[0] && !fnmatch(r->text, p->cgroup_v1, 0));
 	}
 	return false;
 }
