@@ -168,7 +168,7 @@ static int agent_start(struct agent *a)
 
 	if ((err = probe_preflight()))
 		return err;
-	if ((err = telemetry_init(&a->tel, a->cfg->max_series)))
+	if ((err = telemetry_init(&a->tel, a->cfg->max_series, a->cfg->k8s_labels)))
 		return err;
 	if ((err = tls_metrics_init(&a->tlsm, a->tel.reg)))
 		return err;
@@ -191,11 +191,10 @@ static int agent_start(struct agent *a)
 			return err;
 		a->obs.events = &a->events;
 	}
-	if (a->cfg->tcp_health) {
-		if ((err = tcp_health_init(&a->tcp, a->tel.reg, a->cfg->max_series)))
-			return err;
-		a->obs.tcp = &a->tcp;
-	}
+	if (a->cfg->tcp_health &&
+	    (err = tcp_health_init(&a->tcp, a->tel.reg, a->cfg->max_series, a->cfg->k8s_labels)))
+		return err;
+	a->obs.tcp = a->cfg->tcp_health ? &a->tcp : NULL;
 	if ((err = procs_init(&a->procs, a->cfg, &a->kctl, "/proc")))
 		return err;
 	if ((err = consumer_init(&a->consumer, &a->procs, &a->obs, &a->kctl)))

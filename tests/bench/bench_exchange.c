@@ -269,7 +269,7 @@ __attribute__((noinline)) void bench_consumer_redis(struct bench *b, struct io *
 static int bench_init(struct bench *b)
 {
 	memset(b, 0, sizeof(*b));
-	if (telemetry_init(&b->tel, 2000))
+	if (telemetry_init(&b->tel, 2000, false))
 		return -1;
 	b->routes = route_table_new(NULL, 0, 200);
 	if (!b->routes)

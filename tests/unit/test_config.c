@@ -23,6 +23,7 @@ static void assert_defaults_but_rules(const struct config *c)
 	assert_int_equal(c->capture_bytes, 4096);
 	assert_int_equal(c->route_cap, 200);
 	assert_int_equal(c->max_series, 10000);
+	assert_false(c->k8s_labels);
 	assert_false(c->check);
 	assert_int_equal(c->verbose, 0);
 }
@@ -79,7 +80,8 @@ static void test_every_option(void **state)
 	assert_int_equal(RUN(&r, "--select", "comm=api", "--listen", "127.0.0.1:9100", "--route",
 			     "/a/{id}", "--route", "/b/*", "--routes-file", DATA "/routes_one.conf",
 			     "--capture", "syscalls", "--capture-bytes", "16384", "--route-cap",
-			     "1", "--max-series", "4294967295", "--check", "-vv", "--verbose"),
+			     "1", "--max-series", "4294967295", "--k8s-labels", "on", "--check",
+			     "-vv", "--verbose"),
 			 0);
 	assert_string_equal(r.err, "");
 	assert_int_equal(r.cfg.n_rules, 1);
@@ -95,6 +97,7 @@ static void test_every_option(void **state)
 	assert_int_equal(r.cfg.capture_bytes, 16384);
 	assert_int_equal(r.cfg.route_cap, 1);
 	assert_int_equal(r.cfg.max_series, 4294967295u);
+	assert_true(r.cfg.k8s_labels);
 	assert_true(r.cfg.check);
 	assert_int_equal(r.cfg.verbose, 3);
 	assert_string_equal(r.cfg.config_file, "");
@@ -232,6 +235,7 @@ static void test_scalar_errors(void **state)
 	EXPECT_ERROR("sonde: --max-series: '4294967296' is not a number >= 1\n", "--max-series",
 		     "4294967296");
 	EXPECT_ERROR("sonde: --max-series: ' 10' is not a number >= 1\n", "--max-series", " 10");
+	EXPECT_ERROR("sonde: --k8s-labels: 'yes' is neither on nor off\n", "--k8s-labels", "yes");
 	EXPECT_ERROR("sonde: --config: needs a file name\n", "--config", "");
 	EXPECT_ERROR("sonde: --routes-file: needs a file name\n", "--routes-file=");
 }
@@ -451,6 +455,7 @@ static void test_help(void **state)
 		"--capture-bytes=N",
 		"--route-cap=N",
 		"--max-series=N",
+		"--k8s-labels=on|off",
 		"--counter=RULE",
 		"-c, --config=FILE",
 		"--check",

@@ -29,7 +29,7 @@ static int setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	assert_int_equal(telemetry_init(&f->tel, 1000), 0);
+	assert_int_equal(telemetry_init(&f->tel, 1000, false), 0);
 	f->routes = route_table_new(NULL, 0, 100);
 	assert_non_null(f->routes);
 	f->obs = (struct observer){ .tel = &f->tel, .routes = f->routes };

@@ -216,7 +216,9 @@ static void test_series_cap(void **state)
 static void test_registration_errors(void **state)
 {
 	const char *le[] = { "le" }, *reserved[] = { "__x" }, *dup[] = { "a", "a" };
-	const char *bad[] = { "a-b" }, *many[9] = { "a", "b", "c", "d", "e", "f", "g", "h", "i" };
+	const char *bad[] = { "a-b" },
+		   *many[METRIC_MAX_LABELS + 1] = { "a", "b", "c", "d", "e", "f", "g",
+						    "h", "i", "j", "k", "l", "m" };
 	const double unsorted[] = { 1, 0.5 }, inf[] = { 1, INFINITY };
 	struct registry *r = registry_new();
 
@@ -235,7 +237,7 @@ static void test_registration_errors(void **state)
 	REFUSED(EINVAL, METRIC_COUNTER, "y", "", bad, 1, NULL, 0, 0);
 	REFUSED(EINVAL, METRIC_COUNTER, "y", "", reserved, 1, NULL, 0, 0);
 	REFUSED(EINVAL, METRIC_COUNTER, "y", "", dup, 2, NULL, 0, 0);
-	REFUSED(EINVAL, METRIC_COUNTER, "y", "", many, 9, NULL, 0, 0);
+	REFUSED(EINVAL, METRIC_COUNTER, "y", "", many, METRIC_MAX_LABELS + 1, NULL, 0, 0);
 	REFUSED(EINVAL, METRIC_COUNTER, "y", "", NULL, 1, NULL, 0, 0);
 	REFUSED(EINVAL, METRIC_HISTOGRAM, "y", "", le, 1, metric_size_buckets, 2, 0);
 	REFUSED(EINVAL, METRIC_HISTOGRAM, "y", "", NULL, 0, unsorted, 2, 0);
@@ -245,7 +247,8 @@ static void test_registration_errors(void **state)
 #undef REFUSED
 	/* "le" is fine outside histograms; colons are fine in metric names. */
 	assert_non_null(registry_add(r, METRIC_GAUGE, "ns:y", "", le, 1, NULL, 0, 0));
-	assert_non_null(registry_add(r, METRIC_GAUGE, "z", "", many, 8, NULL, 0, 0));
+	assert_non_null(
+		registry_add(r, METRIC_GAUGE, "z", "", many, METRIC_MAX_LABELS, NULL, 0, 0));
 	registry_free(r);
 	registry_free(NULL);
 }

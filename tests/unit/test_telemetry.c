@@ -63,7 +63,7 @@ static void test_families(void **state)
 	const char *at;
 	char *text;
 
-	assert_int_equal(telemetry_init(&t, 100), 0);
+	assert_int_equal(telemetry_init(&t, 100, false), 0);
 	text = render(&t);
 	at = text;
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -83,7 +83,7 @@ static void test_zero_series(void **state)
 	struct telemetry t;
 	char *text;
 
-	assert_int_equal(telemetry_init(&t, 100), 0);
+	assert_int_equal(telemetry_init(&t, 100, false), 0);
 	text = render(&t);
 	assert_true(sample(text, "sonde_events_lost_total{reason=\"ringbuf_full\"}") == 0);
 	assert_true(sample(text, "sonde_parse_errors_total{protocol=\"redis\"}") == 0);
@@ -106,12 +106,54 @@ static void test_self_refresh(void **state)
 	struct telemetry t;
 	char *text;
 
-	assert_int_equal(telemetry_init(&t, 100), 0);
+	assert_int_equal(telemetry_init(&t, 100, false), 0);
 	self_metrics_refresh(&t.self);
 	text = render(&t);
 	assert_true(sample(text, "process_open_fds") >= 3);
 	assert_true(sample(text, "process_resident_memory_bytes") > 0);
 	assert_true(sample(text, "process_cpu_seconds_total") >= 0);
+	free(text);
+	telemetry_free(&t);
+}
+
+/* --k8s-labels: the families of services end with the container and pod labels, the
+ * self-metrics do not; a series without a context has them empty. */
+static void test_ctx_labels(void **state)
+{
+	static const struct ctx_labels ctx = { .container_id = "c0ffee",
+					       .pod_uid = "1b9d6b2e-3c4f-4a5b-9c8d-7e6f5a4b3c2d",
+					       .pod_name = "api-7d9f",
+					       .pod_namespace = "shop" };
+	struct http_labels hl = { .method = "GET",
+				  .status = "200",
+				  .route = "/x",
+				  .server_port = "8080",
+				  .service = "api",
+				  .ctx = &ctx };
+	struct db_labels dl = { "redis", "GET", "", "127.0.0.1", "6379", "api", NULL };
+	struct series *s[TEL_HTTP_FAMILIES], *d;
+	struct telemetry t;
+	char *text;
+
+	assert_int_equal(telemetry_init(&t, 100, true), 0);
+	assert_true(telemetry_http_series(&t, true, &hl, s));
+	telemetry_http_observe(&t, true, s, 0.001, 0, 2);
+	assert_true(telemetry_db_series(&t, &dl, &d));
+	telemetry_db_observe(&t, d, 0.002);
+	text = render(&t);
+	assert_true(sample(text, "http_server_request_duration_seconds_count{"
+				 "http_request_method=\"GET\",http_response_status_code=\"200\","
+				 "http_route=\"/x\",url_scheme=\"http\",server_port=\"8080\","
+				 "service_name=\"api\",container_id=\"c0ffee\",container_name=\"\","
+				 "k8s_pod_uid=\"1b9d6b2e-3c4f-4a5b-9c8d-7e6f5a4b3c2d\","
+				 "k8s_pod_name=\"api-7d9f\",k8s_namespace_name=\"shop\"}") == 1);
+	assert_true(sample(text,
+			   "db_client_operation_duration_seconds_count{"
+			   "db_system_name=\"redis\",db_operation_name=\"GET\",error_type=\"\","
+			   "server_address=\"127.0.0.1\",server_port=\"6379\","
+			   "service_name=\"api\",container_id=\"\",container_name=\"\","
+			   "k8s_pod_uid=\"\",k8s_pod_name=\"\",k8s_namespace_name=\"\"}") == 1);
+	assert_true(sample(text, "sonde_parse_errors_total{protocol=\"http\"}") == 0);
 	free(text);
 	telemetry_free(&t);
 }
@@ -122,6 +164,7 @@ int main(void)
 		cmocka_unit_test(test_families),
 		cmocka_unit_test(test_zero_series),
 		cmocka_unit_test(test_self_refresh),
+		cmocka_unit_test(test_ctx_labels),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

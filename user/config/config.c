@@ -248,6 +248,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	case OPT_TCP_HEALTH:
 	case OPT_EVENTS:
 	case OPT_EVENTS_FILTER:
+	case OPT_K8S_LABELS:
 	case OPT_CONFIG:
 		c->set |= set_bit(key);
 		if (config_apply(&c->cfg, key, arg, &c->d) == -ENOMEM) {
@@ -303,6 +304,8 @@ static int merge_cli(struct config *cfg, struct cli *c)
 		strcpy(cfg->events_filter, o->events_filter);
 	if (c->set & set_bit(OPT_EVENTS_PATH))
 		cfg->events_path = o->events_path;
+	if (c->set & set_bit(OPT_K8S_LABELS))
+		cfg->k8s_labels = o->k8s_labels;
 	if (c->set & set_bit(OPT_VERBOSE))
 		cfg->verbose = o->verbose;
 	cfg->check = o->check;

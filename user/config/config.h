@@ -31,7 +31,7 @@ enum select_kind {
 	SELECT_COMM,   /* comm=NAME: exact task comm (15 chars max, as the kernel cuts it) */
 	SELECT_EXE,    /* exe=GLOB: fnmatch() on the executable's full path */
 	SELECT_PORT,   /* port=N: processes with a TCP socket listening on port N */
-	SELECT_CGROUP, /* cgroup=GLOB: fnmatch() on the process's cgroup v2 path */
+	SELECT_CGROUP, /* cgroup=GLOB: fnmatch() on the process's cgroup v2 or v1 path */
 };
 
 #define SELECT_TEXT_MAX 256
@@ -78,6 +78,7 @@ struct config {
 	char events_file[256];	   /* --events, "" when off, "-" for stdout */
 	char events_filter[256];   /* --events-filter, validated; default "all" */
 	bool events_path;	   /* --events-path */
+	bool k8s_labels;	   /* --k8s-labels: container and pod labels (default off) */
 	int verbose;		   /* -v, repeatable */
 };
 

@@ -50,6 +50,12 @@ const struct argp_option option_table[] = {
 	  "TCP health of the selected processes: connection attempts by outcome, resets, "
 	  "retransmitted segments, bytes and RTT per connection (default on)",
 	  0 },
+	{ "k8s-labels", OPT_K8S_LABELS, "on|off", 0,
+	  "Label every series of a process with its container and pod: container_id, "
+	  "container_name, k8s_pod_uid, k8s_pod_name, k8s_namespace_name, from its cgroup path "
+	  "and the POD_NAME, POD_NAMESPACE, HOSTNAME and CONTAINER_NAME variables of its "
+	  "environment (default off)",
+	  0 },
 	{ "counter", OPT_COUNTER, "RULE", 0,
 	  "Count the HTTP requests RULE matches in a counter of its own: 'NAME METHOD ROUTE "
 	  "STATUS', e.g. 'orders_created_total POST /api/v1/orders 201' (repeatable; see "
@@ -98,7 +104,7 @@ const char option_doc[] =
 	"  exe=GLOB       executable's full path (fnmatch), e.g. exe=/usr/sbin/nginx\n"
 	"                 or exe='*/java'\n"
 	"  port=N         processes listening on TCP port N, e.g. port=8080\n"
-	"  cgroup=GLOB    cgroup v2 path (fnmatch), e.g.\n"
+	"  cgroup=GLOB    cgroup path (fnmatch) in the v2 tree or a v1 hierarchy, e.g.\n"
 	"                 cgroup='/system.slice/api.service'\n"
 	"\n"
 	"Route patterns (chi syntax: printable ASCII, starting with '/'; the first\n"

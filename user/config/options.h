@@ -34,6 +34,7 @@ enum opt_key {
 	OPT_EVENTS,
 	OPT_EVENTS_FILTER,
 	OPT_EVENTS_PATH,
+	OPT_K8S_LABELS,
 };
 
 /* argp's option table (ends with a zeroed entry) and the text --help prints after it. */

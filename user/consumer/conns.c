@@ -84,6 +84,8 @@ static struct conn *conn_get(struct conns *t, uint64_t id, uint32_t tgid)
 	c->tgid = tgid;
 	service = procs_service(t->procs, tgid);
 	snprintf(c->peer.service, sizeof(c->peer.service), "%s", service ? service : "unknown");
+	if (procs_ctx(t->procs, tgid))
+		c->peer.ctx = *procs_ctx(t->procs, tgid);
 	return c;
 }
 

@@ -74,7 +74,8 @@ static void on_tcp(struct consumer *c, const struct sonde_tcp_event *e)
 {
 	const char *service = procs_service(c->procs, e->hdr.tgid);
 
-	observe_tcp(c->conns.obs, service ? service : "unknown", e);
+	observe_tcp(c->conns.obs, service ? service : "unknown", procs_ctx(c->procs, e->hdr.tgid),
+		    e);
 }
 
 int consumer_on_record(void *ctx, const void *data, size_t size)

@@ -40,7 +40,9 @@ static struct series **http_series(const struct observer *o, struct conn_peer *p
 		       (uint64_t)(status & 0xffff) << 32 | route;
 	struct obs_http_slot *slot;
 	char status_buf[HTTP_STATUS_LEN];
-	struct http_labels l = { .service = p->service, .scheme = p->tls ? "https" : "http" };
+	struct http_labels l = { .service = p->service,
+				 .scheme = p->tls ? "https" : "http",
+				 .ctx = &p->ctx };
 
 	cache_kind(c, OBS_HTTP);
 	for (unsigned i = 0; i < OBS_HTTP_SLOTS; i++)
@@ -110,6 +112,7 @@ static struct series *db_series(const struct observer *o, struct conn_peer *p, c
 		.server_address = p->address,
 		.server_port = p->peer_port,
 		.service = p->service,
+		.ctx = &p->ctx,
 	};
 
 	cache_kind(c, OBS_DB);
@@ -139,10 +142,11 @@ void observe_db(const struct observer *o, struct conn_peer *peer, const char *sy
 		events_db(o->events, peer, system, op);
 }
 
-void observe_tcp(const struct observer *o, const char *service, const struct sonde_tcp_event *e)
+void observe_tcp(const struct observer *o, const char *service, const struct ctx_labels *ctx,
+		 const struct sonde_tcp_event *e)
 {
 	if (o->tcp)
-		tcp_health_observe(o->tcp, service, e);
+		tcp_health_observe(o->tcp, service, ctx, e);
 }
 
 void observe_parse_errors(const struct observer *o, const char *protocol, uint64_t n)

@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "metrics/ctx_labels.h"
+
 struct telemetry;
 struct route_table;
 struct business;
@@ -67,6 +69,7 @@ struct conn_peer {
 	char address[INET6_ADDRSTRLEN +
 		     64];		  /* the peer: IP (v4-mapped shown as IPv4) or Unix path */
 	char local_port[8], peer_port[8]; /* "" for Unix sockets */
+	struct ctx_labels ctx;		  /* the owner's container and pod (--k8s-labels) */
 	struct obs_cache cache;
 	bool tls; /* read through the TLS probes: url_scheme https */
 };
@@ -79,8 +82,10 @@ void observe_http(const struct observer *o, struct conn_peer *peer, bool server,
 void observe_db(const struct observer *o, struct conn_peer *peer, const char *system,
 		const struct db_op *op);
 
-/* A TCP health record (bpf/tcp.bpf.c) of a connection the service owns. */
-void observe_tcp(const struct observer *o, const char *service, const struct sonde_tcp_event *e);
+/* A TCP health record (bpf/tcp.bpf.c) of a connection the service owns (ctx: its container
+ * and pod, NULL when unknown). */
+void observe_tcp(const struct observer *o, const char *service, const struct ctx_labels *ctx,
+		 const struct sonde_tcp_event *e);
 
 void observe_parse_errors(const struct observer *o, const char *protocol, uint64_t n);
 void observe_unanswered(const struct observer *o, const char *protocol, uint64_t n);

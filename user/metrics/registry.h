@@ -19,7 +19,7 @@
 
 enum metric_kind { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM };
 
-#define METRIC_MAX_LABELS 8
+#define METRIC_MAX_LABELS 12
 
 /* Bucket upper bounds of the OpenTelemetry semantic conventions (seconds, bytes). */
 extern const double

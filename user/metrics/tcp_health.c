@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "metrics/registry.h"
 #include "metrics/tcp_health.h"
 #include "util/addr.h"
 
 #define NL(a) (sizeof(a) / sizeof((a)[0]))
+#define LABELS_MAX (4 + CTX_LABELS)
 
 static const char *const client_labels[] = { "outcome", "server_address", "server_port",
 					     "service_name" };
@@ -64,14 +66,23 @@ static const struct family families[] = {
 	  conn_labels, NL(conn_labels), NULL, 0 },
 };
 
-int tcp_health_init(struct tcp_health *t, struct registry *reg, uint32_t max_series)
+int tcp_health_init(struct tcp_health *t, struct registry *reg, uint32_t max_series,
+		    bool ctx_labels)
 {
+	t->ctx_labels = ctx_labels;
 	for (size_t i = 0; i < NL(families); i++) {
 		const struct family *f = &families[i];
 		struct metric **slot = (struct metric **)((char *)t + f->field);
+		const char *names[LABELS_MAX];
+		size_t n = f->n_labels;
 
-		*slot = registry_add(reg, f->kind, f->name, f->help, f->labels, f->n_labels,
-				     f->bounds, f->n_bounds, max_series);
+		memcpy(names, f->labels, n * sizeof(*names));
+		if (ctx_labels) {
+			memcpy(names + n, ctx_label_names, sizeof(ctx_label_names));
+			n += CTX_LABELS;
+		}
+		*slot = registry_add(reg, f->kind, f->name, f->help, names, n, f->bounds,
+				     f->n_bounds, max_series);
 		if (!*slot)
 			return -errno;
 	}
@@ -110,22 +121,30 @@ static void observe_closed(struct tcp_health *t, const char *const *labels,
 	metric_add(t->bytes_received, labels, (double)e->bytes_received);
 }
 
-void tcp_health_observe(struct tcp_health *t, const char *service, const struct sonde_tcp_event *e)
+void tcp_health_observe(struct tcp_health *t, const char *service, const struct ctx_labels *ctx,
+			const struct sonde_tcp_event *e)
 {
 	char addr[ADDR_TEXT_MAX], port[8];
-	const char *conn[] = { e->outbound ? "outbound" : "inbound", service };
+	const char *conn[LABELS_MAX] = { e->outbound ? "outbound" : "inbound", service };
+	const char *v[LABELS_MAX];
 
+	/* the context labels follow each family's own: the registry reads only as many
+	 * values as the family has labels, so without them the tail is never looked at */
+	ctx_label_values(ctx, conn + 2);
 	switch (e->kind) {
 	case SONDE_TCP_CONNECTED:
 	case SONDE_TCP_FAILED:
 		addr_format(e->peer.addr, addr, sizeof(addr));
 		snprintf(port, sizeof(port), "%u", e->peer.port);
-		metric_add(t->client_conns,
-			   (const char *const[]){ tcp_outcome(e), addr, port, service }, 1);
+		v[0] = tcp_outcome(e), v[1] = addr, v[2] = port, v[3] = service;
+		ctx_label_values(ctx, v + 4);
+		metric_add(t->client_conns, v, 1);
 		break;
 	case SONDE_TCP_ACCEPTED:
 		snprintf(port, sizeof(port), "%u", e->local.port);
-		metric_add(t->server_conns, (const char *const[]){ port, service }, 1);
+		v[0] = port, v[1] = service;
+		ctx_label_values(ctx, v + 2);
+		metric_add(t->server_conns, v, 1);
 		break;
 	case SONDE_TCP_CLOSED:
 		observe_closed(t, conn, e);

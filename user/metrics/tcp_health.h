@@ -8,7 +8,10 @@
 #ifndef SONDE_METRICS_TCP_HEALTH_H
 #define SONDE_METRICS_TCP_HEALTH_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+#include "metrics/ctx_labels.h"
 
 #include "sonde_abi.h"
 
@@ -16,15 +19,18 @@ struct registry;
 struct metric;
 
 struct tcp_health {
+	bool ctx_labels;
 	struct metric *client_conns, *server_conns, *duration, *rtt;
 	struct metric *retrans, *resets_sent, *resets_received, *bytes_sent, *bytes_received;
 };
 
-/* Registers the families. 0 or -errno. */
-int tcp_health_init(struct tcp_health *t, struct registry *reg, uint32_t max_series);
+/* Registers the families; with ctx_labels each ends with the labels of ctx_labels.h. */
+int tcp_health_init(struct tcp_health *t, struct registry *reg, uint32_t max_series,
+		    bool ctx_labels);
 
-/* One record of a connection owned by service. */
-void tcp_health_observe(struct tcp_health *t, const char *service, const struct sonde_tcp_event *e);
+/* One record of a connection owned by service, in container/pod ctx (NULL: none). */
+void tcp_health_observe(struct tcp_health *t, const char *service, const struct ctx_labels *ctx,
+			const struct sonde_tcp_event *e);
 
 /* "established", "refused", "timeout", ... for an outbound attempt's record. */
 const char *tcp_outcome(const struct sonde_tcp_event *e);

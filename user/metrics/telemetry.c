@@ -44,7 +44,7 @@ static const struct family {
 	const char *const *labels;
 	size_t n_labels;
 	enum buckets buckets;
-	uint32_t max_series;
+	uint32_t max_series; /* 0: --max-series, and a family of services (ctx labels) */
 } families[] = {
 #define FIELD(f) offsetof(struct telemetry, f)
 #define LABELS(a) a, NL(a)
@@ -122,11 +122,17 @@ static int families_add(struct telemetry *t, uint32_t max_series)
 		const double *b =
 			f->buckets == SIZE ? metric_size_buckets : metric_duration_buckets;
 		size_t nb = f->buckets == SIZE ? metric_size_nbuckets : metric_duration_nbuckets;
+		const char *names[TEL_LABELS_MAX];
+		size_t n = f->n_labels;
 		struct metric *m;
 
-		m = registry_add(t->reg, f->kind, f->name, f->help, f->labels, f->n_labels,
-				 f->buckets ? b : NULL, f->buckets ? nb : 0,
-				 f->max_series ? f->max_series : max_series);
+		memcpy(names, f->labels, n * sizeof(*names));
+		if (t->ctx_labels && !f->max_series) {
+			memcpy(names + n, ctx_label_names, sizeof(ctx_label_names));
+			n += CTX_LABELS;
+		}
+		m = registry_add(t->reg, f->kind, f->name, f->help, names, n, f->buckets ? b : NULL,
+				 f->buckets ? nb : 0, f->max_series ? f->max_series : max_series);
 		if (!m)
 			return -errno;
 		*field(t, f->field) = m;
@@ -134,11 +140,12 @@ static int families_add(struct telemetry *t, uint32_t max_series)
 	return 0;
 }
 
-int telemetry_init(struct telemetry *t, uint32_t max_series)
+int telemetry_init(struct telemetry *t, uint32_t max_series, bool ctx_labels)
 {
 	int err;
 
 	memset(t, 0, sizeof(*t));
+	t->ctx_labels = ctx_labels;
 	t->reg = registry_new();
 	if (!t->reg)
 		return -ENOMEM;
@@ -276,17 +283,21 @@ static bool cached_series(struct tel_cache_slot *cache, struct metric *const *fa
 bool telemetry_http_series(struct telemetry *t, bool server, const struct http_labels *l,
 			   struct series *out[TEL_HTTP_FAMILIES])
 {
-	const char *sv[] = { l->method,	     l->status, l->route, l->scheme ? l->scheme : "http",
-			     l->server_port, l->service };
-	const char *cv[] = { l->method, l->status, l->server_address, l->server_port, l->service };
+	const char *sv[TEL_LABELS_MAX] = { l->method,	   l->status,
+					   l->route,	   l->scheme ? l->scheme : "http",
+					   l->server_port, l->service };
+	const char *cv[TEL_LABELS_MAX] = { l->method, l->status, l->server_address, l->server_port,
+					   l->service };
 	struct metric *sf[] = { t->http_server_duration, t->http_server_req_size,
 				t->http_server_resp_size };
 	struct metric *cf[] = { t->http_client_duration, t->http_client_req_size,
 				t->http_client_resp_size };
+	size_t extra = t->ctx_labels ? CTX_LABELS : 0;
 
+	ctx_label_values(l->ctx, (server ? sv + 6 : cv + 5));
 	if (server)
-		return cached_series(t->http_server_cache, sf, 3, sv, 6, out);
-	return cached_series(t->http_client_cache, cf, 3, cv, 5, out);
+		return cached_series(t->http_server_cache, sf, 3, sv, 6 + extra, out);
+	return cached_series(t->http_client_cache, cf, 3, cv, 5 + extra, out);
 }
 
 void telemetry_http_observe(struct telemetry *t, bool server,
@@ -314,10 +325,12 @@ void telemetry_http_exemplar(struct telemetry *t, bool server,
 
 bool telemetry_db_series(struct telemetry *t, const struct db_labels *l, struct series **out)
 {
-	const char *v[] = { l->system,	       l->operation,   l->error_type,
-			    l->server_address, l->server_port, l->service };
+	const char *v[TEL_LABELS_MAX] = { l->system,	     l->operation,   l->error_type,
+					  l->server_address, l->server_port, l->service };
 
-	return cached_series(t->db_cache, &t->db_duration, 1, v, 6, out);
+	ctx_label_values(l->ctx, v + 6);
+	return cached_series(t->db_cache, &t->db_duration, 1, v,
+			     6 + (t->ctx_labels ? CTX_LABELS : 0), out);
 }
 
 void telemetry_db_observe(struct telemetry *t, struct series *s, double seconds)

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "metrics/ctx_labels.h"
 #include "metrics/registry.h"
 #include "metrics/self.h"
 #include "sonde_abi.h"
@@ -25,7 +26,7 @@ struct series;
 /* Recently used label sets of one group of families that share labels (duration and the
  * two body sizes): one hash of the values instead of a hash and lookup per family. */
 #define TEL_CACHE_SLOTS 32
-#define TEL_LABELS_MAX 6
+#define TEL_LABELS_MAX (6 + CTX_LABELS)
 #define TEL_LABEL_LEN 256
 
 struct tel_cache_slot {
@@ -36,6 +37,7 @@ struct tel_cache_slot {
 
 struct telemetry {
 	struct registry *reg;
+	bool ctx_labels; /* --k8s-labels: the families of services carry struct ctx_labels */
 	struct metric *http_server_duration, *http_server_req_size, *http_server_resp_size;
 	struct metric *http_client_duration, *http_client_req_size, *http_client_resp_size;
 	struct metric *db_duration;
@@ -58,7 +60,8 @@ struct http_labels {
 	const char *server_address; /* client side only */
 	const char *server_port;
 	const char *service;
-	const char *scheme; /* url_scheme: "http" or "https" (server side) */
+	const char *scheme;	      /* url_scheme: "http" or "https" (server side) */
+	const struct ctx_labels *ctx; /* the service's container and pod; NULL: none */
 };
 
 struct db_labels {
@@ -68,9 +71,11 @@ struct db_labels {
 	const char *server_address;
 	const char *server_port;
 	const char *service;
+	const struct ctx_labels *ctx;
 };
 
-int telemetry_init(struct telemetry *t, uint32_t max_series);
+/* ctx_labels: the HTTP and database families end with the labels of ctx_labels.h. */
+int telemetry_init(struct telemetry *t, uint32_t max_series, bool ctx_labels);
 void telemetry_free(struct telemetry *t);
 
 /*

@@ -68,10 +68,21 @@ static void share_listeners(struct procs *p, uint32_t tgid)
 		kctl_listener(p->kctl, netns, ports[i], tgid, true);
 }
 
+/* " (pid N in its namespace)" when the process sees itself under another number: the
+ * kernel reports host pids, an operator looking into a container sees the other. */
+static const char *nspid_text(uint32_t tgid, uint32_t nstgid, char buf[48])
+{
+	if (!nstgid || nstgid == tgid)
+		return "";
+	snprintf(buf, 48, " (pid %u in its namespace)", nstgid);
+	return buf;
+}
+
 static void track(struct procs *p, const struct proc_info *info, const char *why)
 {
 	struct proc *pr = hashmap_get(&p->by_tgid, info->tgid);
 	bool had = pr != NULL;
+	char nsbuf[48];
 
 	if (!pr) {
 		pr = calloc(1, sizeof(*pr));
@@ -80,14 +91,18 @@ static void track(struct procs *p, const struct proc_info *info, const char *why
 			log_warn("out of memory tracking process %u", info->tgid);
 			return;
 		}
-		log_info("observing pid %u (%s, service %s): %s", info->tgid, info->comm,
-			 info->service_name, why);
+		log_info("observing pid %u%s (%s, service %s%s%s): %s", info->tgid,
+			 nspid_text(info->tgid, info->nstgid, nsbuf), info->comm,
+			 info->service_name, info->ctx.pod_name[0] ? ", pod " : "",
+			 info->ctx.pod_name, why);
 	}
 	pr->tgid = info->tgid;
 	snprintf(pr->comm, sizeof(pr->comm), "%s", info->comm);
 	snprintf(pr->service, sizeof(pr->service), "%s", info->service_name);
 	if (info->exe[0])
 		pr->exe_hash = exe_hash(info->exe);
+	pr->nstgid = info->nstgid;
+	pr->ctx = info->ctx;
 	kctl_allow(p->kctl, info->tgid, true);
 	if (!had)
 		share_listeners(p, info->tgid);
@@ -103,9 +118,13 @@ static void untrack(struct procs *p, uint32_t tgid)
 	if (pr) {
 		struct departed *d = &p->departed[p->n_departed++ % PROCS_DEPARTED];
 
+		char nsbuf[48];
+
 		d->tgid = tgid;
 		memcpy(d->service, pr->service, sizeof(d->service));
-		log_info("no longer observing pid %u (%s)", tgid, pr->comm);
+		d->ctx = pr->ctx;
+		log_info("no longer observing pid %u%s (%s)", tgid,
+			 nspid_text(tgid, pr->nstgid, nsbuf), pr->comm);
 	}
 	free(pr);
 }
@@ -202,6 +221,7 @@ static void adopt_children(struct scan_state *st)
 			memcpy(info.comm, c->comm, sizeof(info.comm));
 			snprintf(info.service_name, sizeof(info.service_name), "%s",
 				 parent->service);
+			info.ctx = parent->ctx;
 			track(st->p, &info, "child of an observed process");
 			if ((pr = hashmap_get(&st->p->by_tgid, c->tgid)))
 				pr->exe_hash = c->exe_hash; /* for its own children */
@@ -238,6 +258,8 @@ void procs_on_fork(struct procs *p, uint32_t tgid, uint32_t ppid)
 	info.tgid = tgid;
 	if (parent) {
 		snprintf(info.service_name, sizeof(info.service_name), "%s", parent->service);
+		if (ctx_labels_empty(&info.ctx))
+			info.ctx = parent->ctx; /* /proc gone already: same container */
 		if (!info.comm[0])
 			snprintf(info.comm, sizeof(info.comm), "%s", parent->comm);
 	}
@@ -301,21 +323,34 @@ const struct proc *procs_get(const struct procs *p, uint32_t tgid)
 	return hashmap_get(&p->by_tgid, tgid);
 }
 
-const char *procs_service(const struct procs *p, uint32_t tgid)
+static const struct departed *departed_get(const struct procs *p, uint32_t tgid)
 {
-	const struct proc *pr = procs_get(p, tgid);
 	unsigned n = p->n_departed < PROCS_DEPARTED ? p->n_departed : PROCS_DEPARTED;
 
-	if (pr)
-		return pr->service;
 	/* newest first: a tgid reused since belongs to the latest one */
 	for (unsigned i = 1; i <= n; i++) {
 		const struct departed *d = &p->departed[(p->n_departed - i) % PROCS_DEPARTED];
 
 		if (d->tgid == tgid)
-			return d->service;
+			return d;
 	}
 	return NULL;
+}
+
+const char *procs_service(const struct procs *p, uint32_t tgid)
+{
+	const struct proc *pr = procs_get(p, tgid);
+	const struct departed *d = pr ? NULL : departed_get(p, tgid);
+
+	return pr ? pr->service : d ? d->service : NULL;
+}
+
+const struct ctx_labels *procs_ctx(const struct procs *p, uint32_t tgid)
+{
+	const struct proc *pr = procs_get(p, tgid);
+	const struct departed *d = pr ? NULL : departed_get(p, tgid);
+
+	return pr ? &pr->ctx : d ? &d->ctx : NULL;
 }
 
 unsigned procs_count(const struct procs *p)

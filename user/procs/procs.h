@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "metrics/ctx_labels.h"
 #include "util/hashmap.h"
 
 struct kernel_ctl;
@@ -19,8 +20,10 @@ struct kernel_ctl;
 struct proc {
 	uint32_t tgid;
 	char comm[16];
-	char service[128]; /* service_name label */
-	uint64_t exe_hash; /* of the executable path: prefork children share it */
+	char service[128];     /* service_name label */
+	uint64_t exe_hash;     /* of the executable path: prefork children share it */
+	uint32_t nstgid;       /* its pid in its own namespace, for logs */
+	struct ctx_labels ctx; /* container and pod (--k8s-labels) */
 };
 
 /* Processes that left recently: records they made can still be in the ring. */
@@ -29,6 +32,7 @@ struct proc {
 struct departed {
 	uint32_t tgid;
 	char service[128];
+	struct ctx_labels ctx;
 };
 
 struct procs {
@@ -61,6 +65,9 @@ unsigned procs_count(const struct procs *p);
 /* The service_name of a tracked process, or of one that left recently (its last records
  * arrive after its exit record); NULL when unknown. */
 const char *procs_service(const struct procs *p, uint32_t tgid);
+
+/* Its container and pod, likewise (all "" when not in one); NULL when unknown. */
+const struct ctx_labels *procs_ctx(const struct procs *p, uint32_t tgid);
 
 /* Whether the kernel must report every exec / listen for these rules. */
 bool procs_want_exec_events(const struct config *cfg);
