@@ -327,6 +327,9 @@ KNOWN_LABELS = {
     "http_request_method", "http_response_status_code", "http_route", "url_scheme",
     "server_port", "server_address", "service_name", "db_system_name", "db_operation_name",
     "error_type", "le", "version", "abi", "mode", "type", "reason", "protocol", "metric",
+    "outcome", "direction",  # TCP health (user/metrics/tcp_health.c)
+    # --k8s-labels (user/metrics/ctx_labels.c)
+    "container_id", "container_name", "k8s_pod_uid", "k8s_pod_name", "k8s_namespace_name",
     # target and Kubernetes labels
     "job", "instance", "node", "pod", "namespace", "container", "__name__",
 }
