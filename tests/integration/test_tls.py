@@ -27,7 +27,8 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import sonde_it  # noqa: E402
-from db_cases import HTTP_CLIENT, assert_exact, delta, http_client_counts  # noqa: E402
+from db_cases import (HTTP_CLIENT, PG_LOG_SETTINGS, PgLog, assert_exact,  # noqa: E402
+                      db_counts, delta, http_client_counts, parse_errors)
 from http_cases import (HTTP_SERVER_HISTOGRAMS, PYTHON_SERVICE,  # noqa: E402
                         TRADE_ENGINE_ROUTES, SondeClassCase, add, assert_exact_counts,
                         capture_suite, check_wrk_complete, counter, diagnosis,
@@ -413,6 +414,109 @@ class _GoTlsCases(SondeClassCase):
         front.check_running()
 
 
+PGX_TABLE, PGX_CHECK_TABLE = "sonde_pgx", "sonde_pgx_check"
+PGX_ROUNDS = 20
+PGX_CLIENTS, PGX_REQUESTS = 8, 530
+# pgx-mix -mode check inserts (37 i) mod 100 for request i; below 15 violates the CHECK.
+PGX_CHECK_FAILS = sum(1 for i in range(PGX_REQUESTS) if (37 * i) % 100 < 15)
+
+
+def pgx_client(pg, name, args):
+    """pgx-mix (pgx v4, Go crypto/tls) against pg with sslmode=require, blocked on its
+    -gate FIFO before it connects; application_name name (the server log's referee)."""
+    return GatedClient(lambda fifo: [sonde_it.go_bin("pgx-mix"), "-gate", fifo, "-dsn",
+                                     f"{pg.dsn}&application_name={name}", *args], name)
+
+
+class _PgTlsCases(SondeClassCase):
+    """PostgreSQL over TLS: a cluster with ssl = on that rejects TCP without TLS, and pgx
+    (sslmode=require) as its client, selected by pid and held on a FIFO until its Go TLS
+    probes are attached. Each connection starts in plaintext (SSLRequest, answered 'S'),
+    then TLS: the client parser stops at the 'S', and the first plaintext from the probes
+    (the StartupMessage) starts the connection over. Referees: the server's log (every
+    statement, with its SQLSTATE) and the client's own counts."""
+    RUN_FIRST = ("test_a_targets",)
+
+    @classmethod
+    def start_services(cls):
+        cls.pg = cls.class_started(sonde_it.start_postgres(settings=PG_LOG_SETTINGS,
+                                                           tls=True))
+        cls.pg.psql(f"CREATE TABLE {PGX_TABLE} (k int PRIMARY KEY, v text)")
+        cls.pg.psql(f"CREATE TABLE {PGX_CHECK_TABLE} (id serial PRIMARY KEY, "
+                    "v int CHECK (v >= 15))")
+        cls.log = PgLog(cls.pg)
+        cls.mix = cls.class_started(pgx_client(cls.pg, "pgx-tls-mix", [
+            "-table", PGX_TABLE, "-rounds", str(PGX_ROUNDS)]))
+        cls.pool = cls.class_started(pgx_client(cls.pg, "pgx-tls-pool", [
+            "-table", PGX_CHECK_TABLE, "-mode", "check", "-named",
+            "-clients", str(PGX_CLIENTS), "-requests", str(PGX_REQUESTS)]))
+        return [cls.mix.pid, cls.pool.pid]
+
+    def test_a_targets(self):
+        """Both pgx programs are probed (crypto/tls found by symbols), none failed; the
+        tests release them only once they are (probed before they connect)."""
+        want = 2
+
+        def probed(m):
+            return counter(m, "sonde_tls_targets", library="go", state="probed")
+        try:
+            wait_for(lambda: probed(self.sonde.scrape()) == want, 10)
+        except sonde_it.WaitTimeout:
+            self.fail(f"sonde_tls_targets go probed != {want}\n{diagnosis(self.sonde)}")
+        failed = sonde_it.samples(self.sonde.scrape(), "sonde_tls_targets", state="failed")
+        self.assertEqual([v for _, v in failed if v], [], failed)
+
+    def run_client(self, client, app):
+        """Releases client; returns ({(op, error): n} it counted, its JSON), checked
+        against the server log."""
+        mark = self.log.mark()
+        client.release("go\n")
+        out = json.loads(client.wait().strip().splitlines()[-1])
+        ops = {}
+        for key, n in out["ops"].items():
+            op, _, err = key.partition(" ")
+            ops[(op, err)] = n
+        ref, problems = self.log.ops(mark, app)
+        self.assertEqual(problems, [])
+        self.assertEqual(ref, ops, f"{app}: the server log and the client disagree")
+        return ops, out
+
+    def check_pg(self, what, expected):
+        """sonde's pgx-mix operations on the cluster since the test began: exactly
+        expected; no PostgreSQL or HTTP parse error, nothing lost, no connection left as
+        unsupported TLS."""
+        labels = {"service_name": "pgx-mix", "server_address": self.pg.host,
+                  "server_port": str(self.pg.port)}
+        base = db_counts(self.before, "postgresql", **labels)
+        m = assert_exact(self, self.sonde,
+                         lambda m: delta(db_counts(m, "postgresql", **labels), base),
+                         expected, f"{what} [{self.CAPTURE}]")
+        self.check_clean(m)
+        self.assertEqual(parse_errors(m, "postgresql") - parse_errors(self.before,
+                                                                      "postgresql"), 0)
+        self.assertEqual(unsupported(m, "tls") - unsupported(self.before, "tls"), 0,
+                         "a pgx connection left as unsupported tls")
+        return m
+
+    def test_pgx_mix(self):
+        """The fixed mix on one TLS connection: unique violations (23505) in and out of
+        transactions, a 50-statement batch, a batch cut by an error, 42P01; exact per
+        operation and error_type."""
+        ops, out = self.run_client(self.mix, "pgx-tls-mix")
+        self.assertEqual(ops[("INSERT", "23505")], 2 * PGX_ROUNDS + 1)
+        self.assertEqual(ops[("SELECT", "42P01")], 1)
+        self.check_pg("pgx mix over TLS", add(dict(ops), ("PREPARE", ""), out["prepares"]))
+
+    def test_pgx_pool_check(self):
+        """pgxpool, 8 TLS connections, a named prepared INSERT ... RETURNING rejected by a
+        CHECK constraint (23514) about 15 % of the time: exact per error_type."""
+        ops, out = self.run_client(self.pool, "pgx-tls-pool")
+        self.assertEqual(ops, {("INSERT", ""): PGX_REQUESTS - PGX_CHECK_FAILS,
+                               ("INSERT", "23514"): PGX_CHECK_FAILS})
+        self.assertEqual(out["unnamed"], 0)
+        self.check_pg("pgx pool over TLS", add(dict(ops), ("PREPARE", ""), out["prepares"]))
+
+
 class TlsSocketTest(_TlsCases):
     CAPTURE = "socket"
 
@@ -429,9 +533,17 @@ class GoTlsSyscallsTest(_GoTlsCases):
     CAPTURE = "syscalls"
 
 
+class PgTlsSocketTest(_PgTlsCases):
+    CAPTURE = "socket"
+
+
+class PgTlsSyscallsTest(_PgTlsCases):
+    CAPTURE = "syscalls"
+
+
 def load_tests(loader, tests, pattern):
     return capture_suite(loader, TlsSocketTest, TlsSyscallsTest, GoTlsSocketTest,
-                         GoTlsSyscallsTest)
+                         GoTlsSyscallsTest, PgTlsSocketTest, PgTlsSyscallsTest)
 
 
 if __name__ == "__main__":

@@ -326,6 +326,48 @@ static void test_tls_h2_server_preface(void **state)
 	assert_has(t, "sonde_unsupported_connections_total{protocol=\"tls\"} 0");
 }
 
+/* Bytes with NULs: the length is the array's, without its terminator. */
+#define FEED_BIN(f, id, dir, ts, a, src) \
+	feed_src(f, id, dir, ts, a, sizeof(a) - 1, sizeof(a) - 1, src)
+
+/* PostgreSQL with sslmode=require from a probed process: SSLRequest and the server's 'S' in
+ * the clear (the client parser stops there), then TLS. The first plaintext (the
+ * StartupMessage, from the Go probes) starts the connection over as a PostgreSQL client;
+ * ciphertext still arriving from the socket is dropped. */
+static void test_tls_pg_sslrequest(void **state)
+{
+	struct fixture *f = *state;
+	const char ssl_request[] = "\x00\x00\x00\x08\x04\xd2\x16\x2f";
+	const char startup[] = "\x00\x00\x00\x17\x00\x03\x00\x00user\0postgres\0";
+	const char ready[] = "R\x00\x00\x00\x08\x00\x00\x00\x00Z\x00\x00\x00\x05I";
+	const char query[] = "Q\x00\x00\x00\x0dSELECT 1";
+	const char done[] = "C\x00\x00\x00\x0dSELECT 1\0Z\x00\x00\x00\x05I";
+	const char *t;
+
+	f->fk.tls_probed = true;
+	feed_open(f, SONDE_EV_CONN_OPEN, 23, 40000, 5432, 1 * MS);
+	FEED_BIN(f, 23, SONDE_DIR_SEND, 2 * MS, ssl_request, SONDE_SRC_SOCKET_TP);
+	feed(f, 23, SONDE_DIR_RECV, 3 * MS, "S");
+	feed_io(f, 23, SONDE_DIR_SEND, 4 * MS, client_hello, sizeof(client_hello) - 1, 170);
+	/* startup's and query's last NUL are their arrays' terminators */
+	feed_src(f, 23, SONDE_DIR_SEND, 5 * MS, startup, sizeof(startup), sizeof(startup),
+		 SONDE_SRC_GO_TLS);
+	feed_io(f, 23, SONDE_DIR_SEND, 5 * MS, app_data, sizeof(app_data) - 1, 51);
+	FEED_BIN(f, 23, SONDE_DIR_RECV, 6 * MS, ready, SONDE_SRC_GO_TLS);
+	feed_src(f, 23, SONDE_DIR_SEND, 7 * MS, query, sizeof(query), sizeof(query),
+		 SONDE_SRC_GO_TLS);
+	feed_io(f, 23, SONDE_DIR_RECV, 8 * MS, app_data, sizeof(app_data) - 1, 51);
+	FEED_BIN(f, 23, SONDE_DIR_RECV, 9 * MS, done, SONDE_SRC_GO_TLS);
+	feed_open(f, SONDE_EV_CONN_CLOSE, 23, 40000, 5432, 10 * MS);
+	assert_int_equal(f->fk.n_ignored, 0);
+	t = render(f);
+	assert_has(t, "db_client_operation_duration_seconds_count{db_system_name=\"postgresql\","
+		      "db_operation_name=\"SELECT\",error_type=\"\",server_address=\"127.0.0.1\","
+		      "server_port=\"5432\",service_name=\"unknown\"} 1");
+	assert_has(t, "sonde_parse_errors_total{protocol=\"postgresql\"} 0");
+	assert_has(t, "sonde_unsupported_connections_total{protocol=\"tls\"} 0");
+}
+
 /* A request whose connection closes before any response: unanswered, not an exchange. */
 static void test_unanswered_on_close(void **state)
 {
@@ -424,6 +466,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tls_plaintext, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_closed_without_plaintext, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_h2_server_preface, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_pg_sslrequest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unanswered_on_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http_client_close_delimited, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_records, setup, teardown),

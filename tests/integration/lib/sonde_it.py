@@ -295,9 +295,12 @@ def pg_bindir():
 class Postgres(Proc):
     """A private PostgreSQL cluster (initdb'ed as user postgres, trust auth) on host:port,
     with its unix socket in sockdir, pg_stat_statements loaded and created, every statement
-    logged. dsn is a libpq/pgx URL for user postgres, database postgres."""
+    logged. dsn is a libpq/pgx URL for user postgres, database postgres. tls: ssl = on with
+    a fresh self-signed certificate, and TCP connections without TLS rejected (pg_hba), so
+    a client that connects at all spoke TLS; dsn then says sslmode=require."""
 
-    def __init__(self, port=None, host="127.0.0.1", settings=None, ready_timeout=60.0):
+    def __init__(self, port=None, host="127.0.0.1", settings=None, ready_timeout=60.0,
+                 tls=False):
         import pwd
         pw = pwd.getpwnam("postgres")
         self.bindir = pg_bindir()
@@ -317,7 +320,8 @@ class Postgres(Proc):
         if init.returncode != 0:
             shutil.rmtree(workdir, ignore_errors=True)
             raise RuntimeError(f"initdb failed:\n{init.stdout.decode(errors='replace')}")
-        conf = {
+        conf = self._tls_conf(workdir, pw) if tls else {}
+        conf.update({
             "listen_addresses": host, "port": str(self.port),
             "unix_socket_directories": self.sockdir,
             "shared_preload_libraries": "pg_stat_statements",
@@ -325,13 +329,14 @@ class Postgres(Proc):
             "logging_collector": "off", "log_destination": "stderr",
             "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",
             "max_connections": "60", "shared_buffers": "32MB",
-        }
+        })
         conf.update(settings or {})
         argv = [os.path.join(self.bindir, "postgres"), "-D", self.datadir]
         for k, v in conf.items():
             argv += ["-c", f"{k}={v}"]
         super().__init__(argv, name="postgres", user="postgres", workdir=workdir)
-        self.dsn = f"postgres://postgres@{host}:{self.port}/postgres?sslmode=disable"
+        self.dsn = (f"postgres://postgres@{host}:{self.port}/postgres?sslmode="
+                    + ("require" if tls else "disable"))
         try:
             wait_for(lambda: self.check_running() or self.psql("SELECT 1") == "1",
                      ready_timeout, interval=0.2, message="PostgreSQL to accept queries")
@@ -339,6 +344,19 @@ class Postgres(Proc):
         except Exception:
             self.stop()
             raise
+
+    def _tls_conf(self, workdir, pw):
+        """ssl = on with a certificate the server user owns; plain TCP rejected."""
+        cert, key = make_tls_cert(workdir)
+        for f in (cert, key):
+            os.chown(f, pw.pw_uid, pw.pw_gid)
+        os.chmod(key, 0o600)
+        hba = os.path.join(self.datadir, "pg_hba.conf")
+        with open(hba) as f:
+            rules = f.read()
+        with open(hba, "w") as f:
+            f.write("hostnossl all all all reject\n" + rules)
+        return {"ssl": "on", "ssl_cert_file": cert, "ssl_key_file": key}
 
     def psql(self, sql, db="postgres", timeout=60.0):
         """Runs sql with psql over TCP; returns the unaligned, tuples-only output."""

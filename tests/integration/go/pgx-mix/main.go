@@ -263,7 +263,15 @@ func main() {
 	flag.StringVar(&k.listen, "listen", "",
 		"check: after opening the pool, listen on this address and start when a client "+
 			"connects (a port= rule selects the process then)")
+	gate := flag.String("gate", "", "a file (a FIFO) read to its end before the first "+
+		"connection: the test holds the program there until its observer is ready")
 	flag.Parse()
+	if *gate != "" {
+		if _, err := os.ReadFile(*gate); err != nil {
+			fmt.Fprintf(os.Stderr, "pgx-mix: gate: %v\n", err)
+			os.Exit(1)
+		}
+	}
 	if *dsn == "" || strings.ContainsAny(*table, " ;'\"") {
 		fmt.Fprintln(os.Stderr, "pgx-mix: -dsn required; -table must be a plain name")
 		os.Exit(2)
