@@ -30,6 +30,7 @@ type options struct {
 	upstream string
 	tlsCert  string
 	tlsKey   string
+	h2       bool
 }
 
 func parseFlags() options {
@@ -39,8 +40,10 @@ func parseFlags() options {
 	flag.StringVar(&o.pgDSN, "pg", "", "PostgreSQL DSN: orders handlers run one SELECT each")
 	flag.StringVar(&o.redis, "redis", "", "Redis host:port: orders handlers run one GET each")
 	flag.StringVar(&o.upstream, "upstream", "", "base URL that GET /api/v1/quote calls")
-	flag.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate: serve HTTPS (HTTP/1.1 only)")
+	flag.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate: serve HTTPS (HTTP/1.1 only unless -h2)")
 	flag.StringVar(&o.tlsKey, "tls-key", "", "PEM private key for -tls-cert")
+	flag.BoolVar(&o.h2, "h2", false, "with -tls-cert: keep net/http's default TLSNextProto "+
+		"(HTTP/2 offered by ALPN)")
 	flag.Parse()
 	return o
 }
@@ -64,8 +67,10 @@ func main() {
 	srv := &http.Server{
 		Handler:           newRouter(newReferee(), b),
 		ReadHeaderTimeout: 30 * time.Second,
-		// An empty map disables HTTP/2 over TLS: the tests speak HTTP/1.1 only.
-		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
+	}
+	if !o.h2 {
+		// An empty map disables HTTP/2 over TLS: the tests speak HTTP/1.1 unless -h2.
+		srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
 	}
 	// The harness reads this line to learn the port when -addr asked for port 0.
 	fmt.Printf("listening %s\n", ln.Addr())
