@@ -59,6 +59,23 @@ struct agent {
 	struct sonde_status status; /* snapshot for the HTTP threads, under status_lock */
 };
 
+static void service_gone(void *ctx, const char *service, const struct ctx_labels *c)
+{
+	size_t n = telemetry_remove_service(ctx, service, c);
+
+	log_info("removed %zu series of service %s%s%s: its processes exited", n, service,
+		 c->container_id[0] ? ", container " : "", c->container_id);
+}
+
+/* Series of services (containers) gone for --series-grace go, so churn never fills the
+ * series cap. */
+static void expire_services(struct agent *a, uint64_t now)
+{
+	if (a->cfg->series_grace)
+		procs_expire_services(&a->procs, now, a->cfg->series_grace * 1000000000ULL,
+				      service_gone, &a->tel);
+}
+
 static uint64_t monotonic_ns(void)
 {
 	struct timespec ts;
@@ -292,6 +309,7 @@ int agent_run(const struct config *cfg)
 		if (now >= next_refresh) {
 			loader_tls_rescan(&a.loader);
 			refresh(&a);
+			expire_services(&a, now); /* within a second of the grace */
 			next_refresh = now + REFRESH_NS;
 		}
 		if (now >= next_expire) {

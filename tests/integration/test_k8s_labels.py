@@ -9,12 +9,16 @@ v2 cgroup named as containerd's systemd driver does
 C in no container. A and B carry POD_NAME/POD_NAMESPACE (and A CONTAINER_NAME) in their
 environment, as the downward API sets them. Each gets an exact number of requests, one per
 connection; every series of each process must carry exactly its own labels and counts.
-The cgroups are removed at the end."""
+The cgroups are removed at the end.
+
+SeriesRemoval then kills A: its series stay through --series-grace, then every one of them
+goes (and sonde_series_removed_total counts exactly them), while B's and C's stay."""
 
 import os
 import shutil
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import sonde_it  # noqa: E402
@@ -54,6 +58,8 @@ def remove_cgroups(tree):
 
 
 class K8sLabels(sonde_it.IntegrationCase):
+    SONDE_ARGS = ()
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -72,7 +78,7 @@ class K8sLabels(sonde_it.IntegrationCase):
             cls.servers[name] = cls.start_server(name)
         cls.sonde = cls.class_started(sonde_it.start_sonde(
             ["--select", "cgroup=/kubepods*", "--select", f"pid={cls.servers['C'].pid}",
-             "--k8s-labels", "on", "-v"]))
+             "--k8s-labels", "on", "-v", *cls.SONDE_ARGS]))
         for name, srv in cls.servers.items():
             for _ in range(N[name]):
                 status = sonde_it.http_get(srv.url + "/data.txt")[0]
@@ -155,6 +161,52 @@ class K8sLabels(sonde_it.IntegrationCase):
         for (n, ls), _v in m.items():
             if n.startswith("sonde_"):
                 self.assertNotIn("container_id", dict(ls), n)
+
+
+def series_of(m, container_id):
+    return sorted((n, ls) for (n, ls), _v in m.items() if dict(ls).get("container_id") ==
+                  container_id)
+
+
+class SeriesRemoval(K8sLabels):
+    """The same three servers; A exits. Runs K8sLabels' tests first (they see A alive)."""
+    GRACE = 6
+    SONDE_ARGS = ("--series-grace", str(GRACE))
+
+    @staticmethod
+    def family(m, name):
+        for suffix in ("_bucket", "_sum", "_count"):
+            base = name[:-len(suffix)]
+            if name.endswith(suffix) and m.types.get(base) == "histogram":
+                return base
+        return name
+
+    def test_zz_exited_container_series_removed_after_grace(self):
+        m = self.scrape_when_counted()
+        a = series_of(m, ID_A)
+        others = {c: series_of(m, c) for c in (ID_B, "")}
+        self.assertGreater(len(a), 10, a)  # HTTP histograms (3 x 18 lines), TCP families
+        self.assertEqual(sonde_it.value(m, "sonde_series_removed_total"), 0)
+        # one series per family and label set: a histogram's lines are one series
+        series = len({(self.family(m, n), frozenset((k, v) for k, v in ls if k != "le"))
+                      for n, ls in a})
+        srv = self.servers["A"]
+        srv.stop()
+        killed = time.monotonic()
+        # sonde learns of the exit within a poll; the series stay for the grace
+        time.sleep(1.5)
+        self.assertEqual(series_of(self.sonde.scrape(), ID_A), a)
+        box = {}
+
+        def gone():
+            box["m"] = self.sonde.scrape()
+            return not series_of(box["m"], ID_A)
+        sonde_it.wait_for(gone, self.GRACE + 10, interval=0.2, message="A's series removed")
+        self.assertGreaterEqual(time.monotonic() - killed, self.GRACE)
+        m = box["m"]
+        self.assertEqual(sonde_it.value(m, "sonde_series_removed_total"), series)
+        for c, before in others.items():
+            self.assertEqual(series_of(m, c), before, c or "no container")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ static void assert_defaults_but_rules(const struct config *c)
 	assert_int_equal(c->route_cap, 200);
 	assert_int_equal(c->max_series, 10000);
 	assert_false(c->k8s_labels);
+	assert_int_equal(c->series_grace, 60);
 	assert_false(c->check);
 	assert_int_equal(c->verbose, 0);
 }
@@ -236,6 +237,8 @@ static void test_scalar_errors(void **state)
 		     "4294967296");
 	EXPECT_ERROR("sonde: --max-series: ' 10' is not a number >= 1\n", "--max-series", " 10");
 	EXPECT_ERROR("sonde: --k8s-labels: 'yes' is neither on nor off\n", "--k8s-labels", "yes");
+	EXPECT_ERROR("sonde: --series-grace: '86401' is not a number from 0 to 86400\n",
+		     "--series-grace", "86401");
 	EXPECT_ERROR("sonde: --config: needs a file name\n", "--config", "");
 	EXPECT_ERROR("sonde: --routes-file: needs a file name\n", "--routes-file=");
 }
@@ -456,6 +459,7 @@ static void test_help(void **state)
 		"--route-cap=N",
 		"--max-series=N",
 		"--k8s-labels=on|off",
+		"--series-grace=SECONDS",
 		"--counter=RULE",
 		"-c, --config=FILE",
 		"--check",

@@ -112,6 +112,31 @@ static void test_http_server_cache(void **state)
 			      "service_name=\"svc0\"}") == 21);
 }
 
+/* A service's series removed (its processes gone) while a connection of it still holds
+ * their handles: its next exchange makes new series, never touches the freed ones (ASan
+ * would say so); the other service's stay. */
+static void test_removed_service(void **state)
+{
+	struct fixture *f = *state;
+	struct db_op op = { .operation = "SELECT", .start_ns = 0, .end_ns = 1000000 };
+
+	http(f, 0, true, "GET", "/a", 200);
+	http(f, 1, true, "GET", "/a", 200);
+	observe_db(&f->obs, &f->peer[0], "postgresql", &op);
+	assert_int_equal(telemetry_remove_service(&f->tel, "svc0", NULL), 4);
+	assert_true(sample(f, "sonde_series_removed_total") == 4);
+	assert_null(strstr(f->text, "svc0"));
+	http(f, 0, true, "GET", "/a", 200);
+	http(f, 0, true, "GET", "/a", 200);
+	observe_db(&f->obs, &f->peer[0], "postgresql", &op);
+	assert_true(sample(f, SRV("GET", "200", "/a", "svc0")) == 2);
+	assert_true(sample(f, SRV("GET", "200", "/a", "svc1")) == 1);
+	assert_true(sample(f, "db_client_operation_duration_seconds_count{db_system_name="
+			      "\"postgresql\",db_operation_name=\"SELECT\",error_type=\"\","
+			      "server_address=\"10.0.0.0\",server_port=\"5432\","
+			      "service_name=\"svc0\"}") == 1);
+}
+
 static void test_http_client(void **state)
 {
 	struct fixture *f = *state;
@@ -190,6 +215,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_http_server_cache, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_removed_service, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http_client, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_db_cache, setup, teardown),
 		cmocka_unit_test(test_method_ids),

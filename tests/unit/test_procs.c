@@ -144,12 +144,64 @@ static void test_port_rule_at_listen(void **state)
 	reap(child);
 }
 
+struct gone {
+	char service[8][128];
+	size_t n;
+};
+
+static void on_gone(void *ctx, const char *service, const struct ctx_labels *c)
+{
+	struct gone *g = ctx;
+
+	assert_true(ctx_labels_empty(c));
+	snprintf(g->service[g->n++ % 8], 128, "%s", service);
+}
+
+/* A service's series go once its last process left and the grace passed; a process of the
+ * same service arriving within the grace keeps them; --series-grace 0 keeps them all. */
+static void test_services_expire(void **state)
+{
+	struct select_rule rule = { .kind = SELECT_COMM, .text = "client-a" };
+	struct config cfg = { .rules = &rule, .n_rules = 1, .series_grace = 60 };
+	struct fake_kernel fk = { 0 };
+	struct kernel_ctl kctl = { .ctx = &fk, .allow = fake_allow };
+	const uint64_t later = UINT64_MAX / 2, grace = 60000000000ULL;
+	struct gone g = { 0 };
+	struct procs p;
+
+	assert_int_equal(procs_init(&p, &cfg, &kctl, "/proc"), 0);
+	procs_on_exec(&p, 3999990, "client-a"); /* gone from /proc: named by comm */
+	procs_on_exec(&p, 3999991, "client-a");
+	procs_on_exit(&p, 3999990);
+	assert_int_equal(procs_expire_services(&p, later, grace, on_gone, &g), 0);
+	procs_on_exit(&p, 3999991);
+	assert_int_equal(procs_expire_services(&p, 0, grace, on_gone, &g), 0); /* in grace */
+	assert_int_equal(procs_expire_services(&p, later, grace, on_gone, &g), 1);
+	assert_string_equal(g.service[0], "client-a");
+	assert_int_equal(procs_expire_services(&p, later, grace, on_gone, &g), 0);
+	/* back within the grace: kept */
+	procs_on_exec(&p, 3999992, "client-a");
+	procs_on_exit(&p, 3999992);
+	procs_on_exec(&p, 3999993, "client-a");
+	assert_int_equal(procs_expire_services(&p, later, grace, on_gone, &g), 0);
+	procs_free(&p);
+
+	cfg.series_grace = 0;
+	assert_int_equal(procs_init(&p, &cfg, &kctl, "/proc"), 0);
+	procs_on_exec(&p, 3999990, "client-a");
+	procs_on_exit(&p, 3999990);
+	assert_int_equal(procs_expire_services(&p, later, grace, on_gone, &g), 0);
+	procs_free(&p);
+	assert_int_equal(g.n, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pid_rule_fork_exit),
 		cmocka_unit_test(test_comm_rule_at_exec),
 		cmocka_unit_test(test_port_rule_at_listen),
+		cmocka_unit_test(test_services_expire),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -399,6 +399,54 @@ static void test_concurrent_render(void **state)
 	registry_free(sh.reg);
 }
 
+/* Series of one service go from every family that has its labels, the rest stay in their
+ * order; the families without those labels are untouched; the cap counts the rest only. */
+static void test_remove_where(void **state)
+{
+	static const char *const sv[] = { "service_name", "route" }, *s1[] = { "service_name" };
+	static const char *const other[] = { "protocol" }, *key[] = { "service_name" };
+	struct registry *r = registry_new();
+	struct metric *a = registry_add(r, METRIC_COUNTER, "a_total", "", sv, 2, NULL, 0, 3);
+	struct metric *h = registry_add(r, METRIC_HISTOGRAM, "h_seconds", "", s1, 1,
+					metric_duration_buckets, metric_duration_nbuckets, 0);
+	struct metric *o = registry_add(r, METRIC_COUNTER, "o_total", "", other, 1, NULL, 0, 0);
+	struct series *hs;
+	char *text;
+
+	assert_int_equal(metric_add(a, (const char *const[]){ "api", "/x" }, 1), 0);
+	assert_int_equal(metric_add(a, (const char *const[]){ "web", "/x" }, 2), 0);
+	assert_int_equal(metric_add(a, (const char *const[]){ "api", "/y" }, 3), 0);
+	assert_int_equal(metric_add(a, (const char *const[]){ "db", "/z" }, 4), -ENOSPC); /* cap */
+	hs = metric_series(h, (const char *const[]){ "api" });
+	assert_int_equal(series_observe(h, hs, 0.01), 0);
+	assert_int_equal(metric_observe(h, (const char *const[]){ "web" }, 0.02), 0);
+	assert_int_equal(metric_add(o, (const char *const[]){ "api" }, 5), 0);
+
+	assert_int_equal(registry_remove_where(r, key, (const char *const[]){ "api" }, 1), 3);
+	assert_int_equal(registry_remove_where(r, key, (const char *const[]){ "api" }, 1), 0);
+	assert_int_equal(metric_series_count(a), 1);
+	assert_int_equal(metric_series_count(h), 1);
+	assert_int_equal(metric_series_count(o), 1);
+	text = render(r);
+	assert_null(strstr(text, "service_name=\"api\""));
+	assert_true(sample(text, "a_total{service_name=\"web\",route=\"/x\"}") == 2);
+	assert_true(sample(text, "h_seconds_count{service_name=\"web\"}") == 1);
+	assert_true(sample(text, "o_total{protocol=\"api\"}") == 5);
+	free(text);
+	/* the cap has room again, and the index finds both old and new series */
+	assert_int_equal(metric_add(a, (const char *const[]){ "db", "/z" }, 4), 0);
+	assert_int_equal(metric_add(a, (const char *const[]){ "web", "/x" }, 1), 0);
+	assert_int_equal(metric_add(a, (const char *const[]){ "api", "/x" }, 7), 0);
+	text = render(r);
+	assert_true(sample(text, "a_total{service_name=\"web\",route=\"/x\"}") == 3);
+	assert_true(sample(text, "a_total{service_name=\"db\",route=\"/z\"}") == 4);
+	assert_true(sample(text, "a_total{service_name=\"api\",route=\"/x\"}") == 7);
+	assert_int_equal(metric_series_count(a), 3);
+	free(text);
+	assert_int_equal(registry_remove_where(r, key, (const char *const[]){ "x" }, 0), 0);
+	registry_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -408,6 +456,7 @@ int main(void)
 		cmocka_unit_test(test_series_cap),
 		cmocka_unit_test(test_registration_errors),
 		cmocka_unit_test(test_many_series_order),
+		cmocka_unit_test(test_remove_where),
 		cmocka_unit_test(test_concurrent_render),
 	};
 

@@ -23,6 +23,7 @@
 #define DEFAULT_LISTEN_PORT 9464
 #define DEFAULT_ROUTE_CAP 200
 #define DEFAULT_MAX_SERIES 10000
+#define DEFAULT_SERIES_GRACE 60
 
 /* '#' starts a comment at the start of a line or after blank space (shell-like), so a
  * value may still contain '#'. Returns the trimmed rest. */
@@ -249,6 +250,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	case OPT_EVENTS:
 	case OPT_EVENTS_FILTER:
 	case OPT_K8S_LABELS:
+	case OPT_SERIES_GRACE:
 	case OPT_CONFIG:
 		c->set |= set_bit(key);
 		if (config_apply(&c->cfg, key, arg, &c->d) == -ENOMEM) {
@@ -272,6 +274,7 @@ static void config_defaults(struct config *cfg)
 	cfg->route_cap = DEFAULT_ROUTE_CAP;
 	cfg->max_series = DEFAULT_MAX_SERIES;
 	cfg->tcp_health = true;
+	cfg->series_grace = DEFAULT_SERIES_GRACE;
 	strcpy(cfg->events_filter, "all");
 }
 
@@ -306,6 +309,8 @@ static int merge_cli(struct config *cfg, struct cli *c)
 		cfg->events_path = o->events_path;
 	if (c->set & set_bit(OPT_K8S_LABELS))
 		cfg->k8s_labels = o->k8s_labels;
+	if (c->set & set_bit(OPT_SERIES_GRACE))
+		cfg->series_grace = o->series_grace;
 	if (c->set & set_bit(OPT_VERBOSE))
 		cfg->verbose = o->verbose;
 	cfg->check = o->check;

@@ -79,6 +79,7 @@ struct config {
 	char events_filter[256];   /* --events-filter, validated; default "all" */
 	bool events_path;	   /* --events-path */
 	bool k8s_labels;	   /* --k8s-labels: container and pod labels (default off) */
+	uint32_t series_grace;	   /* --series-grace: seconds; 0 = keep (default 60) */
 	int verbose;		   /* -v, repeatable */
 };
 

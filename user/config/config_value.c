@@ -533,6 +533,8 @@ int config_apply(struct config *cfg, int key, const char *value, struct config_d
 		return apply_on_off(&cfg->events_path, key, value, d);
 	case OPT_K8S_LABELS:
 		return apply_on_off(&cfg->k8s_labels, key, value, d);
+	case OPT_SERIES_GRACE:
+		return apply_number(&cfg->series_grace, key, value, 0, 86400, d);
 	case OPT_CONFIG:
 		return copy_path(cfg->config_file, sizeof(cfg->config_file), key, "", 0, value, d);
 	case OPT_VERBOSE: /* only a config file gives verbose a value */

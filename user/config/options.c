@@ -56,6 +56,10 @@ const struct argp_option option_table[] = {
 	  "and the POD_NAME, POD_NAMESPACE, HOSTNAME and CONTAINER_NAME variables of its "
 	  "environment (default off)",
 	  0 },
+	{ "series-grace", OPT_SERIES_GRACE, "SECONDS", 0,
+	  "Remove the series of a service's processes (of a container, with --k8s-labels) this "
+	  "long after the last of them exited; 0 keeps them forever (default 60)",
+	  0 },
 	{ "counter", OPT_COUNTER, "RULE", 0,
 	  "Count the HTTP requests RULE matches in a counter of its own: 'NAME METHOD ROUTE "
 	  "STATUS', e.g. 'orders_created_total POST /api/v1/orders 201' (repeatable; see "

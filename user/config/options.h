@@ -35,6 +35,7 @@ enum opt_key {
 	OPT_EVENTS_FILTER,
 	OPT_EVENTS_PATH,
 	OPT_K8S_LABELS,
+	OPT_SERIES_GRACE,
 };
 
 /* argp's option table (ends with a zeroed entry) and the text --help prints after it. */

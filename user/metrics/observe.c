@@ -21,10 +21,12 @@ _Static_assert(sizeof(((struct obs_db_slot *)0)->operation) >=
 	       "a db_op's names fit a cache slot");
 
 /* The slots of c, emptied when they held the other kind. */
-static void cache_kind(struct obs_cache *c, uint8_t kind)
+static void cache_kind(struct obs_cache *c, uint8_t kind, uint32_t gen)
 {
-	if (c->kind == kind)
+	/* gen moves when series were removed (telemetry_remove_service): handles are stale */
+	if (c->kind == kind && c->gen == gen)
 		return;
+	c->gen = gen;
 	memset(c->http, 0, sizeof(c->http) > sizeof(c->db) ? sizeof(c->http) : sizeof(c->db));
 	c->kind = kind;
 	c->next = 0;
@@ -44,7 +46,7 @@ static struct series **http_series(const struct observer *o, struct conn_peer *p
 				 .scheme = p->tls ? "https" : "http",
 				 .ctx = &p->ctx };
 
-	cache_kind(c, OBS_HTTP);
+	cache_kind(c, OBS_HTTP, o->tel->generation);
 	for (unsigned i = 0; i < OBS_HTTP_SLOTS; i++)
 		if (c->http[i].key == key)
 			return c->http[i].s;
@@ -115,7 +117,7 @@ static struct series *db_series(const struct observer *o, struct conn_peer *p, c
 		.ctx = &p->ctx,
 	};
 
-	cache_kind(c, OBS_DB);
+	cache_kind(c, OBS_DB, o->tel->generation);
 	for (unsigned i = 0; i < OBS_DB_SLOTS; i++)
 		if (c->db[i].s && !strcmp(c->db[i].operation, op->operation) &&
 		    !strcmp(c->db[i].error_type, op->error_type))

@@ -55,6 +55,7 @@ struct obs_cache {
 	uint32_t svc; /* route_service() id of the peer's service, when has_svc */
 	bool has_svc;
 	uint8_t kind; /* what the slots hold: 0 nothing yet, else OBS_HTTP or OBS_DB */
+	uint32_t gen; /* telemetry's generation the slots were filled in */
 	uint8_t next; /* the slot the next miss replaces (round robin) */
 	union {
 		struct obs_http_slot http[OBS_HTTP_SLOTS];

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "metrics/registry.h"
+#include "metrics/registry_impl.h"
 #include "metrics/exemplar.h"
 #include "metrics/exposition.h"
 #include "util/hash.h"
@@ -20,64 +21,7 @@ const size_t metric_duration_nbuckets =
 const double metric_size_buckets[] = { 0, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192 };
 const size_t metric_size_nbuckets = sizeof(metric_size_buckets) / sizeof(metric_size_buckets[0]);
 
-/* Block k of a family's series list holds SERIES_BLOCK0 << k pointers: never moved, so a
- * scraper can walk the list while the writer appends. 28 blocks hold over 2^32 series. */
-#define SERIES_BLOCK0 16
-#define SERIES_BLOCKS 28
-
-/*
- * One writer, any number of readers, no lock: the writer makes seq odd, updates, makes it
- * even again; a reader copies the values and retries when seq was odd or moved meanwhile
- * (a seqcount). So a scrape never blocks the event loop and never sees a histogram whose
- * count disagrees with its buckets or its sum.
- */
-struct series {
-	uint64_t hash;
-	uint32_t seq;	     /* odd while the writer updates the values below */
-	double value;	     /* counter or gauge value; histogram sum */
-	uint64_t count;	     /* histogram observations */
-	const char **values; /* n_labels copies, stored after buckets */
-	struct exemplar *ex; /* histogram: one per bucket; NULL until the first (release) */
-	uint64_t buckets[];  /* histogram: n_bounds + 1 non-cumulative counts, the last for +Inf */
-};
-
-struct metric {
-	enum metric_kind kind;
-	char *name, *help;
-	char *label_names[METRIC_MAX_LABELS];
-	size_t n_labels;
-	double *bounds;
-	char (*le_text)[EXPO_NUM_MAX]; /* histogram: the bounds as "le" values, then "+Inf" */
-	size_t n_bounds;
-	size_t max_series;
-	uint64_t dropped; /* atomic: read by metric_dropped() and render */
-
-	/* Creation order, for scrapers: a series is never freed before the family. Entries
-	 * below n_series (stored with release, loaded with acquire) are complete. */
-	struct series **blocks[SERIES_BLOCKS];
-	size_t n_series;
-	/* The writer's own index: open addressing, linear probing, NULL = empty. */
-	struct series **table;
-	size_t table_cap; /* power of two, kept at least twice n_series */
-};
-
-struct registry {
-	pthread_mutex_t lock; /* guards the family list */
-	struct metric **fams;
-	size_t n_fams, cap_fams;
-};
-
 /* ---- families ------------------------------------------------------------------------- */
-
-/* Where series number i of the creation order is kept. */
-static struct series **series_at(struct series **const *blocks, size_t i)
-{
-	size_t j = i + SERIES_BLOCK0;
-	int k = 63 - __builtin_clzll(j) - __builtin_ctz(SERIES_BLOCK0);
-	struct series **b = __atomic_load_n(&blocks[k], __ATOMIC_RELAXED);
-
-	return &b[j - ((size_t)SERIES_BLOCK0 << k)];
-}
 
 static void metric_free(struct metric *m)
 {
@@ -107,7 +51,14 @@ struct registry *registry_new(void)
 
 	if (!r)
 		return NULL;
+	pthread_rwlockattr_t a;
+
 	pthread_mutex_init(&r->lock, NULL);
+	/* the writer must not wait behind a stream of scrapes */
+	pthread_rwlockattr_init(&a);
+	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&r->series_lock, &a);
+	pthread_rwlockattr_destroy(&a);
 	return r;
 }
 
@@ -121,6 +72,7 @@ void registry_free(struct registry *r)
 		metric_free(r->fams[i]);
 	free(r->fams);
 	pthread_mutex_destroy(&r->lock);
+	pthread_rwlock_destroy(&r->series_lock);
 	free(r);
 }
 
@@ -553,6 +505,65 @@ size_t metric_series_count(const struct metric *m)
 	return m ? __atomic_load_n(&m->n_series, __ATOMIC_ACQUIRE) : 0;
 }
 
+/* ---- removal ------------------------------------------------------------------------- */
+
+/* Drops m's series whose labels idx[0..n) hold vals; keeps the rest in creation order and
+ * re-indexes them. The caller holds the series lock for writing. */
+static size_t metric_remove(struct metric *m, const size_t *idx, const char *const *vals, size_t n)
+{
+	size_t kept = 0, i, j, k, mask = m->table_cap - 1, gone = m->n_series;
+
+	for (i = 0; i < m->n_series; i++) {
+		struct series *s = *series_at(m->blocks, i);
+
+		for (k = 0; k < n && !strcmp(s->values[idx[k]], vals[k]); k++)
+			;
+		if (k < n) {
+			*series_at(m->blocks, kept++) = s;
+			continue;
+		}
+		free(s->ex);
+		free(s);
+	}
+	if (kept == gone)
+		return 0;
+	m->n_series = kept;
+	memset(m->table, 0, m->table_cap * sizeof(*m->table));
+	for (i = 0; i < kept; i++) {
+		for (j = (*series_at(m->blocks, i))->hash & mask; m->table[j]; j = (j + 1) & mask)
+			;
+		m->table[j] = *series_at(m->blocks, i);
+	}
+	return gone - kept;
+}
+
+size_t registry_remove_where(struct registry *r, const char *const *names, const char *const *vals,
+			     size_t n)
+{
+	size_t idx[METRIC_MAX_LABELS], total = 0, f, i, k;
+
+	if (!r || !n || n > METRIC_MAX_LABELS)
+		return 0;
+	pthread_mutex_lock(&r->lock);
+	pthread_rwlock_wrlock(&r->series_lock);
+	for (f = 0; f < r->n_fams; f++) {
+		struct metric *m = r->fams[f];
+
+		for (k = 0; k < n; k++) {
+			for (i = 0; i < m->n_labels && strcmp(m->label_names[i], names[k]); i++)
+				;
+			if (i == m->n_labels)
+				break;
+			idx[k] = i;
+		}
+		if (k == n)
+			total += metric_remove(m, idx, vals, n);
+	}
+	pthread_rwlock_unlock(&r->series_lock);
+	pthread_mutex_unlock(&r->lock);
+	return total;
+}
+
 /* ---- rendering ------------------------------------------------------------------------ */
 
 /* What a scrape copies of a series: label strings are immutable, so a pointer will do. */
@@ -771,8 +782,10 @@ int registry_render_format(struct registry *r, bool om, char **out, size_t *len)
 	pthread_mutex_unlock(&r->lock);
 	if (!fams)
 		return -ENOMEM;
+	pthread_rwlock_rdlock(&r->series_lock);
 	for (i = 0; i < n && !err; i++)
 		err = render_family(&b, fams[i], om);
+	pthread_rwlock_unlock(&r->series_lock);
 	if (!err)
 		render_dropped(&b, fams, n, om);
 	if (!err && om)

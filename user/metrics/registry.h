@@ -73,6 +73,15 @@ int series_observe(struct metric *m, struct series *s, double v);
 size_t metric_series_count(const struct metric *m);
 
 /*
+ * Removes, from every family that has all n label names, the series whose values of those
+ * labels are vals (names[i] = vals[i]); other families are untouched. The writer's call:
+ * it waits for running scrapes. Handles of removed series (metric_series) are freed, so a
+ * caller keeping handles must drop them. Returns how many series were removed.
+ */
+size_t registry_remove_where(struct registry *r, const char *const *names, const char *const *vals,
+			     size_t n);
+
+/*
  * Renders the whole registry in Prometheus text format 0.0.4 into a malloc'd, NUL-terminated
  * buffer (*out, to free()). Families in registration order, then sonde_series_dropped_total;
  * series in creation order. Returns 0, -EINVAL or -ENOMEM.

@@ -83,6 +83,10 @@ static const struct family {
 	  NO_BUCKETS, 64 },
 	{ FIELD(routes_overflowed), METRIC_COUNTER, "sonde_http_routes_overflowed_total",
 	  "Requests whose route was replaced by the overflow route.", NONE, NO_BUCKETS, 1 },
+	{ FIELD(removed), METRIC_COUNTER, "sonde_series_removed_total",
+	  "Series removed because every process of their service (container) had exited for "
+	  "--series-grace.",
+	  NONE, NO_BUCKETS, 1 },
 	{ FIELD(truncated), METRIC_COUNTER, "sonde_payload_truncated_total",
 	  "Socket reads/writes longer than the capture prefix.", NONE, NO_BUCKETS, 1 },
 	{ FIELD(no_buffer), METRIC_COUNTER, "sonde_payload_unavailable_total",
@@ -336,6 +340,25 @@ bool telemetry_db_series(struct telemetry *t, const struct db_labels *l, struct 
 void telemetry_db_observe(struct telemetry *t, struct series *s, double seconds)
 {
 	series_observe(t->db_duration, s, seconds);
+}
+
+size_t telemetry_remove_service(struct telemetry *t, const char *service,
+				const struct ctx_labels *ctx)
+{
+	const char *names[1 + CTX_LABELS] = { "service_name" }, *vals[1 + CTX_LABELS] = { service };
+	size_t n;
+
+	memcpy(names + 1, ctx_label_names, sizeof(ctx_label_names));
+	ctx_label_values(ctx, vals + 1);
+	n = registry_remove_where(t->reg, names, vals, t->ctx_labels ? 1 + CTX_LABELS : 1);
+	if (!n)
+		return 0;
+	memset(t->http_server_cache, 0, TEL_CACHE_SLOTS * sizeof(struct tel_cache_slot));
+	memset(t->http_client_cache, 0, TEL_CACHE_SLOTS * sizeof(struct tel_cache_slot));
+	memset(t->db_cache, 0, TEL_CACHE_SLOTS * sizeof(struct tel_cache_slot));
+	t->generation++;
+	metric_add(t->removed, NULL, (double)n);
+	return n;
 }
 
 void telemetry_set_build(struct telemetry *t, const char *capture_mode)

@@ -43,7 +43,8 @@ struct telemetry {
 	struct metric *db_duration;
 	struct metric *build_info, *capture_mode, *events_received, *events_lost;
 	struct metric *tracked, *attached, *parse_errors, *unsupported, *routes_overflowed;
-	struct metric *truncated, *no_buffer, *unanswered;
+	struct metric *truncated, *no_buffer, *unanswered, *removed;
+	uint32_t generation; /* moves when series are removed: handles kept elsewhere are stale */
 	struct self_metrics self; /* process_* of sonde itself (self.h) */
 	/* last kernel counter values, to turn absolute readings into counter increments */
 	struct sonde_stats last_kernel;
@@ -98,6 +99,14 @@ void telemetry_http_exemplar(struct telemetry *t, bool server,
 			     const struct http1_ids *ids, int64_t wall_ns);
 bool telemetry_db_series(struct telemetry *t, const struct db_labels *l, struct series **out);
 void telemetry_db_observe(struct telemetry *t, struct series *s, double seconds);
+
+/*
+ * Removes every series of service (in container/pod ctx, with --k8s-labels), from every
+ * family that has a service_name: its processes are gone. Empties the caches of series
+ * handles and moves t->generation, so observe.c drops its own. Returns how many.
+ */
+size_t telemetry_remove_service(struct telemetry *t, const char *service,
+				const struct ctx_labels *ctx);
 
 void telemetry_set_build(struct telemetry *t, const char *capture_mode);
 /* Publishes the running total of records of one type (index < 16). */

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "procs/procfs.h"
@@ -41,6 +42,8 @@ int procs_init(struct procs *p, const struct config *cfg, const struct kernel_ct
 
 void procs_free(struct procs *p)
 {
+	free(p->leaving);
+	p->leaving = NULL;
 	if (!p->by_tgid.cap)
 		return;
 	for (size_t i = 0; i < p->by_tgid.cap; i++)
@@ -78,6 +81,75 @@ static const char *nspid_text(uint32_t tgid, uint32_t nstgid, char buf[48])
 	return buf;
 }
 
+/* Processes whose series are the same: the same service, and with --k8s-labels the same
+ * container and pod. */
+static bool same_series(const struct procs *p, const char *sa, const struct ctx_labels *a,
+			const char *sb, const struct ctx_labels *b)
+{
+	const char *va[CTX_LABELS], *vb[CTX_LABELS];
+	int i = 0;
+
+	if (strcmp(sa, sb))
+		return false;
+	ctx_label_values(a, va);
+	ctx_label_values(b, vb);
+	while (p->cfg->k8s_labels && i < CTX_LABELS && !strcmp(va[i], vb[i]))
+		i++;
+	return !p->cfg->k8s_labels || i == CTX_LABELS;
+}
+
+static void leaving_forget(struct procs *p, const char *service, const struct ctx_labels *ctx)
+{
+	for (size_t i = 0; i < p->n_leaving; i++)
+		if (same_series(p, p->leaving[i].service, &p->leaving[i].ctx, service, ctx))
+			p->leaving[i--] = p->leaving[--p->n_leaving];
+}
+
+/* The last process of its service (container) left: its series go after the grace. */
+static void leaving_add(struct procs *p, const struct proc *gone)
+{
+	struct timespec ts;
+	struct leaving *l;
+
+	for (size_t i = 0; i < p->by_tgid.cap; i++) {
+		const struct proc *o = p->by_tgid.vals[i];
+
+		if (o && same_series(p, o->service, &o->ctx, gone->service, &gone->ctx))
+			return;
+	}
+	leaving_forget(p, gone->service, &gone->ctx);
+	if (p->n_leaving == p->cap_leaving) {
+		size_t cap = p->cap_leaving ? 2 * p->cap_leaving : 16;
+
+		if (!(l = realloc(p->leaving, cap * sizeof(*l))))
+			return; /* its series stay: the cap still bounds them */
+		p->leaving = l;
+		p->cap_leaving = cap;
+	}
+	l = &p->leaving[p->n_leaving++];
+	memcpy(l->service, gone->service, sizeof(l->service));
+	l->ctx = gone->ctx;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	l->since_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+size_t procs_expire_services(struct procs *p, uint64_t now_ns, uint64_t grace_ns, procs_gone_fn fn,
+			     void *ctx)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->n_leaving; i++) {
+		struct leaving l = p->leaving[i];
+
+		if (now_ns < l.since_ns + grace_ns)
+			continue;
+		p->leaving[i--] = p->leaving[--p->n_leaving];
+		fn(ctx, l.service, &l.ctx);
+		n++;
+	}
+	return n;
+}
+
 static void track(struct procs *p, const struct proc_info *info, const char *why)
 {
 	struct proc *pr = hashmap_get(&p->by_tgid, info->tgid);
@@ -91,6 +163,7 @@ static void track(struct procs *p, const struct proc_info *info, const char *why
 			log_warn("out of memory tracking process %u", info->tgid);
 			return;
 		}
+		leaving_forget(p, info->service_name, &info->ctx);
 		log_info("observing pid %u%s (%s, service %s%s%s): %s", info->tgid,
 			 nspid_text(info->tgid, info->nstgid, nsbuf), info->comm,
 			 info->service_name, info->ctx.pod_name[0] ? ", pod " : "",
@@ -123,6 +196,8 @@ static void untrack(struct procs *p, uint32_t tgid)
 		d->tgid = tgid;
 		memcpy(d->service, pr->service, sizeof(d->service));
 		d->ctx = pr->ctx;
+		if (p->cfg->series_grace)
+			leaving_add(p, pr);
 		log_info("no longer observing pid %u%s (%s)", tgid,
 			 nspid_text(tgid, pr->nstgid, nsbuf), pr->comm);
 	}

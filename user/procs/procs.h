@@ -35,6 +35,13 @@ struct departed {
 	struct ctx_labels ctx;
 };
 
+/* A service (with --k8s-labels: a service in one container) whose last process left. */
+struct leaving {
+	char service[128];
+	struct ctx_labels ctx;
+	uint64_t since_ns; /* CLOCK_MONOTONIC */
+};
+
 struct procs {
 	const struct config *cfg;
 	const struct kernel_ctl *kctl; /* sets the allow bitmap's bits */
@@ -45,6 +52,8 @@ struct procs {
 	char self_exe[4096]; /* other sonde instances are never picked by the default rule */
 	struct departed departed[PROCS_DEPARTED]; /* ring of the last ones untracked */
 	unsigned n_departed;			  /* total ever; next slot = n % size */
+	struct leaving *leaving;		  /* whose series go after --series-grace */
+	size_t n_leaving, cap_leaving;
 };
 
 int procs_init(struct procs *p, const struct config *cfg, const struct kernel_ctl *kctl,
@@ -68,6 +77,15 @@ const char *procs_service(const struct procs *p, uint32_t tgid);
 
 /* Its container and pod, likewise (all "" when not in one); NULL when unknown. */
 const struct ctx_labels *procs_ctx(const struct procs *p, uint32_t tgid);
+
+/*
+ * Calls fn for every service (container) whose processes all left at least grace_ns before
+ * now_ns (CLOCK_MONOTONIC), and forgets it: its series can go. One that got a process
+ * again meanwhile is not reported. Returns how many were reported.
+ */
+typedef void (*procs_gone_fn)(void *ctx, const char *service, const struct ctx_labels *c);
+size_t procs_expire_services(struct procs *p, uint64_t now_ns, uint64_t grace_ns, procs_gone_fn fn,
+			     void *ctx);
 
 /* Whether the kernel must report every exec / listen for these rules. */
 bool procs_want_exec_events(const struct config *cfg);
