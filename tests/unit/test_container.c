@@ -36,6 +36,10 @@ static const struct {
 	{ "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID_ ".slice/docker-" ID
 	  ".scope",
 	  true, CTR_DOCKER, ID, UID }, /* dockershim, cri-dockerd */
+	/* as sonde sees it from inside its own cgroup namespace (the DaemonSet) */
+	{ "/../../kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID_
+	  ".slice/cri-containerd-" ID ".scope",
+	  true, CTR_CONTAINERD, ID, UID },
 	/* cgroupfs driver */
 	{ "/kubepods/burstable/pod" UID "/" ID, true, CTR_UNNAMED, ID, UID },
 	{ "/kubepods/pod" UID "/" ID, true, CTR_UNNAMED, ID, UID },
