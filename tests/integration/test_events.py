@@ -47,6 +47,17 @@ def metric(m, name, **labels):
     return sonde_it.value(m, name, **labels) or 0
 
 
+def settled_lines(sonde, path):
+    """The file's lines once every line sonde queued is in it. Call after sonde counted
+    every request: a refresh of the self-metrics (each second) then counts every line
+    queued, and the writer, woken at most every 100 ms or by itself each second, writes
+    them within about a second."""
+    time.sleep(1.2)
+    queued = metric(sonde.scrape(), "sonde_event_lines_total")
+    return sonde_it.wait_for(lambda: (lambda ls: len(ls) == queued and ls)(read_lines(path)),
+                             5, message=f"{queued} lines in {path}")
+
+
 class _EventCases(sonde_it.IntegrationCase):
     CAPTURE = None
     RUN_FIRST = ()
@@ -106,8 +117,7 @@ class _EventCases(sonde_it.IntegrationCase):
 
         m = sonde_it.wait_for(settled, 20, message="sonde counted every request")
         assert_no_loss(self, m, sonde)
-        time.sleep(0.5)  # the writer thread looks at its ring every 20 ms
-        lines = read_lines(path)
+        lines = settled_lines(sonde, path)
         with open(path, "rb") as f:
             raw = f.read()
         self.assertNotIn(b"SECRET", raw, "a header outside the allow-list was written")
@@ -141,9 +151,7 @@ class _EventCases(sonde_it.IntegrationCase):
                               e["server_port"], e["http_request_method"]),
                              (404, "127.0.0.1", self.upstream.port, "GET"), e)
             self.assertNotIn("request_id", e)
-        # the self-metrics are published once a second
-        m = sonde_it.wait_for(lambda: (lambda m: metric(m, "sonde_event_lines_total") == len(
-            lines) and m)(sonde.scrape()), 5, message="sonde_event_lines_total")
+        m = sonde.scrape()
         self.assertEqual(metric(m, "sonde_event_lines_dropped_total", reason="queue_full"), 0)
         self.assertEqual(metric(m, "sonde_event_ids_unusable_total", reason="cut"), 0)
 
@@ -155,8 +163,7 @@ class _EventCases(sonde_it.IntegrationCase):
                                           {"X-Request-ID": f"all-{i}"})[0], 200)
         sonde_it.wait_for(lambda: sum(server_counts(sonde.scrape(), self.svc.port).values())
                           == 50, 20, message="sonde counted the 50 requests")
-        time.sleep(0.5)
-        lines = read_lines(path)
+        lines = settled_lines(sonde, path)
         http = [e for e in lines if e["kind"] == "http_server"]
         db = [e for e in lines if e["kind"] == "db_client"]
         self.assertEqual(sorted(e["request_id"] for e in http),

@@ -128,7 +128,11 @@ class Exemplars(sonde_it.IntegrationCase):
         for rid in slow:
             self.assertEqual(seen[rid][0], 0.25, rid)
         # every exemplar leads to its request's event line: same id, same duration, time
-        lines = [json.loads(x) for x in open(self.events, "rb").read().splitlines()]
+        def all_lines():  # the writer writes within about a second
+            with open(self.events, "rb") as f:
+                ls = [json.loads(x) for x in f.read().splitlines()]
+            return len(ls) == len(self.sent) and ls
+        lines = sonde_it.wait_for(all_lines, 10, message="one event line per request")
         by_id = {}
         for e in lines:
             by_id[e.get("trace_id") or e.get("request_id")] = e

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -14,16 +15,27 @@
 #include "events/sink.h"
 #include "util/log.h"
 
-#define IDLE_NS 20000000L     /* the writer looks at an empty ring every 20 ms */
+/*
+ * Waking the writer costs a context switch (~20 us on this VM): at 50 wake-ups a second it
+ * was 1 ms of CPU per second, +30 % of sonde's own cost per request at 4,700 req/s. So the
+ * producer wakes it at most every KICK_NS, or at once when the ring is a quarter full, and
+ * it wakes by itself every IDLE_S for lines pushed just after a wake-up: a line reaches the
+ * file within a second, and an idle sink costs one wake-up a second.
+ */
+#define KICK_NS 100000000LL
+#define IDLE_S 1
 #define DRAIN_NS 1000000000LL /* at close, how long queued lines may take */
 
 static volatile sig_atomic_t reopen_requested;
+static sem_t *reopen_wake; /* the open sink's, for the signal handler (sem_post is safe) */
 
 struct sink {
 	char *path; /* NULL: stdout */
 	int fd;
 	pthread_t thread;
 	_Atomic bool stop;
+	sem_t wake;
+	int64_t last_kick;	     /* producer's own */
 	_Atomic uint64_t head, tail; /* bytes ever queued / ever taken by the writer */
 	_Atomic uint64_t lines, dropped_full, dropped_io, written, reopens;
 	char ring[SINK_RING_BYTES];
@@ -102,7 +114,7 @@ static void *writer_main(void *arg)
 {
 	struct sink *s = arg;
 	int64_t deadline = 0, now;
-	struct timespec idle = { 0, IDLE_NS };
+	struct timespec until;
 	uint64_t tail, head;
 
 	for (;;) {
@@ -117,9 +129,11 @@ static void *writer_main(void *arg)
 			if (head == tail || now >= deadline)
 				return NULL;
 		}
-		if (head == tail)
-			nanosleep(&idle, NULL);
-		else
+		if (head == tail) {
+			clock_gettime(CLOCK_REALTIME, &until); /* sem_timedwait's clock */
+			until.tv_sec += IDLE_S;
+			sem_timedwait(&s->wake, &until);
+		} else
 			write_some(s, tail, head);
 	}
 }
@@ -139,11 +153,14 @@ struct sink *sink_open(const char *path)
 	} else if ((s->fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3)) < 0) {
 		goto fail;
 	}
+	sem_init(&s->wake, 0, 0);
 	err = pthread_create(&s->thread, NULL, writer_main, s);
 	if (err) {
+		sem_destroy(&s->wake);
 		errno = err;
 		goto fail;
 	}
+	reopen_wake = &s->wake;
 	return s;
 fail:
 	err = errno;
@@ -159,8 +176,11 @@ void sink_close(struct sink *s)
 {
 	if (!s)
 		return;
+	reopen_wake = NULL;
 	atomic_store(&s->stop, true);
+	sem_post(&s->wake);
 	pthread_join(s->thread, NULL);
+	sem_destroy(&s->wake);
 	close(s->fd);
 	free(s->path);
 	free(s);
@@ -171,6 +191,7 @@ int sink_push(struct sink *s, const char *line, size_t len)
 	uint64_t head = atomic_load_explicit(&s->head, memory_order_relaxed);
 	uint64_t tail = atomic_load_explicit(&s->tail, memory_order_acquire);
 	size_t off = head % SINK_RING_BYTES, first;
+	int64_t now;
 
 	if (len > SINK_RING_BYTES - (head - tail)) {
 		atomic_fetch_add_explicit(&s->dropped_full, 1, memory_order_relaxed);
@@ -181,12 +202,19 @@ int sink_push(struct sink *s, const char *line, size_t len)
 	memcpy(s->ring, line + first, len - first);
 	atomic_store_explicit(&s->head, head + len, memory_order_release);
 	atomic_fetch_add_explicit(&s->lines, 1, memory_order_relaxed);
+	now = clock_ns(CLOCK_MONOTONIC);
+	if (now - s->last_kick >= KICK_NS || head + len - tail > SINK_RING_BYTES / 4) {
+		s->last_kick = now;
+		sem_post(&s->wake);
+	}
 	return 0;
 }
 
 void sink_reopen_request(void)
 {
 	reopen_requested = 1;
+	if (reopen_wake)
+		sem_post(reopen_wake);
 }
 
 void sink_counts(const struct sink *s, struct sink_counts *out)

@@ -7,6 +7,8 @@
  *
  * One producer (the event loop) and one writer thread share the ring without a lock. The
  * file is opened non-blocking, so the writer can always notice a reopen or a stop.
+ * The writer sleeps until woken (at most every 100 ms, at once when the ring is a quarter
+ * full) or a second has passed: lines reach the file within about a second.
  * Rotation: sink_reopen_request() (async-signal-safe; SIGUSR1 and SIGHUP call it) makes the
  * writer open the path again; if that fails it logs one error and keeps the old file.
  */
