@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,9 +131,62 @@ static void detach(struct uprobes *u, struct tls_target *t)
 	set_bit(u, t->info.tgid, false);
 }
 
+/* Destroying a uprobe link waits for the kernel's grace periods: ~70 ms a link measured
+ * here under load, 5 s at SIGTERM for four Go processes' 68 links. Links destroyed from
+ * several threads at once wait for the same grace periods, so shutdown pays about one. */
+#define DETACH_THREADS 16
+
+struct detach_batch {
+	struct bpf_link **links;
+	size_t n, next;
+};
+
+static void *detach_worker(void *arg)
+{
+	struct detach_batch *b = arg;
+	size_t i;
+
+	while ((i = __atomic_fetch_add(&b->next, 1, __ATOMIC_RELAXED)) < b->n)
+		bpf_link__destroy(b->links[i]);
+	return NULL;
+}
+
+/* Takes every target's links and destroys them in parallel; a target keeps its other
+ * state for detach(). On an allocation failure detach() destroys them one by one. */
+static void destroy_all_links(struct uprobes *u)
+{
+	struct detach_batch b = { 0 };
+	pthread_t th[DETACH_THREADS];
+	size_t started = 0, k = 0;
+
+	for (size_t i = 0; i < u->targets.cap; i++)
+		if (u->targets.vals[i])
+			b.n += ((struct tls_target *)u->targets.vals[i])->n_links;
+	if (!b.n || !(b.links = malloc(b.n * sizeof(*b.links))))
+		return;
+	for (size_t i = 0; i < u->targets.cap; i++) {
+		struct tls_target *t = u->targets.vals[i];
+
+		if (!t)
+			continue;
+		memcpy(b.links + k, t->links, t->n_links * sizeof(*b.links));
+		k += t->n_links;
+		u->links -= t->n_links;
+		t->n_links = 0;
+	}
+	while (started < DETACH_THREADS && started * 4 < b.n &&
+	       !pthread_create(&th[started], NULL, detach_worker, &b))
+		started++;
+	detach_worker(&b);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	free(b.links);
+}
+
 void uprobes_free(struct uprobes *u)
 {
 	if (u->targets.cap) {
+		destroy_all_links(u);
 		for (size_t i = 0; i < u->targets.cap; i++) {
 			if (u->targets.vals[i]) {
 				detach(u, u->targets.vals[i]);

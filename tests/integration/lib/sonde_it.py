@@ -499,6 +499,14 @@ class Sonde(Proc):
         return {i: st["recursion_misses"] for i, st in bpf_programs_of(self.pid).items()
                 if st.get("recursion_misses")}
 
+    def tls_targets(self):
+        """Processes whose TLS library sonde probes (0 when it does not answer)."""
+        try:
+            return int(sum(v for _, v in samples(self.scrape(), "sonde_tls_targets",
+                                                  state="probed")))
+        except Exception:  # noqa: BLE001 - a sonde that does not answer stops all the same
+            return 0
+
     def stop(self, sig=signal.SIGTERM, timeout=15.0, expect_rc=0, expect_no_misses=True):
         """Stops sonde; raises AssertionError unless it exits with expect_rc (None: any)
         and, with expect_no_misses, unless its programs' recursion_misses, read just before
@@ -509,6 +517,7 @@ class Sonde(Proc):
                 misses = self.recursion_misses()
             except OSError:  # exited meanwhile: its programs are gone with it
                 pass
+            timeout += UPROBE_DETACH_S * self.tls_targets()
         rc = super().stop(sig, timeout)
         if expect_rc is not None and rc != expect_rc:
             raise AssertionError(f"sonde exited with {rc}, expected {expect_rc}:\n"
@@ -517,6 +526,12 @@ class Sonde(Proc):
             raise AssertionError(f"sonde's BPF programs skipped runs (recursion_misses by "
                                  f"program id: {misses}): I/O never seen\n{self.final_log}")
         return rc
+
+
+# The kernel detaches uprobes one link at a time under a global mutex, each waiting for
+# grace periods: ~80 ms a link measured here, 13 links per OpenSSL process (12 probed
+# processes: 13 s to stop). A stopping sonde gets this much more time per TLS target.
+UPROBE_DETACH_S = 2.0
 
 
 def start_sonde(args=(), **kwargs):
