@@ -47,19 +47,19 @@ static __always_inline __u32 copy_payload(__u8 *dst, struct user_io io, __u32 sk
 	return off;
 }
 
-__noinline int sonde_capture_chunks(__u64 pid_tgid, __u64 id, __u64 ret, __u64 base, __u64 meta)
+__noinline int sonde_capture_chunks(__u64 pid_tgid, __u64 id, __u64 seq, __u64 base, __u64 meta)
 {
 	struct user_io io = {
-		.nr = meta >> 32,
-		.vectored = (meta >> 16) & 1,
+		.nr = (meta >> 40) & 0xffff,
+		.vectored = (meta >> 35) & 1,
 		.base = base,
-		.cnt = (meta >> 24) & 0xff,
+		.cnt = (meta >> 36) & 0xf,
 	};
 	struct sonde_data_event *ev;
 	struct sonde_scratch *s;
 	struct sonde_stats *st;
 	__u32 cpu = bpf_get_smp_processor_id();
-	__u32 cap = capture_bytes, done = 0;
+	__u32 cap = capture_bytes, done = 0, ret = (__u32)meta;
 	__u64 size, ts = bpf_ktime_get_ns();
 
 	if (cap > SONDE_CAPTURE_MAX)
@@ -78,10 +78,11 @@ __noinline int sonde_capture_chunks(__u64 pid_tgid, __u64 id, __u64 ret, __u64 b
 		bool last = chunk == SONDE_MAX_CHUNKS - 1 || left <= cap;
 
 		fill_hdr(&ev->hdr, SONDE_EV_DATA, pid_tgid, ts);
-		ev->cookie = id;
+		ev->conn_id = id;
+		ev->seq = seq + done;
 		ev->len = last ? left : cap;
-		ev->dir = meta & 0xff;
-		ev->source = (meta >> 8) & 0xff;
+		ev->dir = (meta >> 32) & 1;
+		ev->source = (meta >> 33) & 3;
 		ev->syscall_nr = io.nr;
 		ev->_pad0 = 0;
 		if (io.base && left > 0) {

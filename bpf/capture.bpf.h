@@ -106,7 +106,7 @@ static __always_inline void conn_fill(struct sonde_conn_event *ev, struct sock *
 {
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 
-	ev->cookie = id;
+	ev->conn_id = id;
 	ev->family = family;
 	ev->sk_type = BPF_CORE_READ(sk, sk_type);
 	if (family == AF_INET) {
@@ -123,44 +123,69 @@ static __always_inline void conn_fill(struct sonde_conn_event *ev, struct sock *
 	ev->peer.port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 }
 
-/*
- * First sight of a connection: if it is of a wanted kind, remember it and announce it.
- * Not inlined: its 160-byte record is built (and zeroed) in its own stack frame, only on
- * first sight, instead of in every run of the data path. Static, so that the verifier
- * checks it with the caller's argument types (sk is a trusted pointer on the socket path).
- */
-static __noinline bool conn_announce(struct sock *sk, __u64 id, __u64 ino, __u64 pid_tgid)
+/* A new conn_id: unique while this sonde runs. */
+static __always_inline __u64 conn_new_id(void)
 {
-	struct sonde_conn_val seen = { .state = SONDE_CONN_SEEN, .ino = ino };
+	return __sync_fetch_and_add(&conn_last_id, 1) + 1;
+}
+
+/*
+ * Emits SONDE_EV_CONN_OPEN for a connection seen for the first time (ino: the socket's
+ * inode on the syscall path, 0 on the socket path). Not inlined: its 160-byte record is
+ * built (and zeroed) in its own stack frame, only on first sight, instead of in every run
+ * of the data path. Static, so that the verifier checks it with the caller's argument
+ * types (sk is a trusted pointer on the socket path).
+ */
+static __noinline void conn_announce(struct sock *sk, __u64 id, __u64 ino, __u64 pid_tgid)
+{
 	struct sonde_conn_event ev = {};
 
-	if (!sock_wanted(sk))
-		return false;
-	/* New, or a new socket at a reused address (syscall path): announce it; user space
-	 * drops whatever it kept under this id. */
-	if (bpf_map_update_elem(&conns, &id, &seen, BPF_ANY)) {
-		count_lost(SONDE_LOST_CONN_FULL);
-		return true;
-	}
 	fill_hdr(&ev.hdr, SONDE_EV_CONN_OPEN, pid_tgid, bpf_ktime_get_ns());
 	conn_fill(&ev, sk, id);
 	ev.ino = ino;
 	rec_output(&ev, sizeof(ev), REC_PACED);
-	return true;
 }
 
-/* Whether a connection's socket I/O is reported: false when it is of no wanted kind, user
- * space marked it SONDE_CONN_IGNORED (its bytes are of no protocol sonde parses), or it is
- * SONDE_CONN_TLS (its plaintext comes from the TLS probes). */
-static __always_inline bool conn_seen(struct sock *sk, __u64 id, __u64 ino, __u64 pid_tgid)
+/* Whether user space asked to stop reporting connection id (see conn_hints). */
+static __always_inline bool conn_ignored(__u64 id)
 {
-	struct sonde_conn_val *val = bpf_map_lookup_elem(&conns, &id);
+	__u32 slot = id & (SONDE_HINT_SLOTS - 1);
+	__u64 *hint = bpf_map_lookup_elem(&conn_hints, &slot);
 
-	/* The kind was checked on first sight: a known connection is of a wanted kind.
-	 * IGNORED: no parser wants it; TLS: its socket bytes are ciphertext (tls.bpf.h). */
-	if (val && val->ino == ino)
-		return val->state == SONDE_CONN_SEEN;
-	return conn_announce(sk, id, ino, pid_tgid);
+	return hint && *hint == id;
+}
+
+/*
+ * Syscall path (and the Go TLS probes on it): the state of the socket sk whose inode is
+ * ino, made with a new conn_id and announced on first sight, or when the state at sk's
+ * address is an earlier socket's (another inode). NULL when sonde parses no protocol of
+ * its kind, or the map is full (counted).
+ */
+static __always_inline struct conn_state *sys_conn_get(struct sock *sk, __u64 ino, __u64 pid_tgid)
+{
+	struct conn_state init = { .ino = ino }, *st;
+	__u64 key = (__u64)sk;
+	bool stale;
+
+	st = bpf_map_lookup_elem(&conns, &key);
+	if (st && st->ino == ino)
+		return st;
+	stale = st != NULL;
+	if (!sock_wanted(sk))
+		return NULL;
+	init.id = conn_new_id();
+	/* NOEXIST: when two CPUs see a new socket at once, the first one's state stays and
+	 * the other finds it below. (Replacing a stale state has no such guard: that needs
+	 * two threads' first I/O on a new Unix socket at a reused address at once.) */
+	bpf_map_update_elem(&conns, &key, &init, stale ? BPF_EXIST : BPF_NOEXIST);
+	st = bpf_map_lookup_elem(&conns, &key);
+	if (!st || st->ino != ino) {
+		count_lost(SONDE_LOST_CONN_FULL);
+		return NULL;
+	}
+	if (st->id == init.id)
+		conn_announce(sk, init.id, ino, pid_tgid);
+	return st;
 }
 
 /*
@@ -191,7 +216,7 @@ static __always_inline struct sonde_data_event *reserve_small(__u32 len, __u64 *
 	return rec_reserve(sizeof(struct sonde_data_event) + SMALL_PAYLOAD);
 }
 
-static __always_inline int capture_small(__u64 pid_tgid, __u64 id, __u8 dir, __u32 len,
+static __always_inline int capture_small(__u64 pid_tgid, __u64 id, __u64 seq, __u8 dir, __u32 len,
 					 struct user_io io, __u8 source)
 {
 	struct sonde_data_event *ev;
@@ -201,7 +226,8 @@ static __always_inline int capture_small(__u64 pid_tgid, __u64 id, __u8 dir, __u
 	if (!ev)
 		return -1;
 	fill_hdr(&ev->hdr, SONDE_EV_DATA, pid_tgid, bpf_ktime_get_ns());
-	ev->cookie = id;
+	ev->conn_id = id;
+	ev->seq = seq;
 	ev->len = len;
 	ev->dir = dir;
 	ev->source = source;
@@ -221,30 +247,36 @@ static __always_inline int capture_small(__u64 pid_tgid, __u64 id, __u8 dir, __u
 /*
  * Long or vectored I/O: copied through a scratch slot, chunked (capture.bpf.c). A global
  * function, so the verifier checks it once on its own instead of in every caller's state.
- * At most 5 arguments: meta packs dir | source << 8 | vectored << 16 | iovec count << 24
- * (at most SONDE_MAX_IOV are read) | nr << 32.
+ * At most 5 arguments: meta packs ret (32 bits: a read or write moves less than 2 GiB) |
+ * dir << 32 | source << 33 (2 bits) | vectored << 35 | iovec count << 36 (4 bits: at most
+ * SONDE_MAX_IOV are read) | nr << 40 (16 bits).
  */
-int sonde_capture_chunks(__u64 pid_tgid, __u64 id, __u64 ret, __u64 base, __u64 meta);
+int sonde_capture_chunks(__u64 pid_tgid, __u64 id, __u64 seq, __u64 base, __u64 meta);
 
 /*
- * One socket read or write of `ret` bytes (ret >= 0; 0 on a read: EOF) on connection `id`
- * (ino: see struct sonde_conn_val); pid_tgid of the task that moved them.
- * io.base is 0 when the syscall has no user buffer. A long read or write becomes up to
- * SONDE_MAX_CHUNKS data events of capture_bytes each, as if it had been that many
- * syscalls; only the last one may carry fewer bytes than it counts (cap_len < len).
+ * One socket read or write of `ret` bytes (ret >= 0; 0 on a read: EOF) on the connection
+ * whose state is st, by the task pid_tgid. io.base is 0 when the syscall has no user
+ * buffer. A long read or write becomes up to SONDE_MAX_CHUNKS data events of capture_bytes
+ * each, as if it had been that many syscalls; only the last one may carry fewer bytes than
+ * it counts (cap_len < len).
  */
-static __always_inline int capture_io(struct sock *sk, __u64 pid_tgid, __u64 id, __u64 ino,
-				      __u8 dir, __s64 ret, struct user_io io, __u8 source)
+static __always_inline int capture_io(__u64 pid_tgid, struct conn_state *st, __u8 dir, __s64 ret,
+				      struct user_io io, __u8 source)
 {
 	__u64 cnt = io.cnt < SONDE_MAX_IOV ? io.cnt : SONDE_MAX_IOV;
+	__u64 id = st->id, seq;
 
-	if (!conn_seen(sk, id, ino, pid_tgid))
+	/* tls: its socket bytes are ciphertext; the TLS probes report its plaintext. */
+	if (!id || st->tls || conn_ignored(id))
 		return 0;
+	/* Atomic: Go reads (or writes) one socket from whichever thread runs the goroutine. */
+	dir &= 1;
+	seq = ret ? __sync_fetch_and_add(&st->off[dir], ret) : st->off[dir];
 	if (io.base && !io.vectored && ret < SMALL_PAYLOAD && ret <= capture_bytes)
-		return capture_small(pid_tgid, id, dir, ret, io, source);
-	return sonde_capture_chunks(pid_tgid, id, ret, io.base,
-				    dir | (__u64)source << 8 | io.vectored << 16 | cnt << 24 |
-					    io.nr << 32);
+		return capture_small(pid_tgid, id, seq, dir, ret, io, source);
+	return sonde_capture_chunks(pid_tgid, id, seq, io.base,
+				    (__u32)ret | (__u64)dir << 32 | (__u64)source << 33 |
+					    io.vectored << 35 | cnt << 36 | io.nr << 40);
 }
 
 #endif /* SONDE_CAPTURE_BPF_H */

@@ -64,9 +64,44 @@ int BPF_PROG(sonde_exit, struct task_struct *p)
 	return 0;
 }
 
+/* The id of a connection sonde reported, forgetting its state; 0 for any other socket. An
+ * I/O after this (a late EOF) starts a new connection. */
+static __always_inline __u64 conn_forget(struct sock *sk)
+{
+	struct conn_state *st;
+	__u64 key = (__u64)sk, id;
+
+	if (sock_storage) {
+		st = bpf_sk_storage_get(&conn_store, sk, 0, 0);
+		if (!st)
+			return 0;
+		id = st->id;
+		bpf_sk_storage_delete(&conn_store, sk);
+		return id;
+	}
+	st = bpf_map_lookup_elem(&conns, &key);
+	if (!st)
+		return 0;
+	id = st->id;
+	bpf_map_delete_elem(&conns, &key);
+	return id;
+}
+
+static __always_inline void conn_closed(struct sock *sk, __u64 id)
+{
+	struct sonde_conn_event ev = {};
+
+	fill_hdr(&ev.hdr, SONDE_EV_CONN_CLOSE, bpf_get_current_pid_tgid(), bpf_ktime_get_ns());
+	ev.conn_id = id;
+	ev.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	rec_output(&ev, sizeof(ev), REC_PACED);
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(sonde_sock_state, struct sock *sk, int oldstate, int newstate)
 {
+	__u64 id;
+
 	if (newstate == TCP_LISTEN_STATE && listen_events) {
 		struct sonde_listen_event ev = {};
 
@@ -77,16 +112,9 @@ int BPF_PROG(sonde_sock_state, struct sock *sk, int oldstate, int newstate)
 		return 0;
 	}
 	if (newstate == TCP_CLOSE_STATE) {
-		struct sonde_conn_event ev = {};
-		__u64 id = cookie_ids ? bpf_get_socket_cookie(sk) : (__u64)sk;
-
-		if (bpf_map_delete_elem(&conns, &id))
-			return 0; /* never seen: not a connection of a selected process */
-		fill_hdr(&ev.hdr, SONDE_EV_CONN_CLOSE, bpf_get_current_pid_tgid(),
-			 bpf_ktime_get_ns());
-		ev.cookie = id;
-		ev.family = BPF_CORE_READ(sk, __sk_common.skc_family);
-		rec_output(&ev, sizeof(ev), REC_PACED);
+		id = conn_forget(sk);
+		if (id)
+			conn_closed(sk, id);
 	}
 	return 0;
 }

@@ -33,9 +33,9 @@ const volatile __u32 capture_bytes __weak = SONDE_CAPTURE_DEFAULT;
 const volatile bool exec_events __weak = false;
 /* emit SONDE_EV_LISTEN for every listen() (port= rules need them) */
 const volatile bool listen_events __weak = false;
-/* connection identity: socket cookie (tp_btf path) or the struct sock address (the
- * syscall-tracepoint path, whose program type cannot call bpf_get_socket_cookie) */
-const volatile bool cookie_ids __weak = true;
+/* where connection state lives: socket storage (socket path) or the conns hash (the
+ * syscall-tracepoint path, whose program type cannot use socket storage) */
+const volatile bool sock_storage __weak = true;
 /* wake the consumer at once when this much is waiting (an eighth of the ring) */
 const volatile __u64 ringbuf_wake_bytes __weak = (8 << 20) / 8;
 /* bytes of records a CPU writes between two looks at the ring's fill level (set by the
@@ -53,13 +53,54 @@ struct {
 	__type(value, __u64);
 } allow_tgids SEC(".maps") __weak;
 
-/* Connections seen so far: the first sighting emits SONDE_EV_CONN_OPEN. */
+/*
+ * Per-connection state, made on first sight (which emits SONDE_EV_CONN_OPEN). id 0: a
+ * socket of no kind sonde parses (socket path only: remembered so its I/O costs a lookup).
+ */
+struct conn_state {
+	__u64 id;     /* conn_id of its records (struct sonde_data_event) */
+	__u64 ino;    /* syscall path: the socket's inode (see conns) */
+	__u64 off[2]; /* bytes moved so far, by enum sonde_direction: the next record's seq */
+	/* Set when its I/O was seen inside a probed TLS call (tls.bpf.h): its socket bytes are
+	 * ciphertext and are no longer reported; the TLS probes report its plaintext. */
+	__u8 tls;
+	__u8 _pad[7];
+};
+
+/* Socket path: the state lives in the socket (freed with it: nothing to evict). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct conn_state);
+} conn_store SEC(".maps") __weak;
+
+/*
+ * Syscall path (its program type cannot use socket storage): keyed by struct sock address.
+ * A plain hash, not an LRU: an LRU would evict a live connection's state under pressure,
+ * and its next I/O would start a new connection mid-stream in user space. Entries go at
+ * TCP close, or when a new socket (another inode) turns up at the same address (Unix
+ * sockets have no close event); a full map is counted (SONDE_LOST_CONN_FULL) for every
+ * read or write it keeps from being reported, and no live connection is ever reset.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536); /* 1 on the socket path (the loader) */
 	__type(key, __u64);
-	__type(value, struct sonde_conn_val);
+	__type(value, struct conn_state);
 } conns SEC(".maps") __weak;
+
+/* User space's "ignore this connection" hints: see struct sonde_conn_event in the ABI. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, SONDE_HINT_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} conn_hints SEC(".maps") __weak;
+
+/* The last conn_id given out (ids start at 1). */
+__u64 conn_last_id __weak = 0;
 
 /* comm= selection rules (comm, NUL-padded to 16 bytes -> 1): a process that execs into
  * a matching comm is selected here, before its first socket I/O, instead of when user

@@ -90,6 +90,7 @@ int sonde_sys_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct io_stash *st = bpf_map_lookup_elem(&io_stash, &id);
+	struct conn_state *conn;
 	struct user_io io;
 	struct sock *sk;
 	__s64 ret = ctx->ret;
@@ -108,11 +109,13 @@ int sonde_sys_exit(struct trace_event_raw_sys_exit *ctx)
 	}
 	if (!sk || (ret == 0 && dir == SONDE_DIR_SEND))
 		goto out;
+	conn = sys_conn_get(sk, ino, id);
+	if (!conn)
+		goto out;
 	user_io_from_args(&io, st->nr, st->a1, st->a2);
-	/* This program type cannot call bpf_get_socket_cookie: the sock's address is the
-	 * identity, stable for the socket's life (cookie_ids is false on this path). */
-	if (!tls_socket_io(sk, id, (__u64)sk, ino))
-		capture_io(sk, id, (__u64)sk, ino, dir, ret, io, SONDE_SRC_SYSCALL_TP);
+	/* Inside a probed TLS call: ciphertext, not reported (tls.bpf.h). */
+	if (!tls_socket_io(sk, id, conn))
+		capture_io(id, conn, dir, ret, io, SONDE_SRC_SYSCALL_TP);
 out:
 	bpf_map_delete_elem(&io_stash, &id);
 	return 0;

@@ -38,27 +38,28 @@ static __always_inline void count_tls_drop(enum sonde_tls_drop why)
 		s->tls_dropped[why]++;
 }
 
-/* Whether plaintext of connection id is still wanted: not when user space ignores it. */
-static __always_inline bool conn_reported(__u64 id)
-{
-	struct sonde_conn_val *val = bpf_map_lookup_elem(&conns, &id);
-
-	return !val || val->state != SONDE_CONN_IGNORED;
-}
-
-/* Reports n plaintext bytes at buf as one read or write of connection id. */
+/*
+ * Reports n plaintext bytes at buf as one read or write of connection id, unless user space
+ * ignores it. seq 0: plaintext is a byte stream of its own, not the socket's (whose offsets
+ * count ciphertext), and is not numbered; user space checks offsets on socket records only.
+ */
 static __always_inline void tls_emit(__u64 pid_tgid, __u64 id, __u8 dir, __u64 buf, __u64 n,
 				     __u8 source)
 {
 	struct user_io io = { .nr = 0xffff, .vectored = 0, .base = buf, .cnt = 0 };
 
-	if (!n || !conn_reported(id))
+	if (!n || conn_ignored(id))
 		return;
+	/* A read or write moves less than 4 GiB (sonde_data_event.len). */
+	if (n > 0xffffffffULL)
+		n = 0xffffffffULL;
+	dir &= 1;
 	if (n < SMALL_PAYLOAD && n <= capture_bytes)
-		capture_small(pid_tgid, id, dir, n, io, source);
+		capture_small(pid_tgid, id, 0, dir, n, io, source);
 	else
-		sonde_capture_chunks(pid_tgid, id, n, buf,
-				     dir | (__u64)source << 8 | (__u64)0xffff << 32);
+		sonde_capture_chunks(pid_tgid, id, 0, buf,
+				     n | (__u64)dir << 32 | (__u64)source << 33 |
+					     (__u64)0xffff << 40);
 }
 
 /* ---- OpenSSL ------------------------------------------------------------------------------ */
@@ -249,15 +250,14 @@ static __always_inline __u64 go_conn_id(const struct sonde_go_proc *gp, __u64 co
 		why = SONDE_TLS_NO_SOCKET;
 		goto unknown;
 	}
-	/* uprobes cannot call bpf_get_socket_cookie: read the cookie the socket path gave the
-	 * socket at its first I/O (0 before any: a Write that starts the handshake). */
-	id = cookie_ids ? BPF_CORE_READ(sk, __sk_common.skc_cookie.counter) : (__u64)sk;
+	/* uprobes cannot call bpf_get_socket_cookie nor reach socket storage: see
+	 * tls_sock_conn (0 on the socket path before the socket's first I/O: a Write that
+	 * starts the handshake; its RET finds it). */
+	id = tls_sock_conn(sk, ino, pid_tgid);
 	if (!id) {
 		why = SONDE_TLS_NO_COOKIE;
 		goto unknown;
 	}
-	conn_seen(sk, id, cookie_ids ? 0 : ino, pid_tgid); /* announced on first sight */
-	conn_mark_tls(id);
 	return id;
 unknown:
 	if (count)

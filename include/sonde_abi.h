@@ -14,7 +14,7 @@
 #include <linux/types.h>
 #endif
 
-#define SONDE_ABI_VERSION 5
+#define SONDE_ABI_VERSION 6
 
 /* Largest payload prefix one data event carries. A power of two: the BPF side masks
  * lengths with (SONDE_CAPTURE_MAX - 1) to prove the bound to the verifier. */
@@ -26,10 +26,12 @@
 #define SONDE_COMM_LEN 16
 /* Largest tgid the allow bitmap can hold (pid_max on 64-bit is at most 4194304). */
 #define SONDE_TGID_MAX 4194304
+/* Slots of the "conn_hints" array (a power of two): see struct sonde_conn_event. */
+#define SONDE_HINT_SLOTS 65536
 
 enum sonde_event_type {
 	SONDE_EV_DATA = 1,	 /* socket read or write of a selected process */
-	SONDE_EV_CONN_OPEN = 2,	 /* first sight of a socket (cookie): its addresses */
+	SONDE_EV_CONN_OPEN = 2,	 /* first sight of a connection: its addresses */
 	SONDE_EV_CONN_CLOSE = 3, /* TCP socket reached TCP_CLOSE */
 	SONDE_EV_PROC_FORK = 4,	 /* a selected process forked: the child is selected too */
 	SONDE_EV_PROC_EXEC = 5,	 /* any process exec'ed: user space re-evaluates the rules */
@@ -70,7 +72,7 @@ enum sonde_tls_drop {
 	SONDE_TLS_UNPAIRED = 0,	  /* OpenSSL: the SSL* never did socket I/O (memory BIOs) */
 	SONDE_TLS_WRAPPED = 1,	  /* Go: the tls.Conn wraps a net.Conn other than TCP/Unix */
 	SONDE_TLS_NO_SOCKET = 2,  /* Go: its fd is not an open socket */
-	SONDE_TLS_NO_COOKIE = 3,  /* Go: the socket has no cookie yet */
+	SONDE_TLS_NO_COOKIE = 3,  /* Go: the socket has no connection id yet (no I/O) */
 	SONDE_TLS_STASH_FULL = 4, /* the per-call stash could not take the call */
 	SONDE_TLS_DROP_NR = 5,
 };
@@ -86,10 +88,19 @@ struct sonde_event_hdr {
 };
 _Static_assert(sizeof(struct sonde_event_hdr) == 24, "sonde_event_hdr ABI");
 
-/* SONDE_EV_DATA: one socket read or write; followed by cap_len payload bytes. */
+/* SONDE_EV_DATA: one socket read or write; followed by cap_len payload bytes (the record
+ * may be longer: records come in size classes). */
 struct sonde_data_event {
 	struct sonde_event_hdr hdr;
-	__u64 cookie;	  /* bpf_get_socket_cookie(sk): the connection's identity */
+	/* The connection: a number the kernel side gives it on first sight, unique while this
+	 * sonde runs (never reused, unlike socket addresses or cookies of a restarted sonde). */
+	__u64 conn_id;
+	/* Socket I/O: offset of this record's first byte in its direction's byte stream (the
+	 * bytes the process read, or wrote, on this connection before it, counted from the
+	 * first I/O sonde saw). A record whose seq is past the end of the previous one of its
+	 * direction follows bytes that were never delivered. TLS plaintext (SONDE_SRC_OPENSSL,
+	 * SONDE_SRC_GO_TLS): 0, not numbered (its byte stream is not the socket's). */
+	__u64 seq;
 	__u32 len;	  /* bytes the syscall moved (its return value, > 0; 0 = EOF on read) */
 	__u32 cap_len;	  /* payload bytes that follow (<= len, <= capture limit) */
 	__u8 dir;	  /* enum sonde_direction */
@@ -98,7 +109,7 @@ struct sonde_data_event {
 	__u32 _pad0;
 	__u8 data[]; /* cap_len bytes: the first bytes of the buffer the syscall moved */
 };
-_Static_assert(sizeof(struct sonde_data_event) == 48, "sonde_data_event ABI");
+_Static_assert(sizeof(struct sonde_data_event) == 56, "sonde_data_event ABI");
 
 /* Address of one end of a connection. IPv4 is stored v4-mapped (::ffff:a.b.c.d). */
 struct sonde_addr {
@@ -109,18 +120,25 @@ struct sonde_addr {
 };
 _Static_assert(sizeof(struct sonde_addr) == 24, "sonde_addr ABI");
 
-/* SONDE_EV_CONN_OPEN / SONDE_EV_CONN_CLOSE. */
+/*
+ * SONDE_EV_CONN_OPEN / SONDE_EV_CONN_CLOSE.
+ * User space tells the kernel to stop reporting a connection's reads and writes (no parser
+ * wants it) by writing its conn_id into slot conn_id % SONDE_HINT_SLOTS of the mmap-able
+ * "conn_hints" array. A slot is shared by every SONDE_HINT_SLOTS-th connection; the kernel
+ * obeys a hint only while the slot holds its connection's own id, so a hint never reaches
+ * another connection (a later one reusing the slot just stops the older one's hint).
+ */
 struct sonde_conn_event {
 	struct sonde_event_hdr hdr;
-	__u64 cookie;		 /* socket cookie */
+	__u64 conn_id;		 /* see struct sonde_data_event */
 	struct sonde_addr local; /* this process's end */
 	struct sonde_addr peer;	 /* the other end */
 	__u16 family;		 /* AF_INET, AF_INET6 or AF_UNIX */
 	__u16 sk_type;		 /* SOCK_STREAM ... */
 	__u32 _pad0;
 	char unix_path[64]; /* AF_UNIX: bound path of the listening end, NUL-padded */
-	/* CONN_OPEN, syscall path: the socket's inode (struct sonde_conn_val.ino), so that a
-	 * hint about this connection never lands on a later socket at the same address. */
+	/* CONN_OPEN, syscall path: the socket's inode (0 on the socket path). For diagnosis:
+	 * conn_id is never reused, so nothing needs it to tell sockets apart. */
 	__u64 ino;
 };
 _Static_assert(sizeof(struct sonde_conn_event) == 160, "sonde_conn_event ABI");
@@ -169,26 +187,6 @@ struct sonde_tcp_event {
 	__u8 outbound; /* 1: this process connected; 0: it accepted */
 };
 _Static_assert(sizeof(struct sonde_tcp_event) == 120, "sonde_tcp_event ABI");
-
-/* States of the "conns" map: connection id -> struct sonde_conn_val. */
-enum sonde_conn_state {
-	SONDE_CONN_SEEN = 1,	/* announced; its I/O is reported */
-	SONDE_CONN_IGNORED = 2, /* set by user space: no parser wants it, report nothing more */
-	/* Set by the kernel when the connection's I/O was seen inside a probed TLS call: its
-	 * socket bytes are ciphertext and are reported no more; the TLS uprobes report its
-	 * plaintext (SONDE_SRC_OPENSSL / SONDE_SRC_GO_TLS) until user space ignores it. */
-	SONDE_CONN_TLS = 3,
-};
-
-struct sonde_conn_val {
-	__u8 state; /* enum sonde_conn_state */
-	__u8 _pad[7];
-	/* Syscall path: the socket's inode number. Its ids are struct sock addresses, which
-	 * a new socket can reuse (Unix sockets have no close event to forget the old one):
-	 * another inode at the same address is a new connection. 0 on the socket path. */
-	__u64 ino;
-};
-_Static_assert(sizeof(struct sonde_conn_val) == 16, "sonde_conn_val ABI");
 
 /* Value of the "go_procs" map (tgid -> this): what the Go TLS probes of one process need to
  * find the socket under a crypto/tls.Conn, written by user space when it attaches them. */

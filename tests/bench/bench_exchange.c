@@ -78,7 +78,7 @@ static int no_allow(void *ctx, uint32_t tgid, bool on)
 	return 0;
 }
 
-static int no_ignore(void *ctx, uint64_t id, uint64_t ino)
+static int no_ignore(void *ctx, uint64_t id)
 {
 	return 0;
 }
@@ -164,7 +164,7 @@ static void conn_open(struct bench *b, uint64_t id, uint16_t lport, uint16_t ppo
 	struct sonde_conn_event e = { 0 };
 
 	record_hdr(&e.hdr, SONDE_EV_CONN_OPEN, b->ts);
-	e.cookie = id;
+	e.conn_id = id;
 	e.family = AF_INET6;
 	e.sk_type = SOCK_STREAM;
 	e.peer.addr[10] = e.peer.addr[11] = 0xff; /* ::ffff:127.0.0.1 */
@@ -187,7 +187,7 @@ static void io_make(struct io *io, uint64_t id, uint8_t dir, const char *s, size
 
 	memset(e, 0, sizeof(*e));
 	record_hdr(&e->hdr, SONDE_EV_DATA, 0);
-	e->cookie = id;
+	e->conn_id = id;
 	e->len = e->cap_len = (uint32_t)n;
 	e->dir = dir;
 	memcpy(e->data, s, n);

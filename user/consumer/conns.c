@@ -91,17 +91,13 @@ static struct conn *conn_get(struct conns *t, uint64_t id, uint32_t tgid)
 
 void conns_on_open(struct conns *t, const struct sonde_conn_event *e)
 {
-	struct conn *c = hashmap_del(&t->by_id, e->cookie);
+	/* Ids are never reused: an entry with this id already holds the connection's first
+	 * data, which another CPU wrote into the ring before this record. */
+	struct conn *c = conn_get(t, e->conn_id, e->hdr.tgid);
 
-	/* A stale entry with the same id (a reused sock address on the syscall path, or a
-	 * close we never saw) is a finished connection: start over. */
-	if (c)
-		conn_free(t, c);
-	c = conn_get(t, e->cookie, e->hdr.tgid);
 	if (!c)
 		return;
 	format_addr(&c->peer, e);
-	c->ino = e->ino;
 	c->last_ns = e->hdr.ts_ns;
 }
 
@@ -148,7 +144,7 @@ static const struct proto_ops *decide(struct conns *t, enum proto_kind k, bool r
 static void conn_ignore(struct conns *t, struct conn *c)
 {
 	c->state = CONN_IGNORED;
-	kctl_ignore_conn(t->kctl, c->id, c->ino);
+	kctl_ignore_conn(t->kctl, c->id);
 }
 
 /* A TLS record header (RFC 8446 5.1: change_cipher_spec, alert, handshake, application
@@ -279,7 +275,7 @@ static bool conn_wants(struct conns *t, struct conn *c, const struct sonde_data_
 
 void conns_on_data(struct conns *t, const struct sonde_data_event *e)
 {
-	struct conn *c = conn_get(t, e->cookie, e->hdr.tgid);
+	struct conn *c = conn_get(t, e->conn_id, e->hdr.tgid);
 	struct proto_sink out;
 
 	if (!c)
@@ -301,7 +297,7 @@ void conns_on_data(struct conns *t, const struct sonde_data_event *e)
 
 void conns_on_close(struct conns *t, const struct sonde_conn_event *e)
 {
-	struct conn *c = hashmap_del(&t->by_id, e->cookie);
+	struct conn *c = hashmap_del(&t->by_id, e->conn_id);
 	struct proto_sink out;
 
 	if (!c)

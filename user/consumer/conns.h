@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The connection table: one entry per socket (cookie on the socket path, struct sock
- * address on the syscall path), created at its open record or first data, classified
- * from its first bytes, fed to its protocol's parser in order, freed at close or when idle.
+ * The connection table: one entry per connection id (given by the kernel side on first
+ * sight, never reused), created at its open record or first data, classified from its
+ * first bytes, fed to its protocol's parser in order, freed at close or when idle.
  * In: connection and data records. Out: parsed messages to the observer (metrics/), and
  * "ignore" hints to the kernel for connections of no parsed protocol.
  */
@@ -30,7 +30,6 @@ enum conn_state {
 
 struct conn {
 	uint64_t id;
-	uint64_t ino; /* syscall path: the socket's inode, from its open record */
 	uint32_t tgid;
 	enum conn_state state;
 	const struct proto_ops *ops; /* CONN_PARSED */

@@ -16,10 +16,9 @@ struct kernel_ctl {
 	/* Sets or clears tgid's bit in the allow bitmap. 0 or -errno. */
 	int (*allow)(void *ctx, uint32_t tgid, bool on);
 	/* Tells the kernel to stop reporting a connection's reads and writes (its close is
-	 * still reported). ino: its inode from its open record (syscall path; 0 on the socket
-	 * path): the id may already belong to a later socket, which must not be ignored.
-	 * 0 or -errno (the connection may already be gone). */
-	int (*ignore_conn)(void *ctx, uint64_t id, uint64_t ino);
+	 * still reported). Connection ids are never reused, so a hint cannot reach a later
+	 * socket. 0 or -errno. */
+	int (*ignore_conn)(void *ctx, uint64_t id);
 	/* Records (or forgets) that tgid owns a TCP socket listening on port in the network
 	 * namespace whose inode is netns, so TCP health attributes accepted connections. */
 	int (*listener)(void *ctx, uint32_t netns, uint16_t port, uint32_t tgid, bool on);
@@ -36,9 +35,9 @@ static inline int kctl_allow(const struct kernel_ctl *k, uint32_t tgid, bool on)
 	return k && k->allow ? k->allow(k->ctx, tgid, on) : 0;
 }
 
-static inline int kctl_ignore_conn(const struct kernel_ctl *k, uint64_t id, uint64_t ino)
+static inline int kctl_ignore_conn(const struct kernel_ctl *k, uint64_t id)
 {
-	return k && k->ignore_conn ? k->ignore_conn(k->ctx, id, ino) : 0;
+	return k && k->ignore_conn ? k->ignore_conn(k->ctx, id) : 0;
 }
 
 static inline int kctl_listener(const struct kernel_ctl *k, uint32_t netns, uint16_t port,

@@ -143,9 +143,12 @@ static int load_path(struct loader *l, const struct loader_opts *o, enum capture
 	s->rodata->capture_bytes = o->capture_bytes;
 	s->rodata->exec_events = o->exec_events;
 	s->rodata->listen_events = o->listen_events;
-	s->rodata->cookie_ids = mode == CAPTURE_SOCKET;
+	s->rodata->sock_storage = mode == CAPTURE_SOCKET;
 	s->rodata->tcp_health = o->tcp_health;
 	bpf_map__set_max_entries(s->maps.scratch, ncpu > 0 ? ncpu : 1);
+	/* The socket path keeps connection state in socket storage: no use for the hash. */
+	if (mode == CAPTURE_SOCKET)
+		bpf_map__set_max_entries(s->maps.conns, 1);
 	if (o->ringbuf_bytes) {
 		bpf_map__set_max_entries(s->maps.events, o->ringbuf_bytes);
 		s->rodata->ringbuf_wake_bytes = o->ringbuf_bytes / 8;
@@ -214,6 +217,15 @@ static int choose_and_load(struct loader *l, const struct loader_opts *o)
 	return load_path(l, o, CAPTURE_SYSCALLS);
 }
 
+/* A read-write shared mapping of an mmap-able array map; NULL (errno set) on failure. */
+static void *map_shared(const struct bpf_map *m)
+{
+	size_t size = (size_t)bpf_map__max_entries(m) * bpf_map__value_size(m);
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(m), 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
 int loader_open(struct loader *l, const struct loader_opts *o)
 {
 	int err, fd;
@@ -233,6 +245,12 @@ int loader_open(struct loader *l, const struct loader_opts *o)
 		err = -errno;
 		l->allow = NULL;
 		log_error("cannot map the process allow map: %s", strerror(-err));
+		goto cleanup;
+	}
+	l->hints = map_shared(l->skel->maps.conn_hints);
+	if (!l->hints) {
+		err = -errno;
+		log_error("cannot map the connection hints: %s", strerror(-err));
 		goto cleanup;
 	}
 	l->tls = calloc(1, sizeof(*l->tls));
@@ -264,6 +282,8 @@ void loader_close(struct loader *l)
 	free(l->tls);
 	if (l->allow)
 		munmap(l->allow, l->allow_size);
+	if (l->hints)
+		munmap(l->hints, SONDE_HINT_SLOTS * sizeof(uint64_t));
 	sonde_bpf__destroy(l->skel); /* detaches every link first */
 	memset(l, 0, sizeof(*l));
 }
@@ -296,25 +316,15 @@ int loader_add_comm_rule(struct loader *l, const char *comm)
 				    BPF_ANY);
 }
 
-static int loader_ignore_conn(void *ctx, uint64_t id, uint64_t ino)
+static int loader_ignore_conn(void *ctx, uint64_t id)
 {
 	struct loader *l = ctx;
-	struct sonde_conn_val val;
-	int err;
 
-	if (!l->skel)
+	if (!l->hints || !id)
 		return -EINVAL;
-	err = bpf_map__lookup_elem(l->skel->maps.conns, &id, sizeof(id), &val, sizeof(val), 0);
-	if (err)
-		return err;
-	/* Syscall path: the socket closed and a new one took its address (and this id)
-	 * before the hint was decided, from records already in the ring. */
-	if (val.ino != ino)
-		return -ESTALE;
-	val.state = SONDE_CONN_IGNORED;
-	/* BPF_EXIST: never re-create an entry its close already removed. */
-	return bpf_map__update_elem(l->skel->maps.conns, &id, sizeof(id), &val, sizeof(val),
-				    BPF_EXIST);
+	/* The slot's owner is whichever connection's id it holds (see sonde_abi.h). */
+	__atomic_store_n(&l->hints[id % SONDE_HINT_SLOTS], id, __ATOMIC_RELAXED);
+	return 0;
 }
 
 /* Mirrors bpf/tcp.bpf.c's key of the tcp_listeners map. */

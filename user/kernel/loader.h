@@ -39,6 +39,7 @@ struct loader {
 	enum capture_mode mode; /* the path in use: CAPTURE_SOCKET or CAPTURE_SYSCALLS */
 	uint64_t *allow;	/* mmap of the allow_tgids bitmap */
 	size_t allow_size;
+	uint64_t *hints;     /* mmap of the conn_hints array (SONDE_HINT_SLOTS) */
 	unsigned attached;   /* programs attached */
 	struct uprobes *tls; /* TLS library probes (kernel/uprobes.h) */
 };
