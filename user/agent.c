@@ -141,6 +141,7 @@ static void refresh(struct agent *a)
 
 	if (loader_stats(&a->loader, &k))
 		memset(&k, 0, sizeof(k));
+	k.lost[SONDE_LOST_GAP] = a->consumer.conns.gaps; /* counted in user space */
 	telemetry_refresh(&a->tel, &k, procs_count(&a->procs), a->loader.attached,
 			  route_overflowed(a->routes));
 	self_metrics_refresh(&a->tel.self);

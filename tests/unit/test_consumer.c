@@ -139,8 +139,11 @@ static void feed_src(struct fixture *f, uint64_t id, uint8_t dir, uint64_t ts, c
 	assert_non_null(e);
 	hdr(&e->hdr, SONDE_EV_DATA, ts);
 	e->conn_id = id;
-	e->seq = f->off[id % 32][dir & 1]; /* as the kernel counts them */
-	f->off[id % 32][dir & 1] += len;
+	/* As the kernel counts them: socket bytes only; TLS plaintext carries 0. */
+	if (source == SONDE_SRC_SOCKET_TP || source == SONDE_SRC_SYSCALL_TP) {
+		e->seq = f->off[id % 32][dir & 1];
+		f->off[id % 32][dir & 1] += len;
+	}
 	e->len = len;
 	e->cap_len = cap;
 	e->dir = dir;
@@ -207,6 +210,25 @@ static void test_http_server_exchange(void **state)
 	assert_int_equal(f->c.events, 3);
 	assert_int_equal(f->c.by_type[SONDE_EV_DATA], 2);
 	assert_int_equal(f->fk.n_ignored, 0);
+	assert_int_equal(f->c.conns.gaps, 0);
+}
+
+/* A record lost on the way (ring full) shows as a jump in its direction's offsets: one
+ * gap; the other direction and later records are not affected. */
+static void test_gap_counted(void **state)
+{
+	struct fixture *f = *state;
+
+	feed_open(f, SONDE_EV_CONN_OPEN, 15, 8080, 50006, 1 * MS);
+	feed(f, 15, SONDE_DIR_RECV, 10 * MS, request);
+	feed(f, 15, SONDE_DIR_SEND, 13 * MS, response);
+	assert_int_equal(f->c.conns.gaps, 0);
+	f->off[15][SONDE_DIR_RECV] += strlen(request); /* the second request never arrives */
+	feed(f, 15, SONDE_DIR_RECV, 20 * MS, request);
+	assert_int_equal(f->c.conns.gaps, 1);
+	feed(f, 15, SONDE_DIR_SEND, 23 * MS, response);
+	feed(f, 15, SONDE_DIR_RECV, 30 * MS, request);
+	assert_int_equal(f->c.conns.gaps, 1);
 }
 
 /* A data record can reach the ring before its connection's open record (two CPUs): the
@@ -221,6 +243,7 @@ static void test_open_after_data(void **state)
 	feed(f, 16, SONDE_DIR_SEND, 13 * MS, response);
 	t = render(f);
 	assert_has(t, "http_server_request_duration_seconds_count{" SERVER_LABELS "} 1");
+	assert_int_equal(f->c.conns.gaps, 0);
 }
 
 /* Go's server reads one byte, then the rest: the classifier waits, then replays. */
@@ -305,6 +328,22 @@ static void test_tls_plaintext(void **state)
 		      "url_scheme=\"https\",server_port=\"8443\",service_name=\"unknown\"} 1");
 	assert_has(t, "sonde_unsupported_connections_total{protocol=\"tls\"} 0");
 	assert_has(t, "sonde_parse_errors_total{protocol=\"http\"} 0");
+	assert_int_equal(f->c.conns.gaps, 0);
+}
+
+/* Plaintext is not numbered (seq 0): it never counts as a position in the socket's stream.
+ * Joined mid-stream (no open record: expired while idle), plaintext first, then socket
+ * bytes at the kernel's offset 239: no gap. */
+static void test_tls_plaintext_no_gap(void **state)
+{
+	struct fixture *f = *state;
+
+	f->fk.tls_probed = true;
+	f->off[22][SONDE_DIR_RECV] = 239;
+	feed_plain(f, 22, SONDE_DIR_RECV, 2 * MS, request);
+	feed_io(f, 22, SONDE_DIR_RECV, 3 * MS, app_data, sizeof(app_data) - 1, 69);
+	feed_io(f, 22, SONDE_DIR_RECV, 4 * MS, app_data, sizeof(app_data) - 1, 69);
+	assert_int_equal(f->c.conns.gaps, 0);
 }
 
 /* A probed process's TLS connection (joined mid-stream: an application data record) that
@@ -474,11 +513,13 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_http_server_exchange, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gap_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_after_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http_server_byte_per_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redis_client, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_plaintext, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_plaintext_no_gap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_closed_without_plaintext, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_h2_server_preface, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_pg_sslrequest, setup, teardown),

@@ -98,6 +98,8 @@ void conns_on_open(struct conns *t, const struct sonde_conn_event *e)
 	if (!c)
 		return;
 	format_addr(&c->peer, e);
+	stream_pos_open(&c->pos[SONDE_DIR_RECV]);
+	stream_pos_open(&c->pos[SONDE_DIR_SEND]);
 	c->last_ns = e->hdr.ts_ns;
 }
 
@@ -259,10 +261,16 @@ static void conn_start_plaintext(struct conns *t, struct conn *c)
 	memset(&c->peer.cache, 0, sizeof(c->peer.cache)); /* its series were url_scheme http */
 }
 
+/* Whether e carries TLS plaintext from the probes (else: socket bytes). */
+static bool record_plaintext(const struct sonde_data_event *e)
+{
+	return e->source == SONDE_SRC_OPENSSL || e->source == SONDE_SRC_GO_TLS;
+}
+
 /* Whether e's bytes are to be looked at: plaintext, or socket bytes of a plain connection. */
 static bool conn_wants(struct conns *t, struct conn *c, const struct sonde_data_event *e)
 {
-	bool plain = e->source == SONDE_SRC_OPENSSL || e->source == SONDE_SRC_GO_TLS;
+	bool plain = record_plaintext(e);
 
 	if (c->state == CONN_IGNORED)
 		return false; /* records already in the ring when the kernel was told */
@@ -281,6 +289,9 @@ void conns_on_data(struct conns *t, const struct sonde_data_event *e)
 	if (!c)
 		return;
 	c->last_ns = e->hdr.ts_ns;
+	/* Only socket records are numbered (TLS plaintext is a stream of its own). */
+	if (!record_plaintext(e) && stream_pos_take(&c->pos[e->dir & 1], e->seq, e->len))
+		t->gaps++;
 	if (!conn_wants(t, c, e))
 		return;
 	if (e->len == 0) {

@@ -2,7 +2,8 @@
 /*
  * The connection table: one entry per connection id (given by the kernel side on first
  * sight, never reused), created at its open record or first data, classified from its
- * first bytes, fed to its protocol's parser in order, freed at close or when idle.
+ * first bytes, fed to its protocol's parser in order, freed at close or when idle. The
+ * records' offsets (seq) show every byte range that never arrived: counted as gaps.
  * In: connection and data records. Out: parsed messages to the observer (metrics/), and
  * "ignore" hints to the kernel for connections of no parsed protocol.
  */
@@ -11,6 +12,7 @@
 
 #include <stdint.h>
 
+#include "consumer/stream_pos.h"
 #include "metrics/observe.h"
 #include "sonde_abi.h"
 #include "util/hashmap.h"
@@ -44,6 +46,7 @@ struct conn {
 	uint64_t errors_reported;
 	/* plaintext from the TLS probes seen: the socket's own bytes are ciphertext, dropped */
 	bool plaintext;
+	struct stream_pos pos[2]; /* socket records, by enum sonde_direction */
 };
 
 struct conns {
@@ -51,6 +54,7 @@ struct conns {
 	const struct observer *obs;
 	const struct procs *procs;     /* service names of tracked processes */
 	const struct kernel_ctl *kctl; /* "ignore" hints; may be NULL */
+	uint64_t gaps;		       /* data records that followed bytes which never arrived */
 };
 
 int conns_init(struct conns *t, const struct observer *obs, const struct procs *procs,

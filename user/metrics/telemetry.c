@@ -23,9 +23,13 @@ static const char *const http_client_labels[] = { "http_request_method",
 static const char *const db_labels[] = { "db_system_name", "db_operation_name", "error_type",
 					 "server_address", "server_port",	"service_name" };
 static const char *const lost_reasons[SONDE_LOST_NR] = {
-	[SONDE_LOST_RINGBUF_FULL] = "ringbuf_full", [SONDE_LOST_READ_USER] = "read_user",
-	[SONDE_LOST_ALLOW_FULL] = "allow_map",	    [SONDE_LOST_CONN_FULL] = "conn_map",
-	[SONDE_LOST_STASH_FULL] = "stash_map",	    [SONDE_LOST_TCP_FULL] = "tcp_map",
+	[SONDE_LOST_RINGBUF_FULL] = "ringbuf_full",
+	[SONDE_LOST_READ_USER] = "read_user",
+	[SONDE_LOST_ALLOW_FULL] = "allow_map",
+	[SONDE_LOST_CONN_FULL] = "conn_map",
+	[SONDE_LOST_STASH_FULL] = "stash_map",
+	[SONDE_LOST_TCP_FULL] = "tcp_map",
+	[SONDE_LOST_GAP] = "gap",
 };
 
 static const char *const build_labels[] = { "version", "abi" };
