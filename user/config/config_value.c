@@ -457,7 +457,8 @@ static int copy_path(char *dst, size_t size, int key, const char *dir, size_t di
 			    size - 1);
 		return -EINVAL;
 	}
-	memcpy(dst, dir, dir_len);
+	if (dir_len) /* dir is NULL for a flag: memcpy(dst, NULL, 0) is undefined */
+		memcpy(dst, dir, dir_len);
 	strcpy(dst + dir_len, path);
 	return 0;
 }
