@@ -109,6 +109,14 @@ static void test_operation_prefix(void **state)
 	sql_operation_prefix("WITH a AS (SELECT 1) SEL", 24, true, op, sizeof(op), table,
 			     sizeof(table));
 	assert_string_equal(op, "WITH");
+	/* Cut after "U&": the start of a U&'...' string, not a statement named "U" (fuzz_sql
+	 * found it: the whole text "U&'x'" is not named). */
+	sql_operation_prefix("U&", 2, true, op, sizeof(op), table, sizeof(table));
+	assert_string_equal(op, "");
+	sql_operation("U&'x'", 5, op, sizeof(op), table, sizeof(table));
+	assert_string_equal(op, "");
+	sql_operation("U&", 2, op, sizeof(op), table, sizeof(table));
+	assert_string_equal(op, "U");
 }
 
 struct collected {

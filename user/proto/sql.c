@@ -164,7 +164,9 @@ static void next_tok(struct lexer *lx, struct tok *t)
 		t->kind = T_PUNCT;
 	}
 	t->len = lx->pos - i;
-	if (lx->pos == n && t->kind == T_WORD)
+	/* A word touching the end may go on; so may "U" before a final '&' (U&'...'). */
+	if (t->kind == T_WORD && (lx->pos == n || (t->len == 1 && lx->pos + 1 == n &&
+						   s[lx->pos] == '&' && (c == 'U' || c == 'u'))))
 		t->open = true;
 }
 
