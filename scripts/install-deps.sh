@@ -26,9 +26,9 @@ test_pkgs=(
 	# servers and clients the integration tests drive (initdb, postgres, psql, pgbench,
 	# redis-server, redis-cli, redis-benchmark); openssl makes a TLS certificate, setpriv
 	# drops privileges, tmux runs `sonde top`; the TCP health test's network namespaces
-	# take ip, sysctl and iptables
+	# take ip, sysctl and iptables; valgrind runs sonde under memcheck (test_memcheck)
 	wrk nginx-light postgresql-15 postgresql-client-15 redis-server redis-tools
-	openssl util-linux tmux iproute2 procps iptables
+	openssl util-linux tmux iproute2 procps iptables valgrind
 	# deploy checks: promtool (and the Prometheus end-to-end test), amtool, busybox sh
 	# and envsubst (Alertmanager template), docker-compose config, systemd-analyze verify,
 	# kubectl kustomize (any kubectl will do), readelf and dpkg (container libraries)

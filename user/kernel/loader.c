@@ -409,6 +409,8 @@ int loader_stats(const struct loader *l, struct sonde_stats *out)
 	int err;
 
 	memset(out, 0, sizeof(*out));
+	/* The kernel fills every CPU's copy, but valgrind knows a lookup writes one value. */
+	memset(per, 0, sizeof(per));
 	err = bpf_map__lookup_elem(l->skel->maps.stats, &zero, sizeof(zero), per,
 				   sizeof(per[0]) * (ncpu > 0 ? ncpu : 1), 0);
 	if (err)
