@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Installs what the tests need, builds sonde from scratch and runs the whole test suite
 # (unit tests, then the root integration tests), then builds it again with ASan + UBSan and
-# runs the unit tests and the HTTP, PostgreSQL and Redis integration tests against that
+# runs the unit tests and the HTTP, PostgreSQL, Redis and TLS integration tests against that
 # build (a sanitizer report or a leak at sonde's exit fails them). Run as root from the
 # repository. SONDE_SANITIZE_STEP=0 skips the second build.
 set -euo pipefail
@@ -22,4 +22,4 @@ cmake -S . -B "$san" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSONDE_SANITIZE=address,
 cmake --build "$san" -j "$(nproc)"
 cd "$san"
 ctest --output-on-failure --timeout 1200 --no-tests=error -L unit -E '^style\.'
-ctest --output-on-failure --timeout 1200 --no-tests=error -R '^root\.test_(http_server|db_postgres|db_redis)$'
+ctest --output-on-failure --timeout 1200 --no-tests=error -R '^root\.test_(http_server|db_postgres|db_redis|tls)$'
