@@ -134,7 +134,8 @@ static int families_add(struct telemetry *t, uint32_t max_series)
 		size_t n = f->n_labels;
 		struct metric *m;
 
-		memcpy(names, f->labels, n * sizeof(*names));
+		if (n) /* a family without labels has f->labels NULL */
+			memcpy(names, f->labels, n * sizeof(*names));
 		if (t->ctx_labels && !f->max_series) {
 			memcpy(names + n, ctx_label_names, sizeof(ctx_label_names));
 			n += CTX_LABELS;
