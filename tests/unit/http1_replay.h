@@ -34,9 +34,11 @@
 struct want {
 	const char *method, *target;
 	uint16_t status;
-	uint8_t vminor, flags;
+	uint8_t vminor;
+	uint16_t flags;
 	uint64_t req_body, resp_body;
 	uint64_t rq_first, rq_last, rs_first, rs_last; /* byte offsets in their stream */
+	bool rs_at_close; /* no response: its timestamps are the close's */
 };
 
 struct scn {
@@ -47,6 +49,7 @@ struct scn {
 	size_t nw;
 	uint64_t off[2];
 	bool close;
+	bool close_server;     /* end with http1_close_server() (instead of http1_close()) */
 	bool assume_start;     /* the request stream is known to start with a request */
 	struct http1_stats st; /* expected counters; exchanges = nw */
 	char *owned[MAXP];
@@ -230,9 +233,11 @@ static inline void check_exchange(const struct run *r, size_t i)
 	snprintf(what, sizeof(what), "#%zu req_last", i);
 	CHECKU(what, g->req_last_ns, ts_of(r, HTTP1_REQUESTS, w->rq_last));
 	snprintf(what, sizeof(what), "#%zu resp_first", i);
-	CHECKU(what, g->resp_first_ns, ts_of(r, HTTP1_RESPONSES, w->rs_first));
+	CHECKU(what, g->resp_first_ns,
+	       w->rs_at_close ? r->ts : ts_of(r, HTTP1_RESPONSES, w->rs_first));
 	snprintf(what, sizeof(what), "#%zu resp_last", i);
-	CHECKU(what, g->resp_last_ns, ts_of(r, HTTP1_RESPONSES, w->rs_last));
+	CHECKU(what, g->resp_last_ns,
+	       w->rs_at_close ? r->ts : ts_of(r, HTTP1_RESPONSES, w->rs_last));
 }
 
 static inline void check_run(const struct run *r, const struct http1_conn *c)
@@ -243,7 +248,9 @@ static inline void check_run(const struct run *r, const struct http1_conn *c)
 	CHECKU("exchanges emitted", r->ngot, r->sc->nw);
 	for (i = 0; i < r->ngot; i++)
 		check_exchange(r, i);
-	CHECKU("stats.exchanges", g->exchanges, r->sc->nw);
+	CHECKU("stats.exchanges", g->exchanges, r->sc->nw - e->closed);
+	CHECKU("stats.closed", g->closed, e->closed);
+	CHECKU("stats.cut", g->cut, e->cut);
 	CHECKU("stats.parse_errors", g->parse_errors, e->parse_errors);
 	CHECKU("stats.resyncs", g->resyncs, e->resyncs);
 	CHECKU("stats.gap_bytes", g->gap_bytes, e->gap_bytes);
@@ -272,9 +279,12 @@ static inline void end(void *ctx, enum replay_split how)
 {
 	struct run *r = ctx;
 
-	if (r->sc->close) {
+	if (r->sc->close || r->sc->close_server) {
 		r->ts += 10;
-		http1_close(r->c, r->ts, emit_cb, r);
+		if (r->sc->close_server)
+			http1_close_server(r->c, r->ts, emit_cb, r);
+		else
+			http1_close(r->c, r->ts, emit_cb, r);
 	}
 	check_run(r, r->c);
 	http1_conn_free(r->c);

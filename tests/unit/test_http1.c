@@ -334,6 +334,122 @@ static void test_assume_start(void **state)
 	http1_conn_free(c);
 }
 
+/* A request the server's connection ended without answering: 499 at the close. */
+static struct want *closed(struct scn *sc, const char *method, const char *target, uint64_t q,
+			   uint64_t q_last, uint64_t req_body)
+{
+	struct want *w = expect(sc, method, target, HTTP1_STATUS_CLOSED, req_body, 0);
+
+	span(w, q, q_last, 0, 0);
+	w->rs_at_close = true;
+	w->vminor = 0;
+	w->flags = HTTP1_NO_RESPONSE;
+	sc->st.closed++;
+	sc->close_server = true;
+	return w;
+}
+
+/* The client closes (or resets) while the handler runs: no byte of a response. */
+static void test_server_close_before_response(void **state)
+{
+	static const char slow[] = "GET /slow HTTP/1.1\r\nHost: h\r\n\r\n";
+	static const char three[] = "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n"
+				    "GET /c HTTP/1.1\r\n\r\n";
+	struct scn *sc = scn_new("closed while the handler ran");
+	uint64_t q;
+
+	exchange(sc, "GET", "/fast", "GET /fast HTTP/1.1\r\nHost: h\r\n\r\n",
+		 "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 200, 0, 2);
+	q = adds(sc, HTTP1_REQUESTS, slow);
+	closed(sc, "GET", "/slow", q, q + strlen(slow) - 1, 0);
+	replay_all(sc);
+
+	sc = scn_new("three pipelined, one answered");
+	q = adds(sc, HTTP1_REQUESTS, three);
+	span(expect(sc, "GET", "/a", 200, 0, 0), q, q + 18, 0, 37);
+	adds(sc, HTTP1_RESPONSES, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	closed(sc, "GET", "/b", q + 19, q + 37, 0);
+	closed(sc, "GET", "/c", q + 38, q + 56, 0);
+	replay_all(sc);
+
+	/* the client gave up inside its own body: the request was not even whole */
+	sc = scn_new("closed inside the request body");
+	q = adds(sc, HTTP1_REQUESTS, "POST /up HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123");
+	closed(sc, "POST", "/up", q, sc->off[0] - 1, 4)->flags |= HTTP1_REQ_INCOMPLETE;
+	replay_all(sc);
+
+	/* an interim response is not the answer */
+	sc = scn_new("closed after 100 Continue");
+	q = adds(sc, HTTP1_REQUESTS,
+		 "PUT /f HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+	adds(sc, HTTP1_RESPONSES, "HTTP/1.1 100 Continue\r\n\r\n");
+	closed(sc, "PUT", "/f", q, sc->off[0] - 1, 0)->flags |= HTTP1_REQ_INCOMPLETE;
+	replay_all(sc);
+
+	/* a status line never finished: no status was written */
+	sc = scn_new("closed inside the status line");
+	q = adds(sc, HTTP1_REQUESTS, slow);
+	adds(sc, HTTP1_RESPONSES, "HTTP/1.1 20");
+	closed(sc, "GET", "/slow", q, q + strlen(slow) - 1, 0);
+	replay_all(sc);
+}
+
+/* The server's response was cut short: counted with the status it was written with. */
+static void test_server_close_inside_response(void **state)
+{
+	struct scn *sc = scn_new("closed inside a response body");
+	uint64_t q, s;
+	struct want *w;
+
+	q = adds(sc, HTTP1_REQUESTS, "GET /big HTTP/1.1\r\n\r\nGET /next HTTP/1.1\r\n\r\n");
+	s = adds(sc, HTTP1_RESPONSES, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n");
+	adds(sc, HTTP1_RESPONSES, "0123456789");
+	w = expect(sc, "GET", "/big", 200, 0, 10);
+	span(w, q, q + 20, s, sc->off[1] - 1);
+	w->flags = HTTP1_RESP_CUT;
+	sc->st.cut = 1;
+	closed(sc, "GET", "/next", q + 21, sc->off[0] - 1, 0);
+	replay_all(sc);
+
+	sc = scn_new("closed inside the response headers");
+	q = adds(sc, HTTP1_REQUESTS, "GET /busy HTTP/1.1\r\n\r\n");
+	s = adds(sc, HTTP1_RESPONSES, "HTTP/1.1 503 Service Unavailable\r\nRetry-Af");
+	w = expect(sc, "GET", "/busy", 503, 0, 0);
+	span(w, q, sc->off[0] - 1, s, sc->off[1] - 1);
+	w->flags = HTTP1_RESP_CUT;
+	sc->st.cut = 1;
+	sc->close_server = true;
+	replay_all(sc);
+
+	/* a body delimited by the close is whole, not cut */
+	sc = scn_new("close-delimited response, server side");
+	q = adds(sc, HTTP1_REQUESTS, "GET /old HTTP/1.0\r\n\r\n");
+	s = adds(sc, HTTP1_RESPONSES, "HTTP/1.0 200 OK\r\n\r\nhello");
+	w = expect(sc, "GET", "/old", 200, 0, 5);
+	span(w, q, sc->off[0] - 1, s, sc->off[1] - 1);
+	w->vminor = 0;
+	w->flags = HTTP1_CLOSE_DELIMITED;
+	sc->close_server = true;
+	replay_all(sc);
+}
+
+/* Responses lost on the way may have answered the pending request: unanswered, not 499. */
+static void test_server_close_out_of_sync(void **state)
+{
+	struct scn *sc = scn_new("closed while the responses were out of sync");
+
+	exchange(sc, "GET", "/1", "GET /1 HTTP/1.1\r\n\r\n",
+		 "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1", 200, 0, 1);
+	adds(sc, HTTP1_REQUESTS, "GET /2 HTTP/1.1\r\n\r\n");
+	addg(sc, HTTP1_RESPONSES, "HTTP/1.1 200 OK\r\nCont", 300);
+	adds(sc, HTTP1_REQUESTS, "GET /3 HTTP/1.1\r\n\r\n");
+	sc->st = (struct http1_stats){
+		.parse_errors = 1, .gap_bytes = 300, .dropped_requests = 1, .unanswered = 1
+	};
+	sc->close_server = true;
+	replay_all(sc);
+}
+
 static void test_api(void **state)
 {
 	struct http1_conn *c = http1_conn_new();
@@ -346,8 +462,16 @@ static void test_api(void **state)
 	assert_int_equal(http1_feed(c, HTTP1_REQUESTS, 1, NULL, 4, 4, NULL, NULL), -EINVAL);
 	assert_int_equal(http1_feed(c, HTTP1_REQUESTS, 1, NULL, 0, 0, NULL, NULL), 0);
 	assert_int_equal(http1_feed(c, HTTP1_REQUESTS, 1, b, 4, 4, NULL, NULL), 0);
+	assert_false(http1_pending(c));
+	assert_int_equal(http1_feed(c, HTTP1_REQUESTS, 1, (const uint8_t *)"/ HTTP/1.1\r\n", 12, 12,
+				    NULL, NULL),
+			 0);
+	assert_true(http1_pending(c));
 	http1_close(c, 2, NULL, NULL);
-	assert_int_equal(http1_conn_stats(c)->unanswered, 0);
+	assert_int_equal(http1_conn_stats(c)->unanswered, 1);
+	assert_false(http1_pending(c));
+	assert_false(http1_pending(NULL));
+	http1_close_server(NULL, 0, NULL, NULL);
 	assert_null(http1_conn_stats(NULL));
 	http1_close(NULL, 0, NULL, NULL);
 	http1_conn_free(NULL);
@@ -415,6 +539,9 @@ int main(void)
 		cmocka_unit_test(test_http10_close_delimited),
 		cmocka_unit_test(test_large_headers),
 		cmocka_unit_test(test_go_one_byte_read),
+		cmocka_unit_test(test_server_close_before_response),
+		cmocka_unit_test(test_server_close_inside_response),
+		cmocka_unit_test(test_server_close_out_of_sync),
 		cmocka_unit_test(test_api),
 		cmocka_unit_test(test_assume_start),
 		cmocka_unit_test(test_probes),

@@ -220,7 +220,8 @@ static void finish_request(struct h1_ctx *x)
 	x->st->state = S_START;
 }
 
-static void finish_response(struct h1_ctx *x)
+/* The response being received is complete (more: flags it gets besides the stream's). */
+static void emit_response(struct h1_ctx *x, uint16_t more)
 {
 	struct http1_conn *c = x->c;
 	const struct h1_stream *st = x->st;
@@ -233,7 +234,7 @@ static void finish_response(struct h1_ctx *x)
 		ex = h->ex;
 		if (!h->done)
 			ex.flags |= HTTP1_REQ_INCOMPLETE;
-		ex.flags |= st->flags | (c->interim ? HTTP1_INTERIM : 0);
+		ex.flags |= st->flags | more | (c->interim ? HTTP1_INTERIM : 0);
 		ex.status = st->status;
 		ex.version_minor = st->version_minor;
 		ex.resp_first_ns = st->first_ts;
@@ -249,6 +250,11 @@ static void finish_response(struct h1_ctx *x)
 	c->bound = false;
 	c->interim = false;
 	x->st->state = S_START;
+}
+
+static void finish_response(struct h1_ctx *x)
+{
+	emit_response(x, 0);
 }
 
 static void finish_message(struct h1_ctx *x)
@@ -588,6 +594,94 @@ void http1_close(struct http1_conn *c, uint64_t ts_ns, http1_emit_fn emit, void 
 	memset(c->st, 0, sizeof(c->st));
 	c->q_head = c->q_len = 0;
 	c->cur_live = c->bound = c->interim = c->dead = false;
+}
+
+/* A server's connection ended inside a response whose status line was written: it is
+ * emitted with that status (its headers, or its body, were cut short). */
+static void cut_response(struct h1_ctx *x)
+{
+	struct h1_stream *st = x->st;
+
+	switch (st->state) {
+	case S_HDR:
+		if (st->trailer)
+			break; /* the body is whole: only the trailer section is missing */
+		if (st->status < 200)
+			return; /* an interim response: the final one never began */
+		bind_response(x->c, st->first_ts);
+		break;
+	case S_BODY:
+	case S_CHUNK_SIZE:
+	case S_CHUNK_DATA:
+	case S_CHUNK_END:
+		break;
+	default:
+		return;
+	}
+	if (!x->c->bound)
+		return;
+	x->c->stats.cut++;
+	emit_response(x, HTTP1_RESP_CUT);
+}
+
+/* Every pending request, its response never begun, is emitted as HTTP1_STATUS_CLOSED. */
+static void close_pending(struct http1_conn *c, uint64_t ts, http1_emit_fn emit, void *ctx)
+{
+	const struct h1_pending *e;
+	struct http1_exchange ex;
+	uint32_t i;
+
+	if (c->cur_live)
+		req_sync(c, false);
+	for (i = 0; i < c->q_len; i++) {
+		e = q_at(c, i);
+		if (e->lost)
+			continue;
+		ex = e->ex;
+		if (!e->done)
+			ex.flags |= HTTP1_REQ_INCOMPLETE;
+		ex.flags |= HTTP1_NO_RESPONSE;
+		ex.status = HTTP1_STATUS_CLOSED;
+		ex.version_minor = 0;
+		ex.resp_first_ns = ex.resp_last_ns = ts > ex.req_last_ns ? ts : ex.req_last_ns;
+		c->stats.closed++;
+		if (emit)
+			emit(ctx, &ex);
+	}
+	c->q_head = c->q_len = 0;
+	c->cur_live = false;
+}
+
+void http1_close_server(struct http1_conn *c, uint64_t ts_ns, http1_emit_fn emit, void *ctx)
+{
+	struct h1_ctx x;
+
+	if (!c)
+		return;
+	x = (struct h1_ctx){ .c = c,
+			     .st = &c->st[HTTP1_RESPONSES],
+			     .s = HTTP1_RESPONSES,
+			     .ts = ts_ns,
+			     .emit = emit,
+			     .ctx = ctx };
+	if (!c->dead && !x.st->skipped) {
+		if (x.st->state == S_UNTIL_CLOSE)
+			finish_response(&x); /* RFC 9112 §6.3 item 8, as in http1_close() */
+		else
+			cut_response(&x);
+		close_pending(c, ts_ns, emit, ctx);
+	}
+	http1_close(c, ts_ns, emit, ctx);
+}
+
+bool http1_pending(const struct http1_conn *c)
+{
+	uint32_t i;
+
+	for (i = 0; c && i < c->q_len; i++)
+		if (!q_at(c, i)->lost)
+			return true;
+	return false;
 }
 
 int http1_assume_start(struct http1_conn *c, enum http1_stream s)

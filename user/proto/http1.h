@@ -62,7 +62,18 @@ enum http1_flags {
 	HTTP1_UPGRADED = 1 << 5,	 /* 101 or CONNECT tunnel: the connection left HTTP/1 */
 	HTTP1_BODY_GAP = 1 << 6,	 /* some body bytes were not captured (counted anyway) */
 	HTTP1_CONN_CLOSE = 1 << 7,	 /* "Connection: close" on the request or response */
+	/* http1_close_server(): */
+	HTTP1_NO_RESPONSE = 1 << 8, /* none of a response was seen: status is HTTP1_STATUS_CLOSED */
+	HTTP1_RESP_CUT = 1 << 9,    /* the connection ended inside the response's body */
 };
+
+/*
+ * The status given to a server's request that the connection ended without any byte of a
+ * response: nginx's 499 "client closed request" (a client that gives up, as wrk does when it
+ * stops, closes or resets the connection while the handler runs; the handler's write then
+ * fails, or lands after the close).
+ */
+#define HTTP1_STATUS_CLOSED 499
 
 /*
  * The request headers that name a request, from an allow-list (no other header is kept):
@@ -98,8 +109,8 @@ struct http1_exchange {
 	char method[16];	 /* as sent, NUL-terminated; cut with HTTP1_METHOD_TRUNCATED */
 	char target[256];	 /* request-target as sent; cut with HTTP1_TARGET_TRUNCATED */
 	uint16_t status;	 /* final status (never 1xx except 101) */
-	uint8_t version_minor;	 /* of the response: HTTP/1.<version_minor> */
-	uint8_t flags;		 /* enum http1_flags */
+	uint8_t version_minor;	 /* of the response: HTTP/1.<version_minor>; 0 without one */
+	uint16_t flags;		 /* enum http1_flags */
 	uint64_t req_first_ns;	 /* ts of the read/write carrying the request's first byte */
 	uint64_t req_last_ns;	 /* ... its last byte */
 	uint64_t resp_first_ns;	 /* ts of the read/write carrying the final response's first byte */
@@ -119,6 +130,8 @@ struct http1_stats {
 	uint64_t gap_bytes;	    /* bytes moved but not captured (len - cap_len), both streams */
 	uint64_t skipped_bytes;	    /* bytes ignored: out of sync, or after the upgrade */
 	uint64_t unanswered;	    /* requests still pending at http1_close() */
+	uint64_t closed;	    /* emitted with HTTP1_STATUS_CLOSED by http1_close_server() */
+	uint64_t cut;		    /* responses emitted cut short by http1_close_server() */
 	uint64_t unsolicited;	    /* final responses with no request pending */
 	uint64_t dropped_requests;  /* requests dropped because response framing was lost */
 	uint64_t dropped_responses; /* responses to requests that were lost or never seen */
@@ -146,6 +159,23 @@ int http1_feed(struct http1_conn *c, enum http1_stream s, uint64_t ts_ns, const 
  * resets the connection to "nothing seen yet" (the stats are kept).
  */
 void http1_close(struct http1_conn *c, uint64_t ts_ns, http1_emit_fn emit, void *ctx);
+
+/*
+ * The connection of a server (requests read, responses written) ended at ts_ns, closed or
+ * reset. What its middleware would count is emitted, then as http1_close():
+ *  - a response whose status line was written but not all of its body: emitted with that
+ *    status, HTTP1_RESP_CUT, the body bytes written so far, ending at its last write;
+ *  - every other pending request (its response never began: the client closed first, or the
+ *    server's write failed, which the capture does not see): emitted with status
+ *    HTTP1_STATUS_CLOSED and HTTP1_NO_RESPONSE, its response first and last at ts_ns.
+ * Not when the response stream is out of sync (responses may have gone by unseen): those
+ * requests stay unanswered. Whether the client or the server closed is not known: a server
+ * that drops a request without a word is counted the same way.
+ */
+void http1_close_server(struct http1_conn *c, uint64_t ts_ns, http1_emit_fn emit, void *ctx);
+
+/* Whether anything is pending that the end of the connection would emit or count. */
+bool http1_pending(const struct http1_conn *c);
 
 /*
  * The next byte fed on stream s is the first of a message (proto_classify() said so at the
