@@ -317,6 +317,7 @@ int agent_run(const struct config *cfg)
 			conns_expire(&a.consumer.conns, now, CONN_IDLE_NS);
 			next_expire = now + EXPIRE_EVERY_NS;
 		}
+		conns_tick(&a.consumer.conns, now); /* closes held back: when no record comes */
 	}
 	if (!err)
 		log_info("stopping on signal");

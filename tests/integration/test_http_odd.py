@@ -11,13 +11,14 @@ got back, checked against the service's referee."""
 
 import os
 import socket
+import struct
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import sonde_it  # noqa: E402
-from http_cases import (H2_PREFACE, REQ_SIZE, RESP_SIZE, TRADE_ENGINE_ROUTES,  # noqa: E402
-                        RawConn, SondeClassCase, add, assert_exact_counts, capture_suite,
+from http_cases import (DURATION, H2_PREFACE, REQ_SIZE, RESP_SIZE,  # noqa: E402
+                        TRADE_ENGINE_ROUTES, RawConn, SondeClassCase, add, assert_exact_counts, capture_suite,
                         check_labels, hist_by_key, parse_errors, request_bytes,
                         series_with_port, server_counts, tls_client_hello, unsupported)
 
@@ -33,7 +34,8 @@ def order_body(qty, pad=0):
 
 class _OddCases(SondeClassCase):
     ROUTES = TRADE_ENGINE_ROUTES
-    ENGINES = ("post", "continue", "head", "empty", "chunked", "close", "pre", "tls", "h2")
+    ENGINES = ("post", "continue", "head", "empty", "chunked", "close", "pre", "tls", "h2",
+               "gone")
     # trade-engine's ReadHeaderTimeout (30 s) also ends an idle keep-alive connection:
     # use the one opened before sonde while it is young.
     RUN_FIRST = ("test_connection_opened_before_sonde",)
@@ -194,6 +196,51 @@ class _OddCases(SondeClassCase):
         referee = add(dict(expected), GET_ORDER)
         m = self.finish(e, expected, referee=referee, what="connection opened before sonde")
         self.assertEqual(hist_by_key(m, RESP_SIZE, e.port, GET_ORDER, kind="count"), 10)
+
+    def test_client_gone_mid_request(self):
+        """Clients that close while the 150 ms handler runs (as wrk does when it stops),
+        between normal requests. A plain close (FIN): the server's answer still goes out,
+        inside the write the socket reaches TCP_CLOSE (the client's RST to it), and sonde
+        counts the 200 the middleware counts. A reset (SO_LINGER 0): the answer's write
+        fails, unseen; sonde counts nginx's 499 "client closed request", its duration up
+        to the reset, where the middleware counted the 200 it tried to write. Nothing is
+        left unanswered."""
+        e = self.engines["gone"]
+        n = 20  # abandoned: even ones closed, odd ones reset; each followed by a normal GET
+        slow = request_bytes("GET", "/api/v1/slow", e.addr)
+        expected = {}
+        for i in range(n):
+            sock = socket.create_connection(("127.0.0.1", e.port), timeout=10)
+            if i % 2:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.sendall(slow)
+            time.sleep(0.03)
+            sock.close()
+            add(expected, ("GET", "/api/v1/slow", 499 if i % 2 else 200))
+            conn = RawConn("127.0.0.1", e.port)
+            conn.send(request_bytes("GET", f"/api/v1/orders/{i}", e.addr))
+            self.assertEqual(conn.read_response()[0], 200)
+            conn.close()
+            add(expected, GET_ORDER)
+        # the last handlers run on after their client left: wait for the middleware (each
+        # look at the referee is a request sonde counts too)
+        slow_ok, polls = ("GET", "/api/v1/slow", 200), []
+        sonde_it.wait_for(lambda: polls.append(1) or e.referee().get(slow_ok) == n, 10,
+                          message="the referee to count the abandoned requests")
+        add(expected, REFEREE, len(polls))
+        referee = {slow_ok: n, GET_ORDER: n}
+        m = self.finish(e, expected, referee=referee, what="clients gone mid-request")
+        unanswered = sonde_it.value(m, "sonde_requests_unanswered_total", protocol="http")
+        before = sonde_it.value(self.before, "sonde_requests_unanswered_total",
+                                protocol="http")
+        self.assertEqual(unanswered - before, 0, "sonde_requests_unanswered_total grew")
+        for status, low, high in ((499, 0.025, 0.1), (200, 0.1, 0.25)):
+            labels = dict(server_port=str(e.port), http_route="/api/v1/slow",
+                          http_response_status_code=str(status))
+            buckets = sonde_it.hist_buckets(m, DURATION, **labels)
+            self.assertEqual(sonde_it.hist_bucket(m, DURATION, low, **labels), 0, buckets)
+            self.assertEqual(sonde_it.hist_bucket(m, DURATION, high, **labels), n // 2,
+                             buckets)
 
     def _not_http(self, name, payload, protocol, other, what):
         """Two connections that start with payload: no request counted on the port; each

@@ -421,18 +421,99 @@ static void test_tls_pg_sslrequest(void **state)
 	assert_has(t, "sonde_unsupported_connections_total{protocol=\"tls\"} 0");
 }
 
-/* A request whose connection closes before any response: unanswered, not an exchange. */
-static void test_unanswered_on_close(void **state)
+#define CLOSE_LABELS(status)                                                           \
+	"http_request_method=\"GET\",http_response_status_code=\"" status "\","        \
+	"http_route=\"/api/v1/orders/{id}\",url_scheme=\"http\",server_port=\"8080\"," \
+	"service_name=\"unknown\""
+
+/* A request whose connection closes before any response: 499, once the close has lingered
+ * (the answer may come as the connection closes); the duration runs to the close. */
+static void test_closed_before_response(void **state)
 {
 	struct fixture *f = *state;
 	const char *t;
 
 	feed_open(f, SONDE_EV_CONN_OPEN, 11, 8080, 50003, 1 * MS);
 	feed(f, 11, SONDE_DIR_RECV, 2 * MS, request);
-	feed_open(f, SONDE_EV_CONN_CLOSE, 11, 8080, 50003, 3 * MS);
+	feed_open(f, SONDE_EV_CONN_CLOSE, 11, 8080, 50003, 32 * MS);
+	t = render(f);
+	assert_null(strstr(t, "http_server_request_duration_seconds_count{"));
+	assert_int_equal(f->c.conns.by_id.len, 1);
+	conns_tick(&f->c.conns, 32 * MS + CONN_LINGER_NS - 1);
+	assert_int_equal(f->c.conns.by_id.len, 1);
+	conns_tick(&f->c.conns, 32 * MS + CONN_LINGER_NS);
+	assert_int_equal(f->c.conns.by_id.len, 0);
+	t = render(f);
+	assert_has(t, "http_server_request_duration_seconds_count{" CLOSE_LABELS("499") "} 1");
+	assert_has(t, "http_server_request_duration_seconds_bucket{" CLOSE_LABELS(
+			      "499") ",le=\"0.025\"} 0");
+	assert_has(t, "http_server_request_duration_seconds_bucket{" CLOSE_LABELS(
+			      "499") ",le=\"0.05\"} 1");
+	assert_has(t, "http_server_response_body_size_bytes_sum{" CLOSE_LABELS("499") "} 0");
+	assert_has(t, "sonde_requests_unanswered_total{protocol=\"http\"} 0");
+}
+
+/* The answer to a client that closed first: the socket reached TCP_CLOSE inside the write,
+ * which comes under a new id, local port 0. It joins the closed connection: a 200. */
+static void test_answer_after_close(void **state)
+{
+	struct fixture *f = *state;
+	const char *t;
+
+	feed_open(f, SONDE_EV_CONN_OPEN, 17, 8080, 50010, 1 * MS);
+	feed(f, 17, SONDE_DIR_RECV, 2 * MS, request);
+	feed_io(f, 17, SONDE_DIR_RECV, 30 * MS, "", 0, 0); /* the client's FIN */
+	feed_open(f, SONDE_EV_CONN_CLOSE, 17, 0, 0, 152 * MS);
+	feed_open(f, SONDE_EV_CONN_OPEN, 18, 0, 50011, 152 * MS); /* another peer */
+	feed_open(f, SONDE_EV_CONN_OPEN, 19, 0, 50010, 152 * MS);
+	feed(f, 19, SONDE_DIR_SEND, 152 * MS, response);
+	feed_io(f, 19, SONDE_DIR_RECV, 153 * MS, "", 0, 0);
+	t = render(f);
+	assert_has(t, "http_server_request_duration_seconds_count{" CLOSE_LABELS("200") "} 1");
+	assert_has(t, "http_server_request_duration_seconds_bucket{" CLOSE_LABELS(
+			      "200") ",le=\"0.25\"} 1");
+	assert_int_equal(f->c.conns.rejoined, 1);
+	assert_int_equal(f->c.conns.gaps, 0);
+	conns_tick(&f->c.conns, 152 * MS + CONN_LINGER_NS);
+	assert_int_equal(f->c.conns.by_id.len, 1); /* 18, an open record only */
+	t = render(f);
+	assert_null(strstr(t, "http_response_status_code=\"499\""));
+	assert_has(t, "sonde_requests_unanswered_total{protocol=\"http\"} 0");
+}
+
+/* The late id's own close (the syscall path can report one) ends the lingering at once. */
+static void test_answer_after_close_then_close(void **state)
+{
+	struct fixture *f = *state;
+
+	feed_open(f, SONDE_EV_CONN_OPEN, 20, 8080, 50012, 1 * MS);
+	feed(f, 20, SONDE_DIR_RECV, 2 * MS, request);
+	feed(f, 20, SONDE_DIR_RECV, 3 * MS, request); /* pipelined: never answered */
+	feed_open(f, SONDE_EV_CONN_CLOSE, 20, 0, 0, 10 * MS);
+	feed_open(f, SONDE_EV_CONN_OPEN, 21, 0, 50012, 10 * MS);
+	feed(f, 21, SONDE_DIR_SEND, 10 * MS, response);
+	feed_open(f, SONDE_EV_CONN_CLOSE, 21, 0, 0, 12 * MS);
+	assert_int_equal(f->c.conns.by_id.len, 0);
+	assert_has(render(f),
+		   "http_server_request_duration_seconds_count{" CLOSE_LABELS("200") "} 1");
+	assert_has(render(f),
+		   "http_server_request_duration_seconds_count{" CLOSE_LABELS("499") "} 1");
+}
+
+/* A client's request that its connection ends without answering stays unanswered. */
+static void test_client_unanswered_on_close(void **state)
+{
+	struct fixture *f = *state;
+	const char *t;
+
+	feed_open(f, SONDE_EV_CONN_OPEN, 22, 41002, 80, 1 * MS);
+	feed(f, 22, SONDE_DIR_SEND, 2 * MS, "GET /x HTTP/1.1\r\n\r\n");
+	feed_open(f, SONDE_EV_CONN_CLOSE, 22, 41002, 80, 3 * MS);
+	consumer_free(&f->c); /* a lingering connection is ended at exit too */
+	assert_int_equal(consumer_init(&f->c, &f->procs, &f->obs, &f->kctl), 0);
 	t = render(f);
 	assert_has(t, "sonde_requests_unanswered_total{protocol=\"http\"} 1");
-	assert_null(strstr(t, "http_server_request_duration_seconds_count{"));
+	assert_null(strstr(t, "http_client_request_duration_seconds_count{"));
 }
 
 /* A client's response delimited by close ends at the EOF read (len 0). */
@@ -523,7 +604,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tls_closed_without_plaintext, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_h2_server_preface, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_pg_sslrequest, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unanswered_on_close, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_closed_before_response, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_answer_after_close, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_answer_after_close_then_close, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_client_unanswered_on_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http_client_close_delimited, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_process_records, setup, teardown),

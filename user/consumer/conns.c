@@ -32,10 +32,21 @@ static void report_errors(struct conns *t, struct conn *c, struct proto_counts *
 	}
 }
 
+static void linger_unlink(struct conns *t, struct conn *c)
+{
+	if (!c->closed_ns)
+		return;
+	*(c->linger_prev ? &c->linger_prev->linger_next : &t->linger_head) = c->linger_next;
+	*(c->linger_next ? &c->linger_next->linger_prev : &t->linger_tail) = c->linger_prev;
+	c->linger_prev = c->linger_next = NULL;
+	c->closed_ns = 0;
+}
+
 static void conn_free(struct conns *t, struct conn *c)
 {
 	struct proto_counts n;
 
+	linger_unlink(t, c);
 	if (c->state == CONN_PARSED) {
 		report_errors(t, c, &n);
 		if (n.unanswered)
@@ -48,8 +59,31 @@ static void conn_free(struct conns *t, struct conn *c)
 	free(c);
 }
 
+/* c is done: its parser is told (at ts) and it leaves the table. */
+static void conn_end(struct conns *t, struct conn *c, uint64_t ts)
+{
+	struct proto_sink out = { t->obs, &c->peer };
+
+	hashmap_del(&t->by_id, c->id);
+	if (c->state == CONN_PARSED)
+		c->ops->close(c->parser, ts, &out);
+	conn_free(t, c);
+}
+
+void conns_tick(struct conns *t, uint64_t now_ns)
+{
+	struct conn *c;
+
+	/* now_ns may come from a record of another CPU, a little before a closed_ns */
+	while ((c = t->linger_head) && now_ns > c->closed_ns &&
+	       now_ns - c->closed_ns >= CONN_LINGER_NS)
+		conn_end(t, c, c->closed_ns);
+}
+
 void conns_free(struct conns *t)
 {
+	while (t->linger_head)
+		conn_end(t, t->linger_head, t->linger_head->closed_ns);
 	for (size_t i = 0; i < t->by_id.cap; i++)
 		if (t->by_id.vals[i])
 			conn_free(t, t->by_id.vals[i]);
@@ -89,12 +123,50 @@ static struct conn *conn_get(struct conns *t, uint64_t id, uint32_t tgid)
 	return c;
 }
 
+/* The lingering connection that an open record with local port 0 continues (conns.h). */
+static struct conn *linger_find(struct conns *t, const struct sonde_conn_event *e)
+{
+	struct conn_peer p;
+	struct conn *c;
+
+	if (e->family == AF_UNIX || e->local.port || !t->linger_head)
+		return NULL;
+	format_addr(&p, e);
+	for (c = t->linger_head; c; c = c->linger_next)
+		if (c->tgid == e->hdr.tgid && !strcmp(c->peer.address, p.address) &&
+		    !strcmp(c->peer.peer_port, p.peer_port))
+			return c;
+	return NULL;
+}
+
+/* The lingering c goes on under the id of the late open e: the same socket. */
+static void linger_rejoin(struct conns *t, struct conn *c, const struct sonde_conn_event *e)
+{
+	hashmap_del(&t->by_id, c->id);
+	c->id = e->conn_id;
+	if (hashmap_put(&t->by_id, c->id, c)) {
+		conn_end(t, c, c->closed_ns); /* (out of memory: it is not in the table) */
+		return;
+	}
+	/* the kernel numbers the new id's bytes from 0 */
+	c->pos[SONDE_DIR_RECV] = c->pos[SONDE_DIR_SEND] = (struct stream_pos){ 0, true };
+	c->last_ns = e->hdr.ts_ns;
+	t->rejoined++;
+}
+
 void conns_on_open(struct conns *t, const struct sonde_conn_event *e)
 {
+	struct conn *c;
+
+	conns_tick(t, e->hdr.ts_ns);
+	c = hashmap_get(&t->by_id, e->conn_id) ? NULL : linger_find(t, e);
+	if (c) {
+		linger_rejoin(t, c, e);
+		return;
+	}
 	/* Ids are never reused: an entry with this id already holds the connection's first
 	 * data, which another CPU wrote into the ring before this record. */
-	struct conn *c = conn_get(t, e->conn_id, e->hdr.tgid);
-
+	c = conn_get(t, e->conn_id, e->hdr.tgid);
 	if (!c)
 		return;
 	format_addr(&c->peer, e);
@@ -283,9 +355,11 @@ static bool conn_wants(struct conns *t, struct conn *c, const struct sonde_data_
 
 void conns_on_data(struct conns *t, const struct sonde_data_event *e)
 {
-	struct conn *c = conn_get(t, e->conn_id, e->hdr.tgid);
+	struct conn *c;
 	struct proto_sink out;
 
+	conns_tick(t, e->hdr.ts_ns);
+	c = conn_get(t, e->conn_id, e->hdr.tgid);
 	if (!c)
 		return;
 	c->last_ns = e->hdr.ts_ns;
@@ -308,20 +382,30 @@ void conns_on_data(struct conns *t, const struct sonde_data_event *e)
 
 void conns_on_close(struct conns *t, const struct sonde_conn_event *e)
 {
-	struct conn *c = hashmap_del(&t->by_id, e->conn_id);
-	struct proto_sink out;
+	struct conn *c;
 
+	conns_tick(t, e->hdr.ts_ns);
+	c = hashmap_get(&t->by_id, e->conn_id);
 	if (!c)
 		return;
-	if (c->state == CONN_PARSED) {
-		out = (struct proto_sink){ t->obs, &c->peer };
-		c->ops->close(c->parser, e->hdr.ts_ns, &out);
+	if (c->closed_ns) { /* a rejoined late id closing too: what it held has come */
+		conn_end(t, c, c->closed_ns);
+		return;
 	}
-	conn_free(t, c);
+	if (c->state != CONN_PARSED || !c->ops->pending || !c->ops->pending(c->parser)) {
+		conn_end(t, c, e->hdr.ts_ns);
+		return;
+	}
+	c->closed_ns = e->hdr.ts_ns ? e->hdr.ts_ns : 1;
+	c->last_ns = e->hdr.ts_ns;
+	c->linger_prev = t->linger_tail;
+	*(t->linger_tail ? &t->linger_tail->linger_next : &t->linger_head) = c;
+	t->linger_tail = c;
 }
 
 void conns_expire(struct conns *t, uint64_t now_ns, uint64_t idle_ns)
 {
+	conns_tick(t, now_ns);
 	for (size_t i = 0; i < t->by_id.cap; i++) {
 		struct conn *c = t->by_id.vals[i];
 

@@ -6,6 +6,15 @@
  * records' offsets (seq) show every byte range that never arrived: counted as gaps.
  * In: connection and data records. Out: parsed messages to the observer (metrics/), and
  * "ignore" hints to the kernel for connections of no parsed protocol.
+ *
+ * A connection that closes with requests pending lingers CONN_LINGER_NS before its parser is
+ * told: a server answering a client that has already closed writes into a socket that
+ * reaches TCP_CLOSE inside that very write (on loopback the client's RST to it is processed
+ * before the write returns), so the kernel side forgets the socket, the close record comes
+ * first, and the write comes as the first I/O of a new connection id, announced with local
+ * port 0 (the socket is unhashed). Such an open of the same process and peer address joins
+ * the lingering connection: its bytes go to the same parser, which gets the close (at the
+ * first close's time) when the lingering ends.
  */
 #ifndef SONDE_CONSUMER_CONNS_H
 #define SONDE_CONSUMER_CONNS_H
@@ -47,7 +56,12 @@ struct conn {
 	/* plaintext from the TLS probes seen: the socket's own bytes are ciphertext, dropped */
 	bool plaintext;
 	struct stream_pos pos[2]; /* socket records, by enum sonde_direction */
+	/* closed with requests pending, at closed_ns: lingering, in the list of those */
+	uint64_t closed_ns;
+	struct conn *linger_prev, *linger_next;
 };
+
+#define CONN_LINGER_NS (200 * 1000000ULL)
 
 struct conns {
 	struct hashmap by_id; /* connection id -> struct conn */
@@ -55,6 +69,8 @@ struct conns {
 	const struct procs *procs;     /* service names of tracked processes */
 	const struct kernel_ctl *kctl; /* "ignore" hints; may be NULL */
 	uint64_t gaps;		       /* data records that followed bytes which never arrived */
+	struct conn *linger_head, *linger_tail; /* lingering connections, oldest first */
+	uint64_t rejoined;			/* late opens joined to a lingering connection */
 };
 
 int conns_init(struct conns *t, const struct observer *obs, const struct procs *procs,
@@ -66,5 +82,7 @@ void conns_on_data(struct conns *t, const struct sonde_data_event *e);
 void conns_on_close(struct conns *t, const struct sonde_conn_event *e);
 /* Drops connections idle for longer than idle_ns (Unix sockets have no close event). */
 void conns_expire(struct conns *t, uint64_t now_ns, uint64_t idle_ns);
+/* Ends the connections that have lingered CONN_LINGER_NS by now_ns; cheap when none has. */
+void conns_tick(struct conns *t, uint64_t now_ns);
 
 #endif

@@ -74,9 +74,16 @@ static void http_client_eof(void *parser, uint64_t ts, const struct proto_sink *
 	http1_close(parser, ts, http_client_emit, (void *)out);
 }
 
+/* A request the connection ended without answering is what a server's middleware counted
+ * with the status the handler chose, or did not count: emitted as 499 (http1.h). */
 static void http_server_close(void *parser, uint64_t ts, const struct proto_sink *out)
 {
-	http1_close(parser, ts, http_server_emit, (void *)out);
+	http1_close_server(parser, ts, http_server_emit, (void *)out);
+}
+
+static bool http_pending(const void *parser)
+{
+	return http1_pending(parser);
 }
 
 static void http_counts(const void *parser, struct proto_counts *out)
@@ -96,6 +103,7 @@ const struct proto_ops proto_http_server = {
 	.eof = http_server_eof,
 	.close = http_server_close,
 	.counts = http_counts,
+	.pending = http_pending,
 };
 
 const struct proto_ops proto_http_client = {
@@ -107,6 +115,7 @@ const struct proto_ops proto_http_client = {
 	.eof = http_client_eof,
 	.close = http_client_eof,
 	.counts = http_counts,
+	.pending = http_pending,
 };
 
 /* ---- databases: this process is the client; its writes are requests ------------------- */

@@ -39,6 +39,9 @@ struct proto_ops {
 	/* The connection closed. */
 	void (*close)(void *parser, uint64_t ts, const struct proto_sink *out);
 	void (*counts)(const void *parser, struct proto_counts *out);
+	/* Whether requests await an answer (NULL: never): the connection's close is then held
+	 * back a moment, in case the answer was written as the connection closed (conns.h). */
+	bool (*pending)(const void *parser);
 };
 
 extern const struct proto_ops proto_http_server, proto_http_client;
