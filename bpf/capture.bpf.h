@@ -155,6 +155,29 @@ static __always_inline bool conn_ignored(__u64 id)
 	return hint && *hint == id;
 }
 
+/* The struct sock behind fd of the current task, or NULL when fd is not a socket (the
+ * syscall path and the Go TLS probes: neither is handed the socket). */
+static __always_inline struct sock *fd_to_sock(__u64 fd, __u64 *ino)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds, *f = NULL;
+	struct socket *sock;
+	umode_t mode;
+
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return NULL;
+	mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	*ino = BPF_CORE_READ(f, f_inode, i_ino);
+	sock = BPF_CORE_READ(f, private_data);
+	return sock ? BPF_CORE_READ(sock, sk) : NULL;
+}
+
 /*
  * Syscall path (and the Go TLS probes on it): the state of the socket sk whose inode is
  * ino, made with a new conn_id and announced on first sight, or when the state at sk's

@@ -203,28 +203,6 @@ struct {
 	__type(value, struct sonde_go_proc);
 } go_procs SEC(".maps");
 
-/* The struct sock behind fd of the current task, or NULL when fd is not a socket. */
-static __always_inline struct sock *go_fd_sock(__u64 fd, __u64 *ino)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds, *f = NULL;
-	struct socket *sock;
-	umode_t mode;
-
-	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
-		return NULL;
-	mode = BPF_CORE_READ(f, f_inode, i_mode);
-	if ((mode & S_IFMT) != S_IFSOCK)
-		return NULL;
-	*ino = BPF_CORE_READ(f, f_inode, i_ino);
-	sock = BPF_CORE_READ(f, private_data);
-	return sock ? BPF_CORE_READ(sock, sk) : NULL;
-}
-
 /*
  * The connection id of the socket a *tls.Conn reads and writes: tls.Conn.conn is a net.Conn
  * interface {itab, data}; only a *net.TCPConn or *net.UnixConn (told by the itab's first
@@ -246,7 +224,7 @@ static __always_inline __u64 go_conn_id(const struct sonde_go_proc *gp, __u64 co
 	}
 	if (bpf_probe_read_user(&netfd, sizeof(netfd), (void *)(iface[1] + gp->fd_off)) ||
 	    bpf_probe_read_user(&fd, sizeof(fd), (void *)(netfd + gp->sysfd_off)) ||
-	    !(sk = go_fd_sock(fd, &ino))) {
+	    !(sk = fd_to_sock(fd, &ino))) {
 		why = SONDE_TLS_NO_SOCKET;
 		goto unknown;
 	}
