@@ -5,7 +5,7 @@
  * them too late); exec and listen are reported so user space can re-evaluate its rules; a
  * process leaves the allow map when its last thread exits; TCP close ends a connection.
  */
-#include "sonde.bpf.h"
+#include "tls.bpf.h"
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(sonde_fork, struct task_struct *parent, struct task_struct *child)
@@ -76,6 +76,8 @@ static __always_inline __u64 conn_forget(struct sock *sk)
 		if (!st)
 			return 0;
 		id = st->id;
+		if (st->go_copied)
+			bpf_map_delete_elem(&tls_socks, &key);
 		bpf_sk_storage_delete(&conn_store, sk);
 		return id;
 	}

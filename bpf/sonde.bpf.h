@@ -64,7 +64,9 @@ struct conn_state {
 	/* Set when its I/O was seen inside a probed TLS call (tls.bpf.h): its socket bytes are
 	 * ciphertext and are no longer reported; the TLS probes report its plaintext. */
 	__u8 tls;
-	__u8 _pad[7];
+	/* Socket path, Go-TLS-probed process: the id is in tls_socks (tls.bpf.h). */
+	__u8 go_copied;
+	__u8 _pad[6];
 };
 
 /* Socket path: the state lives in the socket (freed with it: nothing to evict). */

@@ -11,8 +11,9 @@
 
 #include "capture.bpf.h"
 
-/* Processes whose TLS library sonde probes: one bit per tgid, set by user space. Processes
- * without TLS probes pay one bit test in the socket programs, no map lookup. */
+/* Processes whose TLS library sonde probes: one bit per tgid, set by user space; tls_tgids
+ * for OpenSSL, go_tls_tgids for Go crypto/tls. Processes without TLS probes pay two bit
+ * tests in the socket programs (arrays: the verifier inlines the lookups), no hash lookup. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
@@ -20,6 +21,14 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } tls_tgids SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, SONDE_TGID_MAX / 64);
+	__type(key, __u32);
+	__type(value, __u64);
+} go_tls_tgids SEC(".maps") __weak;
 
 enum tls_call_kind {
 	TLS_CALL_DATA = 0, /* SSL_read/SSL_write (_ex): reports plaintext at return */
@@ -45,28 +54,26 @@ struct {
 	__type(value, struct tls_call);
 } tls_calls SEC(".maps") __weak;
 
-static __always_inline bool tls_tgid(__u32 tgid)
+static __always_inline bool tgid_bit(void *bitmap, __u32 tgid)
 {
 	__u32 word = tgid / 64;
-	__u64 *bits = bpf_map_lookup_elem(&tls_tgids, &word);
+	__u64 *bits = bpf_map_lookup_elem(bitmap, &word);
 
 	return bits && (*bits & (1ULL << (tgid % 64)));
 }
 
 /*
- * Socket path: struct sock address -> its connection, for the Go probes. A uprobe cannot
- * call bpf_sk_storage_get, so the socket programs copy the id of each connection of a
- * TLS-probed process here; the Go probes find it from the socket behind a tls.Conn (and
- * check the inode: the address may be an earlier socket's) and set tls, which the socket
- * programs copy back into the connection's state. An LRU: a copy, rewritten by the next
- * I/O of its socket if it was evicted. (The syscall path's conns hash serves the probes
- * directly.)
+ * Socket path: struct sock address -> its connection, for the Go probes. A uprobe can neither
+ * call bpf_sk_storage_get nor bpf_get_socket_cookie, so the socket programs copy the id of
+ * each connection of a Go-TLS-probed process here, once (conn_state.go_copied); the Go probes
+ * find it from the socket behind a tls.Conn (checking the inode: the address may be an
+ * earlier socket's). Entries go when the TCP socket closes (process.bpf.c); an LRU, so Unix
+ * sockets (no close event) cannot fill it: an entry evicted under a live connection leaves
+ * its Go probes without an id, counted as no_cookie.
  */
 struct tls_sock {
 	__u64 id;  /* conn_id */
 	__u64 ino; /* the socket's inode */
-	__u8 tls;  /* set by the Go probes: the connection's socket bytes are ciphertext */
-	__u8 _pad[7];
 };
 
 struct {
@@ -76,21 +83,36 @@ struct {
 	__type(value, struct tls_sock);
 } tls_socks SEC(".maps") __weak;
 
-/* Socket path: keeps the tls_socks copy of connection st of socket sk up to date, and
- * takes the Go probes' TLS mark from it. */
-static __always_inline void tls_sock_sync(struct sock *sk, struct conn_state *st)
+/*
+ * The Go probes' TLS marks: a probe that found connection id writes id into slot
+ * id % SONDE_HINT_SLOTS; the socket programs take the mark into conn_state.tls at the
+ * connection's next I/O (an array read the verifier inlines, where a tls_socks lookup per
+ * I/O cost a hash lookup). A later connection sharing the slot only overwrites a mark
+ * already taken, or one its owner's probes write again at the next Read or Write.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SONDE_HINT_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} go_tls_marks SEC(".maps") __weak;
+
+/* Socket path, Go-TLS-probed process: publishes connection st of socket sk to the Go probes
+ * once, and takes their TLS mark. */
+static __always_inline void go_sock_sync(struct sock *sk, struct conn_state *st)
 {
-	__u64 key = (__u64)sk;
-	struct tls_sock *m = bpf_map_lookup_elem(&tls_socks, &key);
+	__u32 slot = st->id & (SONDE_HINT_SLOTS - 1);
+	__u64 key = (__u64)sk, *mark;
 	struct tls_sock v = { .id = st->id };
 
-	if (m && m->id == st->id) {
-		if (m->tls)
-			st->tls = 1;
-		return;
+	if (!st->go_copied) {
+		v.ino = BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino);
+		bpf_map_update_elem(&tls_socks, &key, &v, BPF_ANY);
+		st->go_copied = 1;
 	}
-	v.ino = BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino);
-	bpf_map_update_elem(&tls_socks, &key, &v, BPF_ANY);
+	mark = bpf_map_lookup_elem(&go_tls_marks, &slot);
+	if (mark && *mark == st->id)
+		st->tls = 1;
 }
 
 /*
@@ -102,11 +124,14 @@ static __always_inline void tls_sock_sync(struct sock *sk, struct conn_state *st
 static __always_inline bool tls_socket_io(struct sock *sk, __u64 pid_tgid, struct conn_state *st)
 {
 	struct tls_call *call;
+	__u32 tgid = pid_tgid >> 32;
 
-	if (!st->id || !tls_tgid(pid_tgid >> 32))
+	if (!st->id)
 		return false;
-	if (sock_storage && !st->tls)
-		tls_sock_sync(sk, st);
+	if (sock_storage && !st->tls && tgid_bit(&go_tls_tgids, tgid))
+		go_sock_sync(sk, st);
+	if (!tgid_bit(&tls_tgids, tgid))
+		return false;
 	call = bpf_map_lookup_elem(&tls_calls, &pid_tgid);
 	if (!call)
 		return false;
@@ -125,12 +150,14 @@ static __always_inline __u64 tls_sock_conn(struct sock *sk, __u64 ino, __u64 pid
 	struct conn_state *st;
 	struct tls_sock *m;
 	__u64 key = (__u64)sk;
+	__u32 slot;
 
 	if (sock_storage) {
 		m = bpf_map_lookup_elem(&tls_socks, &key);
 		if (!m || m->ino != ino)
 			return 0;
-		m->tls = 1;
+		slot = m->id & (SONDE_HINT_SLOTS - 1);
+		bpf_map_update_elem(&go_tls_marks, &slot, &m->id, BPF_ANY);
 		return m->id;
 	}
 	st = sys_conn_get(sk, ino, pid_tgid);

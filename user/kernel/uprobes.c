@@ -86,35 +86,43 @@ static uint64_t file_key(uint64_t dev, uint64_t ino)
 	return (ino * 0x9e3779b97f4a7c15ULL) ^ dev;
 }
 
+static uint64_t *map_bits(struct bpf_map *map, size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(map), 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
 int uprobes_init(struct uprobes *u, struct sonde_bpf *skel, const char *proc_root)
 {
-	int fd = bpf_map__fd(skel->maps.tls_tgids);
 	int err;
 
 	memset(u, 0, sizeof(*u));
 	u->skel = skel;
 	u->proc_root = proc_root;
 	u->bits_size = (size_t)bpf_map__max_entries(skel->maps.tls_tgids) * sizeof(uint64_t);
-	u->bits = mmap(NULL, u->bits_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (u->bits == MAP_FAILED) {
-		u->bits = NULL;
+	if (!(u->bits = map_bits(skel->maps.tls_tgids, u->bits_size)) ||
+	    !(u->go_bits = map_bits(skel->maps.go_tls_tgids, u->bits_size)))
 		return -errno;
-	}
 	if ((err = hashmap_init(&u->targets, 64)) || (err = hashmap_init(&u->files, 16)))
 		return err;
 	return 0;
 }
 
-static void set_bit(struct uprobes *u, uint32_t tgid, bool on)
+/* The bitmap the socket programs test for t's library: Go's marks connections from its
+ * probes, OpenSSL's through its calls in progress (tls.bpf.h). */
+static void set_bit(struct uprobes *u, const struct tls_target *t, bool on)
 {
+	uint64_t *bits = t->info.lib == TLS_LIB_GO ? u->go_bits : u->bits;
+	uint32_t tgid = t->info.tgid;
 	uint64_t bit = 1ULL << (tgid % 64);
 
-	if (!u->bits || (size_t)tgid / 64 >= u->bits_size / sizeof(uint64_t))
+	if (!bits || (size_t)tgid / 64 >= u->bits_size / sizeof(uint64_t))
 		return;
 	if (on)
-		__atomic_fetch_or(&u->bits[tgid / 64], bit, __ATOMIC_SEQ_CST);
+		__atomic_fetch_or(&bits[tgid / 64], bit, __ATOMIC_SEQ_CST);
 	else
-		__atomic_fetch_and(&u->bits[tgid / 64], ~bit, __ATOMIC_SEQ_CST);
+		__atomic_fetch_and(&bits[tgid / 64], ~bit, __ATOMIC_SEQ_CST);
 }
 
 static void detach(struct uprobes *u, struct tls_target *t)
@@ -128,7 +136,7 @@ static void detach(struct uprobes *u, struct tls_target *t)
 	free(t->links);
 	t->links = NULL;
 	t->n_links = 0;
-	set_bit(u, t->info.tgid, false);
+	set_bit(u, t, false);
 }
 
 /* Destroying a uprobe link waits for the kernel's grace periods: ~70 ms a link measured
@@ -203,6 +211,8 @@ void uprobes_free(struct uprobes *u)
 	}
 	if (u->bits)
 		munmap(u->bits, u->bits_size);
+	if (u->go_bits)
+		munmap(u->go_bits, u->bits_size);
 	memset(u, 0, sizeof(*u));
 }
 
@@ -407,7 +417,7 @@ static void target_probe(struct uprobes *u, struct tls_target *t, struct tls_fil
 	t->info.state = TLS_STATE_PROBED;
 	t->info.reason = TLS_REASON_NONE;
 	t->info.detail[0] = '\0';
-	set_bit(u, t->info.tgid, true);
+	set_bit(u, t, true);
 	log_info("TLS: pid %u: %s probed (%s, %zu uprobes)", t->info.tgid, tls_library_name(lib),
 		 t->info.path, t->n_links);
 }
@@ -489,9 +499,13 @@ void uprobes_rescan(struct uprobes *u, uint64_t now)
 
 bool uprobes_probed(const struct uprobes *u, uint32_t tgid)
 {
-	if (!u->bits || (size_t)tgid / 64 >= u->bits_size / sizeof(uint64_t))
+	uint64_t bit = 1ULL << (tgid % 64);
+
+	if (!u->bits || !u->go_bits || (size_t)tgid / 64 >= u->bits_size / sizeof(uint64_t))
 		return false;
-	return __atomic_load_n(&u->bits[tgid / 64], __ATOMIC_RELAXED) & (1ULL << (tgid % 64));
+	return (__atomic_load_n(&u->bits[tgid / 64], __ATOMIC_RELAXED) |
+		__atomic_load_n(&u->go_bits[tgid / 64], __ATOMIC_RELAXED)) &
+	       bit;
 }
 
 size_t uprobes_list(const struct uprobes *u, struct tls_target_info *out, size_t max)

@@ -59,8 +59,9 @@ struct tls_target_info {
 struct uprobes {
 	struct sonde_bpf *skel;
 	const char *proc_root;
-	uint64_t *bits; /* mmap of the tls_tgids bitmap */
-	size_t bits_size;
+	uint64_t *bits;		/* mmap of the tls_tgids bitmap (OpenSSL-probed processes) */
+	uint64_t *go_bits;	/* mmap of the go_tls_tgids bitmap (Go crypto/tls) */
+	size_t bits_size;	/* of each */
 	struct hashmap targets; /* tgid -> struct tls_target */
 	struct hashmap files;	/* (dev, inode) hash -> struct tls_file (offsets cache) */
 	size_t links;		/* uprobe links attached in all */
