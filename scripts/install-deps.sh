@@ -24,11 +24,12 @@ test_pkgs=(
 	golang-github-jackc-pgconn-dev golang-github-lib-pq-dev
 	golang-github-gomodule-redigo-dev golang-github-prometheus-client-golang-dev
 	# servers and clients the integration tests drive (initdb, postgres, psql, pgbench,
-	# redis-server, redis-cli, redis-benchmark); openssl makes a TLS certificate, setpriv
-	# drops privileges, tmux runs `sonde top`; the TCP health test's network namespaces
-	# take ip, sysctl and iptables; valgrind runs sonde under memcheck (test_memcheck)
+	# redis-server, redis-cli, redis-benchmark); openssl makes a TLS certificate, curl is
+	# an OpenSSL-linked HTTPS client (test_tls), setpriv drops privileges, tmux runs
+	# `sonde top`; the TCP health test's network namespaces take ip, sysctl and iptables;
+	# valgrind runs sonde under memcheck (test_memcheck)
 	wrk nginx-light postgresql-15 postgresql-client-15 redis-server redis-tools
-	openssl util-linux tmux iproute2 procps iptables valgrind
+	openssl curl util-linux tmux iproute2 procps iptables valgrind
 	# deploy checks: promtool (and the Prometheus end-to-end test), amtool, busybox sh
 	# and envsubst (Alertmanager template), docker-compose config, systemd-analyze verify,
 	# kubectl kustomize (any kubectl will do), readelf and dpkg (container libraries)
