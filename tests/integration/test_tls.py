@@ -22,6 +22,8 @@ own counts."""
 
 import json
 import os
+import re
+import subprocess
 import sys
 import tempfile
 
@@ -421,6 +423,14 @@ PGX_CLIENTS, PGX_REQUESTS = 8, 530
 PGX_CHECK_FAILS = sum(1 for i in range(PGX_REQUESTS) if (37 * i) % 100 < 15)
 
 
+def sonde_uprobes(pid):
+    """The uprobes and uretprobes process pid holds (bpftool perf list)."""
+    out = subprocess.run(["bpftool", "-j", "perf", "list"], stdout=subprocess.PIPE,
+                         check=True, timeout=30).stdout
+    return sum(1 for e in json.loads(out)
+               if e.get("pid") == pid and e.get("fd_type") in ("uprobe", "uretprobe"))
+
+
 def pgx_client(pg, name, args):
     """pgx-mix (pgx v4, Go crypto/tls) against pg with sslmode=require, blocked on its
     -gate FIFO before it connects; application_name name (the server log's referee)."""
@@ -468,10 +478,21 @@ class _PgTlsCases(SondeClassCase):
 
     def run_client(self, client, app):
         """Releases client; returns ({(op, error): n} it counted, its JSON), checked
-        against the server log."""
+        against the server log. Once it exited, its uprobes leave the kernel (sonde
+        destroys them off its event loop) within 10 s."""
         mark = self.log.mark()
+        probed = re.search(rf"TLS: pid {client.pid}: go probed \(.*, (\d+) uprobes\)",
+                           self.sonde.stderr())
+        self.assertTrue(probed, f"no 'go probed' line for pid {client.pid}")
+        held = sonde_uprobes(self.sonde.pid)
         client.release("go\n")
         out = json.loads(client.wait().strip().splitlines()[-1])
+        want = held - int(probed.group(1))
+        try:
+            wait_for(lambda: sonde_uprobes(self.sonde.pid) == want, 10)
+        except sonde_it.WaitTimeout:
+            self.fail(f"{app} exited: sonde holds {sonde_uprobes(self.sonde.pid)} uprobes "
+                      f"after 10 s, not {want}\n{diagnosis(self.sonde)}")
         ops = {}
         for key, n in out["ops"].items():
             op, _, err = key.partition(" ")

@@ -93,6 +93,8 @@ static uint64_t *map_bits(struct bpf_map *map, size_t size)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+static struct reaper *reaper_start(void);
+
 int uprobes_init(struct uprobes *u, struct sonde_bpf *skel, const char *proc_root)
 {
 	int err;
@@ -106,6 +108,10 @@ int uprobes_init(struct uprobes *u, struct sonde_bpf *skel, const char *proc_roo
 		return -errno;
 	if ((err = hashmap_init(&u->targets, 64)) || (err = hashmap_init(&u->files, 16)))
 		return err;
+	if (!(u->reaper = reaper_start()))
+		log_warn("TLS: no thread for detaching uprobes (%s): a process's exit will stall "
+			 "event processing while its probes are removed",
+			 strerror(errno));
 	return 0;
 }
 
@@ -123,20 +129,6 @@ static void set_bit(struct uprobes *u, const struct tls_target *t, bool on)
 		__atomic_fetch_or(&bits[tgid / 64], bit, __ATOMIC_SEQ_CST);
 	else
 		__atomic_fetch_and(&bits[tgid / 64], ~bit, __ATOMIC_SEQ_CST);
-}
-
-static void detach(struct uprobes *u, struct tls_target *t)
-{
-	if (t->info.lib == TLS_LIB_GO)
-		bpf_map__delete_elem(u->skel->maps.go_procs, &t->info.tgid, sizeof(t->info.tgid),
-				     0);
-	for (size_t i = 0; i < t->n_links; i++)
-		bpf_link__destroy(t->links[i]);
-	u->links -= t->n_links;
-	free(t->links);
-	t->links = NULL;
-	t->n_links = 0;
-	set_bit(u, t, false);
 }
 
 /* Destroying a uprobe link waits for the kernel's grace periods: ~70 ms a link measured
@@ -159,42 +151,232 @@ static void *detach_worker(void *arg)
 	return NULL;
 }
 
-/* Takes every target's links and destroys them in parallel; a target keeps its other
- * state for detach(). On an allocation failure detach() destroys them one by one. */
-static void destroy_all_links(struct uprobes *u)
+/* Destroys n links, from up to DETACH_THREADS threads (one per 4 links). */
+static void destroy_links(struct bpf_link **links, size_t n)
 {
-	struct detach_batch b = { 0 };
+	struct detach_batch b = { .links = links, .n = n };
 	pthread_t th[DETACH_THREADS];
-	size_t started = 0, k = 0;
+	size_t started = 0;
 
-	for (size_t i = 0; i < u->targets.cap; i++)
-		if (u->targets.vals[i])
-			b.n += ((struct tls_target *)u->targets.vals[i])->n_links;
-	if (!b.n || !(b.links = malloc(b.n * sizeof(*b.links))))
-		return;
-	for (size_t i = 0; i < u->targets.cap; i++) {
-		struct tls_target *t = u->targets.vals[i];
-
-		if (!t)
-			continue;
-		memcpy(b.links + k, t->links, t->n_links * sizeof(*b.links));
-		k += t->n_links;
-		u->links -= t->n_links;
-		t->n_links = 0;
-	}
 	while (started < DETACH_THREADS && started * 4 < b.n &&
 	       !pthread_create(&th[started], NULL, detach_worker, &b))
 		started++;
 	detach_worker(&b);
 	for (size_t i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
-	free(b.links);
+}
+
+/*
+ * The reaper: a process that exits or leaves the selection hands its links to a thread of
+ * their own, so that the consumer does not stall for their grace periods (a Go process has
+ * 17 links: over a second, while events pile up in the ring). Until they are destroyed the
+ * probes stay in the kernel, inert: the process's bit and go_procs entry are cleared at
+ * once, and it has exited or no longer maps the file. A process probed again first waits
+ * for its old links to be gone, so that no call is ever reported twice.
+ */
+struct reap_batch {
+	uint32_t tgid;
+	struct bpf_link **links;
+	size_t n;
+	struct reap_batch *next;
+};
+
+struct reaper {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t work; /* a batch queued, or stop */
+	pthread_cond_t done; /* a batch destroyed */
+	struct reap_batch *head, **tail;
+	struct reap_batch *busy; /* being destroyed, out of the queue */
+	bool stop;
+};
+
+static void *reaper_main(void *arg)
+{
+	struct reaper *r = arg;
+
+	pthread_mutex_lock(&r->lock);
+	for (;;) {
+		struct reap_batch *b = r->head;
+
+		if (!b) {
+			if (r->stop)
+				break;
+			pthread_cond_wait(&r->work, &r->lock);
+			continue;
+		}
+		r->head = b->next;
+		if (!r->head)
+			r->tail = &r->head;
+		r->busy = b;
+		pthread_mutex_unlock(&r->lock);
+		destroy_links(b->links, b->n);
+		pthread_mutex_lock(&r->lock);
+		r->busy = NULL;
+		free(b->links);
+		free(b);
+		pthread_cond_broadcast(&r->done);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+static struct reaper *reaper_start(void)
+{
+	struct reaper *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->work, NULL);
+	pthread_cond_init(&r->done, NULL);
+	r->tail = &r->head;
+	if (pthread_create(&r->thread, NULL, reaper_main, r)) {
+		pthread_cond_destroy(&r->done);
+		pthread_cond_destroy(&r->work);
+		pthread_mutex_destroy(&r->lock);
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* Hands n links of tgid to the reaper; false when it cannot take them (none running, no
+ * memory): the caller destroys them. */
+static bool reaper_take(struct reaper *r, uint32_t tgid, struct bpf_link **links, size_t n)
+{
+	struct reap_batch *b = r ? malloc(sizeof(*b)) : NULL;
+
+	if (!b)
+		return false;
+	*b = (struct reap_batch){ .tgid = tgid, .links = links, .n = n };
+	pthread_mutex_lock(&r->lock);
+	*r->tail = b;
+	r->tail = &b->next;
+	pthread_cond_signal(&r->work);
+	pthread_mutex_unlock(&r->lock);
+	return true;
+}
+
+static bool reaper_has(const struct reaper *r, uint32_t tgid)
+{
+	if (r->busy && r->busy->tgid == tgid)
+		return true;
+	for (const struct reap_batch *b = r->head; b; b = b->next)
+		if (b->tgid == tgid)
+			return true;
+	return false;
+}
+
+/* Returns once no link of tgid waits to be destroyed. */
+static void reaper_wait(struct reaper *r, uint32_t tgid)
+{
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->lock);
+	while (reaper_has(r, tgid))
+		pthread_cond_wait(&r->done, &r->lock);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Stops the reaper; the links still queued are returned in *links (n of them, to destroy;
+ * NULL when none), the batch in hand destroyed first. */
+static void reaper_stop(struct reaper *r, struct bpf_link ***links, size_t *n)
+{
+	struct reap_batch *b, *next;
+	size_t k = 0;
+
+	*links = NULL;
+	*n = 0;
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->lock);
+	b = r->head;
+	r->head = NULL;
+	r->tail = &r->head;
+	r->stop = true;
+	pthread_cond_signal(&r->work);
+	pthread_mutex_unlock(&r->lock);
+	pthread_join(r->thread, NULL);
+	for (struct reap_batch *q = b; q; q = q->next)
+		*n += q->n;
+	if (*n && !(*links = malloc(*n * sizeof(**links))))
+		*n = 0;
+	for (; b; b = next) {
+		next = b->next;
+		if (*links)
+			memcpy(*links + k, b->links, b->n * sizeof(**links));
+		else
+			destroy_links(b->links, b->n);
+		k += b->n;
+		free(b->links);
+		free(b);
+	}
+	pthread_cond_destroy(&r->done);
+	pthread_cond_destroy(&r->work);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+/* Stops t's probes at once (its bit, its go_procs entry); its links go to the reaper. */
+static void detach(struct uprobes *u, struct tls_target *t)
+{
+	if (t->info.lib == TLS_LIB_GO)
+		bpf_map__delete_elem(u->skel->maps.go_procs, &t->info.tgid, sizeof(t->info.tgid),
+				     0);
+	set_bit(u, t, false);
+	u->links -= t->n_links;
+	if (t->n_links && !reaper_take(u->reaper, t->info.tgid, t->links, t->n_links)) {
+		destroy_links(t->links, t->n_links);
+		free(t->links);
+	} else if (!t->n_links) {
+		free(t->links);
+	}
+	t->links = NULL;
+	t->n_links = 0;
+}
+
+/* At exit: the reaper's queue and every target's links, destroyed together in parallel;
+ * a target keeps its other state for detach(). On an allocation failure detach()
+ * destroys them one by one. */
+static void destroy_all_links(struct uprobes *u)
+{
+	struct bpf_link **links;
+	size_t n = 0, k;
+
+	reaper_stop(u->reaper, &links, &k);
+	u->reaper = NULL;
+	for (size_t i = 0; i < u->targets.cap; i++)
+		if (u->targets.vals[i])
+			n += ((struct tls_target *)u->targets.vals[i])->n_links;
+	if (n) {
+		struct bpf_link **all = realloc(links, (k + n) * sizeof(*all));
+
+		if (!all) {
+			destroy_links(links, k);
+			free(links);
+			return;
+		}
+		links = all;
+	}
+	for (size_t i = 0; n && i < u->targets.cap; i++) {
+		struct tls_target *t = u->targets.vals[i];
+
+		if (!t)
+			continue;
+		memcpy(links + k, t->links, t->n_links * sizeof(*links));
+		k += t->n_links;
+		u->links -= t->n_links;
+		t->n_links = 0;
+	}
+	destroy_links(links, k);
+	free(links);
 }
 
 void uprobes_free(struct uprobes *u)
 {
+	destroy_all_links(u);
 	if (u->targets.cap) {
-		destroy_all_links(u);
 		for (size_t i = 0; i < u->targets.cap; i++) {
 			if (u->targets.vals[i]) {
 				detach(u, u->targets.vals[i]);
@@ -406,6 +588,7 @@ static void target_probe(struct uprobes *u, struct tls_target *t, struct tls_fil
 		target_fail(u, t, tf->reason, tf->detail);
 		return;
 	}
+	reaper_wait(u->reaper, t->info.tgid); /* its earlier probes gone: no call seen twice */
 	err = lib == TLS_LIB_GO ? attach_go(u, t, tf, path) : attach_openssl(u, t, tf, path);
 	if (err) {
 		char detail[TLS_DETAIL_LEN];

@@ -65,6 +65,7 @@ struct uprobes {
 	struct hashmap targets; /* tgid -> struct tls_target */
 	struct hashmap files;	/* (dev, inode) hash -> struct tls_file (offsets cache) */
 	size_t links;		/* uprobe links attached in all */
+	struct reaper *reaper;	/* destroys the links of processes gone (uprobes.c) */
 };
 
 /* 0 or -errno. The skeleton must be loaded. */
