@@ -63,7 +63,8 @@ enum sonde_lost_reason {
 	SONDE_LOST_STASH_FULL = 4,   /* syscall-path argument stash update failed */
 	SONDE_LOST_TCP_FULL = 5,     /* TCP health: socket owner map update failed */
 	SONDE_LOST_GAP = 6,	     /* user space: a data record's offset skipped bytes */
-	SONDE_LOST_NR = 7,
+	SONDE_LOST_RECURSION = 7,    /* user space: runs the kernel skipped (recursion_misses) */
+	SONDE_LOST_NR = 8,
 };
 
 /* Why the plaintext of a TLS call was not reported; index into sonde_stats.tls_dropped.
@@ -212,6 +213,6 @@ struct sonde_stats {
 	/* TLS plaintext that was not reported, by enum sonde_tls_drop */
 	__u64 tls_dropped[SONDE_TLS_DROP_NR];
 };
-_Static_assert(sizeof(struct sonde_stats) == 72 + 8 * SONDE_TLS_DROP_NR, "sonde_stats ABI");
+_Static_assert(sizeof(struct sonde_stats) == 80 + 8 * SONDE_TLS_DROP_NR, "sonde_stats ABI");
 
 #endif /* SONDE_ABI_H */

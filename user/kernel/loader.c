@@ -401,6 +401,27 @@ int loader_poll(struct loader *l, int timeout_ms)
 	return n;
 }
 
+/* Runs of sonde's loaded programs the kernel skipped because the program was already
+ * running on that CPU: each is an I/O (or a TLS call, a process event) never seen. */
+static uint64_t recursion_misses(const struct loader *l)
+{
+	struct bpf_object *obj = l->skel->obj;
+	struct bpf_program *prog;
+	uint64_t n = 0;
+
+	for (prog = bpf_object__next_program(obj, NULL); prog;
+	     prog = bpf_object__next_program(obj, prog)) {
+		struct bpf_prog_info info;
+		uint32_t len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		memset(&info, 0, sizeof(info));
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
+			n += info.recursion_misses;
+	}
+	return n;
+}
+
 int loader_stats(const struct loader *l, struct sonde_stats *out)
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -423,5 +444,6 @@ int loader_stats(const struct loader *l, struct sonde_stats *out)
 		for (int r = 0; r < SONDE_TLS_DROP_NR; r++)
 			out->tls_dropped[r] += per[c].tls_dropped[r];
 	}
+	out->lost[SONDE_LOST_RECURSION] = recursion_misses(l);
 	return 0;
 }

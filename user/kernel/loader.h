@@ -56,7 +56,7 @@ int loader_add_comm_rule(struct loader *l, const char *comm);
 int loader_poll(struct loader *l, int timeout_ms);
 /* Looks again for the TLS library of selected processes that had none (once a second). */
 void loader_tls_rescan(struct loader *l);
-/* Sums the per-CPU counters. */
+/* Sums the per-CPU counters; adds the programs' recursion misses as lost. */
 int loader_stats(const struct loader *l, struct sonde_stats *out);
 
 #endif
