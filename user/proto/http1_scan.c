@@ -153,10 +153,27 @@ static bool version_byte(struct h1_stream *st, uint8_t b)
 	return ok;
 }
 
+/* The bytes of the request-target from p[0]: up to the first SP, control byte or DEL (or
+ * n), kept while they fit st->target. Returns how many. */
+static size_t target_run(struct h1_stream *st, const uint8_t *p, size_t n)
+{
+	size_t k = 0, room;
+
+	while (k < n && p[k] > ' ' && p[k] != 0x7f)
+		k++;
+	room = st->pos < sizeof(st->target) - 1 ? sizeof(st->target) - 1 - st->pos : 0;
+	if (room)
+		memcpy(st->target + st->pos, p, k < room ? k : room);
+	if (k > room)
+		st->flags |= HTTP1_TARGET_TRUNCATED;
+	st->pos += k; /* bounded by H1_HEAD_MAX */
+	return k;
+}
+
 int http1_scan_request_line(struct h1_stream *st, const uint8_t *p, size_t n, size_t *used,
 			    bool *end)
 {
-	size_t i;
+	size_t i, k;
 	uint8_t b;
 
 	for (i = 0; i < n && !*end; i++) {
@@ -182,20 +199,28 @@ int http1_scan_request_line(struct h1_stream *st, const uint8_t *p, size_t n, si
 			st->pos++;
 			break;
 		case RL_TARGET:
-			if (b == ' ' && st->pos) {
-				st->sub = RL_VERSION;
-				st->pos = 0;
+			/* the target's bytes in one run (the bulk of a request line) */
+			k = target_run(st, p + i, n - i);
+			if (i + k == n) {
+				i = n - 1; /* all taken: the loop's i++ makes it n */
 				break;
 			}
-			if (b <= ' ' || b == 0x7f)
+			i += k;
+			/* p[i] ended the run: SP, a control byte or DEL */
+			if (p[i] != ' ' || !st->pos)
 				return -EBADMSG;
-			if (st->pos < sizeof(st->target) - 1)
-				st->target[st->pos] = b;
-			else
-				st->flags |= HTTP1_TARGET_TRUNCATED;
-			st->pos++; /* bounded by H1_HEAD_MAX */
+			st->sub = RL_VERSION;
+			st->pos = 0;
 			break;
 		case RL_VERSION:
+			if (!st->pos && n - i >= 8 && !memcmp(p + i, "HTTP/1.", 7) &&
+			    is_digit(p[i + 7])) {
+				st->version_minor = p[i + 7] - '0';
+				st->pos = 8;
+				st->sub = RL_EOL;
+				i += 7;
+				break;
+			}
 			if (!version_byte(st, b))
 				return -EBADMSG;
 			if (st->pos == 8)
@@ -461,6 +486,39 @@ static size_t scan_name(struct h1_stream *st, const uint8_t *p, size_t n)
 	return i;
 }
 
+/* The bulk of a kept header value from p[0], up to the byte that ends an element or the
+ * line (left for scan_header_byte()), or n: framing headers keep it in st->val, id headers
+ * in st->idval (leading whitespace dropped), as byte by byte. Returns how many. */
+static size_t value_run(struct h1_stream *st, const uint8_t *p, size_t n)
+{
+	size_t k = 0, j = 0, room, take;
+
+	if (st->hdr >= HDR_REQUEST_ID) {
+		const uint8_t *lf = memchr(p, '\n', n);
+
+		k = lf ? (size_t)(lf - p) : n;
+		if (!st->idval_len)
+			while (j < k && (p[j] == ' ' || p[j] == '\t'))
+				j++;
+		room = H1_IDVAL_MAX + 1 - st->idval_len;
+		take = k - j < room ? k - j : room;
+		if (take)
+			memcpy(st->idval + st->idval_len, p + j, take);
+		st->idval_len += take;
+		return k;
+	}
+	while (k < n && p[k] != '\n' && p[k] != ',')
+		k++;
+	room = H1_VALUE_MAX - st->val_len;
+	take = k < room ? k : room;
+	if (take)
+		memcpy(st->val + st->val_len, p, take);
+	st->val_len += take;
+	if (k > room)
+		st->val_over = true;
+	return k;
+}
+
 int http1_scan_header(struct h1_stream *st, const uint8_t *p, size_t n, size_t *used, bool *end)
 {
 	const uint8_t *lf;
@@ -470,6 +528,11 @@ int http1_scan_header(struct h1_stream *st, const uint8_t *p, size_t n, size_t *
 	while (i < n && !*end) {
 		if (st->sub == HL_NAME) {
 			i += scan_name(st, p + i, n - i);
+			if (i == n)
+				break;
+		}
+		if (st->sub == HL_VALUE) {
+			i += value_run(st, p + i, n - i);
 			if (i == n)
 				break;
 		}
