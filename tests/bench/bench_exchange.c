@@ -242,6 +242,70 @@ static struct io *redis_records(uint64_t n)
 	return v;
 }
 
+/* ---- PostgreSQL (protocol 3) ---------------------------------------------------------- */
+
+static size_t put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+	return 4;
+}
+
+/* Appends a typed message (type, int32 length counting itself, body) at out + at. */
+static size_t pg_msg(uint8_t *out, size_t at, char type, const void *body, size_t n)
+{
+	out[at] = (uint8_t)type;
+	put_be32(out + at + 1, (uint32_t)(n + 4));
+	memcpy(out + at + 5, body, n);
+	return at + 5 + n;
+}
+
+#define PG_BODY(lit) lit, sizeof(lit) - 1 /* a body written as a literal with its NULs */
+
+/* What a client writes for round trip kind k, and what it reads back: a pgx-like extended
+ * query with one row, a simple-query INSERT, an INSERT rejected with 23505. */
+static void pg_round_trip(int k, struct io *q, struct io *a, uint64_t id)
+{
+	uint8_t w[256], r[256];
+	size_t nw = 0, nr = 0;
+
+	if (k == 0) {
+		nw = pg_msg(w, nw, 'P', PG_BODY("\0SELECT v FROM t WHERE k = $1\0\0\0"));
+		nw = pg_msg(w, nw, 'B', PG_BODY("\0\0\0\0\0\1\0\0\0\00242\0\0"));
+		nw = pg_msg(w, nw, 'E', PG_BODY("\0\0\0\0\0"));
+		nw = pg_msg(w, nw, 'S', "", 0);
+		nr = pg_msg(r, nr, '1', "", 0);
+		nr = pg_msg(r, nr, '2', "", 0);
+		nr = pg_msg(r, nr, 'D', PG_BODY("\0\1\0\0\0\5hello"));
+		nr = pg_msg(r, nr, 'C', PG_BODY("SELECT 1\0"));
+	} else if (k == 1) {
+		nw = pg_msg(w, nw, 'Q', PG_BODY("INSERT INTO t (k, v) VALUES (7, 'x')\0"));
+		nr = pg_msg(r, nr, 'C', PG_BODY("INSERT 0 1\0"));
+	} else {
+		nw = pg_msg(w, nw, 'Q', PG_BODY("INSERT INTO t (k, v) VALUES (1, 'x')\0"));
+		nr = pg_msg(r, nr, 'E',
+			    PG_BODY("SERROR\0VERROR\0C23505\0Mduplicate key value\0\0"));
+	}
+	nr = pg_msg(r, nr, 'Z', PG_BODY("I"));
+	io_make(q, id, SONDE_DIR_SEND, (const char *)w, nw);
+	io_make(a, id, SONDE_DIR_RECV, (const char *)r, nr);
+}
+
+/* Two records per PostgreSQL round trip on connections 201...; one StartupMessage and its
+ * answer per connection first (pg_startup). */
+static struct io *postgres_records(uint64_t n)
+{
+	struct io *v = malloc(2 * n * sizeof(*v));
+
+	if (!v)
+		abort();
+	for (uint64_t i = 0; i < n; i++)
+		pg_round_trip((int)(i % 3), &v[2 * i], &v[2 * i + 1], 201 + i % CONNS);
+	return v;
+}
+
 /* Feeds records v[0..2n) with advancing timestamps; the records are rewritten in place. */
 static void feed(struct bench *b, struct io *v, uint64_t n)
 {
@@ -262,6 +326,33 @@ __attribute__((noinline)) void bench_consumer_http(struct bench *b, struct io *v
 __attribute__((noinline)) void bench_consumer_redis(struct bench *b, struct io *v, uint64_t n)
 {
 	feed(b, v, n);
+}
+
+__attribute__((noinline)) void bench_consumer_postgres(struct bench *b, struct io *v, uint64_t n)
+{
+	feed(b, v, n);
+}
+
+/* Each PostgreSQL connection's StartupMessage (protocol 3.0) and AuthenticationOk +
+ * ReadyForQuery: what makes the consumer frame it as PostgreSQL from its first byte. */
+static void pg_startup(struct bench *b)
+{
+	static const char params[] = "user\0bench\0database\0db\0\0";
+	uint8_t w[64], r[64];
+	size_t nw = 4, nr;
+	struct io v[2];
+
+	nw += put_be32(w + nw, 0x00030000);
+	memcpy(w + nw, params, sizeof(params) - 1);
+	nw += sizeof(params) - 1;
+	put_be32(w, (uint32_t)nw);
+	nr = pg_msg(r, 0, 'R', PG_BODY("\0\0\0\0"));
+	nr = pg_msg(r, nr, 'Z', PG_BODY("I"));
+	for (unsigned i = 0; i < CONNS; i++) {
+		io_make(&v[0], 201 + i, SONDE_DIR_SEND, (const char *)w, nw);
+		io_make(&v[1], 201 + i, SONDE_DIR_RECV, (const char *)r, nr);
+		feed(b, v, 1);
+	}
 }
 
 /* ---- driver --------------------------------------------------------------------------- */
@@ -288,6 +379,7 @@ static int bench_init(struct bench *b)
 		snprintf(p->peer_port, sizeof(p->peer_port), "%u", i % 2 ? 5432 : 6379);
 		conn_open(b, 1 + i, 8080, (uint16_t)(40000 + i));
 		conn_open(b, 101 + i, (uint16_t)(50000 + i), 6379);
+		conn_open(b, 201 + i, (uint16_t)(51000 + i), 5432);
 	}
 	b->ts = 2000000000ULL;
 	return 0;
@@ -312,14 +404,14 @@ static void report(struct bench *b, uint64_t n, uint64_t w)
 	if (registry_render(b->tel.reg, &text, NULL))
 		return;
 	/* server: 2 warm-ups and 2 phases (observe_http, consumer); client: 1 and 1; db:
-	 * observe_db 1 and 1, the consumer's Redis 1 and 1 */
+	 * observe_db 1 and 1, the consumer's Redis 1 and 1, its PostgreSQL 1 and 1 */
 	printf("observed: http server %.0f (want %llu), http client %.0f (want %llu), "
 	       "db %.0f (want %llu)\n",
 	       counted(text, "http_server_request_duration_seconds"),
 	       (unsigned long long)(2 * (n + w)),
 	       counted(text, "http_client_request_duration_seconds"), (unsigned long long)(n + w),
 	       counted(text, "db_client_operation_duration_seconds"),
-	       (unsigned long long)(2 * (n + w)));
+	       (unsigned long long)(3 * (n + w)));
 	free(text);
 }
 
@@ -344,8 +436,8 @@ int main(int argc, char **argv)
 	uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 100000, w = 2 * CONNS * SHAPES * 7;
 	struct http1_exchange *ex = exchanges(n), *wex = exchanges(w);
 	struct db_op *ops = db_operations(n), *wops = db_operations(w);
-	struct io *hr = http_records(n), *rr = redis_records(n);
-	struct io *whr = http_records(w), *wrr = redis_records(w);
+	struct io *hr = http_records(n), *rr = redis_records(n), *pr = postgres_records(n);
+	struct io *whr = http_records(w), *wrr = redis_records(w), *wpr = postgres_records(w);
 	struct bench *b = malloc(sizeof(*b));
 
 	if (!n || !b || bench_init(b)) {
@@ -360,12 +452,15 @@ int main(int argc, char **argv)
 	}
 	feed(b, whr, w);
 	feed(b, wrr, w);
+	pg_startup(b);
+	feed(b, wpr, w);
 	printf("phase            exchanges  wall\n");
 	PHASE("http_server", bench_http_server(b, ex, n), n);
 	PHASE("http_client", bench_http_client(b, ex, n), n);
 	PHASE("db", bench_db(b, ops, n), n);
 	PHASE("consumer_http", bench_consumer_http(b, hr, n), n);
 	PHASE("consumer_redis", bench_consumer_redis(b, rr, n), n);
+	PHASE("consumer_postgres", bench_consumer_postgres(b, pr, n), n);
 	report(b, n, w);
 	consumer_free(&b->c);
 	procs_free(&b->procs);
@@ -378,7 +473,9 @@ int main(int argc, char **argv)
 	free(wops);
 	free(hr);
 	free(rr);
+	free(pr);
 	free(whr);
 	free(wrr);
+	free(wpr);
 	return 0;
 }
