@@ -5,10 +5,37 @@
  * '...' and "..."; E'...' also takes backslash escapes; $tag$...$tag$ quotes anything;
  * "--" runs to the end of the line; slash-star comments nest.
  */
-#include <ctype.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "proto/sql.h"
+
+/* ASCII classes as <ctype.h> has them in the C locale (sonde never sets another), inline:
+ * the splitter and the lexer ask for every byte of every statement. */
+static bool sql_alpha(unsigned char c)
+{
+	return (unsigned char)((c | 0x20) - 'a') < 26;
+}
+
+static bool sql_digit(unsigned char c)
+{
+	return (unsigned char)(c - '0') < 10;
+}
+
+static bool sql_alnum(unsigned char c)
+{
+	return sql_alpha(c) || sql_digit(c);
+}
+
+static bool sql_space(unsigned char c)
+{
+	return c == ' ' || (unsigned char)(c - '\t') < 5; /* \t \n \v \f \r */
+}
+
+static char sql_upper(unsigned char c)
+{
+	return (char)((unsigned char)(c - 'a') < 26 ? c - 0x20 : c);
+}
 
 /* ---- tokenizer over a complete (or cut) statement ---------------------------------------- */
 
@@ -28,12 +55,12 @@ struct lexer {
 
 static bool ident_start(unsigned char c)
 {
-	return isalpha(c) || c == '_' || c >= 0x80;
+	return sql_alpha(c) || c == '_' || c >= 0x80;
 }
 
 static bool ident_char(unsigned char c)
 {
-	return ident_start(c) || isdigit(c) || c == '$';
+	return ident_start(c) || sql_digit(c) || c == '$';
 }
 
 static void skip_blanks(struct lexer *lx)
@@ -42,7 +69,7 @@ static void skip_blanks(struct lexer *lx)
 	size_t n = lx->n, i = lx->pos;
 
 	while (i < n) {
-		if (isspace((unsigned char)s[i])) {
+		if (sql_space((unsigned char)s[i])) {
 			i++;
 		} else if (s[i] == '-' && i + 1 < n && s[i + 1] == '-') {
 			while (i < n && s[i] != '\n')
@@ -87,8 +114,8 @@ static enum tok_kind lex_dollar(struct lexer *lx, size_t i)
 	const char *s = lx->s;
 	size_t n = lx->n, j = i + 1;
 
-	if (j < n && isdigit((unsigned char)s[j])) {
-		while (j < n && isdigit((unsigned char)s[j]))
+	if (j < n && sql_digit((unsigned char)s[j])) {
+		while (j < n && sql_digit((unsigned char)s[j]))
 			j++;
 		lx->pos = j;
 		return T_PARAM;
@@ -97,7 +124,7 @@ static enum tok_kind lex_dollar(struct lexer *lx, size_t i)
 		lx->pos = j;
 		return T_PUNCT;
 	}
-	while (j < n && s[j] != '$' && (ident_start(s[j]) || isdigit((unsigned char)s[j])))
+	while (j < n && s[j] != '$' && (ident_start(s[j]) || sql_digit((unsigned char)s[j])))
 		j++;
 	if (j >= n || s[j] != '$') {
 		lx->pos = i + 1;
@@ -152,10 +179,10 @@ static void next_tok(struct lexer *lx, struct tok *t)
 		t->kind = T_STRING;
 	} else if (c == '$') {
 		t->kind = lex_dollar(lx, i);
-	} else if (isdigit(c)) {
+	} else if (sql_digit(c)) {
 		size_t j = i;
 
-		while (j < n && (isalnum((unsigned char)s[j]) || s[j] == '.'))
+		while (j < n && (sql_alnum((unsigned char)s[j]) || s[j] == '.'))
 			j++;
 		lx->pos = j;
 		t->kind = T_NUMBER;
@@ -196,7 +223,7 @@ static void copy_upper(char *dst, size_t dstlen, const char *src, size_t len)
 	if (!dstlen)
 		return;
 	for (i = 0; i < len && i + 1 < dstlen; i++)
-		dst[i] = (char)toupper((unsigned char)src[i]);
+		dst[i] = sql_upper((unsigned char)src[i]);
 	dst[i] = '\0';
 }
 
@@ -359,9 +386,8 @@ static bool keyword(const struct lexer *lx, const struct tok *t)
 	if (t->kind != T_WORD || (t->open && lx->truncated))
 		return false;
 	for (size_t i = 0; i < t->len; i++)
-		if (!isascii((unsigned char)lx->s[t->start + i]) ||
-		    !(isalnum((unsigned char)lx->s[t->start + i]) || lx->s[t->start + i] == '_'))
-			return false;
+		if (!(sql_alnum((unsigned char)lx->s[t->start + i]) || lx->s[t->start + i] == '_'))
+			return false; /* sql_alnum() is ASCII only */
 	return true;
 }
 
@@ -512,7 +538,7 @@ static void sp_normal(struct sql_splitter *s, char c, sql_stmt_fn fn, void *ctx)
 			s->paren_depth--;
 		break;
 	default:
-		if (isspace((unsigned char)c)) {
+		if (sql_space((unsigned char)c)) {
 			sp_blank(s);
 			return;
 		}
@@ -590,7 +616,7 @@ static bool sp_dollar(struct sql_splitter *s, char c)
 	if (s->state == SP_DOLLAR_OPEN) {
 		if (c == '$') {
 			s->state = SP_DOLLAR_BODY;
-		} else if ((ident_start(u) || (s->tag_len && isdigit(u))) &&
+		} else if ((ident_start(u) || (s->tag_len && sql_digit(u))) &&
 			   s->tag_len < SQL_DOLLAR_TAG_MAX) {
 			s->tag[s->tag_len++] = c;
 		} else {
