@@ -29,6 +29,7 @@
  * queue drains.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,14 +41,38 @@
 #define PG_CODE_CANCEL 80877102u
 #define PG_CODE_V3 0x00030000u /* major 3 in the high 16 bits, any minor */
 
-static const char fe_types[] = "QPBDECSHFXdcfp";
-static const char be_types[] = "RKSZTDCIENA123tnsGHWdcVv";
-static const char fe_first[] = "QPBDECSHF";	    /* messages that start a batch */
-static const char be_first[] = "123tTnCIEsZGHNASV"; /* what the answer to a batch starts with */
+/* Sets of message type bytes, one bit each in set_map (a byte's sets, built once). */
+enum pg_set {
+	FE_TYPES,   /* frontend message types */
+	BE_TYPES,   /* backend message types */
+	FE_FIRST,   /* messages that start a batch */
+	BE_FIRST,   /* what the answer to a batch starts with */
+	FE_EMPTY,   /* frontend messages with no body */
+	BE_EMPTY,   /* backend messages with no body */
+	RFQ_STATUS, /* ReadyForQuery's transaction status */
+	PG_SETS
+};
 
-static bool in_set(uint8_t t, const char *set)
+static const char *const set_chars[PG_SETS] = {
+	[FE_TYPES] = "QPBDECSHFXdcfp", [BE_TYPES] = "RKSZTDCIENA123tnsGHWdcVv",
+	[FE_FIRST] = "QPBDECSHF",      [BE_FIRST] = "123tTnCIEsZGHNASV",
+	[FE_EMPTY] = "SHXc",	       [BE_EMPTY] = "123nIcs",
+	[RFQ_STATUS] = "ITE",
+};
+static uint8_t set_map[256];
+static pthread_once_t set_once = PTHREAD_ONCE_INIT;
+
+static void sets_build(void)
 {
-	return t && strchr(set, t);
+	for (int k = 0; k < PG_SETS; k++)
+		for (const char *c = set_chars[k]; *c; c++)
+			set_map[(uint8_t)*c] |= (uint8_t)(1u << k);
+}
+
+/* A table look-up (strchr per message was a sizeable share of the parser's time). */
+static bool in_set(uint8_t t, enum pg_set k)
+{
+	return set_map[t] >> k & 1;
 }
 
 static uint32_t be32(const uint8_t *p)
@@ -59,6 +84,7 @@ struct pg_conn *pg_conn_new(void)
 {
 	struct pg_conn *c = calloc(1, sizeof(*c));
 
+	pthread_once(&set_once, sets_build); /* before any connection is parsed */
 	if (!c)
 		return NULL;
 	/* The backend's framing is known only once the frontend's first bytes prove this is
@@ -98,12 +124,12 @@ static bool typed_header_ok(bool backend, uint8_t t, uint32_t len)
 	if (len < 4 || len > PG_MSG_MAX)
 		return false;
 	if (!backend)
-		return in_set(t, fe_types) && (!in_set(t, "SHXc") || len == 4);
-	if (!in_set(t, be_types))
+		return in_set(t, FE_TYPES) && (!in_set(t, FE_EMPTY) || len == 4);
+	if (!in_set(t, BE_TYPES))
 		return false;
 	if (t == 'Z')
 		return len == 5;
-	return !in_set(t, "123nIcs") || len == 4;
+	return !in_set(t, BE_EMPTY) || len == 4;
 }
 
 /* Resync check: whole headers only, known types, the first one a batch/answer start. */
@@ -111,14 +137,14 @@ static bool chain_valid(bool backend, const uint8_t *p, size_t cap)
 {
 	size_t i = 0;
 
-	if (cap < 5 || !in_set(p[0], backend ? be_first : fe_first))
+	if (cap < 5 || !in_set(p[0], backend ? BE_FIRST : FE_FIRST))
 		return false;
 	while (i + 5 <= cap) {
 		if (!typed_header_ok(backend, p[i], be32(p + i + 1)))
 			return false;
 		i += 1 + (size_t)be32(p + i + 1);
 	}
-	return i >= cap || in_set(p[i], backend ? be_types : fe_types);
+	return i >= cap || in_set(p[i], backend ? BE_TYPES : FE_TYPES);
 }
 
 static void stream_reset(struct pg_dir *st)
@@ -291,7 +317,7 @@ static void fe_begin(struct pg_io *io)
 	m->h[0] = m->h[1] = FNV1A64_INIT;
 	m->hlen[0] = m->hlen[1] = 0;
 	memset(&m->first, 0, sizeof(m->first));
-	if (in_set(t, fe_first)) {
+	if (in_set(t, FE_FIRST)) {
 		fe_join_batch(io);
 		b = pg_batch_tail(c);
 		/* From the header: a gap may hide the rest of the message, not that it was sent. */
@@ -652,7 +678,7 @@ static void fe_event(struct pg_io *io, const uint8_t *p, size_t cap, size_t len)
 
 static bool starts_with_ready(const uint8_t *p, size_t cap)
 {
-	return cap >= 6 && p[0] == 'Z' && be32(p + 1) == 5 && in_set(p[5], "ITE");
+	return cap >= 6 && p[0] == 'Z' && be32(p + 1) == 5 && in_set(p[5], RFQ_STATUS);
 }
 
 static void be_event(struct pg_io *io, const uint8_t *p, size_t cap, size_t len)
