@@ -8,7 +8,9 @@ noise floor. bench_cost (--only cost): sonde's own cost per observed round trip,
 with one long-running sonde (for A/B comparisons of sonde's builds)."""
 
 import os
+import shlex
 import statistics
+import tempfile
 
 import sonde_it
 from bench_core import (ORDERS_PATH, ROUTE, CostMeter, MachineClock, TreeClock, fixed_rate,
@@ -28,8 +30,8 @@ def capture_mode(sonde):
     return None
 
 
-def start_observer(cfg, res, pid, bin=None):
-    sonde = start_sonde([f"pid={pid}"], cfg.capture, ["--route", ROUTE], bin=bin)
+def start_observer(cfg, res, pid, bin=None, extra=()):
+    sonde = start_sonde([f"pid={pid}"], cfg.capture, ["--route", ROUTE, *extra], bin=bin)
     res.setdefault("capture_modes", set()).add(capture_mode(sonde))
     return sonde
 
@@ -280,21 +282,26 @@ def end_of_sonde_run(cfg, sonde, seq, out):
         stop_observer(sonde, out)
 
 
-def bench_cost(cfg, res, pg, redis):
+def bench_cost(cfg, res, pg, redis, key="cost", compare=None):
     """sonde's cost per observed round trip at saturation and at half load, in
-    cfg.cost_rounds rounds of (saturation, half load), the order alternating. One sonde
-    for all rounds; with cfg.compare (another sonde binary) the two builds alternate
-    round by round, each started afresh, and their per-round ratios are reported."""
-    builds = {"sonde": None}
-    if cfg.compare:
-        builds["compare"] = os.path.abspath(cfg.compare)
+    cfg.cost_rounds rounds of (saturation, half load), the order alternating, stored in
+    res[key]. One sonde for all rounds; with a compare build ((binary, extra arguments):
+    cfg.compare and cfg.compare_args unless given) the two alternate round by round, each
+    started afresh, and their per-round ratios compare / sonde are reported."""
+    if compare is None and (cfg.compare or cfg.compare_args):
+        compare = (os.path.abspath(cfg.compare or os.environ["SONDE_BIN"]),
+                   shlex.split(cfg.compare_args or ""))
+    builds = {"sonde": (None, [])}
+    if compare:
+        builds["compare"] = compare
     svc = sonde_it.start_trade_engine(pg=pg.dsn, redis=redis.addr)
-    out = {"rounds": [], "builds": {"sonde": os.environ.get("SONDE_BIN"),
-                                    "compare": builds.get("compare")}, "config": {
+    out = {"rounds": [], "builds": {
+        "sonde": os.environ.get("SONDE_BIN"),
+        "compare": compare and " ".join([compare[0], *compare[1]])}, "config": {
         "seconds": cfg.cost_seconds, "rounds": cfg.cost_rounds, "capture": cfg.capture,
         "background_seconds": cfg.cost_background, "wrk_connections": cfg.connections,
         "wrk_threads": cfg.threads, "fixed_rate_conns": cfg.lat_conns}}
-    res["cost"] = out
+    res[key] = out
     sonde = None
     try:
         wrk(svc.url + ORDERS_PATH, 1, cfg.connections, cfg.threads)  # warm-up
@@ -306,23 +313,23 @@ def bench_cost(cfg, res, pg, redis):
             f"{cfg.cost_seconds}s at saturation, fixed-rate {cfg.cost_seconds}s at {half:.0f} "
             f"req/s = half of {out['saturation_rps_without_sonde']:.0f} without sonde), each "
             f"after {cfg.cost_background:g}s without load"
-            + ("; builds sonde and compare alternate" if cfg.compare else ""))
+            + ("; builds sonde and compare alternate" if compare else ""))
         seq = []
-        if not cfg.compare:
+        if not compare:
             sonde = start_observer(cfg, res, svc.pid)
             out["capture_mode"] = capture_mode(sonde)
             wrk(svc.url + ORDERS_PATH, 1, cfg.connections, cfg.threads)  # as with --compare
         for i in range(cfg.cost_rounds):
             rnd = {"round": i + 1}
             for name in rotated(list(builds), i):
-                if cfg.compare:
-                    sonde, seq = start_observer(cfg, res, svc.pid, builds[name]), []
+                if compare:
+                    sonde, seq = start_observer(cfg, res, svc.pid, *builds[name]), []
                     out["capture_mode"] = capture_mode(sonde)
                     # A fresh sonde's first load costs it more (connections and series
                     # first seen): not measured, as the single sonde's is not either.
                     wrk(svc.url + ORDERS_PATH, 1, cfg.connections, cfg.threads)
                 rnd[name] = cost_windows(cfg, sonde, svc, half, i, seq)
-                if cfg.compare:
+                if compare:
                     s_, sonde = sonde, None
                     end_of_sonde_run(cfg, s_, seq, rnd[name])
                 log(f"  round {i + 1} {name}: " + "; ".join(
@@ -336,8 +343,28 @@ def bench_cost(cfg, res, pg, redis):
             stop_observer(sonde, out)
         svc.stop()
     out["summary"] = {name: summarize_cost(out, name) for name in builds}
-    if cfg.compare:
+    if compare:
         out["summary"]["ratio"] = compare_ratios(out)
+
+
+EVENTS_FILTER = "sample=0.01"
+
+
+def bench_events(cfg, res, pg, redis):
+    """Issue 14's figure: the cost section with request events off (sonde) and on
+    (compare: the same binary with --events FILE --events-filter sample=0.01, a filter that
+    passes 1 % of exchanges and operations), alternating round by round. The events file
+    is on local disk and its lines are counted."""
+    fd, path = tempfile.mkstemp(prefix="sonde-bench-events-", suffix=".jsonl")
+    os.close(fd)
+    try:
+        bench_cost(cfg, res, pg, redis, key="events", compare=(
+            os.environ["SONDE_BIN"], ["--events", path, "--events-filter", EVENTS_FILTER]))
+        with open(path, "rb") as f:
+            res["events"]["lines_written"] = sum(1 for _ in f)
+    finally:
+        os.unlink(path)
+    res["events"]["filter"] = EVENTS_FILTER
 
 
 def compare_ratios(out):
@@ -517,8 +544,8 @@ def http_rows(t, res):
     ratio("service CPU per request instrumented/plain", "fr_svc_cpu_ns_per_req", c="C")
 
 
-def cost_table_rows(t, res):
-    c = res["cost"]
+def cost_table_rows(t, res, key="cost"):
+    c = res[key]
     mode = c.get("capture_mode")
     stats = res.get("bpf_stats_overhead", {}).get(mode, {}).get("summary")
     for name, s in c["summary"].items():
@@ -539,8 +566,17 @@ def cost_table_rows(t, res):
         must_be_zero_rows(t, s["lost_events"], s["recursion_misses"], s["sonde_runs"])
     r = c["summary"].get("ratio")
     if r:
-        t.section("cost, compare / sonde (per-round ratios; the same binary twice gives the "
-                  "noise)")
+        if key == "events":
+            t.section(f"cost with request events on (compare: --events-filter {c['filter']}, "
+                      f"{c.get('lines_written', 0)} lines written) / off (sonde), per-round "
+                      "ratios")
+            for kind, label in (("saturation", "saturation"), ("half", "half load")):
+                v = r[f"{kind}_whole_ns_net"]
+                t.add(f"  whole cost, events on / off, {label}", v, "{:.3f}", "<= 1.05",
+                      _le_target(v, 1.05))
+        else:
+            t.section("cost, compare / sonde (per-round ratios; the same binary twice gives "
+                      "the noise)")
         for kind, label in (("saturation", "saturation"), ("half", "half load")):
             t.add(f"  whole cost, {label}", r[f"{kind}_whole_ns_net"])
             t.add(f"  sonde process alone, {label}", r[f"{kind}_sonde_cpu_ns"])

@@ -5,6 +5,7 @@ JSON.
 
     python3 tests/bench/run.py [--quick] [--json out.json] [--only http,unobserved,db,scrape]
     python3 tests/bench/run.py --only cost [--capture socket|syscalls]   # ~2-3 min
+    python3 tests/bench/run.py --only events [--capture socket|syscalls] # ~4 min
 
 Each figure is a ratio or a difference measured in this run, with and without sonde, in
 many short rounds whose conditions alternate (the order rotated each round); reported are
@@ -27,7 +28,9 @@ the noise floor of this machine in this run.
  5. Database clients: pgbench and redis-benchmark -P 16 with/without sonde selecting them.
  6. Scrape and memory: 1,000 label sets; GET /metrics with gzip; VmRSS after load.
  cost (--only cost): section 2 alone, fast, with one sonde for all rounds: for A/B
-    comparisons of sonde's builds on one capture path.
+    comparisons of sonde's builds on one capture path (--compare, --compare-args).
+ events (--only events, not in the default): section 2 with request events off and on
+    (--events FILE --events-filter sample=0.01), alternating: the ratio of the whole cost.
 bpf_stats are held on through a BPF_ENABLE_STATS descriptor (the sysctl is left as it
 was); their own overhead per program run is measured at the end, on each capture path
 used, by toggling the floor with stats on and off.
@@ -601,6 +604,8 @@ def print_table(res):
     t = Table()
     if res.get("cost", {}).get("summary", {}).get("sonde"):
         observed.cost_table_rows(t, res)
+    if res.get("events", {}).get("summary", {}).get("sonde"):
+        observed.cost_table_rows(t, res, "events")
     if res.get("http", {}).get("summary"):
         observed.http_rows(t, res)
     if res.get("unobserved", {}).get("summary"):
@@ -625,8 +630,8 @@ def print_table(res):
 def must_hold(res):
     """Lost events and recursion misses of every section: both must be 0."""
     bad = []
-    summaries = [(f"cost {name}", s) for name, s in
-                 (res.get("cost", {}).get("summary") or {}).items()]
+    summaries = [(f"{sec} {name}", s) for sec in ("cost", "events") for name, s in
+                 (res.get(sec, {}).get("summary") or {}).items() if name != "ratio"]
     summaries += [(sec, res.get(sec, {}).get("summary") or {})
                   for sec in ("http", "unobserved", "db")]
     for sec, s in summaries:
@@ -641,7 +646,7 @@ def must_hold(res):
 
 # --------------------------------------------------------------------------- main
 
-SECTIONS = ("cost", "http", "unobserved", "db", "scrape")
+SECTIONS = ("cost", "events", "http", "unobserved", "db", "scrape")
 
 
 def parse_args():
@@ -649,8 +654,9 @@ def parse_args():
     ap.add_argument("--quick", action="store_true", help="fewer, shorter rounds")
     ap.add_argument("--json", help="also write every result here")
     ap.add_argument("--only", default="cost,http,unobserved,db,scrape",
-                    help="comma-separated sections: cost (sonde's cost alone, ~2-3 min), http "
-                         "(1-3), unobserved (4), db (5), scrape (6)")
+                    help="comma-separated sections: cost (sonde's cost alone, ~2-3 min), "
+                         "events (the cost with request events on / off, ~4 min; not in the "
+                         "default), http (1-3), unobserved (4), db (5), scrape (6)")
     ap.add_argument("--rounds", type=int, help="fixed-rate rounds (default 10, quick 4)")
     ap.add_argument("--capture", default="auto", help="sonde's --capture (all but section 4)")
     ap.add_argument("--sonde", help="sonde binary (default: $SONDE_BIN, else build/sonde)")
@@ -667,6 +673,10 @@ def parse_args():
     ap.add_argument("--compare", metavar="SONDE",
                     help="cost section: another sonde binary; the two alternate round by "
                          "round and their ratios are reported")
+    ap.add_argument("--compare-args", metavar="ARGS",
+                    help="cost section: extra sonde arguments of the compare build (one "
+                         "string, split as a shell would); without --compare, the compare "
+                         "build is --sonde's binary with these arguments")
     ap.add_argument("--cost-background", type=float, default=1.0,
                     help="seconds without load before each cost window (others' I/O rate)")
     cfg = ap.parse_args()
@@ -687,7 +697,7 @@ def parse_args():
     cfg.redis_requests = 500000 if q else 1000000
     cfg.rss_seconds = cfg.rss_seconds or (60 if q else 600)
     cfg.sections = set(cfg.only.split(","))
-    cfg.cost_rounds = cfg.cost_rounds or (6 if q or cfg.sections == {"cost"} else 10)
+    cfg.cost_rounds = cfg.cost_rounds or (6 if q or cfg.sections <= {"cost", "events"} else 10)
     unknown = cfg.sections - set(SECTIONS)
     if unknown:
         ap.error(f"unknown sections: {', '.join(sorted(unknown))}")
@@ -699,12 +709,14 @@ def parse_args():
 def run_sections(cfg, res, tools, stats):
     pg = redis = None
     try:
-        if cfg.sections & {"cost", "http", "db", "scrape"}:
+        if cfg.sections & {"cost", "events", "http", "db", "scrape"}:
             pg = sonde_it.start_postgres(settings={"log_statement": "none",
                                                    "pg_stat_statements.track": "none"})
             redis = sonde_it.start_redis()
         if "cost" in cfg.sections:
             observed.bench_cost(cfg, res, pg, redis)
+        if "events" in cfg.sections:
+            observed.bench_events(cfg, res, pg, redis)
         if "http" in cfg.sections:
             observed.bench_http(cfg, res, pg, redis, stats)
         if "unobserved" in cfg.sections:
