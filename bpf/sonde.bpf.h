@@ -13,6 +13,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_endian.h>
 #include "sonde_abi.h"
+#include "sonde_glob.h"
 
 #define AF_UNIX 1
 #define AF_INET 2
@@ -36,6 +37,9 @@ const volatile bool listen_events __weak = false;
 /* where connection state lives: socket storage (socket path) or the conns hash (the
  * syscall-tracepoint path, whose program type cannot use socket storage) */
 const volatile bool sock_storage __weak = true;
+/* cgroup= rules exist: fork and exec look up the task's cgroups in cgroup_ids, and the
+ * cgroup attach/mkdir/rmdir programs are loaded (process.bpf.c) */
+const volatile bool cgroup_rules __weak = false;
 /* wake the consumer at once when this much is waiting (an eighth of the ring) */
 const volatile __u64 ringbuf_wake_bytes __weak = (8 << 20) / 8;
 /* bytes of records a CPU writes between two looks at the ring's fill level (set by the
@@ -113,6 +117,47 @@ struct {
 	__type(key, char[SONDE_COMM_LEN]);
 	__type(value, __u8);
 } comm_rules SEC(".maps") __weak;
+
+/* cgroup= selection (process.bpf.c): the ids (kernfs node id = inode number of the cgroupfs
+ * directory, in any hierarchy, v2 or v1) of the cgroups whose path matches a rule -> 1.
+ * User space fills it from the cgroups that exist at start; the kernel adds those made
+ * later (cgroup_globs) and forgets removed ones, so pod churn does not fill it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u8);
+} cgroup_ids SEC(".maps") __weak;
+
+/* The cgroup= globs the kernel matches at mkdir, NUL-padded; an empty slot is unused. */
+struct sonde_cgroup_glob {
+	char glob[SONDE_CGROUP_GLOB_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SONDE_CGROUP_GLOBS);
+	__type(key, __u32);
+	__type(value, struct sonde_cgroup_glob);
+} cgroup_globs SEC(".maps") __weak;
+
+/* Per CPU: the path of the cgroup being made (too big for the BPF stack) and the state of
+ * the glob match running over it. The state lives here, not on the stack, because the
+ * verifier follows a stack value through every bpf_loop iteration (a new state each step:
+ * it never converges), while map memory is just "some scalar". */
+struct sonde_cgroup_path {
+	char path[SONDE_CGROUP_PATH_LEN];
+	struct sonde_glob_state st;
+	__u32 slot; /* the cgroup_globs entry being matched */
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sonde_cgroup_path);
+} cgroup_path_buf SEC(".maps") __weak;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -14,7 +14,7 @@
 #include <linux/types.h>
 #endif
 
-#define SONDE_ABI_VERSION 6
+#define SONDE_ABI_VERSION 7
 
 /* Largest payload prefix one data event carries. A power of two: the BPF side masks
  * lengths with (SONDE_CAPTURE_MAX - 1) to prove the bound to the verifier. */
@@ -28,6 +28,12 @@
 #define SONDE_TGID_MAX 4194304
 /* Slots of the "conn_hints" array (a power of two): see struct sonde_conn_event. */
 #define SONDE_HINT_SLOTS 65536
+/* cgroup= rules the kernel matches at cgroup mkdir (map "cgroup_globs"), the longest glob
+ * (with its NUL) and the longest cgroup path it matches there; both lengths powers of two,
+ * so the BPF side can mask indexes. Longer paths are counted (SONDE_LOST_CGROUP). */
+#define SONDE_CGROUP_GLOBS 8
+#define SONDE_CGROUP_GLOB_LEN 256
+#define SONDE_CGROUP_PATH_LEN 512
 
 enum sonde_event_type {
 	SONDE_EV_DATA = 1,	 /* socket read or write of a selected process */
@@ -38,7 +44,9 @@ enum sonde_event_type {
 	SONDE_EV_PROC_EXIT = 6,	 /* the last thread of a selected process exited */
 	SONDE_EV_LISTEN = 7,	 /* any process put a TCP socket into LISTEN (port= rules) */
 	SONDE_EV_TCP = 8,	 /* a TCP connection of a selected process changed: see below */
-	SONDE_EV_LAST = SONDE_EV_TCP,
+	/* a process was moved into a cgroup a cgroup= rule selects: the kernel selected it */
+	SONDE_EV_PROC_CGROUP = 9,
+	SONDE_EV_LAST = SONDE_EV_PROC_CGROUP,
 };
 
 enum sonde_direction {
@@ -64,7 +72,11 @@ enum sonde_lost_reason {
 	SONDE_LOST_TCP_FULL = 5,     /* TCP health: socket owner map update failed */
 	SONDE_LOST_GAP = 6,	     /* user space: a data record's offset skipped bytes */
 	SONDE_LOST_RECURSION = 7,    /* user space: runs the kernel skipped (recursion_misses) */
-	SONDE_LOST_NR = 8,
+	/* a cgroup= rule could not be decided in the kernel (a cgroup path too long to match,
+	 * more hierarchies than the walk covers, the cgroup id map full): the /proc scan
+	 * may still select the process, later */
+	SONDE_LOST_CGROUP = 8,
+	SONDE_LOST_NR = 9,
 };
 
 /* Why the plaintext of a TLS call was not reported; index into sonde_stats.tls_dropped.
@@ -145,13 +157,16 @@ struct sonde_conn_event {
 };
 _Static_assert(sizeof(struct sonde_conn_event) == 160, "sonde_conn_event ABI");
 
-/* SONDE_EV_PROC_FORK / EXEC / EXIT. */
+/* SONDE_EV_PROC_FORK / EXEC / EXIT / CGROUP. */
 struct sonde_proc_event {
-	struct sonde_event_hdr hdr; /* hdr.tgid: the child (fork), the process (exec/exit) */
-	__u32 ppid;		    /* parent tgid (fork) */
-	__u32 _pad0;
-	char comm[SONDE_COMM_LEN]; /* task comm after the event */
+	struct sonde_event_hdr hdr; /* hdr.tgid: the child (fork), the process (others) */
+	__u32 ppid;		    /* parent tgid (fork, cgroup) */
+	__u32 flags;		    /* SONDE_PROC_* */
+	char comm[SONDE_COMM_LEN];  /* task comm after the event */
 };
+/* struct sonde_proc_event.flags: the kernel selected the process because one of its
+ * cgroups matches a cgroup= rule; user space keeps it even if /proc is gone already. */
+#define SONDE_PROC_CGROUP 1
 _Static_assert(sizeof(struct sonde_proc_event) == 48, "sonde_proc_event ABI");
 
 /* SONDE_EV_LISTEN. */
@@ -213,6 +228,6 @@ struct sonde_stats {
 	/* TLS plaintext that was not reported, by enum sonde_tls_drop */
 	__u64 tls_dropped[SONDE_TLS_DROP_NR];
 };
-_Static_assert(sizeof(struct sonde_stats) == 80 + 8 * SONDE_TLS_DROP_NR, "sonde_stats ABI");
+_Static_assert(sizeof(struct sonde_stats) == 88 + 8 * SONDE_TLS_DROP_NR, "sonde_stats ABI");
 
 #endif /* SONDE_ABI_H */

@@ -20,6 +20,7 @@
 #include "util/wallclock.h"
 #include "consumer/consumer.h"
 #include "procs/procs.h"
+#include "procs/selection.h"
 #include "metrics/observe.h"
 #include "metrics/route.h"
 #include "metrics/tcp_health.h"
@@ -170,6 +171,36 @@ static void refresh(struct agent *a)
 	pthread_mutex_unlock(&a->status_lock);
 }
 
+/* The comm= and cgroup= rules the kernel decides, before the /proc scan: a process moved
+ * into a selected cgroup meanwhile is selected by the kernel, one already there by the
+ * scan. */
+static void add_kernel_rules(struct agent *a)
+{
+	for (size_t i = 0; i < a->cfg->n_rules; i++) {
+		const char *glob = a->cfg->rules[i].text;
+		int err;
+
+		if (a->cfg->rules[i].kind == SELECT_COMM &&
+		    (err = loader_add_comm_rule(&a->loader, a->cfg->rules[i].text)))
+			log_warn("comm=%s: cannot select at exec in the kernel (%s); "
+				 "short-lived processes may be missed",
+				 a->cfg->rules[i].text, strerror(-err));
+		if (a->cfg->rules[i].kind != SELECT_CGROUP ||
+		    !(err = loader_add_cgroup_rule(&a->loader, glob, "/proc/self/mountinfo")))
+			continue;
+		if (err == -E2BIG)
+			log_warn(
+				"cgroup=%s: cgroups made later are not matched in the kernel (a "
+				"bracket expression, longer than %d bytes, or more than %d rules); "
+				"their short-lived processes may be missed",
+				glob, SONDE_CGROUP_GLOB_LEN - 1, SONDE_CGROUP_GLOBS);
+		else
+			log_warn("cgroup=%s: cannot select in the kernel (%s); short-lived "
+				 "processes may be missed",
+				 glob, strerror(-err));
+	}
+}
+
 static int agent_start(struct agent *a)
 {
 	struct loader_opts o = {
@@ -179,6 +210,7 @@ static int agent_start(struct agent *a)
 		.exec_events = procs_want_exec_events(a->cfg),
 		.listen_events = procs_want_listen_events(a->cfg),
 		.tcp_health = a->cfg->tcp_health,
+		.cgroup_rules = selection_has_cgroup_rules(a->cfg->rules, a->cfg->n_rules),
 		.on_event = consumer_on_record,
 		.ctx = &a->consumer,
 	};
@@ -223,12 +255,7 @@ static int agent_start(struct agent *a)
 	telemetry_set_build(&a->tel, capture_mode_name(a->loader.mode));
 	/* Loading parsed the kernel's BTF (megabytes), now freed: give the pages back. */
 	malloc_trim(0);
-	for (size_t i = 0; i < a->cfg->n_rules; i++)
-		if (a->cfg->rules[i].kind == SELECT_COMM &&
-		    (err = loader_add_comm_rule(&a->loader, a->cfg->rules[i].text)))
-			log_warn("comm=%s: cannot select at exec in the kernel (%s); "
-				 "short-lived processes may be missed",
-				 a->cfg->rules[i].text, strerror(-err));
+	add_kernel_rules(a);
 	n = procs_scan(&a->procs);
 	if (n < 0)
 		log_warn("scanning /proc failed: %s", strerror(-n));

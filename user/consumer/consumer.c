@@ -28,6 +28,7 @@ static const char *const event_names[] = {
 	[SONDE_EV_PROC_EXIT] = "proc_exit",
 	[SONDE_EV_LISTEN] = "listen",
 	[SONDE_EV_TCP] = "tcp",
+	[SONDE_EV_PROC_CGROUP] = "proc_cgroup",
 };
 
 const char *consumer_event_name(unsigned type)
@@ -46,6 +47,7 @@ static size_t min_size(uint16_t type)
 	case SONDE_EV_PROC_FORK:
 	case SONDE_EV_PROC_EXEC:
 	case SONDE_EV_PROC_EXIT:
+	case SONDE_EV_PROC_CGROUP:
 		return sizeof(struct sonde_proc_event);
 	case SONDE_EV_LISTEN:
 		return sizeof(struct sonde_listen_event);
@@ -78,6 +80,17 @@ static void on_tcp(struct consumer *c, const struct sonde_tcp_event *e)
 		    e);
 }
 
+/* A process the kernel selected by a cgroup= rule is kept whatever /proc says by now. */
+static void on_proc(struct consumer *c, const struct sonde_proc_event *e)
+{
+	if (e->flags & SONDE_PROC_CGROUP)
+		procs_on_cgroup(c->procs, e->hdr.tgid, e->ppid, e->comm);
+	else if (e->hdr.type == SONDE_EV_PROC_FORK)
+		procs_on_fork(c->procs, e->hdr.tgid, e->ppid);
+	else
+		procs_on_exec(c->procs, e->hdr.tgid, e->comm);
+}
+
 int consumer_on_record(void *ctx, const void *data, size_t size)
 {
 	struct consumer *c = ctx;
@@ -102,10 +115,9 @@ int consumer_on_record(void *ctx, const void *data, size_t size)
 		conns_on_close(&c->conns, data);
 		break;
 	case SONDE_EV_PROC_FORK:
-		procs_on_fork(c->procs, h->tgid, ((const struct sonde_proc_event *)data)->ppid);
-		break;
 	case SONDE_EV_PROC_EXEC:
-		procs_on_exec(c->procs, h->tgid, ((const struct sonde_proc_event *)data)->comm);
+	case SONDE_EV_PROC_CGROUP:
+		on_proc(c, data);
 		break;
 	case SONDE_EV_PROC_EXIT:
 		procs_on_exit(c->procs, h->tgid);

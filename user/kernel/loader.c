@@ -15,6 +15,7 @@
 
 #include "kernel/loader.h"
 #include "kernel/uprobes.h"
+#include "procs/cgroup_ids.h"
 #include "util/log.h"
 #include "sonde_bpf.skel.h"
 
@@ -70,6 +71,18 @@ static struct bpf_program *const *tcp_progs(struct sonde_bpf *s, size_t *n)
 	p[3] = s->progs.sonde_tcp_destroy;
 	*n = 4;
 	return p;
+}
+
+/* Loaded only for cgroup= rules: without them a cgroup change costs nothing. */
+static struct bpf_program *const *cgroup_progs(struct sonde_bpf *s, size_t *n)
+{
+	static struct bpf_program *progs[3];
+
+	progs[0] = s->progs.sonde_cgroup_attach;
+	progs[1] = s->progs.sonde_cgroup_mkdir;
+	progs[2] = s->progs.sonde_cgroup_rmdir;
+	*n = 3;
+	return progs;
 }
 
 static void set_autoload(struct bpf_program *const *progs, size_t n, bool on)
@@ -145,6 +158,7 @@ static int load_path(struct loader *l, const struct loader_opts *o, enum capture
 	s->rodata->listen_events = o->listen_events;
 	s->rodata->sock_storage = mode == CAPTURE_SOCKET;
 	s->rodata->tcp_health = o->tcp_health;
+	s->rodata->cgroup_rules = o->cgroup_rules;
 	bpf_map__set_max_entries(s->maps.scratch, ncpu > 0 ? ncpu : 1);
 	/* The socket path keeps connection state in socket storage: no use for the hash. */
 	if (mode == CAPTURE_SOCKET)
@@ -161,6 +175,8 @@ static int load_path(struct loader *l, const struct loader_opts *o, enum capture
 	set_autoload(progs, n, mode == CAPTURE_SYSCALLS);
 	progs = tcp_progs(s, &n);
 	set_autoload(progs, n, o->tcp_health);
+	progs = cgroup_progs(s, &n);
+	set_autoload(progs, n, o->cgroup_rules);
 	if (mode == CAPTURE_SYSCALLS && (err = ensure_tracefs())) {
 		log_error("cannot mount tracefs on /sys/kernel/tracing: %s", strerror(-err));
 		goto cleanup;
@@ -314,6 +330,51 @@ int loader_add_comm_rule(struct loader *l, const char *comm)
 	strncpy(key, comm, sizeof(key) - 1); /* the kernel keeps 15 bytes + NUL */
 	return bpf_map__update_elem(l->skel->maps.comm_rules, key, sizeof(key), &one, sizeof(one),
 				    BPF_ANY);
+}
+
+struct cgroup_fill {
+	struct loader *l;
+	int full; /* ids the map refused */
+};
+
+static int cgroup_id_add(void *ctx, uint64_t id, const char *path)
+{
+	struct cgroup_fill *f = ctx;
+	uint8_t one = 1;
+
+	(void)path;
+	if (bpf_map__update_elem(f->l->skel->maps.cgroup_ids, &id, sizeof(id), &one, sizeof(one),
+				 BPF_ANY))
+		f->full++;
+	return 0;
+}
+
+int loader_add_cgroup_rule(struct loader *l, const char *glob, const char *mountinfo)
+{
+	char g[SONDE_CGROUP_GLOB_LEN] = { 0 };
+	struct cgroup_fill f = { .l = l };
+	uint32_t slot;
+	int n, err = 0;
+
+	if (!l->skel || !l->skel->rodata->cgroup_rules)
+		return -EINVAL;
+	/* The glob first: a cgroup made during the walk below is then either matched by the
+	 * mkdir program or found by the walk. */
+	if (!cgroup_glob_kernel_ok(glob) || l->cgroup_globs >= SONDE_CGROUP_GLOBS) {
+		err = -E2BIG; /* what exists now is still selected */
+	} else {
+		slot = l->cgroup_globs++;
+		snprintf(g, sizeof(g), "%s", glob);
+		if (bpf_map__update_elem(l->skel->maps.cgroup_globs, &slot, sizeof(slot), g,
+					 sizeof(g), BPF_ANY))
+			err = -errno;
+	}
+	n = cgroup_ids_match(mountinfo, glob, cgroup_id_add, &f);
+	if (n < 0)
+		return n;
+	if (f.full)
+		return -ENOSPC;
+	return err;
 }
 
 static int loader_ignore_conn(void *ctx, uint64_t id)

@@ -31,6 +31,7 @@ static const char *const lost_reasons[SONDE_LOST_NR] = {
 	[SONDE_LOST_TCP_FULL] = "tcp_map",
 	[SONDE_LOST_GAP] = "gap",
 	[SONDE_LOST_RECURSION] = "recursion",
+	[SONDE_LOST_CGROUP] = "cgroup_select",
 };
 
 static const char *const build_labels[] = { "version", "abi" };

@@ -375,6 +375,29 @@ void procs_on_exec(struct procs *p, uint32_t tgid, const char *comm)
 		untrack(p, tgid);
 }
 
+/* No rule is matched again: /proc/PID/cgroup may be gone (a short-lived client), and
+ * proc_info keeps one v1 path, maybe not the hierarchy whose cgroup the kernel matched. */
+void procs_on_cgroup(struct procs *p, uint32_t tgid, uint32_t ppid, const char *comm)
+{
+	const struct proc *parent = procs_get(p, ppid);
+	struct proc_info info;
+
+	if (tgid == p->self) {
+		kctl_allow(p->kctl, tgid, false); /* sonde in a selected cgroup: not itself */
+		return;
+	}
+	if (proc_read_info(p->proc_root, tgid, &info)) {
+		memset(&info, 0, sizeof(info));
+		info.tgid = tgid;
+		snprintf(info.comm, sizeof(info.comm), "%s", comm);
+		snprintf(info.service_name, sizeof(info.service_name), "%s",
+			 parent ? parent->service : comm);
+		if (parent)
+			info.ctx = parent->ctx; /* same container */
+	}
+	track(p, &info, "in a selected cgroup");
+}
+
 void procs_on_listen(struct procs *p, uint32_t tgid, uint16_t port)
 {
 	struct proc_info info;

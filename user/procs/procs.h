@@ -65,6 +65,10 @@ int procs_scan(struct procs *p);
 void procs_on_fork(struct procs *p, uint32_t tgid, uint32_t ppid);
 /* comm: the task's comm after the exec, from the event (the process may be gone). */
 void procs_on_exec(struct procs *p, uint32_t tgid, const char *comm);
+/* The kernel selected tgid by a cgroup= rule at fork, exec or cgroup attach (a record
+ * flagged SONDE_PROC_CGROUP): tracked even if /proc is gone already (named by its
+ * parent's service, else its comm). */
+void procs_on_cgroup(struct procs *p, uint32_t tgid, uint32_t ppid, const char *comm);
 void procs_on_listen(struct procs *p, uint32_t tgid, uint16_t port);
 void procs_on_exit(struct procs *p, uint32_t tgid);
 

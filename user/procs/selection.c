@@ -82,3 +82,11 @@ bool selection_has_port_rules(const struct select_rule *rules, size_t n)
 			return true;
 	return false;
 }
+
+bool selection_has_cgroup_rules(const struct select_rule *rules, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (rules[i].kind == SELECT_CGROUP)
+			return true;
+	return false;
+}

@@ -20,6 +20,8 @@
 bool selection_match(const struct select_rule *rules, size_t n_rules, const struct proc_info *p,
 		     const uint16_t *ports, size_t n_ports);
 bool selection_has_port_rules(const struct select_rule *rules, size_t n);
+/* cgroup= rules are also decided in the kernel (kernel/loader.h, loader_add_cgroup_rule). */
+bool selection_has_cgroup_rules(const struct select_rule *rules, size_t n);
 
 /* Whether a comm= rule names this comm: the kernel cuts comms to 15 bytes, so a longer
  * rule matches the comm it was cut to. */
