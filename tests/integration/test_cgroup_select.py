@@ -132,6 +132,11 @@ class _CgroupSelectCases(sonde_it.IntegrationCase):
         self.curl_in(None, srv.port)
         self.assert_counted(srv.port, 0)
 
+    def test_zz_nothing_undecided(self):
+        """Runs last (by name): no cgroup match the kernel could not decide."""
+        m = self.sonde.scrape()
+        self.assertEqual(sonde_it.value(m, "sonde_events_lost_total", reason="cgroup_select"), 0)
+
     def test_moved_into_cgroup(self):
         """A running process moved into a selected cgroup by another (as a container
         runtime does) is selected at the attach: its requests right after are counted."""
