@@ -13,6 +13,7 @@
 #include "events/sink.h"
 #include "metrics/business.h"
 #include "http/httpd.h"
+#include "http/webconfig.h"
 #include "kernel/loader.h"
 #include "kernel/probe.h"
 #include "kernel/uprobes.h"
@@ -262,8 +263,8 @@ static int agent_start(struct agent *a)
 	/* HTTP last: once /healthz answers, the programs are attached and the running
 	 * processes selected, so a client may rely on its traffic being seen. */
 	refresh(a);
-	a->httpd =
-		httpd_start(a->cfg->listen_host, a->cfg->listen_port, a->tel.reg, status_copy, a);
+	a->httpd = httpd_start_web(a->cfg->listen_host, a->cfg->listen_port, a->cfg->web,
+				   a->tel.reg, status_copy, a);
 	if (!a->httpd) {
 		err = -errno;
 		log_error("cannot listen on %s:%u: %s%s", a->cfg->listen_host, a->cfg->listen_port,
@@ -272,8 +273,9 @@ static int agent_start(struct agent *a)
 		return err;
 	}
 	log_info("capture path %s, %u programs attached, %d processes selected, metrics on "
-		 "http://%s:%u/metrics",
-		 capture_mode_name(a->loader.mode), a->loader.attached, n, a->cfg->listen_host,
+		 "%s://%s:%u/metrics",
+		 capture_mode_name(a->loader.mode), a->loader.attached, n,
+		 a->cfg->web && a->cfg->web->tls ? "https" : "http", a->cfg->listen_host,
 		 httpd_port(a->httpd));
 	return 0;
 }

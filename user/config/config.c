@@ -16,6 +16,7 @@
 #include "config/config.h"
 #include "config/config_value.h"
 #include "config/options.h"
+#include "http/webconfig.h"
 #include "sonde_abi.h"
 #include "util/version.h"
 
@@ -251,6 +252,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	case OPT_EVENTS_FILTER:
 	case OPT_K8S_LABELS:
 	case OPT_SERIES_GRACE:
+	case OPT_WEB_CONFIG:
 	case OPT_CONFIG:
 		c->set |= set_bit(key);
 		if (config_apply(&c->cfg, key, arg, &c->d) == -ENOMEM) {
@@ -311,6 +313,8 @@ static int merge_cli(struct config *cfg, struct cli *c)
 		cfg->k8s_labels = o->k8s_labels;
 	if (c->set & set_bit(OPT_SERIES_GRACE))
 		cfg->series_grace = o->series_grace;
+	if (c->set & set_bit(OPT_WEB_CONFIG))
+		strcpy(cfg->web_config, o->web_config);
 	if (c->set & set_bit(OPT_VERBOSE))
 		cfg->verbose = o->verbose;
 	cfg->check = o->check;
@@ -362,6 +366,9 @@ int config_parse(struct config *cfg, int argc, char **argv, FILE *errout)
 		err = read_lines(cfg, "routes file", cfg->routes_file, apply_route_line, &routes_d);
 	if (!err && c.d.errors + file_d.errors + routes_d.errors)
 		err = -EINVAL;
+	/* Last, so that its one line comes after any other error and only on a good config. */
+	if (!err && cfg->web_config[0])
+		err = webconfig_load(cfg->web_config, &cfg->web, errout);
 cleanup:
 	config_free(&c.cfg);
 	if (err < 0)
@@ -386,4 +393,6 @@ void config_free(struct config *cfg)
 	cfg->n_rules = 0;
 	cfg->counters = NULL;
 	cfg->n_counters = 0;
+	webconfig_free(cfg->web);
+	cfg->web = NULL;
 }

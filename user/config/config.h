@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+struct web_config;
+
 enum capture_mode {
 	CAPTURE_AUTO = 0, /* probe: socket tracepoints if they attach, else syscalls */
 	CAPTURE_SOCKET,	  /* tp_btf sock_send_length / sock_recv_length */
@@ -80,7 +82,10 @@ struct config {
 	bool events_path;	   /* --events-path */
 	bool k8s_labels;	   /* --k8s-labels: container and pod labels (default off) */
 	uint32_t series_grace;	   /* --series-grace: seconds; 0 = keep (default 60) */
-	int verbose;		   /* -v, repeatable */
+	/* --web-config, "" when none; relative in a config file: to the file's directory */
+	char web_config[256];
+	struct web_config *web; /* that file, loaded and checked; NULL when none */
+	int verbose;		/* -v, repeatable */
 };
 
 /*

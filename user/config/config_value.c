@@ -463,14 +463,15 @@ static int copy_path(char *dst, size_t size, int key, const char *dir, size_t di
 	return 0;
 }
 
-/* A relative routes-file in a config file is relative to that file, not to sonde's cwd. */
-static int apply_routes_file(struct config *cfg, const char *path, struct config_diag *d)
+/* A relative routes-file (web-config) in a config file is relative to that file, not to
+ * sonde's cwd. */
+static int apply_relative_path(char *dst, size_t size, int key, const char *path,
+			       struct config_diag *d)
 {
 	const char *slash = d->what ? strrchr(d->file, '/') : NULL;
 	size_t dir_len = slash && path[0] != '/' ? (size_t)(slash - d->file) + 1 : 0;
 
-	return copy_path(cfg->routes_file, sizeof(cfg->routes_file), OPT_ROUTES_FILE, d->file,
-			 dir_len, path, d);
+	return copy_path(dst, size, key, d->file, dir_len, path, d);
 }
 
 static int apply_events_filter(struct config *cfg, const char *value, struct config_diag *d)
@@ -512,7 +513,10 @@ int config_apply(struct config *cfg, int key, const char *value, struct config_d
 	case OPT_ROUTE:
 		return config_add_route(cfg, "route", value, d);
 	case OPT_ROUTES_FILE:
-		return apply_routes_file(cfg, value, d);
+		return apply_relative_path(cfg->routes_file, sizeof(cfg->routes_file), key, value,
+					   d);
+	case OPT_WEB_CONFIG:
+		return apply_relative_path(cfg->web_config, sizeof(cfg->web_config), key, value, d);
 	case OPT_COUNTER:
 		return parse_counter(cfg, value, d);
 	case OPT_CAPTURE:

@@ -34,6 +34,12 @@ const struct argp_option option_table[] = {
 	  "Serve /metrics on ADDR:PORT (default 0.0.0.0:9464); [::1]:9464 for IPv6, :9464 for "
 	  "every IPv4 address, port 0 for any free port",
 	  0 },
+	{ "web-config", OPT_WEB_CONFIG, "FILE", 0,
+	  "TLS and basic auth for the endpoint, from FILE in the Prometheus exporters' "
+	  "web-config.yml format (tls_server_config: cert_file, key_file, client_ca_file, "
+	  "client_auth_type; basic_auth_users: user: bcrypt hash). With users, every path but "
+	  "/healthz asks for them; /healthz stays open for liveness probes",
+	  0 },
 	{ "route", OPT_ROUTE, "PATTERN", 0,
 	  "HTTP route pattern reported as http_route, e.g. /api/v1/orders/{id} (repeatable)", 0 },
 	{ "routes-file", OPT_ROUTES_FILE, "FILE", 0,

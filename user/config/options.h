@@ -36,6 +36,7 @@ enum opt_key {
 	OPT_EVENTS_PATH,
 	OPT_K8S_LABELS,
 	OPT_SERIES_GRACE,
+	OPT_WEB_CONFIG,
 };
 
 /* argp's option table (ends with a zeroed entry) and the text --help prints after it. */

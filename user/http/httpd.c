@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "http/httpd.h"
+#include "http/webauth.h"
 #include "metrics/exemplar.h"
 #include "metrics/exposition.h"
 #include "util/utf8.h"
@@ -7,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -27,6 +29,8 @@
 
 struct httpd {
 	struct MHD_Daemon *daemon;
+	const struct web_config *web; /* NULL: plain HTTP, no auth */
+	struct webauth *auth;	      /* NULL when web has no users */
 	struct registry *reg;
 	sonde_status_fn status;
 	void *ctx;
@@ -271,6 +275,63 @@ static enum MHD_Result serve_index(struct httpd *h, struct MHD_Connection *c)
 	return reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", body, len, true, NULL, NULL);
 }
 
+/* ---- --web-config: client certificates, basic auth ------------------------------------ */
+
+/*
+ * MHD asks for a client certificate once it has trust CAs, but leaves verifying it to the
+ * application: a missing (when required) or unverified one refuses the request.
+ */
+static bool client_cert_ok(const struct httpd *h, struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci;
+	gnutls_session_t s;
+	unsigned n = 0, status = 0;
+
+	if (!h->web || h->web->client_auth == WEB_CLIENT_NONE)
+		return true;
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	s = ci ? (gnutls_session_t)ci->tls_session : NULL;
+	if (!s)
+		return false;
+	if (!gnutls_certificate_get_peers(s, &n) || !n)
+		return h->web->client_auth == WEB_CLIENT_VERIFY_IF_GIVEN;
+	return gnutls_certificate_verify_peers2(s, &status) >= 0 && !status;
+}
+
+static bool authorized(const struct httpd *h, struct MHD_Connection *c)
+{
+	char *pass = NULL, *user;
+	bool ok;
+
+	if (!h->auth)
+		return true;
+	user = MHD_basic_auth_get_username_password(c, &pass);
+	ok = webauth_check(h->auth, user, pass);
+	if (pass) {
+		explicit_bzero(pass, strlen(pass));
+		MHD_free(pass);
+	}
+	if (user)
+		MHD_free(user);
+	return ok;
+}
+
+static enum MHD_Result refuse_auth(struct MHD_Connection *c)
+{
+	static const char body[] = "unauthorized\n";
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(sizeof(body) - 1, (void *)body,
+					       MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	ret = MHD_queue_basic_auth_fail_response(c, "sonde", resp); /* 401, WWW-Authenticate */
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 /* ---- dispatch -------------------------------------------------------------------------- */
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -283,11 +344,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
 		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8",
 			     "method not allowed\n", 19, false, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-	/* url is the path alone: MHD has already split off the query string. */
-	if (!strcmp(url, "/metrics"))
-		return serve_metrics(h, c);
+	if (!client_cert_ok(h, c))
+		return reply_text(c, MHD_HTTP_FORBIDDEN, "client certificate required\n");
+	/* url is the path alone: MHD has already split off the query string. Liveness probes
+	 * (kubelet, systemd) carry no credentials: /healthz says only "ok", so it stays open. */
 	if (!strcmp(url, "/healthz"))
 		return reply_text(c, MHD_HTTP_OK, "ok\n");
+	if (!authorized(h, c))
+		return refuse_auth(c);
+	if (!strcmp(url, "/metrics"))
+		return serve_metrics(h, c);
 	if (!strcmp(url, "/health"))
 		return serve_health(h, c);
 	if (!strcmp(url, "/"))
@@ -373,6 +439,19 @@ fail:
  */
 static struct MHD_Daemon *start_daemon(struct httpd *h, int fd, int family)
 {
+	const struct web_config *w = h->web;
+	bool tls = w && w->tls;
+	/* Options an empty MHD_OPTION_ARRAY would end early: unused ones repeat a harmless
+	 * timeout, so one call covers plain HTTP, TLS, and TLS with client CAs. */
+	struct MHD_OptionItem filler = { MHD_OPTION_CONNECTION_TIMEOUT, HTTPD_TIMEOUT_S, NULL };
+	struct MHD_OptionItem tls_opts[] = {
+		tls ? (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, w->key_pem } : filler,
+		tls ? (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, w->cert_pem } : filler,
+		tls && w->ca_pem
+			? (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST, 0, w->ca_pem }
+			: filler,
+		{ MHD_OPTION_END, 0, NULL },
+	};
 	unsigned flags;
 	struct MHD_Daemon *d;
 	struct stat a, b;
@@ -382,11 +461,13 @@ static struct MHD_Daemon *start_daemon(struct httpd *h, int fd, int family)
 		return NULL;
 	/* poll(), not select(): sonde may hold more than FD_SETSIZE descriptors. */
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
-		MHD_USE_ERROR_LOG | (family == AF_INET6 ? MHD_USE_IPv6 : 0);
+		MHD_USE_ERROR_LOG | (family == AF_INET6 ? MHD_USE_IPv6 : 0) |
+		(tls ? MHD_USE_TLS : 0);
 	d = MHD_start_daemon(flags, h->port, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER,
 			     log_mhd, NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)mine,
 			     MHD_OPTION_CONNECTION_TIMEOUT, HTTPD_TIMEOUT_S,
-			     MHD_OPTION_CONNECTION_LIMIT, HTTPD_MAX_CONNECTIONS, MHD_OPTION_END);
+			     MHD_OPTION_CONNECTION_LIMIT, HTTPD_MAX_CONNECTIONS, MHD_OPTION_ARRAY,
+			     tls_opts, MHD_OPTION_END);
 	if (!d && !fstat(fd, &a) && !fstat(mine, &b) && a.st_ino == b.st_ino &&
 	    a.st_dev == b.st_dev)
 		close(mine);
@@ -396,12 +477,20 @@ static struct MHD_Daemon *start_daemon(struct httpd *h, int fd, int family)
 struct httpd *httpd_start(const char *host, uint16_t port, struct registry *reg,
 			  sonde_status_fn status, void *ctx)
 {
+	return httpd_start_web(host, port, NULL, reg, status, ctx);
+}
+
+struct httpd *httpd_start_web(const char *host, uint16_t port, const struct web_config *web,
+			      struct registry *reg, sonde_status_fn status, void *ctx)
+{
 	struct sockaddr_storage ss;
 	struct httpd *h = NULL;
 	socklen_t len;
 	int err, fd;
 
 	err = reg ? resolve(host, port, &ss, &len) : -EINVAL;
+	if (!err && web && web->tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+		err = -ENOTSUP; /* a libmicrohttpd built without GnuTLS */
 	if (err)
 		goto fail;
 	h = calloc(1, sizeof(*h));
@@ -409,7 +498,11 @@ struct httpd *httpd_start(const char *host, uint16_t port, struct registry *reg,
 		err = -ENOMEM;
 		goto fail;
 	}
-	*h = (struct httpd){ .reg = reg, .status = status, .ctx = ctx };
+	*h = (struct httpd){ .reg = reg, .status = status, .ctx = ctx, .web = web };
+	if (web && web->n_users && !(h->auth = webauth_new(web))) {
+		err = -ENOMEM;
+		goto fail;
+	}
 	fd = open_listener(&ss, len, &h->port);
 	if (fd < 0) {
 		err = fd;
@@ -422,6 +515,8 @@ struct httpd *httpd_start(const char *host, uint16_t port, struct registry *reg,
 		goto fail;
 	return h;
 fail:
+	if (h)
+		webauth_free(h->auth);
 	free(h);
 	errno = -err;
 	return NULL;
@@ -438,5 +533,6 @@ void httpd_stop(struct httpd *h)
 		return;
 	/* Joins the connection threads, so in-flight requests finish first; closes the socket. */
 	MHD_stop_daemon(h->daemon);
+	webauth_free(h->auth);
 	free(h);
 }

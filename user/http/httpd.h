@@ -3,7 +3,7 @@
  * The HTTP endpoint (libmicrohttpd, a thread per connection):
  *   GET /metrics  Prometheus text 0.0.4, gzip when Accept-Encoding allows
  *   GET /health   JSON status of each part; 503 "degraded" when one is not ok
- *   GET /healthz  200 "ok" while the process serves at all (liveness)
+ *   GET /healthz  200 "ok" while the process serves at all (liveness); never needs auth
  *   GET /         a small HTML page linking the above
  * HEAD is answered like GET without a body; other methods get 405, unknown paths 404.
  */
@@ -14,6 +14,7 @@
 
 #include "metrics/registry.h"
 #include "http/status.h"
+#include "http/webconfig.h"
 
 struct httpd;
 
@@ -27,6 +28,13 @@ struct httpd;
  */
 struct httpd *httpd_start(const char *host, uint16_t port, struct registry *reg,
 			  sonde_status_fn status, void *ctx);
+/*
+ * httpd_start with a --web-config (NULL: as httpd_start): TLS when web->tls, basic auth
+ * when web has users, on every path but /healthz (liveness probes carry no credentials).
+ * web must outlive the server. Also fails with ENOTSUP when libmicrohttpd lacks TLS.
+ */
+struct httpd *httpd_start_web(const char *host, uint16_t port, const struct web_config *web,
+			      struct registry *reg, sonde_status_fn status, void *ctx);
 uint16_t httpd_port(const struct httpd *h);
 /* Stops listening and returns after in-flight requests finished; accepts NULL. */
 void httpd_stop(struct httpd *h);
