@@ -249,6 +249,25 @@ class _WebConfigCases(sonde_it.IntegrationCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertEqual(r.stdout, "000")
 
+    def test_top_over_https(self):
+        """sonde top: https, --ca-file, --user with the password from the environment."""
+        def top(password, *extra):
+            env = dict(os.environ, SONDE_TOP_PASSWORD=password)
+            return subprocess.run([sonde_it.sonde_bin(), "top", "--once", "--interval", "0.3",
+                                   "--url", self.sonde.url, "--user", USER, *extra],
+                                  capture_output=True, text=True, timeout=30, env=env)
+
+        r = top(PASSWORD, "--ca-file", self.cert)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"sonde top  {self.sonde.url}", r.stdout)
+        r = top(PASSWORD + "x", "--ca-file", self.cert)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("HTTP status 401", r.stderr)
+        r = top(PASSWORD)  # the system's CAs do not know the self-signed certificate
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("certificate does not verify", r.stderr)
+        self.assertEqual(top(PASSWORD, "--insecure").returncode, 0)
+
     def test_bad_web_config_exits_2(self):
         cases = (("tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n"
                   "  min_version: TLS12\n", "tls_server_config: unknown key 'min_version'"),

@@ -580,9 +580,23 @@ static void test_args(void **state)
 	assert_int_equal(args(&o, msg, sizeof(msg), "extra", NULL), -EINVAL);
 	assert_string_equal(msg,
 			    "sonde top: unexpected argument \"extra\" (see sonde top --help)\n");
-	assert_int_equal(args(&o, msg, sizeof(msg), "--url", "https://h/metrics", NULL), -EINVAL);
-	assert_string_equal(msg, "sonde top: --url \"https://h/metrics\": https is not supported: "
-				 "use sonde's plain HTTP endpoint\n");
+	assert_int_equal(args(&o, msg, sizeof(msg), "--url", "ftp://h/metrics", NULL), -EINVAL);
+	assert_string_equal(msg, "sonde top: --url \"ftp://h/metrics\": only http:// and https:// "
+				 "URLs are supported\n");
+	assert_int_equal(args(&o, msg, sizeof(msg), "--url", "https://h/", "--ca-file", "x",
+			      "--insecure", NULL),
+			 -EINVAL);
+	assert_string_equal(msg, "sonde top: --ca-file and --insecure exclude each other\n");
+	unsetenv("SONDE_TOP_PASSWORD");
+	assert_int_equal(args(&o, msg, sizeof(msg), "--user", "u", NULL), -EINVAL);
+	assert_string_equal(msg, "sonde top: --user needs a password: --password-file FILE or "
+				 "SONDE_TOP_PASSWORD\n");
+	assert_int_equal(args(&o, msg, sizeof(msg), "--password-file", "/x", NULL), -EINVAL);
+	assert_string_equal(msg, "sonde top: --password-file needs --user\n");
+	setenv("SONDE_TOP_PASSWORD", "pw", 1);
+	assert_int_equal(args(&o, msg, sizeof(msg), "--user", "u", NULL), 0);
+	assert_string_equal(o.password, "pw");
+	unsetenv("SONDE_TOP_PASSWORD");
 	assert_int_equal(args(&o, msg, sizeof(msg), "--url", "http://h:99999/", NULL), -EINVAL);
 	assert_string_equal(msg, "sonde top: --url \"http://h:99999/\": the URL's port is not a "
 				 "number 1-65535\n");

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* HTTP/1.1 GET over a plain TCP socket, for `sonde top`: see scrape.h. */
+/* HTTP/1.1 GET over TCP or TLS, for `sonde top`: see scrape.h. */
 #include "top/scrape.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <gnutls/gnutls.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdint.h>
@@ -39,7 +41,7 @@ static int parse_authority(const char *a, size_t n, struct scrape_url *u, const 
 {
 	const char *host = a, *colon = NULL, *p;
 	size_t hlen;
-	long port = 80;
+	long port = u->https ? 443 : 80;
 
 	if (memchr(a, '@', n))
 		return set_reason(reason, "user information in the URL is not supported", -EINVAL);
@@ -87,13 +89,13 @@ int scrape_url_parse(const char *url, struct scrape_url *u, const char **reason)
 
 	set_reason(reason, NULL, 0);
 	memset(u, 0, sizeof(*u));
-	if (!strncasecmp(url, "https://", 8))
-		return set_reason(reason, "https is not supported: use sonde's plain HTTP endpoint",
-				  -ENOTSUP);
-	if (!strncasecmp(url, "http://", 7))
+	if (!strncasecmp(url, "https://", 8)) {
+		u->https = true;
+		a = url + 8;
+	} else if (!strncasecmp(url, "http://", 7))
 		a = url + 7;
 	else if (strstr(url, "://"))
-		return set_reason(reason, "only http:// URLs are supported", -ENOTSUP);
+		return set_reason(reason, "only http:// and https:// URLs are supported", -ENOTSUP);
 	end = a + strcspn(a, "/?#");
 	err = parse_authority(a, (size_t)(end - a), u, reason);
 	if (err)
@@ -397,21 +399,129 @@ static int open_conn(const struct scrape_url *u, long long deadline, struct scra
 	return fd;
 }
 
-static int send_all(int fd, const char *buf, size_t len, long long deadline)
+/* ---- TLS ------------------------------------------------------------------------------- */
+
+/* A connection: the socket, and a GnuTLS session on it for https. */
+struct conn {
+	int fd;
+	gnutls_session_t tls;
+	gnutls_certificate_credentials_t cred;
+};
+
+static void conn_close(struct conn *c)
+{
+	if (c->tls)
+		gnutls_deinit(c->tls);
+	if (c->cred)
+		gnutls_certificate_free_credentials(c->cred);
+	if (c->fd >= 0)
+		close(c->fd);
+}
+
+/* Waits for what GnuTLS last wanted (it may need to write while reading). */
+static int tls_wait(struct conn *c, long long deadline)
+{
+	return wait_fd(c->fd, gnutls_record_get_direction(c->tls) ? POLLOUT : POLLIN, deadline);
+}
+
+static int tls_credentials(struct conn *c, const struct scrape_opts *o, struct scrape_response *r)
+{
+	int rc;
+
+	if (gnutls_certificate_allocate_credentials(&c->cred) < 0)
+		return -ENOMEM;
+	if (o && o->insecure)
+		return 0;
+	if (o && o->ca_file)
+		rc = gnutls_certificate_set_x509_trust_file(c->cred, o->ca_file,
+							    GNUTLS_X509_FMT_PEM);
+	else
+		rc = gnutls_certificate_set_x509_system_trust(c->cred);
+	if (rc > 0)
+		return 0;
+	r->reason = o && o->ca_file ? "no PEM certificate in the --ca-file"
+				    : "no system CA certificates (use --ca-file)";
+	return -EINVAL;
+}
+
+static bool is_ip_literal(const char *host)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+/* TLS handshake on c->fd; the server's certificate must name u->host unless insecure. */
+static int tls_start(struct conn *c, const struct scrape_url *u, const struct scrape_opts *o,
+		     long long deadline, struct scrape_response *r)
+{
+	int rc, err = tls_credentials(c, o, r);
+
+	if (err)
+		return err;
+	if (gnutls_init(&c->tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK) < 0)
+		return -ENOMEM;
+	gnutls_set_default_priority(c->tls);
+	gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, c->cred);
+	if (!is_ip_literal(u->host)) /* SNI carries names only */
+		gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, u->host, strlen(u->host));
+	if (!o || !o->insecure)
+		gnutls_session_set_verify_cert(c->tls, u->host, 0);
+	gnutls_transport_set_int(c->tls, c->fd);
+	while ((rc = gnutls_handshake(c->tls)) < 0) {
+		if (rc != GNUTLS_E_AGAIN && rc != GNUTLS_E_INTERRUPTED) {
+			r->reason = rc == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR
+					    ? "TLS: the server's certificate does not verify "
+					      "(see --ca-file, --insecure)"
+					    : "TLS handshake failed (is the URL https?)";
+			return -EPROTO;
+		}
+		err = tls_wait(c, deadline);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Like send()/recv(): bytes moved, -EAGAIN, or -errno (-EPROTO for a TLS error). */
+static ssize_t conn_io(struct conn *c, char *buf, size_t len, bool out)
+{
+	ssize_t n;
+
+	if (!c->tls) {
+		n = out ? send(c->fd, buf, len, MSG_NOSIGNAL) : recv(c->fd, buf, len, 0);
+		return n >= 0 ? n : errno == EINTR ? -EAGAIN : -errno;
+	}
+	n = out ? gnutls_record_send(c->tls, buf, len) : gnutls_record_recv(c->tls, buf, len);
+	if (n >= 0)
+		return n;
+	if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+		return -EAGAIN;
+	/* A server that closes without close_notify ends the response all the same: the
+	 * decoder still checks that it is complete. */
+	return n == GNUTLS_E_PREMATURE_TERMINATION ? 0 : -EPROTO;
+}
+
+static int conn_wait(struct conn *c, bool out, long long deadline)
+{
+	return c->tls ? tls_wait(c, deadline) : wait_fd(c->fd, out ? POLLOUT : POLLIN, deadline);
+}
+
+static int send_all(struct conn *c, const char *buf, size_t len, long long deadline)
 {
 	ssize_t n;
 	int err;
 
 	while (len) {
-		n = send(fd, buf, len, MSG_NOSIGNAL);
+		n = conn_io(c, (char *)buf, len, true);
 		if (n > 0) {
 			buf += n;
 			len -= (size_t)n;
 			continue;
 		}
-		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			return -errno;
-		err = wait_fd(fd, POLLOUT, deadline);
+		if (n < 0 && n != -EAGAIN)
+			return (int)n;
+		err = conn_wait(c, true, deadline);
 		if (err)
 			return err;
 	}
@@ -440,7 +550,7 @@ static int grow(struct scrape_response *r)
 	return 0;
 }
 
-static int read_response(int fd, long long deadline, struct scrape_response *r)
+static int read_response(struct conn *c, long long deadline, struct scrape_response *r)
 {
 	ssize_t n;
 	int err;
@@ -449,14 +559,17 @@ static int read_response(int fd, long long deadline, struct scrape_response *r)
 		err = grow(r);
 		if (err)
 			return err;
-		n = recv(fd, r->buf + r->len, r->cap - r->len - 1, 0);
-		if (n < 0) {
-			if (errno != EAGAIN && errno != EINTR)
-				return -errno;
-			err = wait_fd(fd, POLLIN, deadline);
+		n = conn_io(c, r->buf + r->len, r->cap - r->len - 1, false);
+		if (n == -EAGAIN) {
+			err = conn_wait(c, false, deadline);
 			if (err)
 				return err;
 			continue;
+		}
+		if (n < 0) {
+			if (n == -EPROTO)
+				r->reason = "TLS error while reading the response";
+			return (int)n;
 		}
 		r->len += (size_t)n;
 		err = scrape_decode(r->buf, r->len, n == 0, r);
@@ -465,26 +578,71 @@ static int read_response(int fd, long long deadline, struct scrape_response *r)
 	}
 }
 
+/* "Authorization: Basic BASE64(user:password)\r\n" into out, or "" without a user. */
+static int auth_header(const struct scrape_opts *o, char *out, size_t size)
+{
+	static const char b64[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char plain[1024];
+	size_t n, i, j = 0;
+	int len;
+
+	out[0] = '\0';
+	if (!o || !o->user)
+		return 0;
+	len = snprintf(plain, sizeof(plain), "%s:%s", o->user, o->password ? o->password : "");
+	if (len < 0 || (size_t)len >= sizeof(plain) || size < 32 + (size_t)len * 4 / 3)
+		return -ENAMETOOLONG;
+	n = (size_t)len;
+	j = (size_t)snprintf(out, size, "Authorization: Basic ");
+	for (i = 0; i < n; i += 3) {
+		unsigned v = (unsigned char)plain[i] << 16 |
+			     (i + 1 < n ? (unsigned char)plain[i + 1] << 8 : 0) |
+			     (i + 2 < n ? (unsigned char)plain[i + 2] : 0);
+
+		out[j++] = b64[v >> 18 & 63];
+		out[j++] = b64[v >> 12 & 63];
+		out[j++] = i + 1 < n ? b64[v >> 6 & 63] : '=';
+		out[j++] = i + 2 < n ? b64[v & 63] : '=';
+	}
+	memcpy(out + j, "\r\n", 3);
+	explicit_bzero(plain, sizeof(plain));
+	return 0;
+}
+
 int scrape_get(const struct scrape_url *u, int timeout_ms, struct scrape_response *r)
 {
+	return scrape_get_opts(u, NULL, timeout_ms, r);
+}
+
+int scrape_get_opts(const struct scrape_url *u, const struct scrape_opts *o, int timeout_ms,
+		    struct scrape_response *r)
+{
 	long long deadline = now_ms() + timeout_ms;
-	char req[sizeof(u->path) + sizeof(u->authority) + 256];
-	int fd, err, n;
+	char req[sizeof(u->path) + sizeof(u->authority) + 1800], auth[1500];
+	struct conn c = { .fd = -1 };
+	int err, n;
 
 	memset(r, 0, sizeof(*r));
+	if (auth_header(o, auth, sizeof(auth)))
+		return -ENAMETOOLONG;
 	n = snprintf(req, sizeof(req),
-		     "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: sonde-top/%s\r\n"
+		     "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: sonde-top/%s\r\n%s"
 		     "Accept: text/plain;version=0.0.4\r\nConnection: close\r\n\r\n",
-		     u->path, u->authority, sonde_version());
+		     u->path, u->authority, sonde_version(), auth);
+	explicit_bzero(auth, sizeof(auth));
 	if (n < 0 || (size_t)n >= sizeof(req))
 		return -ENAMETOOLONG;
-	fd = open_conn(u, deadline, r);
-	if (fd < 0)
-		return fd;
-	err = send_all(fd, req, (size_t)n, deadline);
+	c.fd = open_conn(u, deadline, r);
+	if (c.fd < 0)
+		return c.fd;
+	err = u->https ? tls_start(&c, u, o, deadline, r) : 0;
 	if (!err)
-		err = read_response(fd, deadline, r);
-	close(fd);
+		err = send_all(&c, req, (size_t)n, deadline);
+	if (!err)
+		err = read_response(&c, deadline, r);
+	explicit_bzero(req, sizeof(req));
+	conn_close(&c);
 	return err;
 }
 

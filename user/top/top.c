@@ -22,17 +22,26 @@
 #define WAKE_MS 250 /* the loop sees signals and keys at least this often */
 
 static const char usage[] =
-	"Usage: sonde top [--url URL] [--interval SECONDS] [--once]\n"
+	"Usage: sonde top [--url URL] [--interval SECONDS] [--once] [--user USER\n"
+	"                 [--password-file FILE]] [--ca-file FILE | --insecure]\n"
 	"Live view of a running sonde, read from its /metrics: per service and route the\n"
 	"requests/s, error % (5xx) and p50/p99 latency; per database operation (system,\n"
 	"operation) the ops/s, errors/s and p50/p99. Sorted by rate, highest first.\n"
 	"\n"
 	"  -u, --url URL           metrics endpoint (default " TOP_DEFAULT_URL ");\n"
-	"                          plain http only; a URL without a path means /metrics\n"
+	"                          http or https; a URL without a path means /metrics\n"
 	"  -i, --interval SECONDS  time between scrapes, 0.1 to 3600 (default 1)\n"
 	"  -1, --once              print one plain-text snapshot computed from two scrapes\n"
 	"                          one interval apart, then exit (the default when stdout\n"
 	"                          is not a terminal)\n"
+	"      --user USER         basic auth user (sonde's --web-config basic_auth_users);\n"
+	"                          the password is the first line of --password-file, else\n"
+	"                          the SONDE_TOP_PASSWORD environment variable (never a flag:\n"
+	"                          command lines are visible to every user)\n"
+	"      --password-file FILE  file holding the password\n"
+	"      --ca-file FILE      PEM CA certificates to verify an https endpoint with\n"
+	"                          (default: the system's)\n"
+	"      --insecure          https without verifying the endpoint's certificate\n"
 	"  -h, --help              print this help\n"
 	"\n"
 	"Keys: q or Ctrl-C quits, Ctrl-Z suspends.\n"
@@ -55,6 +64,51 @@ static void on_signal(int sig)
 		stop_requested = 1;
 }
 
+/* The first line of path, without its newline, into o->password. */
+static int read_password(struct top_opts *o, const char *path, FILE *err)
+{
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (!f) {
+		fprintf(err, "sonde top: --password-file \"%s\": %s\n", path, strerror(errno));
+		return -EINVAL;
+	}
+	if (!fgets(o->password, sizeof(o->password), f))
+		o->password[0] = '\0';
+	fclose(f);
+	n = strcspn(o->password, "\r\n");
+	o->password[n] = '\0';
+	return 0;
+}
+
+/* --user needs a password from a file or the environment; the others need --user. */
+static int check_auth(struct top_opts *o, const char *pw_file, FILE *err)
+{
+	const char *env = getenv("SONDE_TOP_PASSWORD");
+
+	if (!o->user) {
+		if (!pw_file)
+			return 0;
+		fputs("sonde top: --password-file needs --user\n", err);
+		return -EINVAL;
+	}
+	if (pw_file)
+		return read_password(o, pw_file, err);
+	if (!env) {
+		fputs("sonde top: --user needs a password: --password-file FILE or "
+		      "SONDE_TOP_PASSWORD\n",
+		      err);
+		return -EINVAL;
+	}
+	if (strlen(env) >= sizeof(o->password)) {
+		fputs("sonde top: SONDE_TOP_PASSWORD is too long\n", err);
+		return -EINVAL;
+	}
+	strcpy(o->password, env);
+	return 0;
+}
+
 static int parse_interval(const char *s, double *out)
 {
 	char *end;
@@ -73,10 +127,14 @@ int top_parse_args(int argc, char **argv, struct top_opts *o, FILE *out, FILE *e
 		{ "interval", required_argument, NULL, 'i' },
 		{ "once", no_argument, NULL, '1' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "user", required_argument, NULL, 'U' },
+		{ "password-file", required_argument, NULL, 'P' },
+		{ "ca-file", required_argument, NULL, 'C' },
+		{ "insecure", no_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct scrape_url u;
-	const char *why;
+	const char *why, *pw_file = NULL;
 	int c;
 
 	*o = (struct top_opts){ .url = TOP_DEFAULT_URL, .interval = 1 };
@@ -98,6 +156,18 @@ int top_parse_args(int argc, char **argv, struct top_opts *o, FILE *out, FILE *e
 			break;
 		case '1':
 			o->once = true;
+			break;
+		case 'U':
+			o->user = optarg;
+			break;
+		case 'P':
+			pw_file = optarg;
+			break;
+		case 'C':
+			o->ca_file = optarg;
+			break;
+		case 'K':
+			o->insecure = true;
 			break;
 		case 'h':
 			fputs(usage, out);
@@ -121,7 +191,11 @@ int top_parse_args(int argc, char **argv, struct top_opts *o, FILE *out, FILE *e
 		fprintf(err, "sonde top: --url \"%s\": %s\n", o->url, why ? why : "too long");
 		return -EINVAL;
 	}
-	return 0;
+	if (o->ca_file && o->insecure) {
+		fputs("sonde top: --ca-file and --insecure exclude each other\n", err);
+		return -EINVAL;
+	}
+	return check_auth(o, pw_file, err);
 }
 
 /* ---- scraping -------------------------------------------------------------------------- */
@@ -143,20 +217,25 @@ static int take_snapshot(const struct top_opts *o, const struct scrape_url *u,
 {
 	/* One interval, within [1 s, 5 s]: a stuck sonde must not freeze the view for long. */
 	int timeout_ms = (int)(fmin(fmax(o->interval, 1), 5) * 1000);
+	struct scrape_opts so = { .user = o->user,
+				  .password = o->password,
+				  .ca_file = o->ca_file,
+				  .insecure = o->insecure };
 	struct scrape_response r;
 	struct prom_error perr = { 0 };
 	int err;
 
 	top_snapshot_init(s);
 	*t = now_s();
-	err = scrape_get(u, timeout_ms, &r);
+	err = scrape_get_opts(u, &so, timeout_ms, &r);
 	if (err) {
 		snprintf(msg, msgsz, "scrape of %s failed: %s%s", o->url,
 			 r.reason ? r.reason : strerror(-err),
 			 err == -ECONNREFUSED ? " (is sonde running? see --url)" : "");
 	} else if (r.status != 200) {
-		snprintf(msg, msgsz, "scrape of %s: HTTP status %d (is it sonde's /metrics?)",
-			 o->url, r.status);
+		snprintf(msg, msgsz, "scrape of %s: HTTP status %d (%s)", o->url, r.status,
+			 r.status == 401 ? "see --user, --password-file"
+					 : "is it sonde's /metrics?");
 		err = -EPROTO;
 	} else {
 		err = top_snapshot_parse(s, r.body, r.body_len, &perr);

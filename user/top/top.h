@@ -18,6 +18,10 @@ struct top_opts {
 	const char *url;
 	double interval; /* seconds between scrapes */
 	bool once;
+	const char *user;    /* --user: basic auth, password from below */
+	char password[512];  /* --password-file's first line, else $SONDE_TOP_PASSWORD */
+	const char *ca_file; /* --ca-file: PEM CAs for https */
+	bool insecure;	     /* --insecure: https without verifying the certificate */
 };
 
 /*
