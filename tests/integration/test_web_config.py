@@ -14,6 +14,9 @@ Checked:
   - plain HTTP to the TLS port gets no HTTP response at all;
   - /healthz answers 200 "ok" without credentials (liveness probes carry none), /health
     and / ask for them;
+  - with RequireAndVerifyClientCert, a client certificate the CA signed gets 200, none or
+    another one 403;
+  - `sonde top` reaches the endpoint over https with --user and --ca-file;
   - a bad web config (unknown key, a hash that is not bcrypt) exits 2 with one line naming
     the file and the key, before any BPF is loaded."""
 
@@ -61,13 +64,15 @@ class TlsSonde(sonde_it.Sonde):
     """sonde with --web-config: ready when https /healthz answers (no credentials); scrape()
     goes over TLS (trusting cafile) with basic auth."""
 
-    def __init__(self, args, cafile, auth, ready_timeout=30.0):
+    def __init__(self, args, cafile, auth, client_cert=None, ready_timeout=30.0):
         self.port = sonde_it.free_port()
         args = [str(a) for a in args] + [f"--listen=127.0.0.1:{self.port}"]
         Proc.__init__(self, [sonde_it.sonde_bin(), *args], name="sonde")
         self.url = f"https://127.0.0.1:{self.port}"
         self.metrics_url = self.url + "/metrics"
         self.ctx = ssl.create_default_context(cafile=cafile)
+        if client_cert:
+            self.ctx.load_cert_chain(*client_cert)
         self.auth = auth
         try:
             sonde_it.wait_for(lambda: self.check_running() or self.get("/healthz", None)[0]
@@ -267,6 +272,33 @@ class _WebConfigCases(sonde_it.IntegrationCase):
         self.assertEqual(r.returncode, 1, r.stdout)
         self.assertIn("certificate does not verify", r.stderr)
         self.assertEqual(top(PASSWORD, "--insecure").returncode, 0)
+
+    def test_client_certificates(self):
+        """RequireAndVerifyClientCert: a certificate the client CA signed gets through,
+        none or another one gets 403 (MHD asks for it; sonde verifies it)."""
+        web = os.path.join(self.dir, "mtls.yml")
+        with open(web, "w") as f:
+            f.write("tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n"
+                    "  client_ca_file: cert.pem\n"
+                    "  client_auth_type: RequireAndVerifyClientCert\n")
+        other = os.path.join(self.dir, "other")
+        os.makedirs(other, exist_ok=True)
+        other_cert, other_key = sonde_it.make_tls_cert(other)
+        s = self.started(TlsSonde(["--select", f"pid={self.engine.pid}", "--capture",
+                                   self.CAPTURE, "--web-config", web],
+                                  cafile=self.cert, auth=None,
+                                  client_cert=(self.cert, self.key)))
+
+        def code(*args):
+            r = subprocess.run(["curl", "-s", "-m", "10", "-o", "/dev/null", "-w",
+                                "%{http_code}", "--cacert", self.cert, *args,
+                                s.url + "/metrics"],
+                               capture_output=True, text=True, timeout=30)
+            return r.stdout
+
+        self.assertEqual(code("--cert", self.cert, "--key", self.key), "200")
+        self.assertEqual(code(), "403")
+        self.assertEqual(code("--cert", other_cert, "--key", other_key), "403")
 
     def test_bad_web_config_exits_2(self):
         cases = (("tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n"
