@@ -22,8 +22,8 @@
 #define WAKE_MS 250 /* the loop sees signals and keys at least this often */
 
 static const char usage[] =
-	"Usage: sonde top [--url URL] [--interval SECONDS] [--once] [--user USER\n"
-	"                 [--password-file FILE]] [--ca-file FILE | --insecure]\n"
+	"Usage: sonde top [--url URL] [--interval SECONDS] [--once]\n"
+	"                 [--user USER [--password-file FILE]] [--ca-file FILE | --insecure]\n"
 	"Live view of a running sonde, read from its /metrics: per service and route the\n"
 	"requests/s, error % (5xx) and p50/p99 latency; per database operation (system,\n"
 	"operation) the ops/s, errors/s and p50/p99. Sorted by rate, highest first.\n"
