@@ -154,8 +154,9 @@ static void stream_reset(struct pg_dir *st)
 	st->gap = false;
 }
 
-/* The framing of one direction is lost (see the resynchronisation rules above). */
-static void lose(struct pg_io *io, bool backend)
+/* The framing of one direction is lost (see the resynchronisation rules above): malformed,
+ * on a header whose bytes were all seen, or hidden in a capture gap. */
+static void lose(struct pg_io *io, bool backend, bool malformed)
 {
 	struct pg_conn *c = io->c;
 	struct pg_batch *b;
@@ -174,6 +175,7 @@ static void lose(struct pg_io *io, bool backend)
 	c->fe_startup = false;
 	c->fe_lost_ts = io->ts;
 	c->rfq_since_fe_loss = false;
+	c->fe_malformed = malformed;
 	/* The unread rest of the open batch is taken to end with its Sync; what else it
 	 * held is unknown. */
 	b = pg_batch_tail(c);
@@ -602,7 +604,7 @@ static void walk(struct pg_io *io, bool backend, const uint8_t *p, size_t cap, s
 			size_t k = walk_header(io, backend, p + i, cap - i, i == 0);
 
 			if (k == SIZE_MAX) {
-				lose(io, backend);
+				lose(io, backend, true);
 				return;
 			}
 			i += k;
@@ -623,7 +625,7 @@ static void walk(struct pg_io *io, bool backend, const uint8_t *p, size_t cap, s
 	if (!gap || st->state != PG_ST_SYNC)
 		return;
 	if (!st->in_body || gap > st->left) { /* the gap covers a header */
-		lose(io, backend);
+		lose(io, backend, false);
 		return;
 	}
 	st->left -= gap;

@@ -352,7 +352,10 @@ static struct pg_batch *answered_batch(struct pg_conn *c)
 {
 	struct pg_batch *b = pg_batch_head(c);
 
-	if (!b && c->fe.state == PG_ST_LOST) {
+	/* An answer while the frontend is lost answers a request hidden in a capture gap; not
+	 * when the frontend sent bytes that are no message (the server's FATAL 08P01 to
+	 * garbage, or to a length it refuses, answers no operation). */
+	if (!b && c->fe.state == PG_ST_LOST && !c->fe_malformed) {
 		b = pg_batch_push(c, PG_BATCH_NORMAL, c->fe_lost_ts);
 		if (b)
 			b->closed = true;

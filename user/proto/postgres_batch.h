@@ -149,6 +149,7 @@ struct pg_conn {
 	bool fe_startup;	/* frontend still in the untyped startup phase */
 	uint8_t wait_answer;	/* 'S'/'G': SSLRequest/GSSENCRequest sent, one-byte answer due */
 	bool rfq_since_fe_loss; /* a ReadyForQuery was read since the frontend lost framing */
+	bool fe_malformed;	/* ... lost on bytes seen (not a gap): they were no request */
 	uint64_t fe_lost_ts;	/* ts of the frontend event where framing was lost */
 	uint64_t be_last_ts;	/* ts of the last backend event */
 	uint64_t tick;
