@@ -421,6 +421,46 @@ static void test_tls_pg_sslrequest(void **state)
 	assert_has(t, "sonde_unsupported_connections_total{protocol=\"tls\"} 0");
 }
 
+/* Bytes no parser knows (binary garbage as a connection's first bytes): counted as an
+ * unsupported connection of protocol "unknown", and the kernel told to stop reporting it. */
+static void test_unknown_counted(void **state)
+{
+	struct fixture *f = *state;
+	const char junk[] = "\x07\x9e\x35\xcc\x63\xfa\x91\x28\xbf\x56\xed\x84";
+
+	feed_open(f, SONDE_EV_CONN_OPEN, 11, 8080, 50003, 1 * MS);
+	feed_io(f, 11, SONDE_DIR_RECV, 2 * MS, junk, sizeof(junk) - 1, sizeof(junk) - 1);
+	assert_int_equal(f->fk.n_ignored, 1);
+	assert_has(render(f), "sonde_unsupported_connections_total{protocol=\"unknown\"} 1");
+}
+
+/* A Query whose length promises 1000 bytes, 30 sent, then the close; a RESP array missing
+ * its last element, then the close: each one incomplete request, and no operation. */
+static void test_incomplete_requests(void **state)
+{
+	struct fixture *f = *state;
+	const char startup[] = "\x00\x00\x00\x17\x00\x03\x00\x00user\0postgres\0";
+	const char ready[] = "R\x00\x00\x00\x08\x00\x00\x00\x00Z\x00\x00\x00\x05I";
+	const char query[] = "Q\x00\x00\x03\xe8SELECT 'never finished' -- ..";
+	const char *t;
+
+	feed_open(f, SONDE_EV_CONN_OPEN, 12, 40001, 5432, 1 * MS);
+	feed_src(f, 12, SONDE_DIR_SEND, 2 * MS, startup, sizeof(startup), sizeof(startup),
+		 SONDE_SRC_SOCKET_TP);
+	FEED_BIN(f, 12, SONDE_DIR_RECV, 3 * MS, ready, SONDE_SRC_SOCKET_TP);
+	FEED_BIN(f, 12, SONDE_DIR_SEND, 4 * MS, query, SONDE_SRC_SOCKET_TP);
+	feed_open(f, SONDE_EV_CONN_CLOSE, 12, 40001, 5432, 5 * MS);
+	feed_open(f, SONDE_EV_CONN_OPEN, 13, 40002, 6379, 6 * MS);
+	feed(f, 13, SONDE_DIR_SEND, 7 * MS, "*3\r\n$3\r\nSET\r\n$9\r\nhostile:t\r\n");
+	feed_open(f, SONDE_EV_CONN_CLOSE, 13, 40002, 6379, 8 * MS);
+	t = render(f);
+	assert_has(t, "sonde_requests_incomplete_total{protocol=\"postgresql\"} 1");
+	assert_has(t, "sonde_requests_incomplete_total{protocol=\"redis\"} 1");
+	assert_has(t, "sonde_requests_incomplete_total{protocol=\"http\"} 0");
+	assert_has(t, "sonde_parse_errors_total{protocol=\"postgresql\"} 0");
+	assert_null(strstr(t, "db_client_operation_duration_seconds_count{"));
+}
+
 #define CLOSE_LABELS(status)                                                           \
 	"http_request_method=\"GET\",http_response_status_code=\"" status "\","        \
 	"http_route=\"/api/v1/orders/{id}\",url_scheme=\"http\",server_port=\"8080\"," \
@@ -599,6 +639,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_http_server_byte_per_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redis_client, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_incomplete_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_plaintext, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_plaintext_no_gap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_closed_without_plaintext, setup, teardown),

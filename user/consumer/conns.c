@@ -51,6 +51,8 @@ static void conn_free(struct conns *t, struct conn *c)
 		report_errors(t, c, &n);
 		if (n.unanswered)
 			observe_unanswered(t->obs, c->ops->name, n.unanswered);
+		if (n.incomplete)
+			observe_incomplete(t->obs, c->ops->name, n.incomplete);
 		c->ops->destroy(c->parser);
 	}
 	/* TLS whose plaintext never came (no request made, or not through the probed calls) */
@@ -210,6 +212,9 @@ static const struct proto_ops *decide(struct conns *t, enum proto_kind k, bool r
 	case PROTO_TLS:
 		observe_unsupported(t->obs, "tls");
 		return NULL;
+	case PROTO_UNKNOWN: /* no parser knows these bytes: say so, never drop them silently */
+		observe_unsupported(t->obs, "unknown");
+		return NULL;
 	default:
 		return NULL;
 	}
@@ -282,6 +287,7 @@ static bool conn_classify(struct conns *t, struct conn *c, const struct sonde_da
 	enum proto_kind k;
 
 	if (n && e->dir != c->head_dir) {
+		observe_unsupported(t->obs, "unknown");
 		conn_ignore(t, c); /* both sides spoke before we could tell: give up */
 		return false;
 	}

@@ -92,6 +92,7 @@ static void http_counts(const void *parser, struct proto_counts *out)
 
 	out->parse_errors = s->parse_errors;
 	out->unanswered = s->unanswered;
+	out->incomplete = s->incomplete;
 }
 
 const struct proto_ops proto_http_server = {
@@ -151,10 +152,16 @@ static void pg_client_feed(void *parser, bool recv, uint64_t ts, const uint8_t *
 	pg_feed(parser, recv ? PG_BACKEND : PG_FRONTEND, ts, data, cap, len, pg_emit, (void *)out);
 }
 
+static void pg_client_close(void *parser, uint64_t ts, const struct proto_sink *out)
+{
+	pg_close(parser);
+}
+
 static void pg_counts(const void *parser, struct proto_counts *out)
 {
 	out->parse_errors = pg_conn_stats(parser)->parse_errors;
 	out->unanswered = 0;
+	out->incomplete = pg_conn_stats(parser)->incomplete;
 }
 
 const struct proto_ops proto_pg_client = {
@@ -164,7 +171,7 @@ const struct proto_ops proto_pg_client = {
 	.starts = starts_nothing,
 	.feed = pg_client_feed,
 	.eof = db_nothing,
-	.close = db_nothing,
+	.close = pg_client_close,
 	.counts = pg_counts,
 };
 
@@ -192,10 +199,16 @@ static void redis_client_feed(void *parser, bool recv, uint64_t ts, const uint8_
 		   (void *)out);
 }
 
+static void redis_client_close(void *parser, uint64_t ts, const struct proto_sink *out)
+{
+	redis_close(parser);
+}
+
 static void redis_counts(const void *parser, struct proto_counts *out)
 {
 	out->parse_errors = redis_conn_stats(parser)->parse_errors;
 	out->unanswered = 0;
+	out->incomplete = redis_conn_stats(parser)->incomplete;
 }
 
 const struct proto_ops proto_redis_client = {
@@ -205,6 +218,6 @@ const struct proto_ops proto_redis_client = {
 	.starts = starts_nothing,
 	.feed = redis_client_feed,
 	.eof = db_nothing,
-	.close = db_nothing,
+	.close = redis_client_close,
 	.counts = redis_counts,
 };

@@ -23,6 +23,7 @@ struct proto_sink {
 struct proto_counts {
 	uint64_t parse_errors; /* malformed or unseen framing so far */
 	uint64_t unanswered;   /* requests that never got a response (HTTP) */
+	uint64_t incomplete;   /* requests the close came inside of (after close()) */
 };
 
 struct proto_ops {

@@ -162,6 +162,11 @@ void observe_unanswered(const struct observer *o, const char *protocol, uint64_t
 	telemetry_unanswered(o->tel, protocol, n);
 }
 
+void observe_incomplete(const struct observer *o, const char *protocol, uint64_t n)
+{
+	telemetry_incomplete(o->tel, protocol, n);
+}
+
 void observe_unsupported(const struct observer *o, const char *protocol)
 {
 	telemetry_unsupported(o->tel, protocol);

@@ -90,6 +90,7 @@ void observe_tcp(const struct observer *o, const char *service, const struct ctx
 
 void observe_parse_errors(const struct observer *o, const char *protocol, uint64_t n);
 void observe_unanswered(const struct observer *o, const char *protocol, uint64_t n);
+void observe_incomplete(const struct observer *o, const char *protocol, uint64_t n);
 void observe_unsupported(const struct observer *o, const char *protocol);
 
 #endif

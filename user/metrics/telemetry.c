@@ -102,6 +102,9 @@ static const struct family {
 	{ FIELD(unanswered), METRIC_COUNTER, "sonde_requests_unanswered_total",
 	  "Requests still pending when their connection closed.", LABELS(protocol_label),
 	  NO_BUCKETS, 64 },
+	{ FIELD(incomplete), METRIC_COUNTER, "sonde_requests_incomplete_total",
+	  "Requests their connection ended inside: begun, never sent whole.",
+	  LABELS(protocol_label), NO_BUCKETS, 64 },
 #undef FIELD
 #undef LABELS
 #undef NONE
@@ -116,8 +119,12 @@ static const struct {
 	{ offsetof(struct telemetry, parse_errors), "postgresql" },
 	{ offsetof(struct telemetry, parse_errors), "redis" },
 	{ offsetof(struct telemetry, unanswered), "http" },
+	{ offsetof(struct telemetry, incomplete), "http" },
+	{ offsetof(struct telemetry, incomplete), "postgresql" },
+	{ offsetof(struct telemetry, incomplete), "redis" },
 	{ offsetof(struct telemetry, unsupported), "tls" },
 	{ offsetof(struct telemetry, unsupported), "http2" },
+	{ offsetof(struct telemetry, unsupported), "unknown" },
 };
 
 static struct metric **field(struct telemetry *t, size_t off)
@@ -401,6 +408,12 @@ void telemetry_unanswered(struct telemetry *t, const char *protocol, uint64_t n)
 {
 	if (n)
 		metric_add(t->unanswered, (const char *const[]){ protocol }, (double)n);
+}
+
+void telemetry_incomplete(struct telemetry *t, const char *protocol, uint64_t n)
+{
+	if (n)
+		metric_add(t->incomplete, (const char *const[]){ protocol }, (double)n);
 }
 
 void telemetry_refresh(struct telemetry *t, const struct sonde_stats *k, unsigned tracked,

@@ -43,7 +43,7 @@ struct telemetry {
 	struct metric *db_duration;
 	struct metric *build_info, *capture_mode, *events_received, *events_lost;
 	struct metric *tracked, *attached, *parse_errors, *unsupported, *routes_overflowed;
-	struct metric *truncated, *no_buffer, *unanswered, *removed;
+	struct metric *truncated, *no_buffer, *unanswered, *incomplete, *removed;
 	uint32_t generation; /* moves when series are removed: handles kept elsewhere are stale */
 	struct self_metrics self; /* process_* of sonde itself (self.h) */
 	/* last kernel counter values, to turn absolute readings into counter increments */
@@ -114,6 +114,7 @@ void telemetry_events(struct telemetry *t, unsigned type, const char *name, uint
 void telemetry_parse_error(struct telemetry *t, const char *protocol, uint64_t n);
 void telemetry_unsupported(struct telemetry *t, const char *protocol);
 void telemetry_unanswered(struct telemetry *t, const char *protocol, uint64_t n);
+void telemetry_incomplete(struct telemetry *t, const char *protocol, uint64_t n);
 /* Periodic: kernel counters, process and program counts, route overflow total. */
 void telemetry_refresh(struct telemetry *t, const struct sonde_stats *kernel, unsigned tracked,
 		       unsigned attached, uint64_t route_overflow);

@@ -588,6 +588,10 @@ void http1_close(struct http1_conn *c, uint64_t ts_ns, http1_emit_fn emit, void 
 	/* RFC 9112 §6.3 item 8: the close is the end of such a body */
 	if (x.st->state == S_UNTIL_CLOSE)
 		finish_response(&x);
+	/* A request-line never finished is queued nowhere: counted, or it would vanish (a
+	 * request cut later is queued, and emitted or counted unanswered). */
+	if (c->st[HTTP1_REQUESTS].state == S_LINE && !c->st[HTTP1_REQUESTS].tentative)
+		c->stats.incomplete = 1;
 	for (i = 0; i < c->q_len; i++)
 		if (!q_at(c, i)->lost)
 			c->stats.unanswered++;

@@ -130,6 +130,7 @@ struct http1_stats {
 	uint64_t gap_bytes;	    /* bytes moved but not captured (len - cap_len), both streams */
 	uint64_t skipped_bytes;	    /* bytes ignored: out of sync, or after the upgrade */
 	uint64_t unanswered;	    /* requests still pending at http1_close() */
+	uint64_t incomplete;	    /* 1: http1_close() came inside a request-line */
 	uint64_t closed;	    /* emitted with HTTP1_STATUS_CLOSED by http1_close_server() */
 	uint64_t cut;		    /* responses emitted cut short by http1_close_server() */
 	uint64_t unsolicited;	    /* final responses with no request pending */

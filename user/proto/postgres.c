@@ -110,6 +110,10 @@ void pg_close(struct pg_conn *c)
 {
 	if (!c)
 		return;
+	/* A message begun and never sent whole (a length promising more than came) is no
+	 * request the server could answer: counted, or it would vanish without a trace. */
+	if (c->fe.state == PG_ST_SYNC && (c->fe.in_body || c->fe.have))
+		c->stats.incomplete = 1;
 	pg_batches_drop(c);
 	c->fe.state = c->be.state = PG_ST_STOPPED;
 }

@@ -42,6 +42,7 @@ struct pg_stats {
 	uint64_t early_emits;	/* ops emitted before their ReadyForQuery (queue cap reached) */
 	uint64_t unsolicited;	/* answers with no pending request (not emitted) */
 	uint64_t unanswered;	/* pending Executes never answered (mismatch or close) */
+	uint64_t incomplete;	/* 1: the close came inside a frontend message (pg_close) */
 	uint64_t lost_batches;	/* batches cut by capture gaps both ways: no operation known */
 	uint64_t queue_drops;	/* requests not queued: per-connection caps reached */
 	uint64_t names_learned; /* statements never seen parsed, named from a CommandComplete */

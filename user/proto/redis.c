@@ -147,6 +147,10 @@ void redis_close(struct redis_conn *c)
 {
 	if (!c)
 		return;
+	/* A command begun and never sent whole (an array missing elements, a bulk length the
+	 * server refuses) reached no server: counted, or it would vanish without a trace. */
+	if (!c->rq_lost && !c->stopped && c->rq.state != RQ_START)
+		c->stats.incomplete = 1;
 	c->stats.unanswered += c->tail - c->head;
 	c->head = c->tail;
 	c->stopped = true;

@@ -47,6 +47,7 @@ struct redis_stats {
 	uint64_t inferred_ends; /* replies lost in a capture gap: ok, ended at the last read */
 	uint64_t unsolicited;	/* replies with no pending command (not emitted) */
 	uint64_t unanswered;	/* commands never answered (connection closed) */
+	uint64_t incomplete;	/* 1: the close came inside a command (redis_close) */
 	uint64_t queue_drops;	/* commands not queued: per-connection cap reached */
 	uint64_t stopped;	/* 1: pairing stopped (RESP2 SUBSCRIBE, MONITOR, CLIENT REPLY) */
 };
