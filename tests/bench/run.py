@@ -6,6 +6,7 @@ JSON.
     python3 tests/bench/run.py [--quick] [--json out.json] [--only http,unobserved,db,scrape]
     python3 tests/bench/run.py --only cost [--capture socket|syscalls]   # ~2-3 min
     python3 tests/bench/run.py --only events [--capture socket|syscalls] # ~4 min
+    python3 tests/bench/run.py --only https [--capture socket|syscalls]  # ~3-4 min
 
 Each figure is a ratio or a difference measured in this run, with and without sonde, in
 many short rounds whose conditions alternate (the order rotated each round); reported are
@@ -31,6 +32,9 @@ the noise floor of this machine in this run.
     comparisons of sonde's builds on one capture path (--compare, --compare-args).
  events (--only events, not in the default): section 2 with request events off and on
     (--events FILE --events-filter sample=0.01), alternating: the ratio of the whole cost.
+ https (--only https, not in the default): HTTPS through uprobes (https_cost.py), nginx
+    and Go: sonde's whole cost per HTTPS round trip next to the floor of its uprobe traps,
+    throughput with/without sonde beside A/A; traps of unselected libssl users (must be 0).
 bpf_stats are held on through a BPF_ENABLE_STATS descriptor (the sysctl is left as it
 was); their own overhead per program run is measured at the end, on each capture path
 used, by toggling the floor with stats on and off.
@@ -57,6 +61,7 @@ import time
 from bench_core import (ORDERS_PATH, REPO, T0, BpfStats, CostMeter, Table, build_bench_tools,
                         floor_toggled, go_version, log, machine_info, read_first, rotated,
                         sonde_counts, spread, start_sonde, stats_overhead)
+import https_cost
 import observed
 import sonde_it
 
@@ -606,6 +611,8 @@ def print_table(res):
         observed.cost_table_rows(t, res)
     if res.get("events", {}).get("summary", {}).get("sonde"):
         observed.cost_table_rows(t, res, "events")
+    if res.get("https", {}).get("summary"):
+        https_cost.table_rows(t, res)
     if res.get("http", {}).get("summary"):
         observed.http_rows(t, res)
     if res.get("unobserved", {}).get("summary"):
@@ -641,12 +648,12 @@ def must_hold(res):
     sc = res.get("scrape", {})
     if sc.get("counted", {}).get("lost") or observed.misses(sc):
         bad.append("scrape: lost events or recursion misses")
-    return bad
+    return bad + https_cost.must_hold(res)
 
 
 # --------------------------------------------------------------------------- main
 
-SECTIONS = ("cost", "events", "http", "unobserved", "db", "scrape")
+SECTIONS = ("cost", "events", "https", "http", "unobserved", "db", "scrape")
 
 
 def parse_args():
@@ -656,6 +663,7 @@ def parse_args():
     ap.add_argument("--only", default="cost,http,unobserved,db,scrape",
                     help="comma-separated sections: cost (sonde's cost alone, ~2-3 min), "
                          "events (the cost with request events on / off, ~4 min; not in the "
+                         "default), https (HTTPS through uprobes, ~3-4 min; not in the "
                          "default), http (1-3), unobserved (4), db (5), scrape (6)")
     ap.add_argument("--rounds", type=int, help="fixed-rate rounds (default 10, quick 4)")
     ap.add_argument("--capture", default="auto", help="sonde's --capture (all but section 4)")
@@ -717,6 +725,8 @@ def run_sections(cfg, res, tools, stats):
             observed.bench_cost(cfg, res, pg, redis)
         if "events" in cfg.sections:
             observed.bench_events(cfg, res, pg, redis)
+        if "https" in cfg.sections:
+            https_cost.bench_https(cfg, res, tools)
         if "http" in cfg.sections:
             observed.bench_http(cfg, res, pg, redis, stats)
         if "unobserved" in cfg.sections:
