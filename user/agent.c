@@ -35,7 +35,8 @@
 #define CONN_IDLE_NS (300 * 1000000000ULL)
 #define RINGBUF_BYTES (8u << 20) /* mapped by sonde: counts in its RSS once the ring wraps */
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, reload_requested;
+static bool reopen_on_hup; /* --events: SIGHUP also reopens the file (log rotation) */
 
 static void on_signal(int sig)
 {
@@ -43,7 +44,10 @@ static void on_signal(int sig)
 }
 
 struct agent {
-	const struct config *cfg;
+	struct config *cfg; /* the running one: a reload changes its reloadable keys */
+	int argc;	    /* what it was parsed from, parsed again on SIGHUP */
+	char **argv;
+	struct metric *m_reloads; /* sonde_config_reloads_total{result} */
 	struct loader loader;
 	struct telemetry tel;
 	struct tls_metrics tlsm;
@@ -208,8 +212,11 @@ static int agent_start(struct agent *a)
 		.capture = a->cfg->capture,
 		.capture_bytes = a->cfg->capture_bytes,
 		.ringbuf_bytes = RINGBUF_BYTES,
-		.exec_events = procs_want_exec_events(a->cfg),
-		.listen_events = procs_want_listen_events(a->cfg),
+		/* with a config file, a SIGHUP can add comm=, exe= or port= rules: the
+		 * kernel then reports every exec and listen from the start (read-only data
+		 * of the loaded programs cannot change later) */
+		.exec_events = procs_want_exec_events(a->cfg) || a->cfg->config_file[0],
+		.listen_events = procs_want_listen_events(a->cfg) || a->cfg->config_file[0],
 		.tcp_health = a->cfg->tcp_health,
 		.cgroup_rules = selection_has_cgroup_rules(a->cfg->rules, a->cfg->n_rules),
 		.on_event = consumer_on_record,
@@ -233,6 +240,14 @@ static int agent_start(struct agent *a)
 				    a->cfg->route_cap);
 	if (!a->routes)
 		return -errno;
+	a->m_reloads = registry_add(a->tel.reg, METRIC_COUNTER, "sonde_config_reloads_total",
+				    "Configuration reloads on SIGHUP: ok, or error (the file was "
+				    "refused, or a key that needs a restart changed).",
+				    (const char *const[]){ "result" }, 1, NULL, 0, 0);
+	if (!a->m_reloads)
+		return -errno;
+	metric_add(a->m_reloads, (const char *const[]){ "ok" }, 0); /* both render 0 */
+	metric_add(a->m_reloads, (const char *const[]){ "error" }, 0);
 	a->obs = (struct observer){ .tel = &a->tel, .routes = a->routes, .biz = a->biz };
 	if (a->cfg->events_file[0]) {
 		err = events_init(&a->events, a->cfg->events_file, a->cfg->events_filter,
@@ -295,28 +310,125 @@ static void agent_stop(struct agent *a)
 	telemetry_free(&a->tel);
 }
 
+/* comm= rules also select in the kernel at exec: the map follows the rules. old: the
+ * rules before the reload. */
+static void reload_comm_rules(struct agent *a, const struct config *old)
+{
+	const struct config *cfg = a->cfg;
+	int err;
+
+	for (size_t i = 0; i < old->n_rules; i++) {
+		bool kept = false;
+
+		if (old->rules[i].kind != SELECT_COMM)
+			continue;
+		for (size_t j = 0; j < cfg->n_rules && !kept; j++)
+			kept = cfg->rules[j].kind == SELECT_COMM &&
+			       !strncmp(cfg->rules[j].text, old->rules[i].text, SONDE_COMM_LEN - 1);
+		if (!kept && (err = loader_del_comm_rule(&a->loader, old->rules[i].text)))
+			log_warn("comm=%s: cannot remove the rule from the kernel (%s)",
+				 old->rules[i].text, strerror(-err));
+	}
+	for (size_t i = 0; i < cfg->n_rules; i++)
+		if (cfg->rules[i].kind == SELECT_COMM &&
+		    (err = loader_add_comm_rule(&a->loader, cfg->rules[i].text)))
+			log_warn("comm=%s: cannot select at exec in the kernel (%s)",
+				 cfg->rules[i].text, strerror(-err));
+}
+
+/* The reloadable keys that changed (r->changed) take effect; old: the config before. */
+static void reload_apply(struct agent *a, const struct config *old, unsigned changed)
+{
+	const struct config *cfg = a->cfg;
+	struct events_filter filter;
+	char why[128];
+	int n, err;
+
+	if (changed & CFG_SELECT) {
+		reload_comm_rules(a, old);
+		if ((n = procs_reselect(&a->procs)) < 0)
+			log_warn("scanning /proc after the reload failed: %s", strerror(-n));
+	}
+	if ((changed & (CFG_ROUTES | CFG_ROUTE_CAP)) &&
+	    (err = route_table_reconfigure(a->routes, (const char *const *)cfg->routes,
+					   cfg->n_routes, cfg->route_cap)))
+		log_error("cannot apply the new routes: %s; the old ones stay", strerror(-err));
+	/* the config checked the filter already: this parse cannot fail */
+	if ((changed & CFG_EVENTS_FILTER) && a->obs.events &&
+	    events_filter_parse(&filter, cfg->events_filter, why, sizeof(why)) == 0)
+		a->events.filter = filter;
+	if (changed & CFG_EVENTS_PATH)
+		a->events.path = cfg->events_path;
+	if (changed & CFG_VERBOSE)
+		log_set_verbosity(cfg->verbose);
+}
+
+/* SIGHUP: the command line and the files parsed again; see config_reload_merge. */
+static void agent_reload(struct agent *a)
+{
+	struct config next;
+	struct config_reload r;
+	char why[512], keys[256];
+	const char *result = "ok";
+
+	if (config_reload_parse(&next, a->argc, a->argv, why, sizeof(why))) {
+		log_error("config reload refused, the running config stays: %s", why);
+		metric_add(a->m_reloads, (const char *const[]){ "error" }, 1);
+		return;
+	}
+	config_reload_merge(a->cfg, &next, &r); /* next now holds the old values */
+	if (r.refused) {
+		bool many = r.refused & (r.refused - 1);
+
+		config_keys_text(r.refused, keys, sizeof(keys));
+		log_error("config reload: %s cannot change while sonde runs; %s kept (restart "
+			  "sonde to apply %s)",
+			  keys, many ? "their running values are" : "its running value is",
+			  many ? "them" : "it");
+		result = "error";
+	}
+	reload_apply(a, &next, r.changed);
+	config_keys_text(r.changed, keys, sizeof(keys));
+	log_info("config reloaded: %s%s; %u processes selected", r.changed ? "changed " : "",
+		 r.changed ? keys : "no reloadable key changed", procs_count(&a->procs));
+	metric_add(a->m_reloads, (const char *const[]){ result }, 1);
+	config_free(&next);
+}
+
 static void on_reopen(int sig)
 {
 	sink_reopen_request();
+}
+
+/* SIGHUP: the event loop reloads the config (never here: it allocates and logs); the
+ * events file is reopened at once, as before reloading existed. */
+static void on_hangup(int sig)
+{
+	reload_requested = 1;
+	if (sig == SIGHUP && reopen_on_hup)
+		sink_reopen_request();
 }
 
 static void install_signals(const struct config *cfg)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct sigaction re = { .sa_handler = on_reopen, .sa_flags = SA_RESTART };
+	struct sigaction hup = { .sa_handler = on_hangup };
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigemptyset(&re.sa_mask);
-	if (cfg->events_file[0]) { /* log rotation: the events file is opened again */
+	sigemptyset(&hup.sa_mask);
+	reopen_on_hup = cfg->events_file[0] != '\0';
+	if (reopen_on_hup) /* log rotation: the events file is opened again */
 		sigaction(SIGUSR1, &re, NULL);
-		sigaction(SIGHUP, &re, NULL);
-	}
+	/* no SA_RESTART: the ring buffer's epoll_wait returns at once with EINTR */
+	sigaction(SIGHUP, &hup, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
-int agent_run(const struct config *cfg)
+int agent_run(struct config *cfg, int argc, char **argv)
 {
 	static struct agent a; /* large; and the HTTP threads reach it through status_copy */
 	uint64_t next_refresh = 0, next_expire = 0, now;
@@ -324,6 +436,8 @@ int agent_run(const struct config *cfg)
 
 	memset(&a, 0, sizeof(a));
 	a.cfg = cfg;
+	a.argc = argc;
+	a.argv = argv;
 	pthread_mutex_init(&a.status_lock, NULL);
 	a.status.started_unix = time(NULL);
 	install_signals(cfg);
@@ -334,6 +448,10 @@ int agent_run(const struct config *cfg)
 		if (n < 0 && n != -EINTR) {
 			log_error("ring buffer poll failed: %s", strerror(-n));
 			err = n;
+		}
+		if (reload_requested) {
+			reload_requested = 0;
+			agent_reload(&a);
 		}
 		now = monotonic_ns();
 		if (now >= next_refresh) {

@@ -30,7 +30,7 @@ int main(int argc, char **argv)
 		return err > 0 ? 0 : 2;
 	}
 	log_set_verbosity(cfg.verbose);
-	code = cfg.check ? agent_check(&cfg) : agent_run(&cfg);
+	code = cfg.check ? agent_check(&cfg) : agent_run(&cfg, n, args);
 	config_free(&cfg);
 	free_env_args(args);
 	return code;

@@ -99,4 +99,53 @@ int config_parse(struct config *cfg, int argc, char **argv, FILE *errout);
 /* Frees what config_parse allocated; accepts NULL and zeroed or partially filled configs. */
 void config_free(struct config *cfg);
 
+/*
+ * Reload (SIGHUP). Each key of the config is one bit; the first group can change while
+ * sonde runs, the second is bound to what start-up set up (the listening socket, the BPF
+ * programs and their read-only data, the metric families and their labels) and needs a
+ * restart. route covers --route, --routes-file and that file's lines.
+ */
+enum config_key_bit {
+	CFG_SELECT = 1u << 0,
+	CFG_ROUTES = 1u << 1,
+	CFG_ROUTE_CAP = 1u << 2,
+	CFG_EVENTS_FILTER = 1u << 3,
+	CFG_EVENTS_PATH = 1u << 4,
+	CFG_SERIES_GRACE = 1u << 5,
+	CFG_VERBOSE = 1u << 6,
+	CFG_LISTEN = 1u << 8,
+	CFG_CAPTURE = 1u << 9,
+	CFG_CAPTURE_BYTES = 1u << 10,
+	CFG_MAX_SERIES = 1u << 11,
+	CFG_TCP_HEALTH = 1u << 12,
+	CFG_EVENTS = 1u << 13,
+	CFG_K8S_LABELS = 1u << 14,
+	CFG_COUNTER = 1u << 15,
+};
+#define CFG_RELOADABLE 0xffu
+
+struct config_reload {
+	unsigned changed; /* reloadable keys that took their new value */
+	unsigned refused; /* keys that changed but need a restart: old value kept */
+};
+
+/* The option name of one bit ("select", "listen"), "?" for none. */
+const char *config_key_name(unsigned bit);
+/* "select, route-cap": the names of the bits set, in the order above; returns the length. */
+size_t config_keys_text(unsigned bits, char *buf, size_t size);
+/* The bits of the keys whose values differ between a and b. */
+unsigned config_changed_keys(const struct config *a, const struct config *b);
+/*
+ * Moves the reloadable keys that differ from next into live (arrays are swapped: next then
+ * holds live's old ones, for config_free) and says in r which changed and which were
+ * refused. A refused key keeps live's value.
+ */
+void config_reload_merge(struct config *live, struct config *next, struct config_reload *r);
+/*
+ * config_parse again, its error lines caught: on failure (-EINVAL or -ENOMEM) why holds
+ * the first one (e.g. "config /etc/sonde.conf:7: listen: ..."), with how many more
+ * followed, and next holds nothing to free.
+ */
+int config_reload_parse(struct config *next, int argc, char **argv, char *why, size_t whylen);
+
 #endif

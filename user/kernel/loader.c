@@ -377,6 +377,18 @@ int loader_add_cgroup_rule(struct loader *l, const char *glob, const char *mount
 	return err;
 }
 
+int loader_del_comm_rule(struct loader *l, const char *comm)
+{
+	char key[SONDE_COMM_LEN] = { 0 };
+	int err;
+
+	if (!l->skel)
+		return -EINVAL;
+	strncpy(key, comm, sizeof(key) - 1);
+	err = bpf_map__delete_elem(l->skel->maps.comm_rules, key, sizeof(key), 0);
+	return err == -ENOENT ? 0 : err;
+}
+
 static int loader_ignore_conn(void *ctx, uint64_t id)
 {
 	struct loader *l = ctx;

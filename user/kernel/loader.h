@@ -62,6 +62,8 @@ int loader_add_comm_rule(struct loader *l, const char *comm);
  * only the cgroups that exist now are selected in the kernel. -ENOSPC: the id map is full.
  */
 int loader_add_cgroup_rule(struct loader *l, const char *glob, const char *mountinfo);
+/* Stops doing so (a SIGHUP removed the rule); 0 also when there was no such rule. */
+int loader_del_comm_rule(struct loader *l, const char *comm);
 /* Handles ready events, waiting at most timeout_ms; returns events handled or -errno. */
 int loader_poll(struct loader *l, int timeout_ms);
 /* Looks again for the TLS library of selected processes that had none (once a second). */

@@ -721,17 +721,45 @@ struct route_table *route_table_new(const char *const *patterns, size_t n, unsig
 	return t;
 }
 
+static void patterns_free(struct pattern *pats, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(pats[i].text);
+		free(pats[i].glob);
+	}
+	free(pats);
+}
+
+int route_table_reconfigure(struct route_table *t, const char *const *patterns, size_t n,
+			    unsigned cap)
+{
+	struct route_table fresh = { 0 };
+	int err = 0;
+
+	if (!cap || (n && !patterns))
+		return -EINVAL;
+	if (n)
+		err = patterns_compile(&fresh, patterns, n);
+	if (err) {
+		patterns_free(fresh.pats, fresh.n_pats);
+		return err;
+	}
+	/* Admitted routes keep their ids (series and connections hold them); only the
+	 * mapping of paths not yet seen changes. */
+	patterns_free(t->pats, t->n_pats);
+	t->pats = fresh.pats;
+	t->n_pats = fresh.n_pats;
+	t->cap = cap;
+	return 0;
+}
+
 void route_table_free(struct route_table *t)
 {
 	size_t i;
 
 	if (!t)
 		return;
-	for (i = 0; i < t->n_pats; i++) {
-		free(t->pats[i].text);
-		free(t->pats[i].glob);
-	}
-	free(t->pats);
+	patterns_free(t->pats, t->n_pats);
 	if (t->svcs)
 		for (i = 0; i <= t->svc_mask; i++)
 			free(t->svcs[i].name);

@@ -67,6 +67,13 @@ struct route_table;
  */
 struct route_table *route_table_new(const char *const *patterns, size_t n, unsigned cap);
 void route_table_free(struct route_table *t);
+/*
+ * New patterns and cap for a table in use (SIGHUP): paths not seen yet map by the new
+ * patterns; routes already admitted keep their ids and texts, and count toward the new
+ * cap. 0, or -EINVAL / -ENOMEM with the table unchanged.
+ */
+int route_table_reconfigure(struct route_table *t, const char *const *patterns, size_t n,
+			    unsigned cap);
 
 #define ROUTE_ID_OVERFLOW 0	  /* the id of ROUTE_OVERFLOW, whatever the service */
 #define ROUTE_SVC_NONE UINT32_MAX /* no service id (no table, or out of memory) */

@@ -182,7 +182,9 @@ static void track(struct procs *p, const struct proc_info *info, const char *why
 	kctl_tls_track(p->kctl, info->tgid, true);
 }
 
-static void untrack(struct procs *p, uint32_t tgid)
+/* reload: a process the rules no longer select, not one that exited; its series stay
+ * (the service may be selected again), so it is not counted as leaving. */
+static void untrack(struct procs *p, uint32_t tgid, bool reload)
 {
 	struct proc *pr = hashmap_del(&p->by_tgid, tgid);
 
@@ -196,10 +198,11 @@ static void untrack(struct procs *p, uint32_t tgid)
 		d->tgid = tgid;
 		memcpy(d->service, pr->service, sizeof(d->service));
 		d->ctx = pr->ctx;
-		if (p->cfg->series_grace)
+		if (p->cfg->series_grace && !reload)
 			leaving_add(p, pr);
-		log_info("no longer observing pid %u%s (%s)", tgid,
-			 nspid_text(tgid, pr->nstgid, nsbuf), pr->comm);
+		log_info("no longer observing pid %u%s (%s)%s", tgid,
+			 nspid_text(tgid, pr->nstgid, nsbuf), pr->comm,
+			 reload ? ": no rule selects it after the reload" : "");
 	}
 	free(pr);
 }
@@ -244,14 +247,28 @@ struct scan_state {
 	struct procs *p;
 	struct scan_rest *rest;
 	size_t n, cap;
+	struct hashmap *keep; /* reselect: the tgids the rules (still) select */
+	bool nomem;	      /* keep is incomplete: unselect nothing */
 };
+
+/* Whether the process was tracked before this reselect (then it is not tracked again). */
+static bool scan_keep(struct scan_state *st, uint32_t tgid)
+{
+	if (!st->keep)
+		return false;
+	if (hashmap_put(st->keep, tgid, (void *)1))
+		st->nomem = true;
+	return procs_get(st->p, tgid) != NULL;
+}
 
 static int scan_one(void *ctx, const struct proc_info *info)
 {
 	struct scan_state *st = ctx;
 
 	if (rules_match(st->p, info)) {
-		track(st->p, info, "matched at start-up");
+		if (!scan_keep(st, info->tgid))
+			track(st->p, info,
+			      st->keep ? "matched after the reload" : "matched at start-up");
 		return 0;
 	}
 	if (st->n == st->cap) {
@@ -288,8 +305,14 @@ static void adopt_children(struct scan_state *st)
 			static struct proc_info info; /* large; single-threaded use */
 			struct proc *pr;
 
-			if (!c->tgid || !parent || c->tgid == st->p->self)
+			if (!c->tgid || !parent || c->tgid == st->p->self ||
+			    (st->keep && !hashmap_get(st->keep, c->ppid)))
 				continue;
+			added = true;
+			if (scan_keep(st, c->tgid)) {
+				c->tgid = 0;
+				continue;
+			}
 			memset(&info, 0, sizeof(info));
 			info.tgid = c->tgid;
 			info.ppid = c->ppid;
@@ -314,6 +337,32 @@ int procs_scan(struct procs *p)
 	if (err >= 0)
 		adopt_children(&st);
 	free(st.rest);
+	return err < 0 ? err : (int)procs_count(p);
+}
+
+int procs_reselect(struct procs *p)
+{
+	struct hashmap keep;
+	struct scan_state st = { .p = p, .keep = &keep };
+	int err;
+
+	if (hashmap_init(&keep, p->by_tgid.len + 16))
+		return -ENOMEM;
+	p->any_listener = p->cfg->n_rules == 0;
+	err = proc_scan(p->proc_root, true, scan_one, &st);
+	if (err >= 0)
+		adopt_children(&st);
+	free(st.rest);
+	/* Only a complete scan says which processes no rule selects any more. */
+	for (size_t i = 0; err >= 0 && !st.nomem && i < p->by_tgid.cap; i++) {
+		uint32_t tgid = (uint32_t)p->by_tgid.keys[i];
+
+		if (p->by_tgid.vals[i] && !hashmap_get(&keep, tgid)) {
+			untrack(p, tgid, true);
+			i--; /* backward-shift deletion moved another entry into slot i */
+		}
+	}
+	hashmap_free(&keep);
 	return err < 0 ? err : (int)procs_count(p);
 }
 
@@ -365,14 +414,14 @@ void procs_on_exec(struct procs *p, uint32_t tgid, const char *comm)
 			snprintf(info.service_name, sizeof(info.service_name), "%s", comm);
 			track(p, &info, "matched at exec");
 		} else if (tracked) {
-			untrack(p, tgid);
+			untrack(p, tgid, false);
 		}
 		return;
 	}
 	if (rules_match(p, &info))
 		track(p, &info, "matched at exec");
 	else if (tracked)
-		untrack(p, tgid);
+		untrack(p, tgid, false);
 }
 
 /* No rule is matched again: /proc/PID/cgroup may be gone (a short-lived client), and
@@ -413,7 +462,7 @@ void procs_on_listen(struct procs *p, uint32_t tgid, uint16_t port)
 
 void procs_on_exit(struct procs *p, uint32_t tgid)
 {
-	untrack(p, tgid);
+	untrack(p, tgid, false);
 }
 
 const struct proc *procs_get(const struct procs *p, uint32_t tgid)

@@ -62,6 +62,12 @@ void procs_free(struct procs *p);
 
 /* Selects every running process the rules match. Returns how many, or -errno. */
 int procs_scan(struct procs *p);
+/*
+ * After the rules changed (SIGHUP): selects the running processes they match now (and
+ * their children, as procs_scan), unselects the tracked ones they no longer match, whose
+ * series stay. Returns how many are tracked, or -errno (then nothing was unselected).
+ */
+int procs_reselect(struct procs *p);
 void procs_on_fork(struct procs *p, uint32_t tgid, uint32_t ppid);
 /* comm: the task's comm after the exec, from the event (the process may be gone). */
 void procs_on_exec(struct procs *p, uint32_t tgid, const char *comm);
