@@ -206,15 +206,26 @@ static void add_kernel_rules(struct agent *a)
 	}
 }
 
+static int reloads_init(struct agent *a)
+{
+	a->m_reloads = registry_add(a->tel.reg, METRIC_COUNTER, "sonde_config_reloads_total",
+				    "Configuration reloads on SIGHUP: ok, or error (the file was "
+				    "refused, or a key that needs a restart changed).",
+				    (const char *const[]){ "result" }, 1, NULL, 0, 0);
+	if (!a->m_reloads)
+		return -errno;
+	metric_add(a->m_reloads, (const char *const[]){ "ok" }, 0); /* both render 0 */
+	metric_add(a->m_reloads, (const char *const[]){ "error" }, 0);
+	return 0;
+}
+
 static int agent_start(struct agent *a)
 {
 	struct loader_opts o = {
 		.capture = a->cfg->capture,
 		.capture_bytes = a->cfg->capture_bytes,
 		.ringbuf_bytes = RINGBUF_BYTES,
-		/* with a config file, a SIGHUP can add comm=, exe= or port= rules: the
-		 * kernel then reports every exec and listen from the start (read-only data
-		 * of the loaded programs cannot change later) */
+		/* a SIGHUP may add comm=, exe=, port= rules; rodata is fixed at load */
 		.exec_events = procs_want_exec_events(a->cfg) || a->cfg->config_file[0],
 		.listen_events = procs_want_listen_events(a->cfg) || a->cfg->config_file[0],
 		.tcp_health = a->cfg->tcp_health,
@@ -228,7 +239,7 @@ static int agent_start(struct agent *a)
 		return err;
 	if ((err = telemetry_init(&a->tel, a->cfg->max_series, a->cfg->k8s_labels)))
 		return err;
-	if ((err = tls_metrics_init(&a->tlsm, a->tel.reg)))
+	if ((err = tls_metrics_init(&a->tlsm, a->tel.reg)) || (err = reloads_init(a)))
 		return err;
 	a->biz = business_new(a->tel.reg, a->cfg->counters, a->cfg->n_counters);
 	if (!a->biz) {
@@ -240,14 +251,6 @@ static int agent_start(struct agent *a)
 				    a->cfg->route_cap);
 	if (!a->routes)
 		return -errno;
-	a->m_reloads = registry_add(a->tel.reg, METRIC_COUNTER, "sonde_config_reloads_total",
-				    "Configuration reloads on SIGHUP: ok, or error (the file was "
-				    "refused, or a key that needs a restart changed).",
-				    (const char *const[]){ "result" }, 1, NULL, 0, 0);
-	if (!a->m_reloads)
-		return -errno;
-	metric_add(a->m_reloads, (const char *const[]){ "ok" }, 0); /* both render 0 */
-	metric_add(a->m_reloads, (const char *const[]){ "error" }, 0);
 	a->obs = (struct observer){ .tel = &a->tel, .routes = a->routes, .biz = a->biz };
 	if (a->cfg->events_file[0]) {
 		err = events_init(&a->events, a->cfg->events_file, a->cfg->events_filter,

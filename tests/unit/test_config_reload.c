@@ -121,9 +121,9 @@ static void test_restart_keys_refused_rest_applies(void **state)
 			 0);
 	config_reload_merge(&live, &next, &r);
 	assert_int_equal(r.changed, CFG_SELECT);
-	assert_int_equal(r.refused, CFG_LISTEN | CFG_CAPTURE | CFG_CAPTURE_BYTES |
-					    CFG_MAX_SERIES | CFG_TCP_HEALTH | CFG_K8S_LABELS |
-					    CFG_EVENTS | CFG_COUNTER);
+	assert_int_equal(r.refused, CFG_LISTEN | CFG_CAPTURE | CFG_CAPTURE_BYTES | CFG_MAX_SERIES |
+					    CFG_TCP_HEALTH | CFG_K8S_LABELS | CFG_EVENTS |
+					    CFG_COUNTER);
 	assert_string_equal(live.rules[0].text, "/usr/bin/*");
 	assert_int_equal(live.listen_port, 9464); /* old values kept */
 	assert_int_equal(live.capture, CAPTURE_SOCKET);
@@ -163,9 +163,9 @@ static void test_bad_file_one_line(void **state)
 	struct config next;
 	char why[256];
 
-	assert_int_equal(parse(&next, "select = comm=api\n\nlisten = nowhere\n", NULL, why,
-			       sizeof(why)),
-			 -EINVAL);
+	assert_int_equal(
+		parse(&next, "select = comm=api\n\nlisten = nowhere\n", NULL, why, sizeof(why)),
+		-EINVAL);
 	assert_non_null(strstr(why, path));
 	assert_non_null(strstr(why, ":3: listen: 'nowhere'"));
 	assert_null(strchr(why, '\n'));
@@ -226,9 +226,9 @@ static void test_key_names(void **state)
 	config_keys_text(0, buf, sizeof(buf));
 	assert_string_equal(buf, "");
 	/* cut, never overrun */
-	assert_int_equal(config_keys_text(CFG_SELECT | CFG_ROUTES | CFG_ROUTE_CAP, buf,
-					  sizeof(buf)),
-			 sizeof(buf) - 1);
+	assert_int_equal(
+		config_keys_text(CFG_SELECT | CFG_ROUTES | CFG_ROUTE_CAP, buf, sizeof(buf)),
+		sizeof(buf) - 1);
 	assert_int_equal(strlen(buf), sizeof(buf) - 1);
 	assert_true((CFG_RELOADABLE & CFG_LISTEN) == 0);
 	assert_true((CFG_RELOADABLE & CFG_SELECT) != 0);

@@ -19,20 +19,13 @@ static const struct {
 	unsigned bit;
 	const char *name;
 } key_names[] = {
-	{ CFG_SELECT, "select" },
-	{ CFG_ROUTES, "route" },
-	{ CFG_ROUTE_CAP, "route-cap" },
-	{ CFG_EVENTS_FILTER, "events-filter" },
-	{ CFG_EVENTS_PATH, "events-path" },
-	{ CFG_SERIES_GRACE, "series-grace" },
-	{ CFG_VERBOSE, "verbose" },
-	{ CFG_LISTEN, "listen" },
-	{ CFG_CAPTURE, "capture" },
-	{ CFG_CAPTURE_BYTES, "capture-bytes" },
-	{ CFG_MAX_SERIES, "max-series" },
-	{ CFG_TCP_HEALTH, "tcp-health" },
-	{ CFG_EVENTS, "events" },
-	{ CFG_K8S_LABELS, "k8s-labels" },
+	{ CFG_SELECT, "select" },	    { CFG_ROUTES, "route" },
+	{ CFG_ROUTE_CAP, "route-cap" },	    { CFG_EVENTS_FILTER, "events-filter" },
+	{ CFG_EVENTS_PATH, "events-path" }, { CFG_SERIES_GRACE, "series-grace" },
+	{ CFG_VERBOSE, "verbose" },	    { CFG_LISTEN, "listen" },
+	{ CFG_CAPTURE, "capture" },	    { CFG_CAPTURE_BYTES, "capture-bytes" },
+	{ CFG_MAX_SERIES, "max-series" },   { CFG_TCP_HEALTH, "tcp-health" },
+	{ CFG_EVENTS, "events" },	    { CFG_K8S_LABELS, "k8s-labels" },
 	{ CFG_COUNTER, "counter" },
 };
 
@@ -88,8 +81,8 @@ static bool counters_equal(const struct config *a, const struct config *b)
 {
 	/* the rules are zeroed before they are filled: padding compares too */
 	return a->n_counters == b->n_counters &&
-	       (!a->n_counters || !memcmp(a->counters, b->counters,
-					  a->n_counters * sizeof(*a->counters)));
+	       (!a->n_counters ||
+		!memcmp(a->counters, b->counters, a->n_counters * sizeof(*a->counters)));
 }
 
 unsigned config_changed_keys(const struct config *a, const struct config *b)
@@ -103,9 +96,8 @@ unsigned config_changed_keys(const struct config *a, const struct config *b)
 	c |= a->events_path != b->events_path ? CFG_EVENTS_PATH : 0;
 	c |= a->series_grace != b->series_grace ? CFG_SERIES_GRACE : 0;
 	c |= a->verbose != b->verbose ? CFG_VERBOSE : 0;
-	c |= strcmp(a->listen_host, b->listen_host) || a->listen_port != b->listen_port ?
-		     CFG_LISTEN :
-		     0;
+	c |= strcmp(a->listen_host, b->listen_host) || a->listen_port != b->listen_port ? CFG_LISTEN
+											: 0;
 	c |= a->capture != b->capture ? CFG_CAPTURE : 0;
 	c |= a->capture_bytes != b->capture_bytes ? CFG_CAPTURE_BYTES : 0;
 	c |= a->max_series != b->max_series ? CFG_MAX_SERIES : 0;
@@ -116,11 +108,11 @@ unsigned config_changed_keys(const struct config *a, const struct config *b)
 	return c;
 }
 
-#define SWAP(a, b)                          \
-	do {                                \
+#define SWAP(a, b)                             \
+	do {                                   \
 		__typeof__(a) swap_tmp_ = (a); \
-		(a) = (b);                  \
-		(b) = swap_tmp_;            \
+		(a) = (b);                     \
+		(b) = swap_tmp_;               \
 	} while (0)
 
 void config_reload_merge(struct config *live, struct config *next, struct config_reload *r)
