@@ -121,6 +121,7 @@ enum config_key_bit {
 	CFG_EVENTS = 1u << 13,
 	CFG_K8S_LABELS = 1u << 14,
 	CFG_COUNTER = 1u << 15,
+	CFG_WEB_CONFIG = 1u << 16, /* the file's name: its contents are not compared */
 };
 #define CFG_RELOADABLE 0xffu
 

@@ -26,7 +26,7 @@ static const struct {
 	{ CFG_CAPTURE, "capture" },	    { CFG_CAPTURE_BYTES, "capture-bytes" },
 	{ CFG_MAX_SERIES, "max-series" },   { CFG_TCP_HEALTH, "tcp-health" },
 	{ CFG_EVENTS, "events" },	    { CFG_K8S_LABELS, "k8s-labels" },
-	{ CFG_COUNTER, "counter" },
+	{ CFG_COUNTER, "counter" },	    { CFG_WEB_CONFIG, "web-config" },
 };
 
 const char *config_key_name(unsigned bit)
@@ -105,6 +105,7 @@ unsigned config_changed_keys(const struct config *a, const struct config *b)
 	c |= strcmp(a->events_file, b->events_file) ? CFG_EVENTS : 0;
 	c |= a->k8s_labels != b->k8s_labels ? CFG_K8S_LABELS : 0;
 	c |= counters_equal(a, b) ? 0 : CFG_COUNTER;
+	c |= strcmp(a->web_config, b->web_config) ? CFG_WEB_CONFIG : 0;
 	return c;
 }
 
