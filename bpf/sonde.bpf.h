@@ -47,15 +47,20 @@ const volatile __u64 ringbuf_wake_bytes __weak = (8 << 20) / 8;
 const volatile __u64 ringbuf_check_bytes __weak = 64 << 10;
 
 /* ---- maps -------------------------------------------------------------------------------- */
-/* Selected processes: one bit per tgid. An mmap-able array so that user space sets and
- * clears bits with atomic operations while the kernel adds fork children. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, SONDE_TGID_MAX / 64);
-	__type(key, __u32);
-	__type(value, __u64);
-} allow_tgids SEC(".maps") __weak;
+/* A set of processes: one bit per tgid (tgid_bit()). An mmap-able array, so that user space
+ * sets and clears bits with atomic operations while the kernel adds fork children, and
+ * the verifier inlines its lookups (a bit test costs no helper call). */
+#define TGID_BITMAP(name)                                 \
+	struct {                                          \
+		__uint(type, BPF_MAP_TYPE_ARRAY);         \
+		__uint(map_flags, BPF_F_MMAPABLE);        \
+		__uint(max_entries, SONDE_TGID_MAX / 64); \
+		__type(key, __u32);                       \
+		__type(value, __u64);                     \
+	} name SEC(".maps") __weak
+
+/* Selected processes. */
+TGID_BITMAP(allow_tgids);
 
 /*
  * Per-connection state, made on first sight (which emits SONDE_EV_CONN_OPEN). id 0: a
@@ -279,12 +284,18 @@ static __always_inline int rec_output(void *data, __u64 size, enum rec_wake wake
 	return 0;
 }
 
-static __always_inline bool tgid_allowed(__u32 tgid)
+/* Whether tgid is in bitmap (a TGID_BITMAP map). */
+static __always_inline bool tgid_bit(void *bitmap, __u32 tgid)
 {
 	__u32 word = tgid / 64;
-	__u64 *bits = bpf_map_lookup_elem(&allow_tgids, &word);
+	__u64 *bits = bpf_map_lookup_elem(bitmap, &word);
 
 	return bits && (*bits & (1ULL << (tgid % 64)));
+}
+
+static __always_inline bool tgid_allowed(__u32 tgid)
+{
+	return tgid_bit(&allow_tgids, tgid);
 }
 
 static __always_inline int tgid_allow(__u32 tgid, bool on)

@@ -14,21 +14,8 @@
 /* Processes whose TLS library sonde probes: one bit per tgid, set by user space; tls_tgids
  * for OpenSSL, go_tls_tgids for Go crypto/tls. Processes without TLS probes pay two bit
  * tests in the socket programs (arrays: the verifier inlines the lookups), no hash lookup. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, SONDE_TGID_MAX / 64);
-	__type(key, __u32);
-	__type(value, __u64);
-} tls_tgids SEC(".maps") __weak;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, SONDE_TGID_MAX / 64);
-	__type(key, __u32);
-	__type(value, __u64);
-} go_tls_tgids SEC(".maps") __weak;
+TGID_BITMAP(tls_tgids);
+TGID_BITMAP(go_tls_tgids);
 
 enum tls_call_kind {
 	TLS_CALL_DATA = 0, /* SSL_read/SSL_write (_ex): reports plaintext at return */
@@ -53,14 +40,6 @@ struct {
 	__type(key, __u64);
 	__type(value, struct tls_call);
 } tls_calls SEC(".maps") __weak;
-
-static __always_inline bool tgid_bit(void *bitmap, __u32 tgid)
-{
-	__u32 word = tgid / 64;
-	__u64 *bits = bpf_map_lookup_elem(bitmap, &word);
-
-	return bits && (*bits & (1ULL << (tgid % 64)));
-}
 
 /*
  * Socket path: struct sock address -> its connection, for the Go probes. A uprobe can neither
