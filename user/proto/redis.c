@@ -131,7 +131,7 @@ static void pend_push(struct redis_conn *c, const char *cmd, uint64_t start_ns, 
 	}
 	p = &c->q[c->tail++ & (c->cap - 1)];
 	memset(p->cmd, 0, sizeof(p->cmd));
-	strncpy(p->cmd, cmd, sizeof(p->cmd) - 1);
+	memcpy(p->cmd, cmd, strnlen(cmd, sizeof(p->cmd) - 1));
 	p->start_ns = start_ns;
 	p->flags = flags;
 }
