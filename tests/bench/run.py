@@ -7,6 +7,7 @@ JSON.
     python3 tests/bench/run.py --only cost [--capture socket|syscalls]   # ~2-3 min
     python3 tests/bench/run.py --only events [--capture socket|syscalls] # ~4 min
     python3 tests/bench/run.py --only https [--capture socket|syscalls]  # ~3-4 min
+    python3 tests/bench/run.py --only tcp [--capture socket|syscalls]    # ~2 min
 
 Each figure is a ratio or a difference measured in this run, with and without sonde, in
 many short rounds whose conditions alternate (the order rotated each round); reported are
@@ -35,6 +36,8 @@ the noise floor of this machine in this run.
  https (--only https, not in the default): HTTPS through uprobes (https_cost.py), nginx
     and Go: sonde's whole cost per HTTPS round trip next to the floor of its uprobe traps,
     throughput with/without sonde beside A/A; traps of unselected libssl users (must be 0).
+ tcp (--only tcp, not in the default): TCP health's cost per connection (--tcp-health on
+    against off, tcp_cost.py) and its program runs on the data path (must be 0).
 bpf_stats are held on through a BPF_ENABLE_STATS descriptor (the sysctl is left as it
 was); their own overhead per program run is measured at the end, on each capture path
 used, by toggling the floor with stats on and off.
@@ -64,6 +67,7 @@ from bench_core import (ORDERS_PATH, REPO, T0, BpfStats, CostMeter, Table, build
 import https_cost
 import observed
 import sonde_it
+import tcp_cost
 
 
 def vm_rss_kb(pid):
@@ -613,6 +617,8 @@ def print_table(res):
         observed.cost_table_rows(t, res, "events")
     if res.get("https", {}).get("summary"):
         https_cost.table_rows(t, res)
+    if res.get("tcp", {}).get("summary"):
+        tcp_cost.table_rows(t, res)
     if res.get("http", {}).get("summary"):
         observed.http_rows(t, res)
     if res.get("unobserved", {}).get("summary"):
@@ -648,12 +654,12 @@ def must_hold(res):
     sc = res.get("scrape", {})
     if sc.get("counted", {}).get("lost") or observed.misses(sc):
         bad.append("scrape: lost events or recursion misses")
-    return bad + https_cost.must_hold(res)
+    return bad + https_cost.must_hold(res) + tcp_cost.must_hold(res)
 
 
 # --------------------------------------------------------------------------- main
 
-SECTIONS = ("cost", "events", "https", "http", "unobserved", "db", "scrape")
+SECTIONS = ("cost", "events", "https", "tcp", "http", "unobserved", "db", "scrape")
 
 
 def parse_args():
@@ -664,6 +670,7 @@ def parse_args():
                     help="comma-separated sections: cost (sonde's cost alone, ~2-3 min), "
                          "events (the cost with request events on / off, ~4 min; not in the "
                          "default), https (HTTPS through uprobes, ~3-4 min; not in the "
+                         "default), tcp (TCP health's cost per connection, ~2 min; not in the "
                          "default), http (1-3), unobserved (4), db (5), scrape (6)")
     ap.add_argument("--rounds", type=int, help="fixed-rate rounds (default 10, quick 4)")
     ap.add_argument("--capture", default="auto", help="sonde's --capture (all but section 4)")
@@ -705,7 +712,8 @@ def parse_args():
     cfg.redis_requests = 500000 if q else 1000000
     cfg.rss_seconds = cfg.rss_seconds or (60 if q else 600)
     cfg.sections = set(cfg.only.split(","))
-    cfg.cost_rounds = cfg.cost_rounds or (6 if q or cfg.sections <= {"cost", "events"} else 10)
+    alone = cfg.sections <= {"cost", "events", "tcp"}
+    cfg.cost_rounds = cfg.cost_rounds or (6 if q or alone else 10)
     unknown = cfg.sections - set(SECTIONS)
     if unknown:
         ap.error(f"unknown sections: {', '.join(sorted(unknown))}")
@@ -727,6 +735,8 @@ def run_sections(cfg, res, tools, stats):
             observed.bench_events(cfg, res, pg, redis)
         if "https" in cfg.sections:
             https_cost.bench_https(cfg, res, tools)
+        if "tcp" in cfg.sections:
+            tcp_cost.bench_tcp(cfg, res, tools)
         if "http" in cfg.sections:
             observed.bench_http(cfg, res, pg, redis, stats)
         if "unobserved" in cfg.sections:
