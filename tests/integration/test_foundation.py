@@ -162,12 +162,117 @@ class StartupErrorTest(IntegrationCase):
         assert_no_orphans(self)
 
     def test_not_root(self):
+        # no capability at all: one line naming the first one missing, not a crash
         r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            "--inh-caps=-all", "--bounding-set=-all",
                             sonde_it.sonde_bin(), "--select", "pid=1"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                            timeout=30)
-        self.assertNotEqual(r.returncode, 0)
-        self.assertIn("root", r.stderr)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.stderr.splitlines(), [missing_line("CAP_BPF")])
+
+
+def unit_capabilities():
+    """The capabilities deploy/systemd/sonde.service grants, e.g. ["bpf", "perfmon", ...]."""
+    unit = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "deploy",
+                        "systemd", "sonde.service")
+    with open(unit) as f:
+        for line in f:
+            if line.startswith("AmbientCapabilities="):
+                return [c[len("CAP_"):].lower() for c in line.split("=", 1)[1].split()]
+    raise AssertionError("no AmbientCapabilities= in sonde.service")
+
+
+def bounding_set():
+    """Bit mask of this process's capability bounding set."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("CapBnd:"):
+                return int(line.split()[1], 16)
+    return 0
+
+
+CAP_BITS = {"bpf": 39, "perfmon": 38, "sys_resource": 24, "sys_ptrace": 19,
+            "dac_read_search": 2}
+WHY = {"CAP_BPF": "to load BPF programs and create maps",
+       "CAP_PERFMON": "to load and attach tracing programs",
+       "CAP_SYS_PTRACE": "to read /proc/PID/exe, maps, root and environ of other users' "
+                         "processes",
+       "CAP_DAC_READ_SEARCH": "to read /proc/PID/fd of other users' processes and tracefs"}
+
+
+def missing_line(cap):
+    return (f"sonde: error: missing capability {cap} (needed {WHY[cap]}); run as root or "
+            f"grant it (see deploy/systemd/sonde.service)")
+
+
+def nobody_argv(caps):
+    """setpriv argv running as nobody with exactly caps (inheritable, ambient, bounding)."""
+    plus = ",".join("+" + c for c in caps)
+    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+            "--inh-caps=-all" + ("," + plus if caps else ""),
+            "--ambient-caps=-all" + ("," + plus if caps else ""),
+            "--bounding-set=-all" + ("," + plus if caps else "")]
+
+
+class LeastPrivilegeTest(IntegrationCase):
+    """sonde as user nobody with the systemd unit's capabilities observes a root server."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        caps = unit_capabilities()
+        # A test environment (a container) may lack some in its own bounding set:
+        # CAP_SYS_RESOURCE, which sonde does not need on kernels >= 5.11, is one.
+        cls.caps = [c for c in caps if bounding_set() >> CAP_BITS[c] & 1]
+        cls.ungrantable = sorted(set(caps) - set(cls.caps))
+        if cls.ungrantable:
+            print(f"\nnot in this environment's bounding set: {cls.ungrantable}",
+                  file=sys.stderr)
+        assert not set(cls.ungrantable) - {"sys_resource"}, cls.ungrantable
+
+    def count_requests(self, capture, n):
+        server = self.started(sonde_it.start_http_server())
+        sonde = self.started(sonde_it.start_sonde(
+            ["--capture", capture, "--select", f"port={server.port}"],
+            wrap=nobody_argv(self.caps)))
+        sonde_it.wait_for(lambda: sonde_it.value(sonde.scrape(), "sonde_tracked_processes")
+                          == 1, 10, message="the server tracked")
+        for _ in range(n):
+            r = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+                                server.url + "/index.html"], stdout=subprocess.PIPE,
+                               text=True, timeout=30)
+            self.assertEqual(r.stdout, "200")
+
+        def count():
+            return sonde_it.hist_count(sonde.scrape(), "http_server_request_duration_seconds",
+                                       http_request_method="GET", http_route="/index.html",
+                                       http_response_status_code="200")
+        try:
+            sonde_it.wait_for(lambda: count() == n, 10, message=f"{n} requests counted")
+        except AssertionError:
+            self.assertEqual(count(), n)
+        self.assertEqual(sonde.stop(), 0)
+
+    def test_socket_path(self):
+        self.count_requests("socket", 13)
+
+    def test_syscalls_path(self):
+        self.count_requests("syscalls", 13)
+
+    def test_each_needed_capability(self):
+        for cap in ("bpf", "perfmon", "sys_ptrace", "dac_read_search"):
+            for capture in ("socket", "syscalls"):
+                with self.subTest(cap=cap, capture=capture):
+                    r = subprocess.run(
+                        [*nobody_argv([c for c in self.caps if c != cap]),
+                         sonde_it.sonde_bin(), "--capture", capture, "--select", "pid=1",
+                         "--listen=127.0.0.1:0"],
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                        timeout=30)
+                    self.assertEqual(r.returncode, 1, r.stderr)
+                    self.assertEqual(r.stderr.splitlines(),
+                                     [missing_line("CAP_" + cap.upper())])
 
 
 if __name__ == "__main__":

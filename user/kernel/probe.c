@@ -3,7 +3,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/capability.h>
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -14,36 +17,46 @@
 #include "util/log.h"
 #include "sonde_bpf.skel.h"
 
-#define CAP_SYS_ADMIN 21
-#define CAP_PERFMON 38
-#define CAP_BPF 39
+/* The capabilities sonde needs, in the order they are checked; measured as a non-root user
+ * with the systemd unit's set, each one dropped in turn (README, "Privileges"). Kernels
+ * before 5.8 have no CAP_BPF/CAP_PERFMON: CAP_SYS_ADMIN stands in for both there. Not
+ * listed: CAP_SYS_RESOURCE, which only kernels before 5.11 (BPF memory charged to
+ * RLIMIT_MEMLOCK, not to the cgroup) need, and only without LimitMEMLOCK=infinity. */
+static const struct {
+	int cap;
+	const char *name, *why;
+	bool admin_will_do;
+} needed_caps[] = {
+	{ CAP_BPF, "CAP_BPF", "to load BPF programs and create maps", true },
+	{ CAP_PERFMON, "CAP_PERFMON", "to load and attach tracing programs", true },
+	{ CAP_SYS_PTRACE, "CAP_SYS_PTRACE",
+	  "to read /proc/PID/exe, maps, root and environ of other users' processes", false },
+	{ CAP_DAC_READ_SEARCH, "CAP_DAC_READ_SEARCH",
+	  "to read /proc/PID/fd of other users' processes and tracefs", false },
+};
 
+/* The effective capability set, from capget(2); 0 if it fails. */
 static uint64_t effective_caps(void)
 {
-	char line[256];
-	uint64_t caps = 0;
-	FILE *f = fopen("/proc/self/status", "r");
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = { 0 };
 
-	if (!f)
+	if (syscall(SYS_capget, &hdr, data))
 		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "CapEff: %lx", &caps) == 1)
-			break;
-	fclose(f);
-	return caps;
+	return (uint64_t)data[1].effective << 32 | data[0].effective;
 }
 
 int probe_preflight(void)
 {
 	uint64_t caps = effective_caps();
 	bool admin = caps & (1ULL << CAP_SYS_ADMIN);
-	bool bpf_perf = (caps & (1ULL << CAP_BPF)) && (caps & (1ULL << CAP_PERFMON));
 
-	if (!admin && !bpf_perf) {
-		log_error("missing privileges: run as root, or grant CAP_BPF, CAP_PERFMON, "
-			  "CAP_SYS_RESOURCE, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (the last two "
-			  "to read other users' /proc entries; current uid %u)",
-			  (unsigned)geteuid());
+	for (size_t i = 0; i < sizeof(needed_caps) / sizeof(needed_caps[0]); i++) {
+		if (caps & (1ULL << needed_caps[i].cap) || (admin && needed_caps[i].admin_will_do))
+			continue;
+		log_error("missing capability %s (needed %s); run as root or grant it (see "
+			  "deploy/systemd/sonde.service)",
+			  needed_caps[i].name, needed_caps[i].why);
 		return -EPERM;
 	}
 	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {

@@ -471,15 +471,15 @@ def _listen_port(args):
 class Sonde(Proc):
     """sonde itself. Unless args hold --listen, adds --listen=127.0.0.1:PORT (a free port).
     Ready when /healthz answers 200; stop() sends SIGTERM and raises AssertionError
-    unless the exit code is expect_rc."""
+    unless the exit code is expect_rc. wrap: argv run in front of sonde's (e.g. setpriv)."""
 
-    def __init__(self, args=(), bin=None, port=None, env=None, ready_timeout=30.0):
+    def __init__(self, args=(), bin=None, port=None, env=None, ready_timeout=30.0, wrap=()):
         args = [str(a) for a in args]
         self.port = _listen_port(args)
         if self.port is None:
             self.port = port or free_port()
             args.append(f"--listen=127.0.0.1:{self.port}")
-        super().__init__([bin or sonde_bin(), *args], name="sonde", env=env)
+        super().__init__([*wrap, bin or sonde_bin(), *args], name="sonde", env=env)
         self.url = f"http://127.0.0.1:{self.port}"
         self.metrics_url = self.url + "/metrics"
         try:
