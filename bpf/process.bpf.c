@@ -3,7 +3,8 @@
  * Process and connection lifecycle: fork children of selected processes are selected in
  * the kernel (prefork servers such as nginx workers never exec, and user space would see
  * them too late); exec and listen are reported so user space can re-evaluate its rules; a
- * process leaves the allow map when its last thread exits; TCP close ends a connection.
+ * process leaves the allow map when its last thread exits; TCP close ends a connection;
+ * and TCP health follows each socket's state (tcp.bpf.h).
  *
  * cgroup= rules are decided here too, for the same reason: a short-lived client started
  * in a selected cgroup is done before user space could read its /proc/PID/cgroup. A
@@ -16,6 +17,7 @@
  * directory, and attaching a task (cgroup.procs, tasks, CLONE_INTO_CGROUP) takes the same
  * mutex. The data path stays one bitmap check.
  */
+#include "tcp.bpf.h"
 #include "tls.bpf.h"
 
 /* Hierarchies a task's css_set links to: the v2 tree plus every v1 one (at most one per
@@ -261,6 +263,8 @@ SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(sonde_sock_state, struct sock *sk, int oldstate, int newstate)
 {
 	__u64 id;
+
+	tcp_health_state(sk, oldstate, newstate);
 
 	if (newstate == TCP_LISTEN_STATE && listen_events) {
 		struct sonde_listen_event ev = {};

@@ -63,13 +63,12 @@ static struct bpf_program *const *syscall_progs(struct sonde_bpf *s, size_t *n)
 
 static struct bpf_program *const *tcp_progs(struct sonde_bpf *s, size_t *n)
 {
-	static struct bpf_program *p[4];
+	static struct bpf_program *p[2];
 
-	p[0] = s->progs.sonde_tcp_state;
-	p[1] = s->progs.sonde_tcp_send_reset;
-	p[2] = s->progs.sonde_tcp_receive_reset;
-	p[3] = s->progs.sonde_tcp_destroy;
-	*n = 4;
+	/* the state changes: sonde_sock_state, always loaded (bpf/tcp.bpf.h) */
+	p[0] = s->progs.sonde_tcp_send_reset;
+	p[1] = s->progs.sonde_tcp_receive_reset;
+	*n = 2;
 	return p;
 }
 
@@ -400,7 +399,7 @@ static int loader_ignore_conn(void *ctx, uint64_t id)
 	return 0;
 }
 
-/* Mirrors bpf/tcp.bpf.c's key of the tcp_listeners map. */
+/* Mirrors bpf/tcp.bpf.h's key of the tcp_listeners map. */
 struct tcp_listener_key {
 	uint32_t netns;
 	uint16_t port;
