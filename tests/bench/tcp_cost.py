@@ -1,23 +1,25 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""The tcp section of run.py (--only tcp, issue 13): what TCP health (--tcp-health=on, the
-tp_btf programs of bpf/tcp.bpf.c and their records in sonde) costs per connection, and
-that it adds nothing on the data path.
+"""The tcp section of run.py (--only tcp, issue 13): what TCP health (--tcp-health=on: its
+part of the always-loaded inet_sock_set_state program, bpf/tcp.bpf.h, the reset programs of
+bpf/tcp.bpf.c, and their records in sonde) costs per connection, and that it adds nothing
+on the data path.
 
 Load: tcp_churn.c, both ends of each loopback connection in one process (connect, accept,
 close; no data), and its round-trip mode (one connection, 1-byte round trips); each window
 holds its load alone (it waits at a gate once started: sonde's work on a new process, such
 as reading its listeners, is not a per-connection cost). Rounds of
 two arms whose order alternates, each with a fresh sonde selecting comm=tcp_churn on the
-capture path asked for: ON (--tcp-health=on) and OFF (--tcp-health=off: the TCP programs
-are not even loaded). In each arm, after a warm-up not measured:
+capture path asked for: ON (--tcp-health=on) and OFF (--tcp-health=off: the reset
+programs are not loaded, the state program skips TCP health). In each arm, after a warm-up not measured:
 
   - selected: tcp_churn connect N. sonde's CPU (schedstat) plus the run time of all its
     BPF programs (bpf_stats), less the background of others' I/O watched just before,
     per selected connection (2 per pair: the client's outbound one and the server's
     inbound one). ON must count exactly N established outbound connections and N inbound
-    ones. TCP health's cost per connection = ON - OFF (target <= 300 ns).
+    ones. TCP health's cost per connection = ON - OFF (target <= 300 ns), split into BPF
+    run time and sonde's CPU.
   - unselected: the same binary under another name (comm tcp_other) churns N: the runs
-    and run time of the TCP programs per connection (one lookup each);
+    and run time of the TCP programs (state and reset) per connection, ON and OFF;
   - data path: tcp_churn roundtrip M and 2M, selected and unselected: runs of the TCP
     programs in each window (the window's one connection opens and closes) and per round
     trip, (runs at 2M - runs at M) / M: +0 on the data path (a program there would run at
@@ -41,7 +43,10 @@ TARGET_NS = 300
 # program would show.
 DATA_RUNS_MAX = 0.001
 N_CONNECT, N_ROUNDTRIP, N_WARMUP = 10000, 20000, 500
-TCP_PREFIX = "sonde_tcp_"  # bpf/tcp.bpf.c's programs (names cut to 15 characters)
+# Program names, cut to 15 characters: the reset programs of bpf/tcp.bpf.c, loaded only
+# with TCP health on, and the state program (process.bpf.c's sonde_sock_state), always.
+RESET_PREFIX = "sonde_tcp_"
+STATE_NAME = "sonde_sock_stat"
 
 
 def prog_names():
@@ -57,8 +62,10 @@ class Clocks:
     def __init__(self, sonde):
         self.sonde = sonde
         names = prog_names()
-        self.tcp_ids = {i for i in sonde_it.bpf_programs_of(sonde.pid)
-                        if names.get(i, "").startswith(TCP_PREFIX)}
+        mine = sonde_it.bpf_programs_of(sonde.pid)
+        self.reset_ids = {i for i in mine if names.get(i, "").startswith(RESET_PREFIX)}
+        self.tcp_ids = self.reset_ids | {i for i in mine
+                                         if names.get(i, "").startswith(STATE_NAME)}
 
     def read(self):
         st = sonde_it.bpf_programs_of(self.sonde.pid)
@@ -119,8 +126,8 @@ def arm(cfg, tools, health):
                        check=True, timeout=60)
         wait_idle(sonde.pid)
         clocks = Clocks(sonde)
-        if (health == "on") != bool(clocks.tcp_ids):
-            raise RuntimeError(f"--tcp-health={health}: TCP programs {clocks.tcp_ids}")
+        if (health == "on") != bool(clocks.reset_ids):
+            raise RuntimeError(f"--tcp-health={health}: reset programs {clocks.reset_ids}")
         out = {"capture": mode}
         c0 = counts(sonde)
         out["selected"] = clocks.window([churn, "connect", str(N_CONNECT)])
@@ -167,12 +174,17 @@ def summarize(rounds):
     off = [r["off"]["selected"]["whole_ns"] / per_conn for r in rounds]
     s = {"whole_on_ns": spread(on), "whole_off_ns": spread(off),
          "cost_ns": spread([a - b for a, b in zip(on, off)]),
+         "bpf_cost_ns": on_off(rounds, "selected", "bpf_ns", per_conn, "background_bpf_ns"),
+         "cpu_cost_ns": on_off(rounds, "selected", "cpu", per_conn),
          "tcp_prog_ns": spread([r["on"]["selected"]["tcp_ns"] / per_conn for r in rounds]),
          "tcp_runs": spread([r["on"]["selected"]["tcp_runs"] / per_conn for r in rounds]),
+         "tcp_runs_off": spread([r["off"]["selected"]["tcp_runs"] / per_conn
+                                 for r in rounds]),
          "unselected_tcp_runs": spread([r["on"]["unselected"]["tcp_runs"] / per_conn
                                         for r in rounds]),
-         "unselected_tcp_ns": spread([r["on"]["unselected"]["tcp_ns"] / per_conn
-                                      for r in rounds]),
+         "unselected_tcp_runs_off": spread([r["off"]["unselected"]["tcp_runs"] / per_conn
+                                            for r in rounds]),
+         "unselected_tcp_ns": on_off(rounds, "unselected", "tcp_ns", per_conn),
          "data_window_runs": spread([r["on"][f"data_{k}_1"]["tcp_runs"] for r in rounds
                                      for k in ("selected", "unselected")]),
          "data_tcp_runs": spread([(r["on"][f"data_{k}_2"]["tcp_runs"]
@@ -190,6 +202,16 @@ def summarize(rounds):
     return s
 
 
+def on_off(rounds, window, key, per, less=None):
+    """Spread over rounds of (ON - OFF) / per for one window's counter (less: a background
+    figure subtracted from each arm first)."""
+    def arm_value(r, a):
+        w = r[a][window]
+        return (w[key] - (w[less] if less else 0)) / per
+
+    return spread([arm_value(r, "on") - arm_value(r, "off") for r in rounds])
+
+
 def table_rows(t, res):
     out = res["tcp"]
     s, c = out["summary"], out["config"]
@@ -201,11 +223,17 @@ def table_rows(t, res):
     cost = s["cost_ns"]
     t.add("TCP health's cost per connection (on - off), ns", cost, "{:.0f}",
           target=f"<={TARGET_NS}", ok=bool(cost) and cost["median"] <= TARGET_NS)
-    t.add("  of it: TCP programs' run time per connection, ns", s["tcp_prog_ns"], "{:.0f}")
-    t.add("  TCP program runs per connection", s["tcp_runs"], "{:.2f}")
-    t.add("unselected connection: TCP program runs", s["unselected_tcp_runs"], "{:.2f}")
-    t.add("unselected connection: TCP programs' run time, ns", s["unselected_tcp_ns"],
-          "{:.0f}")
+    t.add("  of it: BPF run time (on - off), ns", s["bpf_cost_ns"], "{:.0f}")
+    t.add("  of it: sonde's CPU (on - off), ns", s["cpu_cost_ns"], "{:.0f}")
+    t.add("  TCP state and reset programs' run time per connection (on), ns",
+          s["tcp_prog_ns"], "{:.0f}")
+    t.add("  TCP program runs per connection, on", s["tcp_runs"], "{:.2f}")
+    t.add("  TCP program runs per connection, off", s["tcp_runs_off"], "{:.2f}")
+    t.add("unselected connection: TCP program runs, on", s["unselected_tcp_runs"], "{:.2f}")
+    t.add("unselected connection: TCP program runs, off", s["unselected_tcp_runs_off"],
+          "{:.2f}")
+    t.add("unselected connection: TCP programs' run time (on - off), ns",
+          s["unselected_tcp_ns"], "{:.0f}")
     t.add(f"data path: TCP program runs in a window of {c['roundtrips']} round trips on one "
           "connection (its own state changes)", s["data_window_runs"], "{:.0f}")
     d = s["data_tcp_runs"]
