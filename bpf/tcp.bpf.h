@@ -13,6 +13,9 @@
  * owner lives in socket-local storage, freed with the socket: no program at destruction,
  * no hash look-up for the sockets of other processes (their storage pointer is NULL).
  * tcp.bpf.c holds the reset programs.
+ *
+ * Every caller is a tp_btf program, whose struct sock pointer the verifier knows: fields
+ * are read with plain (CO-RE relocated) loads, not a bpf_probe_read_kernel call each.
  */
 #ifndef SONDE_TCP_BPF_H
 #define SONDE_TCP_BPF_H
@@ -64,8 +67,8 @@ struct {
 static __always_inline struct tcp_listener_key listener_key(const struct sock *sk)
 {
 	struct tcp_listener_key k = {
-		.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum),
-		.port = BPF_CORE_READ(sk, __sk_common.skc_num),
+		.netns = sk->__sk_common.skc_net.net->ns.inum,
+		.port = sk->__sk_common.skc_num,
 	};
 
 	return k;
@@ -73,26 +76,26 @@ static __always_inline struct tcp_listener_key listener_key(const struct sock *s
 
 static __always_inline void tcp_fill_addrs(struct sonde_tcp_event *ev, const struct sock *sk)
 {
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 family = sk->__sk_common.skc_family;
 
 	ev->family = family;
 	if (family == AF_INET) {
-		addr_v4(&ev->local, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
-		addr_v4(&ev->peer, BPF_CORE_READ(sk, __sk_common.skc_daddr));
+		addr_v4(&ev->local, sk->__sk_common.skc_rcv_saddr);
+		addr_v4(&ev->peer, sk->__sk_common.skc_daddr);
 	} else {
 		addr_v6(&ev->local, &sk->__sk_common.skc_v6_rcv_saddr);
 		addr_v6(&ev->peer, &sk->__sk_common.skc_v6_daddr);
 	}
-	ev->local.port = BPF_CORE_READ(sk, __sk_common.skc_num);
-	ev->peer.port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	ev->local.port = sk->__sk_common.skc_num;
+	ev->peer.port = bpf_ntohs(sk->__sk_common.skc_dport);
 }
 
 /* One record about sk, owned by o. */
 static __always_inline void tcp_emit(const struct sock *sk, struct tcp_owner *o, __u32 kind,
 				     __u64 now)
 {
-	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
 	struct sonde_tcp_event ev = {};
+	struct tcp_sock *tp;
 
 	if (!o)
 		return;
@@ -105,15 +108,18 @@ static __always_inline void tcp_emit(const struct sock *sk, struct tcp_owner *o,
 	tcp_fill_addrs(&ev, sk);
 	if (kind == SONDE_TCP_FAILED) {
 		ev.duration_ns = now - o->start_ns;
-		ev.sk_err = BPF_CORE_READ(sk, sk_err);
+		ev.sk_err = sk->sk_err;
 	} else if (kind == SONDE_TCP_CLOSED) {
 		ev.duration_ns = now - o->start_ns;
-		ev.bytes_sent = BPF_CORE_READ(tp, bytes_sent);
-		ev.bytes_received = BPF_CORE_READ(tp, bytes_received);
-		ev.srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3; /* stored << 3 (tcp_rtt_estimator) */
-		ev.retrans_segs = BPF_CORE_READ(tp, total_retrans);
 		ev.resets_sent = o->resets_sent;
 		ev.resets_received = o->resets_received;
+		tp = bpf_skc_to_tcp_sock((void *)sk); /* a typed pointer for the loads below */
+		if (tp) {
+			ev.bytes_sent = tp->bytes_sent;
+			ev.bytes_received = tp->bytes_received;
+			ev.srtt_us = tp->srtt_us >> 3; /* stored << 3 (tcp_rtt_estimator) */
+			ev.retrans_segs = tp->total_retrans;
+		}
 	}
 	rec_output(&ev, sizeof(ev), REC_PACED);
 }
@@ -172,7 +178,7 @@ static __always_inline void tcp_health_state(const struct sock *sk, int oldstate
 	__u32 tgid;
 	__u64 now;
 
-	if (!tcp_health || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (!tcp_health || sk->sk_protocol != IPPROTO_TCP)
 		return;
 	switch (newstate) {
 	case TCP_SYN_SENT_STATE: /* connect(), in the caller's context */
