@@ -204,6 +204,32 @@ static void build_procs(void)
 	put_str("300/net/tcp", "  sl  local_address rem_address   st tx_queue rx_queue tr "
 			       "tm->when retrnsmt   uid  timeout inode\n");
 
+	/* Listeners, one closing while listed (CLOSE), then connections: the listening hash
+	 * ends at the first connection (the kernel lists it first), so a LISTEN row after one,
+	 * which the kernel never prints, shows that the rest was not read. */
+	put_proc(610, "lister\n", "/usr/bin/lister", "0::/\n", "", 0);
+	mkdir_rel("610/net");
+	put_str("610/net/tcp",
+		"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid "
+		" "
+		"timeout inode\n"
+		"   0: 00000000:0BB8 00000000:0000 0A 00000000:00000000 00:00000000 00000000     "
+		"0        0 6101 1 0000000000000000 100 0 0 10 0\n"
+		"   1: 00000000:0BB9 00000000:0000 07 00000000:00000000 00:00000000 00000000     "
+		"0        0 6102 1 0000000000000000 100 0 0 10 0\n"
+		"   2: 0100007F:0BBA 00000000:0000 0A 00000000:00000000 00:00000000 00000000     "
+		"0        0 6103 1 0000000000000000 100 0 0 10 0\n"
+		"   3: 0100007F:98AA 0100007F:0BB8 06 00000000:00000000 03:00000100 00000000     "
+		"0        0 0 3 0000000000000000\n"
+		"   4: 0100007F:0BBB 00000000:0000 0A 00000000:00000000 00:00000000 00000000     "
+		"0        0 6104 1 0000000000000000 100 0 0 10 0\n");
+	{
+		static const char *const fds610[] = { "socket:[6101]", "socket:[6102]",
+						      "socket:[6103]", "socket:[6104]" };
+
+		put_fds(610, fds610, sizeof(fds610) / sizeof(*fds610));
+	}
+
 	/* A kernel thread: no exe, empty environ, no cgroup file. */
 	put_proc(2, "kthreadd\n", NULL, NULL, "", 0);
 	/* comm bytes are kept as they are: newline inside, invalid UTF-8. */
@@ -399,6 +425,19 @@ static void test_listening_ports(void **state)
 	assert_int_equal(n, 0);
 }
 
+static void test_listening_ports_stop_at_connections(void **state)
+{
+	uint16_t ports[8];
+	size_t n = 99;
+
+	(void)state;
+	/* 3000 and 3002 listen; 3001 was closing; 3003 comes after a TIME_WAIT row; no tcp6 */
+	assert_int_equal(proc_listening_ports(root, 610, ports, 8, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(ports[0], 3000);
+	assert_int_equal(ports[1], 3002);
+}
+
 static void test_listening_ports_none_and_gone(void **state)
 {
 	uint16_t ports[8];
@@ -524,7 +563,7 @@ static int u32_cmp(const void *a, const void *b)
    test's own pid too, without it when skip_self, in ascending order. */
 static size_t expected_tgids(uint32_t *out, bool skip_self)
 {
-	static const uint32_t ok[] = { 2, 100, 200, 300, 400, 600, 700, 800, 801, 1000, 1001 };
+	static const uint32_t ok[] = { 2, 100, 200, 300, 400, 600, 610, 700, 800, 801, 1000, 1001 };
 	uint32_t self = (uint32_t)getpid();
 	struct proc_info p;
 	bool self_listed = false;
@@ -622,6 +661,7 @@ int main(void)
 		cmocka_unit_test(test_read_info_container),
 		cmocka_unit_test(test_read_info_gone),
 		cmocka_unit_test(test_listening_ports),
+		cmocka_unit_test(test_listening_ports_stop_at_connections),
 		cmocka_unit_test(test_listening_ports_none_and_gone),
 		cmocka_unit_test(test_select_pid_comm),
 		cmocka_unit_test(test_select_exe),

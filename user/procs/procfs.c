@@ -25,7 +25,10 @@
 #include <unistd.h>
 
 #define DELETED_SUFFIX " (deleted)"
-#define TCP_LISTEN 0x0A /* TCP_LISTEN in the kernel's tcp_states.h, as net/tcp prints it */
+/* TCP states as the kernel's tcp_states.h numbers them and net/tcp prints them */
+#define TCP_CLOSE 0x07
+#define TCP_LISTEN 0x0A
+#define NET_TCP_DONE 1 /* net_tcp_line: past the listeners, stop reading */
 
 static bool is_gone(int err)
 {
@@ -418,6 +421,12 @@ static int net_tcp_line(void *ctx, char *line)
 		   " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*x:%*x %*x:%*x %*x %*u %*d %llu",
 		   &port, &state, &inode) != 3)
 		return 0;
+	/* The kernel lists its listening hash first, then the established one (tcp_get_idx):
+	 * the first row of a connection ends the listeners, and the rest of the file, every
+	 * connection and TIME_WAIT socket of the namespace (tens of thousands on a busy node),
+	 * is never generated. A listener closing while it is listed shows CLOSE. */
+	if (state != TCP_LISTEN && state != TCP_CLOSE)
+		return NET_TCP_DONE;
 	if (state != TCP_LISTEN || inode == 0 || port > UINT16_MAX)
 		return 0;
 	if (t->n == t->cap) {
@@ -522,10 +531,10 @@ int proc_listening_ports(const char *proc_root, uint32_t tgid, uint16_t *ports, 
 		return dirfd;
 	/* The process's own network namespace: right for containers too. */
 	err = read_lines(dirfd, "net/tcp", net_tcp_line, &t);
-	if (!err) {
+	if (!err || err == NET_TCP_DONE) {
 		err = read_lines(dirfd, "net/tcp6", net_tcp_line, &t);
-		if (err == -ENOENT && still_there(dirfd))
-			err = 0; /* IPv6 disabled */
+		if (err == NET_TCP_DONE || (err == -ENOENT && still_there(dirfd)))
+			err = 0; /* -ENOENT: IPv6 disabled */
 	}
 	/* The fd walk is the costly part; skip it when nothing listens at all. */
 	if (!err && t.n) {
