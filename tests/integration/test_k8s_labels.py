@@ -8,12 +8,14 @@ v2 cgroup named as containerd's systemd driver does
 (/kubepods.slice/.../kubepods-burstable-pod<uid with _>.slice/cri-containerd-<id>.scope),
 C in no container. A and B carry POD_NAME/POD_NAMESPACE (and A CONTAINER_NAME) in their
 environment, as the downward API sets them. Each gets an exact number of requests, one per
-connection; every series of each process must carry exactly its own labels and counts.
-The cgroups are removed at the end.
+connection; every series of each process must carry exactly its own labels and counts,
+and every request event line (--events) its own context fields (none for C). The cgroups
+are removed at the end.
 
 SeriesRemoval then kills A: its series stay through --series-grace, then every one of them
 goes (and sonde_series_removed_total counts exactly them), while B's and C's stay."""
 
+import json
 import os
 import shutil
 import sys
@@ -76,9 +78,10 @@ class K8sLabels(sonde_it.IntegrationCase):
         cls.servers = {}
         for name in ("A", "B", "C"):
             cls.servers[name] = cls.start_server(name)
+        cls.events = os.path.join(cls.docroot, "events.jsonl")
         cls.sonde = cls.class_started(sonde_it.start_sonde(
             ["--select", "cgroup=/kubepods*", "--select", f"pid={cls.servers['C'].pid}",
-             "--k8s-labels", "on", "-v", *cls.SONDE_ARGS]))
+             "--k8s-labels", "on", "--events", cls.events, "-v", *cls.SONDE_ARGS]))
         for name, srv in cls.servers.items():
             for _ in range(N[name]):
                 status = sonde_it.http_get(srv.url + "/data.txt")[0]
@@ -155,6 +158,27 @@ class K8sLabels(sonde_it.IntegrationCase):
                 continue
             labels = dict(ls)
             self.assertIn(tuple(sorted((k, labels.get(k)) for k in EMPTY)), sets, n)
+
+    def test_events_carry_each_servers_context(self):
+        """One http_server line per request, each with exactly its server's container and
+        pod fields; a field sonde does not know is absent, not empty."""
+        self.scrape_when_counted()
+        lines = []
+
+        def written():
+            with open(self.events) as f:
+                lines[:] = [json.loads(line) for line in f]
+            return sum(1 for e in lines if e["kind"] == "http_server") >= sum(N.values())
+        sonde_it.wait_for(written, 10, interval=0.2, message="every request's event line")
+        for name, srv in self.servers.items():
+            mine = [e for e in lines if e["kind"] == "http_server"
+                    and e.get("server_port") == srv.port]
+            self.assertEqual(len(mine), N[name], name)
+            want = {k: v for k, v in WANT[name].items() if v}
+            for e in mine:
+                self.assertEqual({k: e[k] for k in EMPTY if k in e}, want, f"{name}: {e}")
+        self.assertEqual(sum(1 for e in lines if e["kind"] == "http_server"),
+                         sum(N.values()))
 
     def test_self_metrics_have_no_context_labels(self):
         m = self.sonde.scrape()

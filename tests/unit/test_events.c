@@ -16,6 +16,7 @@
 
 #include "events/filter.h"
 #include "events/json.h"
+#include "metrics/ctx_labels.h"
 #include "proto/http1.h"
 
 /* ---- filter grammar ------------------------------------------------------------------ */
@@ -139,6 +140,7 @@ static void test_rfc3339(void **state)
 
 static void test_render(void **state)
 {
+	struct ctx_labels none = { 0 };
 	struct http1_ids ids = { .request_id = "r-1\"",
 				 .trace_id = "4bf92f3577b34da6a3ce929d0e0e4736",
 				 .span_id = "00f067aa0ba902b7" };
@@ -157,13 +159,19 @@ static void test_render(void **state)
 		.server_port = "8080",
 		.client_address = "127.0.0.1",
 		.client_port = "40000",
+		.ctx = &none, /* a process outside any container: no field */
 		.ids = &ids,
 	};
+	struct ctx_labels pod = { .container_id = "3f2a",
+				  .pod_uid = "0b6c1d2e-1111-2222-3333-444455556666",
+				  .pod_name = "svc-7d9f",
+				  .pod_namespace = "shop" };
 	struct event_record db = {
 		.kind = "db_client",
 		.wall_ns = 1796410358000000000LL,
 		.duration_ns = 42,
 		.service = "svc",
+		.ctx = &pod,
 		.db_system = "postgresql",
 		.db_operation = "INSERT",
 		.error_type = "23505",
@@ -186,28 +194,40 @@ static void test_render(void **state)
 		"\"00f067aa0ba902b7\"}\n");
 	n = event_render(&db, line);
 	line[n] = 0;
-	assert_string_equal(line, "{\"time\":\"2026-12-04T18:52:38.000000000Z\",\"kind\":"
-				  "\"db_client\",\"service_name\":\"svc\",\"db_system_name\":"
-				  "\"postgresql\",\"db_operation_name\":\"INSERT\",\"error_type\":"
-				  "\"23505\",\"duration_ns\":42,\"server_address\":"
-				  "\"/run/postgresql/.s.PGSQL.5432\"}\n");
+	assert_string_equal(line,
+			    "{\"time\":\"2026-12-04T18:52:38.000000000Z\",\"kind\":"
+			    "\"db_client\",\"service_name\":\"svc\",\"container_id\":\"3f2a\","
+			    "\"k8s_pod_uid\":\"0b6c1d2e-1111-2222-3333-444455556666\","
+			    "\"k8s_pod_name\":\"svc-7d9f\",\"k8s_namespace_name\":\"shop\","
+			    "\"db_system_name\":"
+			    "\"postgresql\",\"db_operation_name\":\"INSERT\",\"error_type\":"
+			    "\"23505\",\"duration_ns\":42,\"server_address\":"
+			    "\"/run/postgresql/.s.PGSQL.5432\"}\n");
 }
 
 /* Every string at its longest, all of it escaped 6 bytes per byte: still one bounded line. */
 static void test_render_bound(void **state)
 {
 	static char s[EVENT_LINE_MAX];
+	struct ctx_labels ctx;
 	struct http1_ids ids;
 	struct event_record r;
 	char line[EVENT_LINE_MAX];
 	size_t n;
 
 	memset(s, 1, sizeof(s) - 1);
+	memset(&ctx, 1, sizeof(ctx));
+	ctx.container_id[sizeof(ctx.container_id) - 1] = 0;
+	ctx.container_name[sizeof(ctx.container_name) - 1] = 0;
+	ctx.pod_uid[sizeof(ctx.pod_uid) - 1] = 0;
+	ctx.pod_name[sizeof(ctx.pod_name) - 1] = 0;
+	ctx.pod_namespace[sizeof(ctx.pod_namespace) - 1] = 0;
 	memset(&ids, 1, sizeof(ids));
 	ids.request_id[HTTP1_ID_MAX] = ids.correlation_id[HTTP1_ID_MAX] = 0;
 	ids.trace_id[32] = ids.span_id[16] = 0;
 	r = (struct event_record){ .kind = s,
 				   .service = s,
+				   .ctx = &ctx,
 				   .method = s,
 				   .route = s,
 				   .path = s,

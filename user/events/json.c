@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "events/json.h"
+#include "metrics/ctx_labels.h"
 #include "proto/http1.h"
 #include "util/utf8.h"
 
@@ -119,10 +120,11 @@ static void put_path(struct line *l, const char *target)
 }
 
 /*
- * Bound: 17 strings of at most EVENT_STR_MAX + 24 bytes (key, quotes), 5 numbers of at most
- * 48, the time and kind: under EVENT_LINE_MAX.
+ * Bound: 17 strings and the CTX_LABELS context values of at most EVENT_STR_MAX + 24 bytes
+ * (key, quotes), 5 numbers of at most 48, the time and kind: under EVENT_LINE_MAX.
  */
-_Static_assert(17 * (EVENT_STR_MAX + 24) + 5 * 48 + 64 < EVENT_LINE_MAX, "a line fits");
+_Static_assert((17 + CTX_LABELS) * (EVENT_STR_MAX + 24) + 5 * 48 + 64 < EVENT_LINE_MAX,
+	       "a line fits");
 
 size_t event_render(const struct event_record *r, char out[EVENT_LINE_MAX])
 {
@@ -134,6 +136,13 @@ size_t event_render(const struct event_record *r, char out[EVENT_LINE_MAX])
 	put(&l, "\"", 1);
 	put_str(&l, "kind", r->kind);
 	put_str(&l, "service_name", r->service);
+	if (r->ctx) {
+		const char *v[CTX_LABELS];
+
+		ctx_label_values(r->ctx, v);
+		for (size_t i = 0; i < CTX_LABELS; i++)
+			put_str(&l, ctx_label_names[i], v[i]);
+	}
 	put_str(&l, "http_request_method", r->method);
 	put_str(&l, "http_route", r->route);
 	if (r->path)

@@ -9,6 +9,9 @@
  *   time               first byte's wall-clock time, RFC 3339 UTC with nanoseconds
  *   kind               http_server | http_client | db_client
  *   service_name
+ *   container_id, container_name, k8s_pod_uid, k8s_pod_name, k8s_namespace_name
+ *                      (the process's container and pod, whenever sonde found them;
+ *                      the metrics carry them only with --k8s-labels)
  *   http_request_method, http_route (server), url_path (--events-path: no query string),
  *   http_response_status_code, request_body_size, response_body_size (bytes)
  *   db_system_name, db_operation_name, error_type (databases; never statement text)
@@ -23,15 +26,17 @@
 #include <stdint.h>
 
 #define EVENT_STR_MAX 400
-#define EVENT_LINE_MAX 8192
+#define EVENT_LINE_MAX 12288
 
 struct http1_ids;
+struct ctx_labels;
 
 struct event_record {
 	const char *kind;
 	int64_t wall_ns; /* first byte, ns since the Unix epoch */
 	uint64_t duration_ns;
 	const char *service;
+	const struct ctx_labels *ctx;	   /* NULL: none */
 	const char *method, *route, *path; /* NULL: absent */
 	unsigned status;		   /* 0: absent */
 	int has_bodies;
