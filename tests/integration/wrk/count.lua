@@ -16,7 +16,10 @@
 -- the request (e.g. /api/v1/orders/{id}) or the literal path.
 --
 -- MIX "api" (default) cycles over the trade-engine routes below; MIX "get" cycles over
--- GET of the PATHs given (default: the URL's path).
+-- GET of the PATHs given (default: the URL's path); MIX "words" [START] sends GET /w/WORD,
+-- WORD a different run of letters for every request of the run (no route template folds
+-- it: a service's distinct paths), counted under the route "/w/{word}"; runs with STARTs
+-- 10,000,000 apart never repeat a word.
 
 local api_mix = {
 	{ method = "GET", route = "/api/v1/orders/{id}", path = "/api/v1/orders/%d" },
@@ -54,8 +57,11 @@ function init(args)
 		if #mix == 0 then
 			table.insert(mix, { method = "GET", route = wrk.path, path = wrk.path })
 		end
+	elseif args[2] == "words" then
+		table.insert(mix, { method = "GET", route = "/w/{word}", words = true })
+		words_start = tonumber(args[3] or "0")
 	else
-		error("count.lua: unknown mix '" .. tostring(args[2]) .. "' (want api or get)")
+		error("count.lua: unknown mix '" .. tostring(args[2]) .. "' (want api, get or words)")
 	end
 	sent, received = 0, 0
 	sent_by, counts = {}, {}
@@ -66,12 +72,24 @@ function init(args)
 	finished = false
 end
 
+-- n >= 0 in base 26 with the digits a..z: distinct numbers, distinct words.
+function letters(n)
+	local out = {}
+	repeat
+		table.insert(out, 1, string.char(97 + n % 26))
+		n = math.floor(n / 26)
+	until n == 0
+	return table.concat(out)
+end
+
 function request()
 	local n = sent % #mix + 1
 	local item = mix[n]
 	local seq = id * 1000000 + sent
 	local path = item.path
-	if string.find(path, "%%d") then
+	if item.words then
+		path = "/w/" .. letters(words_start + seq)
+	elseif string.find(path, "%%d") then
 		path = string.format(path, seq)
 	end
 	local headers, body = {}, nil
