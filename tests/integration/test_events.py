@@ -216,6 +216,29 @@ class _EventCases(sonde_it.IntegrationCase):
         self.assertEqual([e["request_id"] for e in read_lines(path + ".1")], ["before"])
         self.assertEqual([e["request_id"] for e in read_lines(path)], ["after"])
 
+    def test_failed_reopen_keeps_the_old_file(self):
+        """SIGUSR1 when the path cannot be opened (its directory was moved away): one
+        error naming the file, sonde runs on, and lines keep going to the file it had."""
+        where = os.path.join(self.tmp, f"gone-{self.CAPTURE}")
+        os.mkdir(where)
+        path = os.path.join(where, "events.jsonl")
+        sonde = self.start_sonde(path, "all")
+        self.request("/api/v1/empty", {"X-Request-ID": "before"})
+        sonde_it.wait_for(lambda: read_lines(path), 10, message="a line before")
+        os.rename(where, where + ".old")
+        os.kill(sonde.pid, signal.SIGUSR1)
+        sonde_it.wait_for(lambda: "cannot reopen" in sonde.stderr() + sonde.stdout(), 10,
+                          message="the reopen error")
+        self.request("/api/v1/empty", {"X-Request-ID": "after"})
+        old = os.path.join(where + ".old", "events.jsonl")
+        sonde_it.wait_for(lambda: len(read_lines(old)) == 2, 10, message="the line after")
+        self.assertEqual([e["request_id"] for e in read_lines(old)], ["before", "after"])
+        self.assertFalse(os.path.exists(where))
+        log = sonde.stderr() + sonde.stdout()
+        self.assertEqual(log.count("cannot reopen"), 1, log)
+        self.assertIn(f"events: cannot reopen {path}: No such file or directory", log)
+        sonde.check_running()
+
     def test_bad_settings_exit_2(self):
         for args, words in ((["--events", "/nonexistent-dir/ev.jsonl"],
                              "--events: cannot open /nonexistent-dir/ev.jsonl"),
