@@ -102,13 +102,16 @@ static void status_copy(void *ctx, struct sonde_status *out)
 static void add_part(struct sonde_status *s, const char *name, int ok, const char *detail)
 {
 	struct sonde_part *p;
+	size_t n;
 
 	if (s->n_parts >= SONDE_STATUS_MAX_PARTS)
 		return;
 	p = &s->parts[s->n_parts++];
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	p->ok = ok;
-	snprintf(p->detail, sizeof(p->detail), "%s", detail);
+	n = strnlen(detail, sizeof(p->detail) - 1); /* a longer line is cut */
+	memcpy(p->detail, detail, n);
+	p->detail[n] = '\0';
 }
 
 /* TLS self-metrics, and the "tls" part of /health: what was probed, what failed and why. */
@@ -118,7 +121,7 @@ static void refresh_tls(struct agent *a, const struct sonde_stats *k, struct son
 	size_t n = a->loader.tls ? uprobes_list(a->loader.tls, list, 1024) : 0;
 	unsigned probed[TLS_LIB_NR] = { 0 }, failed = 0;
 	const struct tls_target_info *bad = NULL;
-	char detail[96];
+	char detail[256]; /* add_part keeps what fits its line */
 	int len;
 
 	n = n < 1024 ? n : 1024;
@@ -131,9 +134,16 @@ static void refresh_tls(struct agent *a, const struct sonde_stats *k, struct son
 	}
 	len = snprintf(detail, sizeof(detail), "probed: openssl %u, go %u; failed %u",
 		       probed[TLS_LIB_OPENSSL], probed[TLS_LIB_GO], failed);
-	if (bad && len > 0 && (size_t)len < sizeof(detail))
-		snprintf(detail + len, sizeof(detail) - len, " (pid %u: %.48s)", bad->tgid,
-			 bad->detail);
+	if (bad && len > 0 && (size_t)len < sizeof(detail)) {
+		char pid[48];
+
+		if (bad->nstgid && bad->nstgid != bad->tgid)
+			snprintf(pid, sizeof(pid), "pid %u, %u in its namespace", bad->tgid,
+				 bad->nstgid);
+		else
+			snprintf(pid, sizeof(pid), "pid %u", bad->tgid);
+		snprintf(detail + len, sizeof(detail) - len, " (%s: %s)", pid, bad->detail);
+	}
 	add_part(s, "tls", 1, detail);
 }
 

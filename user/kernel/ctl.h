@@ -24,7 +24,8 @@ struct kernel_ctl {
 	int (*listener)(void *ctx, uint32_t netns, uint16_t port, uint32_t tgid, bool on);
 	/* A process was selected (on), re-examined after an exec (on), or left (off): find
 	 * and probe its TLS library, or detach the probes. 0 or -errno. */
-	int (*tls_track)(void *ctx, uint32_t tgid, bool on);
+	/* nstgid: its pid in its own namespace (0: unknown), for the log lines */
+	int (*tls_track)(void *ctx, uint32_t tgid, uint32_t nstgid, bool on);
 	/* Whether tgid's TLS library is probed: its TLS connections will show plaintext. */
 	bool (*tls_probed)(void *ctx, uint32_t tgid);
 };
@@ -46,9 +47,10 @@ static inline int kctl_listener(const struct kernel_ctl *k, uint32_t netns, uint
 	return k && k->listener ? k->listener(k->ctx, netns, port, tgid, on) : 0;
 }
 
-static inline int kctl_tls_track(const struct kernel_ctl *k, uint32_t tgid, bool on)
+static inline int kctl_tls_track(const struct kernel_ctl *k, uint32_t tgid, uint32_t nstgid,
+				 bool on)
 {
-	return k && k->tls_track ? k->tls_track(k->ctx, tgid, on) : 0;
+	return k && k->tls_track ? k->tls_track(k->ctx, tgid, nstgid, on) : 0;
 }
 
 static inline bool kctl_tls_probed(const struct kernel_ctl *k, uint32_t tgid)

@@ -419,7 +419,7 @@ static int loader_listener(void *ctx, uint32_t netns, uint16_t port, uint32_t tg
 				    BPF_ANY);
 }
 
-static int loader_tls_track(void *ctx, uint32_t tgid, bool on)
+static int loader_tls_track(void *ctx, uint32_t tgid, uint32_t nstgid, bool on)
 {
 	struct loader *l = ctx;
 
@@ -429,7 +429,7 @@ static int loader_tls_track(void *ctx, uint32_t tgid, bool on)
 		uprobes_untrack(l->tls, tgid);
 		return 0;
 	}
-	return uprobes_track(l->tls, tgid);
+	return uprobes_track(l->tls, tgid, nstgid);
 }
 
 static bool loader_tls_probed(void *ctx, uint32_t tgid)

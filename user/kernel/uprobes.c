@@ -560,22 +560,35 @@ static int attach_go(struct uprobes *u, struct tls_target *t, const struct tls_f
 	return err;
 }
 
+/* " (pid N in its namespace)" when the process sees itself under another number, as the
+ * other log lines about a process say it. */
+static const char *nspid(const struct tls_target *t, char buf[48])
+{
+	if (!t->info.nstgid || t->info.nstgid == t->info.tgid)
+		return "";
+	snprintf(buf, 48, " (pid %u in its namespace)", t->info.nstgid);
+	return buf;
+}
+
 static void target_fail(struct uprobes *u, struct tls_target *t, enum tls_reason why,
 			const char *detail)
 {
+	char ns[48];
+
 	detach(u, t);
 	t->info.state = TLS_STATE_FAILED;
 	t->info.reason = why;
 	snprintf(t->info.detail, sizeof(t->info.detail), "%s", detail);
-	log_warn("TLS: pid %u, %s: not probed: %s", t->info.tgid, t->info.path, t->info.detail);
+	log_warn("TLS: pid %u%s, %s: not probed: %s", t->info.tgid, nspid(t, ns), t->info.path,
+		 t->info.detail);
 }
 
-/* Probes the library or executable at path (seen through the process's root). */
 /* Probes the library or executable tf, at path (seen through the process's root). */
 static void target_probe(struct uprobes *u, struct tls_target *t, struct tls_file *tf,
 			 const char *path)
 {
 	enum tls_library lib = tf->lib;
+	char ns[48];
 	int err;
 
 	if (t->info.state == TLS_STATE_PROBED && t->dev == tf->dev && t->ino == tf->ino)
@@ -601,8 +614,8 @@ static void target_probe(struct uprobes *u, struct tls_target *t, struct tls_fil
 	t->info.reason = TLS_REASON_NONE;
 	t->info.detail[0] = '\0';
 	set_bit(u, t, true);
-	log_info("TLS: pid %u: %s probed (%s, %zu uprobes)", t->info.tgid, tls_library_name(lib),
-		 t->info.path, t->n_links);
+	log_info("TLS: pid %u%s: %s probed (%s, %zu uprobes)", t->info.tgid, nspid(t, ns),
+		 tls_library_name(lib), t->info.path, t->n_links);
 }
 
 /* Looks for the TLS library of t's process (Go's crypto/tls in its executable, else a
@@ -639,7 +652,7 @@ static void target_examine(struct uprobes *u, struct tls_target *t)
 	t->info.detail[0] = t->info.path[0] = '\0';
 }
 
-int uprobes_track(struct uprobes *u, uint32_t tgid)
+int uprobes_track(struct uprobes *u, uint32_t tgid, uint32_t nstgid)
 {
 	struct tls_target *t;
 
@@ -654,6 +667,7 @@ int uprobes_track(struct uprobes *u, uint32_t tgid)
 		}
 		t->info.tgid = tgid;
 	}
+	t->info.nstgid = nstgid;
 	target_examine(u, t);
 	return 0;
 }

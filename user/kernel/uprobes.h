@@ -49,6 +49,7 @@ enum tls_reason {
 
 struct tls_target_info {
 	uint32_t tgid;
+	uint32_t nstgid; /* its pid in its own namespace; 0 or tgid: the same */
 	enum tls_library lib;
 	enum tls_state state;
 	enum tls_reason reason;	     /* why FAILED */
@@ -73,8 +74,9 @@ int uprobes_init(struct uprobes *u, struct sonde_bpf *skel, const char *proc_roo
 void uprobes_free(struct uprobes *u); /* detaches everything; accepts a zeroed one */
 
 /* (Re)examines a selected process (start-up, fork, exec): finds its TLS library and
- * attaches the probes, or keeps those it has when the library is the same. 0 or -errno. */
-int uprobes_track(struct uprobes *u, uint32_t tgid);
+ * attaches the probes, or keeps those it has when the library is the same. nstgid: its pid
+ * in its own namespace (0: unknown), shown beside tgid. 0 or -errno. */
+int uprobes_track(struct uprobes *u, uint32_t tgid, uint32_t nstgid);
 /* The process left the selection or exited: detaches its probes. */
 void uprobes_untrack(struct uprobes *u, uint32_t tgid);
 /* Looks again at processes without a TLS library, at most every few seconds each. */

@@ -179,7 +179,7 @@ static void track(struct procs *p, const struct proc_info *info, const char *why
 	kctl_allow(p->kctl, info->tgid, true);
 	if (!had)
 		share_listeners(p, info->tgid);
-	kctl_tls_track(p->kctl, info->tgid, true);
+	kctl_tls_track(p->kctl, info->tgid, info->nstgid, true);
 }
 
 /* reload: a process the rules no longer select, not one that exited; its series stay
@@ -189,7 +189,7 @@ static void untrack(struct procs *p, uint32_t tgid, bool reload)
 	struct proc *pr = hashmap_del(&p->by_tgid, tgid);
 
 	kctl_allow(p->kctl, tgid, false);
-	kctl_tls_track(p->kctl, tgid, false);
+	kctl_tls_track(p->kctl, tgid, 0, false);
 	if (pr) {
 		struct departed *d = &p->departed[p->n_departed++ % PROCS_DEPARTED];
 

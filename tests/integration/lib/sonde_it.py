@@ -49,12 +49,13 @@ class TradeEngine(Proc):
     (HTTP/1.1) with a fresh self-signed certificate (self.cert). program: the Go program,
     e.g. "trade-engine-instrumented" (the same service with client_golang middleware), or
     a build of the same (go/build.sh: trade-engine-stripped, trade-engine-pie).
-    upstream_ca: the certificate an https upstream must present."""
+    upstream_ca: the certificate an https upstream must present. wrap: a command line that
+    runs the service (e.g. unshare --pid --fork: then pid is the wrapper's)."""
 
     def __init__(self, addr="127.0.0.1:0", pg=None, redis=None, upstream=None, tls=False,
                  extra_args=(), env=None, ready_timeout=20.0, reset_referee=True,
-                 program="trade-engine", upstream_ca=None):
-        argv = [go_bin(program), "-addr", addr]
+                 program="trade-engine", upstream_ca=None, wrap=()):
+        argv = [*wrap, go_bin(program), "-addr", addr]
         workdir = tempfile.mkdtemp(prefix="sonde-it-trade-engine-")
         self.cert = None
         if tls:
