@@ -181,8 +181,9 @@ static __always_inline struct sock *fd_to_sock(__u64 fd, __u64 *ino)
 /*
  * Syscall path (and the Go TLS probes on it): the state of the socket sk whose inode is
  * ino, made with a new conn_id and announced on first sight, or when the state at sk's
- * address is an earlier socket's (another inode). NULL when sonde parses no protocol of
- * its kind, or the map is full (counted).
+ * address is an earlier socket's (another inode: even a closed TLS connection's, whose
+ * socket is gone, is replaced whole). NULL when sonde parses no protocol of its kind, or
+ * the map is full (counted).
  */
 static __always_inline struct conn_state *sys_conn_get(struct sock *sk, __u64 ino, __u64 pid_tgid)
 {
@@ -289,7 +290,8 @@ static __always_inline int capture_io(__u64 pid_tgid, struct conn_state *st, __u
 	__u64 cnt = io.cnt < SONDE_MAX_IOV ? io.cnt : SONDE_MAX_IOV;
 	__u64 id = st->id, seq;
 
-	/* tls: its socket bytes are ciphertext; the TLS probes report its plaintext. */
+	/* tls: its socket bytes are ciphertext; the TLS probes report its plaintext. So are
+	 * those after its TCP close (conn_state.closed): nothing starts a new connection. */
 	if (!id || st->tls || conn_ignored(id))
 		return 0;
 	/* Atomic: Go reads (or writes) one socket from whichever thread runs the goroutine. */

@@ -224,28 +224,38 @@ int BPF_PROG(sonde_cgroup_rmdir, struct cgroup *cgrp, const char *path)
 	return 0;
 }
 
-/* The id of a connection sonde reported, forgetting its state; 0 for any other socket. An
- * I/O after this (a late EOF) starts a new connection. */
+/*
+ * At TCP close: the id of a connection sonde reported, whose close is to be reported now; 0
+ * for any other socket, or when it was reported already. Its state is forgotten: an I/O
+ * after this (a late EOF, a write that met the peer's reset) starts a new connection, which
+ * user space joins to the closed one (consumer/conns.h). Except a TLS connection's: its
+ * late I/O is ciphertext, never a connection of its own (Go's crypto/tls Conn.Close writes
+ * its close_notify alert on the socket itself, outside any probed call, and on loopback
+ * the client's reset closes the socket inside that write). Its state stays, closed, so that
+ * the data path drops that I/O as it drops all of a TLS connection's socket bytes; it goes
+ * with the socket (socket storage; the conns entry at sonde_sock_destroy).
+ */
 static __always_inline __u64 conn_forget(struct sock *sk)
 {
 	struct conn_state *st;
 	__u64 key = (__u64)sk, id;
 
-	if (sock_storage) {
+	if (sock_storage)
 		st = bpf_sk_storage_get(&conn_store, sk, 0, 0);
-		if (!st)
-			return 0;
-		id = st->id;
-		if (st->go_copied)
-			bpf_map_delete_elem(&tls_socks, &key);
-		bpf_sk_storage_delete(&conn_store, sk);
-		return id;
-	}
-	st = bpf_map_lookup_elem(&conns, &key);
-	if (!st)
+	else
+		st = bpf_map_lookup_elem(&conns, &key);
+	if (!st || st->closed)
 		return 0;
 	id = st->id;
-	bpf_map_delete_elem(&conns, &key);
+	/* The Go probes look the socket up no more (their I/O after the close is dropped). */
+	if (st->go_copied)
+		bpf_map_delete_elem(&tls_socks, &key);
+	if (id && conn_tls(st))
+		st->closed = 1;
+	else if (sock_storage)
+		bpf_sk_storage_delete(&conn_store, sk);
+	else
+		bpf_map_delete_elem(&conns, &key);
 	return id;
 }
 
@@ -280,5 +290,22 @@ int BPF_PROG(sonde_sock_state, struct sock *sk, int oldstate, int newstate)
 		if (id)
 			conn_closed(sk, id);
 	}
+	return 0;
+}
+
+/*
+ * Syscall path: a TCP socket is destroyed once it is closed and has no file left, so no
+ * I/O can follow. A closed TLS connection's state, kept for its late I/O (conn_forget),
+ * goes now: it is not left for a new socket at the same address to replace, which may
+ * never come (socket storage needs no such program: it is freed with the socket).
+ */
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(sonde_sock_destroy, struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &key);
+
+	if (st && st->closed)
+		bpf_map_delete_elem(&conns, &key);
 	return 0;
 }

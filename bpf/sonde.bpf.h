@@ -63,19 +63,26 @@ const volatile __u64 ringbuf_check_bytes __weak = 64 << 10;
 TGID_BITMAP(allow_tgids);
 
 /*
- * Per-connection state, made on first sight (which emits SONDE_EV_CONN_OPEN). id 0: a
- * socket of no kind sonde parses (socket path only: remembered so its I/O costs a lookup).
+ * Per-connection state, made on first sight (which emits SONDE_EV_CONN_OPEN), forgotten at
+ * TCP close (which emits SONDE_EV_CONN_CLOSE) unless it is a TLS connection's (closed).
+ * id 0: a socket of no kind sonde parses (socket path only: remembered so its I/O costs a
+ * lookup).
  */
 struct conn_state {
 	__u64 id;     /* conn_id of its records (struct sonde_data_event) */
 	__u64 ino;    /* syscall path: the socket's inode (see conns) */
 	__u64 off[2]; /* bytes moved so far, by enum sonde_direction: the next record's seq */
-	/* Set when its I/O was seen inside a probed TLS call (tls.bpf.h): its socket bytes are
-	 * ciphertext and are no longer reported; the TLS probes report its plaintext. */
+	/* Set when its I/O was seen inside a probed TLS call, or a Go probe marked it
+	 * (tls.bpf.h): its socket bytes are ciphertext and are no longer reported; the TLS
+	 * probes report its plaintext. */
 	__u8 tls;
 	/* Socket path, Go-TLS-probed process: the id is in tls_socks (tls.bpf.h). */
 	__u8 go_copied;
-	__u8 _pad[6];
+	/* A TLS connection whose TCP close was reported: the state stays (conn_forget in
+	 * process.bpf.c) so that ciphertext written after the close (Go's close_notify alert)
+	 * is dropped instead of starting a new connection. */
+	__u8 closed;
+	__u8 _pad[5];
 };
 
 /* Socket path: the state lives in the socket (freed with it: nothing to evict). */
@@ -90,9 +97,10 @@ struct {
  * Syscall path (its program type cannot use socket storage): keyed by struct sock address.
  * A plain hash, not an LRU: an LRU would evict a live connection's state under pressure,
  * and its next I/O would start a new connection mid-stream in user space. Entries go at
- * TCP close, or when a new socket (another inode) turns up at the same address (Unix
- * sockets have no close event); a full map is counted (SONDE_LOST_CONN_FULL) for every
- * read or write it keeps from being reported, and no live connection is ever reset.
+ * TCP close (a TLS connection's, kept closed past it, when the socket is destroyed), or
+ * when a new socket (another inode) turns up at the same address (Unix sockets have no
+ * close event); a full map is counted (SONDE_LOST_CONN_FULL) for every read or write it
+ * keeps from being reported, and no live connection is ever reset.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -76,12 +76,30 @@ struct {
 	__type(value, __u64);
 } go_tls_marks SEC(".maps") __weak;
 
+/*
+ * Whether connection st is TLS: marked already, or (socket path) published to the Go probes,
+ * one of which has marked it since (the mark is taken now). Asked at each I/O of a
+ * Go-TLS-probed process, and at TCP close (process.bpf.c), which may come before the I/O
+ * that would have taken a fresh mark.
+ */
+static __always_inline bool conn_tls(struct conn_state *st)
+{
+	__u32 slot = st->id & (SONDE_HINT_SLOTS - 1);
+	__u64 *mark;
+
+	if (st->tls || !st->go_copied)
+		return st->tls;
+	mark = bpf_map_lookup_elem(&go_tls_marks, &slot);
+	if (mark && *mark == st->id)
+		st->tls = 1;
+	return st->tls;
+}
+
 /* Socket path, Go-TLS-probed process: publishes connection st of socket sk to the Go probes
  * once, and takes their TLS mark. */
 static __always_inline void go_sock_sync(struct sock *sk, struct conn_state *st)
 {
-	__u32 slot = st->id & (SONDE_HINT_SLOTS - 1);
-	__u64 key = (__u64)sk, *mark;
+	__u64 key = (__u64)sk;
 	struct tls_sock v = { .id = st->id };
 
 	if (!st->go_copied) {
@@ -89,9 +107,7 @@ static __always_inline void go_sock_sync(struct sock *sk, struct conn_state *st)
 		bpf_map_update_elem(&tls_socks, &key, &v, BPF_ANY);
 		st->go_copied = 1;
 	}
-	mark = bpf_map_lookup_elem(&go_tls_marks, &slot);
-	if (mark && *mark == st->id)
-		st->tls = 1;
+	conn_tls(st);
 }
 
 /*

@@ -33,7 +33,7 @@ static struct bpf_program *const *socket_progs(struct sonde_bpf *s, size_t *n)
 
 static struct bpf_program *const *syscall_progs(struct sonde_bpf *s, size_t *n)
 {
-	static struct bpf_program *p[21];
+	static struct bpf_program *p[22];
 
 	p[0] = s->progs.sonde_enter_read;
 	p[1] = s->progs.sonde_enter_write;
@@ -57,7 +57,9 @@ static struct bpf_program *const *syscall_progs(struct sonde_bpf *s, size_t *n)
 	p[18] = s->progs.sonde_enter_splice;
 	p[19] = s->progs.sonde_exit_sendfile;
 	p[20] = s->progs.sonde_exit_splice;
-	*n = 21;
+	/* Frees the conns entries of closed TLS connections (bpf/process.bpf.c). */
+	p[21] = s->progs.sonde_sock_destroy;
+	*n = 22;
 	return p;
 }
 
