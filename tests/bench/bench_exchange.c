@@ -18,6 +18,9 @@
  * the count is the steady state: a phase's inclusive Ir divided by n is its instructions
  * per exchange (callgrind_annotate --inclusive=yes lists bench_http_server etc.).
  * Without valgrind it prints wall ns per exchange of each phase.
+ *
+ * SONDE_BENCH_EVENTS=FILTER turns request events on (--events-filter FILTER, lines written
+ * to /dev/null): their cost per exchange is the difference.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -28,6 +31,7 @@
 
 #include "config/config.h"
 #include "consumer/consumer.h"
+#include "events/events.h"
 #include "kernel/ctl.h"
 #include "metrics/observe.h"
 #include "metrics/registry.h"
@@ -70,6 +74,7 @@ struct bench {
 	struct procs procs;
 	struct consumer c;
 	struct conn_peer peers[CONNS];
+	struct events events;
 	uint64_t ts;
 };
 
@@ -366,6 +371,12 @@ static int bench_init(struct bench *b)
 	if (!b->routes)
 		return -1;
 	b->obs = (struct observer){ .tel = &b->tel, .routes = b->routes };
+	if (getenv("SONDE_BENCH_EVENTS")) {
+		if (events_init(&b->events, "/dev/null", getenv("SONDE_BENCH_EVENTS"), false,
+				b->tel.reg))
+			return -1;
+		b->obs.events = &b->events;
+	}
 	b->kctl = (struct kernel_ctl){ .allow = no_allow, .ignore_conn = no_ignore };
 	if (procs_init(&b->procs, &b->cfg, &b->kctl, "/nonexistent-proc") ||
 	    consumer_init(&b->c, &b->procs, &b->obs, &b->kctl))
@@ -462,6 +473,7 @@ int main(int argc, char **argv)
 	PHASE("consumer_redis", bench_consumer_redis(b, rr, n), n);
 	PHASE("consumer_postgres", bench_consumer_postgres(b, pr, n), n);
 	report(b, n, w);
+	events_free(&b->events);
 	consumer_free(&b->c);
 	procs_free(&b->procs);
 	route_table_free(b->routes);

@@ -84,8 +84,14 @@ void events_http(struct events *ev, const struct conn_peer *peer, bool server,
 	/* the durations the metrics observe (metrics/observe.c) */
 	uint64_t end = server ? ex->resp_last_ns : ex->resp_first_ns;
 	uint64_t dur = end > ex->req_first_ns ? end - ex->req_first_ns : 0;
-	struct event_record r = {
+	struct event_record r;
+
+	count_ids(ev, &ex->ids);
+	if (!events_filter_pass(&ev->filter, dur, ex->status, false))
+		return; /* most exchanges, with a sampling filter: nothing more to do */
+	r = (struct event_record){
 		.kind = server ? "http_server" : "http_client",
+		.wall_ns = wallclock_ns(ex->req_first_ns),
 		.duration_ns = dur,
 		.service = peer->service,
 		.ctx = &peer->ctx,
@@ -98,11 +104,6 @@ void events_http(struct events *ev, const struct conn_peer *peer, bool server,
 		.resp_body = ex->resp_body_bytes,
 		.ids = &ex->ids,
 	};
-
-	count_ids(ev, &ex->ids);
-	if (!events_filter_pass(&ev->filter, dur, ex->status, false))
-		return;
-	r.wall_ns = wallclock_ns(ex->req_first_ns);
 	if (server) {
 		r.server_port = peer->local_port;
 		r.client_address = peer->address;
@@ -118,8 +119,13 @@ void events_db(struct events *ev, const struct conn_peer *peer, const char *syst
 	       const struct db_op *op)
 {
 	uint64_t dur = op->end_ns > op->start_ns ? op->end_ns - op->start_ns : 0;
-	struct event_record r = {
+	struct event_record r;
+
+	if (!events_filter_pass(&ev->filter, dur, 0, op->error_type[0] != 0))
+		return;
+	r = (struct event_record){
 		.kind = "db_client",
+		.wall_ns = wallclock_ns(op->start_ns),
 		.duration_ns = dur,
 		.service = peer->service,
 		.ctx = &peer->ctx,
@@ -129,10 +135,6 @@ void events_db(struct events *ev, const struct conn_peer *peer, const char *syst
 		.server_address = peer->address,
 		.server_port = peer->peer_port,
 	};
-
-	if (!events_filter_pass(&ev->filter, dur, 0, op->error_type[0] != 0))
-		return;
-	r.wall_ns = wallclock_ns(op->start_ns);
 	emit(ev, &r);
 }
 
