@@ -25,6 +25,7 @@ SKIP = 77
 
 sys.path.insert(0, HERE)
 import gen_dashboard_exprs  # noqa: E402
+import pod_labels  # noqa: E402
 
 
 class Failed(Exception):
@@ -413,6 +414,23 @@ def check_alert_coverage():
     print("%d alert rules, each tested firing and not firing" % len(alerts))
 
 
+# ---- container and pod labels (--k8s-labels) ---------------------------------------------------
+
+
+def check_pod_labels():
+    """Dashboards filter and group by pod, alerts keep and name it (pod_labels.py)."""
+    bad, nsel, nbypod = pod_labels.dashboard_problems([(rel(p), d) for p, d in dashboards()])
+    rec, alerts = (load_yaml_docs(path)[0]["groups"] for path in RULES)
+    rbad, per_pod, by_group = pod_labels.rule_problems(rec, alerts)
+    am = load_yaml_docs(os.path.join(DEPLOY, "alertmanager", "alertmanager.yml.tmpl"))[0]
+    bad += rbad + pod_labels.inhibit_problems(alerts, am)
+    bad += pod_labels.alerts_test_problems(load_yaml_docs(ALERTS_TEST)[0]["tests"], by_group)
+    check(not bad, "\n  ".join(["pod labels:"] + bad))
+    print("%d service selectors filter $namespace and $pod; %d panels by pod; %d alerts per pod "
+          "(%s), naming it; inhibition per pod; alerts_test.yml shows each group's"
+          % (nsel, nbypod, len(per_pod), ", ".join(sorted(per_pod))))
+
+
 # ---- promtool --------------------------------------------------------------------------------
 
 
@@ -748,6 +766,7 @@ CHECKS = {
     "dashboard-promql": check_dashboard_promql,
     "metric-names": check_metric_names,
     "alert-coverage": check_alert_coverage,
+    "pod-labels": check_pod_labels,
     "promtool-config": check_promtool_config,
     "promtool-rules": check_promtool_rules,
     "promtool-test": check_promtool_test,

@@ -58,10 +58,12 @@ def dashboard_queries():
 
 
 def concrete(expr):
-    """A dashboard expr with Grafana's variables filled in as a user viewing 'All' would."""
+    """A dashboard expr with Grafana's variables filled in as a user viewing 'All' would:
+    every variable's All is ".*", which also matches the pod labels this sonde (without
+    --k8s-labels) does not export."""
     expr = re.sub(r"\$\{?__(rate_interval|interval|range)\}?", "1m", expr)
-    expr = re.sub(r"\$\{(\w+)(:\w+)?\}", ".+", expr)
-    return re.sub(r"\$(\w+)", ".+", expr)
+    expr = re.sub(r"\$\{(\w+)(:\w+)?\}", ".*", expr)
+    return re.sub(r"\$(\w+)", ".*", expr)
 
 
 class PrometheusEndToEnd(IntegrationCase):
