@@ -248,6 +248,17 @@ int http1_scan_status_line(struct h1_stream *st, const uint8_t *p, size_t n, siz
 	size_t i = 0;
 	uint8_t b;
 
+	/* The whole "HTTP/1.x NNN" in this read (nearly always): in one step, to the state
+	 * the byte-wise path below reaches after it, which checks everything else. */
+	if (st->sub == SL_VERSION && !st->pos && n >= 12 && !memcmp(p, "HTTP/1.", 7) &&
+	    is_digit(p[7]) && p[8] == ' ' && p[9] >= '1' && p[9] <= '5' && is_digit(p[10]) &&
+	    is_digit(p[11])) {
+		st->version_minor = p[7] - '0';
+		st->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+		st->sub = SL_CODE;
+		st->pos = 3;
+		i = 12;
+	}
 	while (i < n && !*end) {
 		b = p[i];
 		switch (st->sub) {
@@ -299,26 +310,42 @@ int http1_scan_status_line(struct h1_stream *st, const uint8_t *p, size_t n, siz
 	return 0;
 }
 
-#define NAME_IS(st, lit) \
-	((st)->name_len == sizeof(lit) - 1 && !memcmp((st)->name, lit, sizeof(lit) - 1))
+/* The header name as received (st->name, st->name_len bytes) equals lit, a lower-case name
+ * of letters and '-': OR-ing 0x20 folds the case of a letter and keeps '-', and no other
+ * token character folds onto either. */
+static bool name_is(const struct h1_stream *st, const char *lit, size_t len)
+{
+	if (st->name_len != len)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (((uint8_t)st->name[i] | 0x20) != (uint8_t)lit[i])
+			return false;
+	return true;
+}
 
+#define NAME_IS(st, lit) name_is(st, lit, sizeof(lit) - 1)
+
+/* By length first: most header lines (Host, Date, Content-Type, ...) compare nothing. */
 static enum h1_hdr header_id(const struct h1_stream *st)
 {
 	if (st->trailer)
 		return HDR_OTHER;
-	if (NAME_IS(st, "content-length"))
-		return HDR_CONTENT_LENGTH;
-	if (NAME_IS(st, "transfer-encoding"))
-		return HDR_TRANSFER_ENCODING;
-	if (NAME_IS(st, "connection"))
-		return HDR_CONNECTION;
-	if (NAME_IS(st, "x-request-id"))
-		return HDR_REQUEST_ID;
-	if (NAME_IS(st, "x-correlation-id"))
-		return HDR_CORRELATION_ID;
-	if (NAME_IS(st, "traceparent"))
-		return HDR_TRACEPARENT;
-	return HDR_OTHER;
+	switch (st->name_len) {
+	case 10:
+		return NAME_IS(st, "connection") ? HDR_CONNECTION : HDR_OTHER;
+	case 11:
+		return NAME_IS(st, "traceparent") ? HDR_TRACEPARENT : HDR_OTHER;
+	case 12:
+		return NAME_IS(st, "x-request-id") ? HDR_REQUEST_ID : HDR_OTHER;
+	case 14:
+		return NAME_IS(st, "content-length") ? HDR_CONTENT_LENGTH : HDR_OTHER;
+	case 16:
+		return NAME_IS(st, "x-correlation-id") ? HDR_CORRELATION_ID : HDR_OTHER;
+	case 17:
+		return NAME_IS(st, "transfer-encoding") ? HDR_TRANSFER_ENCODING : HDR_OTHER;
+	default:
+		return HDR_OTHER;
+	}
 }
 
 /* An id value, cut at HTTP1_ID_MAX bytes (flagged); the first of a repeated header wins. */
@@ -424,7 +451,7 @@ static int scan_header_byte(struct h1_stream *st, uint8_t b, bool *end)
 			return -EBADMSG;
 		else
 			st->sub = HL_NAME;
-		st->name[0] = to_lower(b);
+		st->name[0] = (char)b;
 		st->name_len = 1;
 		return 0;
 	case HL_NAME:
@@ -438,7 +465,7 @@ static int scan_header_byte(struct h1_stream *st, uint8_t b, bool *end)
 		} else if (!is_tchar(b)) {
 			return -EBADMSG; /* RFC 9112 §5.1: no whitespace before the colon */
 		} else if (st->name_len < H1_NAME_MAX) {
-			st->name[st->name_len++] = to_lower(b);
+			st->name[st->name_len++] = (char)b;
 		} else {
 			st->name_len = H1_NAME_MAX + 1; /* too long to be one we want */
 		}
@@ -472,18 +499,21 @@ static int scan_header_byte(struct h1_stream *st, uint8_t b, bool *end)
 	return -EINVAL;
 }
 
-/* The bulk of a header name: tchars, kept lower-cased while they fit. */
+/* The bulk of a header name: tchars, kept as received while they fit (header_id() folds
+ * the case). Returns how many. */
 static size_t scan_name(struct h1_stream *st, const uint8_t *p, size_t n)
 {
-	size_t i;
+	size_t k = 0;
 
-	for (i = 0; i < n && is_tchar(p[i]); i++) {
-		if (st->name_len < H1_NAME_MAX)
-			st->name[st->name_len++] = to_lower(p[i]);
-		else
-			st->name_len = H1_NAME_MAX + 1; /* too long to be one we want */
+	while (k < n && is_tchar(p[k]))
+		k++;
+	if (st->name_len + k <= H1_NAME_MAX) {
+		memcpy(st->name + st->name_len, p, k);
+		st->name_len += k;
+	} else {
+		st->name_len = H1_NAME_MAX + 1; /* too long to be one we want */
 	}
-	return i;
+	return k;
 }
 
 /* The bulk of a kept header value from p[0], up to the byte that ends an element or the

@@ -14,7 +14,6 @@
  *    writes a new command, so the commands pending then are emitted as ok, ended at the
  *    last read, and the next read, if it parses cleanly, starts a reply.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,8 +161,8 @@ static void emit(struct redis_io *io, const char *cmd, const char *err, uint64_t
 	struct db_op op;
 
 	memset(&op, 0, sizeof(op)); /* no stack bytes leave the parser */
-	strncpy(op.operation, cmd, sizeof(op.operation) - 1);
-	strncpy(op.error_type, err, sizeof(op.error_type) - 1);
+	memcpy(op.operation, cmd, strnlen(cmd, sizeof(op.operation) - 1));
+	memcpy(op.error_type, err, strnlen(err, sizeof(op.error_type) - 1));
 	op.start_ns = start_ns;
 	op.end_ns = end_ns;
 	io->c->stats.ops++;
@@ -174,11 +173,22 @@ static void emit(struct redis_io *io, const char *cmd, const char *err, uint64_t
 /* Error kinds are upper-case words by convention ("ERR", "WRONGTYPE"); command names are
  * words of letters, digits and module separators ("JSON.GET"). Anything else (a free-text
  * error, binary junk) becomes "_OTHER", so labels stay valid and few. */
-static bool name_ok(const char *s, const char *set)
+static bool name_char(char ch, bool command)
 {
-	size_t n = strlen(s);
+	unsigned char c = (unsigned char)ch;
 
-	return n > 0 && n < REDIS_WORD_MAX - 1 && strspn(s, set) == n;
+	if ((unsigned char)(c - 'A') < 26 || (unsigned char)(c - '0') < 10 || c == '_')
+		return true;
+	return command && (c == '.' || c == ':' || c == '|' || c == '-');
+}
+
+static bool name_ok(const char *s, bool command)
+{
+	size_t n = 0;
+
+	while (s[n] && name_char(s[n], command))
+		n++;
+	return n > 0 && n < REDIS_WORD_MAX - 1 && !s[n];
 }
 
 /* A complete top-level reply (not an attribute or push) of type r->top: answers the oldest
@@ -195,7 +205,7 @@ static void reply_done(struct redis_io *io, const struct redis_rep *r)
 	if (r->top == '-' || r->top == '!') {
 		memcpy(err, r->word, r->word_len);
 		err[r->word_len] = '\0';
-		if (!name_ok(err, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"))
+		if (!name_ok(err, false))
 			strcpy(err, "_OTHER");
 	}
 	if (!p) {
@@ -292,10 +302,7 @@ static void command_done(struct redis_io *io, struct redis_req *q)
 		else if (word_is(q, 1, "2"))
 			c->hello3 = false;
 	}
-	pend_push(c,
-		  name_ok(q->words[0], "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:|-") ? q->words[0]
-										    : "_OTHER",
-		  q->start_ns, flags);
+	pend_push(c, name_ok(q->words[0], true) ? q->words[0] : "_OTHER", q->start_ns, flags);
 }
 
 static bool req_fail(struct redis_req *q)
@@ -307,7 +314,9 @@ static bool req_fail(struct redis_req *q)
 static void word_byte(struct redis_req *q, uint32_t k, uint8_t b)
 {
 	if (k < REDIS_WORDS && q->word_len[k] < REDIS_WORD_MAX - 1)
-		q->words[k][q->word_len[k]++] = (char)toupper(b);
+		/* ASCII only, as toupper() in the C locale sonde runs in, without its call */
+		q->words[k][q->word_len[k]++] =
+			(char)((unsigned char)(b - 'a') < 26 ? b - 0x20 : b);
 }
 
 /* "*N\r\n" and "$N\r\n" lines. */
