@@ -6,6 +6,7 @@
  * "--" runs to the end of the line; slash-star comments nest.
  */
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "proto/sql.h"
@@ -684,12 +685,68 @@ static void sp_step(struct sql_splitter *s, char c, sql_stmt_fn fn, void *ctx)
 	}
 }
 
+/* The bytes SP_NORMAL cannot take without a look at what follows or a change of state:
+ * - / ' " $ ; (one bit each, offset from 0x20). */
+static bool sp_special(unsigned char c)
+{
+	return (unsigned char)(c - 0x20) < 32 && (0x800a094u >> (c - 0x20) & 1);
+}
+
+/*
+ * The bulk of the text in SP_NORMAL: from p[0], the bytes up to the first special one (or
+ * n), done as sp_normal() does them one by one (blanks folded, parentheses counted, the
+ * bytes stored, the identifier just before tracked), without its calls. Returns how many.
+ * An identifier longer than word_len counts (65535 bytes) is left to sp_normal().
+ */
+static size_t sp_normal_run(struct sql_splitter *s, const char *p, size_t n)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++) {
+		unsigned char c = (unsigned char)p[k];
+
+		if (sp_special(c) || s->word_len == UINT16_MAX)
+			break;
+		if (sql_space(c)) {
+			if (s->len > 0 && s->len < SQL_STMT_PREFIX && s->buf[s->len - 1] != ' ')
+				s->buf[s->len++] = ' ';
+			s->word_len = 0;
+			s->prev = ' ';
+			continue;
+		}
+		if (c == '(')
+			s->paren_depth++;
+		else if (c == ')' && s->paren_depth)
+			s->paren_depth--;
+		if (s->len < SQL_STMT_PREFIX)
+			s->buf[s->len++] = (char)c;
+		else
+			s->overflow = true;
+		if (ident_char(c)) {
+			if (s->word_len++ == 0)
+				s->word_first = (char)c;
+		} else {
+			s->word_len = 0;
+		}
+		s->prev = (char)c;
+	}
+	return k;
+}
+
 void sql_splitter_feed(struct sql_splitter *s, const char *p, size_t n, sql_stmt_fn fn, void *ctx)
 {
+	size_t i = 0;
+
 	if (s->disabled)
 		return;
-	for (size_t i = 0; i < n; i++)
-		sp_step(s, p[i], fn, ctx);
+	while (i < n) {
+		if (s->state == SP_NORMAL) {
+			i += sp_normal_run(s, p + i, n - i);
+			if (i == n)
+				break;
+		}
+		sp_step(s, p[i++], fn, ctx);
+	}
 }
 
 void sql_splitter_finish(struct sql_splitter *s, bool lost, sql_stmt_fn fn, void *ctx)
