@@ -292,11 +292,16 @@ static __always_inline int capture_io(__u64 pid_tgid, struct conn_state *st, __u
 
 	/* tls: its socket bytes are ciphertext; the TLS probes report its plaintext. So are
 	 * those after its TCP close (conn_state.closed): nothing starts a new connection. */
-	if (!id || st->tls || conn_ignored(id))
+	if (!id || st->tls)
 		return 0;
 	/* Atomic: Go reads (or writes) one socket from whichever thread runs the goroutine. */
 	dir &= 1;
 	seq = ret ? __sync_fetch_and_add(&st->off[dir], ret) : st->off[dir];
+	/* An ignored connection's bytes are numbered all the same (the add above is all
+	 * they cost): its close record carries them, so user space counts them as unparsed
+	 * instead of never hearing of them. */
+	if (conn_ignored(id))
+		return 0;
 	if (io.base && !io.vectored && ret < SMALL_PAYLOAD && ret <= capture_bytes)
 		return capture_small(pid_tgid, id, seq, dir, ret, io, source);
 	return sonde_capture_chunks(pid_tgid, id, seq, io.base,

@@ -235,7 +235,7 @@ int BPF_PROG(sonde_cgroup_rmdir, struct cgroup *cgrp, const char *path)
  * the data path drops that I/O as it drops all of a TLS connection's socket bytes; it goes
  * with the socket (socket storage; the conns entry at sonde_sock_destroy).
  */
-static __always_inline __u64 conn_forget(struct sock *sk)
+static __always_inline __u64 conn_forget(struct sock *sk, __u64 off[2])
 {
 	struct conn_state *st;
 	__u64 key = (__u64)sk, id;
@@ -247,6 +247,8 @@ static __always_inline __u64 conn_forget(struct sock *sk)
 	if (!st || st->closed)
 		return 0;
 	id = st->id;
+	off[0] = st->off[0];
+	off[1] = st->off[1];
 	/* The Go probes look the socket up no more (their I/O after the close is dropped). */
 	if (st->go_copied)
 		bpf_map_delete_elem(&tls_socks, &key);
@@ -259,12 +261,14 @@ static __always_inline __u64 conn_forget(struct sock *sk)
 	return id;
 }
 
-static __always_inline void conn_closed(struct sock *sk, __u64 id)
+static __always_inline void conn_closed(struct sock *sk, __u64 id, const __u64 off[2])
 {
 	struct sonde_conn_event ev = {};
 
 	fill_hdr(&ev.hdr, SONDE_EV_CONN_CLOSE, bpf_get_current_pid_tgid(), bpf_ktime_get_ns());
 	ev.conn_id = id;
+	ev.off[0] = off[0];
+	ev.off[1] = off[1];
 	ev.family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	rec_output(&ev, sizeof(ev), REC_PACED);
 }
@@ -272,7 +276,7 @@ static __always_inline void conn_closed(struct sock *sk, __u64 id)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(sonde_sock_state, struct sock *sk, int oldstate, int newstate)
 {
-	__u64 id;
+	__u64 id, off[2];
 
 	tcp_health_state(sk, oldstate, newstate);
 
@@ -286,9 +290,9 @@ int BPF_PROG(sonde_sock_state, struct sock *sk, int oldstate, int newstate)
 		return 0;
 	}
 	if (newstate == TCP_CLOSE_STATE) {
-		id = conn_forget(sk);
+		id = conn_forget(sk, off);
 		if (id)
-			conn_closed(sk, id);
+			conn_closed(sk, id, off);
 	}
 	return 0;
 }

@@ -14,7 +14,7 @@
 #include <linux/types.h>
 #endif
 
-#define SONDE_ABI_VERSION 7
+#define SONDE_ABI_VERSION 8
 
 /* Largest payload prefix one data event carries. A power of two: the BPF side masks
  * lengths with (SONDE_CAPTURE_MAX - 1) to prove the bound to the verifier. */
@@ -154,8 +154,12 @@ struct sonde_conn_event {
 	/* CONN_OPEN, syscall path: the socket's inode (0 on the socket path). For diagnosis:
 	 * conn_id is never reused, so nothing needs it to tell sockets apart. */
 	__u64 ino;
+	/* CONN_CLOSE: bytes the kernel numbered, by enum sonde_direction: the seq the next
+	 * data record would have carried. Those of an ignored connection (conn_hints) are
+	 * numbered too, so user space accounts for every byte up to here at close. */
+	__u64 off[2];
 };
-_Static_assert(sizeof(struct sonde_conn_event) == 160, "sonde_conn_event ABI");
+_Static_assert(sizeof(struct sonde_conn_event) == 176, "sonde_conn_event ABI");
 
 /* SONDE_EV_PROC_FORK / EXEC / EXIT / CGROUP. */
 struct sonde_proc_event {

@@ -165,6 +165,11 @@ static void refresh(struct agent *a)
 	events_refresh(&a->events);
 	for (unsigned t = 0; t <= SONDE_EV_LAST; t++)
 		telemetry_events(&a->tel, t, consumer_event_name(t), a->consumer.by_type[t]);
+	for (unsigned d = 0; d < 2; d++)
+		for (unsigned f = 0; f < FATE_NR; f++)
+			telemetry_capture_bytes(&a->tel, d, f, byte_fate_outcome(f),
+						byte_fate_reason(f), a->consumer.conns.bytes[d][f]);
+	telemetry_hints_displaced(&a->tel, a->consumer.conns.hints_displaced);
 	for (int r = 0; r < SONDE_LOST_NR; r++)
 		lost += k.lost[r];
 	pthread_mutex_lock(&a->status_lock);

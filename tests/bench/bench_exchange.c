@@ -83,8 +83,9 @@ static int no_allow(void *ctx, uint32_t tgid, bool on)
 	return 0;
 }
 
-static int no_ignore(void *ctx, uint64_t id)
+static int no_ignore(void *ctx, uint64_t id, uint64_t *prev)
 {
+	*prev = 0;
 	return 0;
 }
 

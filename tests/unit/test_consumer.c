@@ -27,6 +27,7 @@
 struct fake_kernel {
 	bool tls_probed; /* every process's TLS library is probed */
 	uint64_t ignored[8];
+	uint64_t slots[4]; /* hint slots, as the kernel's conn_hints (id % 4) */
 	size_t n_ignored;
 	uint32_t allowed_off[8];
 	size_t n_off;
@@ -41,9 +42,13 @@ static int fake_allow(void *ctx, uint32_t tgid, bool on)
 	return 0;
 }
 
-static int fake_ignore(void *ctx, uint64_t id)
+static int fake_ignore(void *ctx, uint64_t id, uint64_t *prev)
 {
 	struct fake_kernel *k = ctx;
+
+	/* the slots of a fake array of 4: ids 1 and 5 share one */
+	*prev = k->slots[id % 4];
+	k->slots[id % 4] = id;
 
 	if (k->n_ignored < 8) {
 		k->ignored[k->n_ignored++] = id;
@@ -125,7 +130,11 @@ static void feed_open(struct fixture *f, uint16_t type, uint64_t id, uint16_t lp
 	e.peer.addr[15] = 1;
 	e.local.port = lport;
 	e.peer.port = pport;
-	e.ino = id + 1000; /* as the syscall path reports it */
+	e.ino = id + 1000;		   /* as the syscall path reports it */
+	if (type == SONDE_EV_CONN_CLOSE) { /* the kernel's offsets: every byte fed */
+		e.off[0] = f->off[id % 32][0];
+		e.off[1] = f->off[id % 32][1];
+	}
 	assert_int_equal(consumer_on_record(&f->c, &e, sizeof(e)), 0);
 }
 
@@ -332,17 +341,20 @@ static void test_tls_plaintext(void **state)
 }
 
 /* Plaintext is not numbered (seq 0): it never counts as a position in the socket's stream.
- * Joined mid-stream (no open record: expired while idle), plaintext first, then socket
- * bytes at the kernel's offset 239: no gap. */
+ * Forgotten while idle after 239 bytes, then plaintext first, then socket bytes at the
+ * kernel's offset 239: no gap. */
 static void test_tls_plaintext_no_gap(void **state)
 {
 	struct fixture *f = *state;
 
 	f->fk.tls_probed = true;
-	f->off[22][SONDE_DIR_RECV] = 239;
-	feed_plain(f, 22, SONDE_DIR_RECV, 2 * MS, request);
-	feed_io(f, 22, SONDE_DIR_RECV, 3 * MS, app_data, sizeof(app_data) - 1, 69);
-	feed_io(f, 22, SONDE_DIR_RECV, 4 * MS, app_data, sizeof(app_data) - 1, 69);
+	feed_io(f, 22, SONDE_DIR_RECV, 1 * MS, client_hello, sizeof(client_hello) - 1, 170);
+	feed_io(f, 22, SONDE_DIR_RECV, 1 * MS, app_data, sizeof(app_data) - 1, 69);
+	conns_expire(&f->c.conns, 1000 * MS, 100 * MS);
+	assert_int_equal(f->c.conns.by_id.len, 0);
+	feed_plain(f, 22, SONDE_DIR_RECV, 2000 * MS, request);
+	feed_io(f, 22, SONDE_DIR_RECV, 2003 * MS, app_data, sizeof(app_data) - 1, 69);
+	feed_io(f, 22, SONDE_DIR_RECV, 2004 * MS, app_data, sizeof(app_data) - 1, 69);
 	assert_int_equal(f->c.conns.gaps, 0);
 }
 

@@ -12,14 +12,76 @@
 #include "proto/classify.h"
 #include "util/addr.h"
 
+/* What is kept of a connection forgotten while idle (conns_expire). */
+struct conn_tomb {
+	uint64_t next[2]; /* its streams' offsets */
+	uint64_t last_ns; /* its last record */
+	uint8_t fate;	  /* of its socket bytes */
+};
+
+static const struct {
+	const char *outcome, *reason;
+} fates[FATE_NR] = {
+	[FATE_PARSED_HTTP] = { "parsed", "http" },
+	[FATE_PARSED_POSTGRESQL] = { "parsed", "postgresql" },
+	[FATE_PARSED_REDIS] = { "parsed", "redis" },
+	[FATE_UNPARSED_UNKNOWN] = { "unparsed", "unknown" },
+	[FATE_UNPARSED_HTTP2] = { "unparsed", "http2" },
+	[FATE_UNPARSED_TLS] = { "unparsed", "tls" },
+	[FATE_UNPARSED_DB_SERVER] = { "unparsed", "db_server" },
+	[FATE_UNPARSED_UNDECIDED] = { "unparsed", "undecided" },
+	[FATE_UNPARSED_NO_MEMORY] = { "unparsed", "no_memory" },
+	[FATE_LOST_RINGBUF] = { "lost", "ringbuf_full" },
+};
+
+const char *byte_fate_outcome(enum byte_fate f)
+{
+	return (unsigned)f < FATE_NR ? fates[f].outcome : NULL;
+}
+
+const char *byte_fate_reason(enum byte_fate f)
+{
+	return (unsigned)f < FATE_NR ? fates[f].reason : NULL;
+}
+
 int conns_init(struct conns *t, const struct observer *obs, const struct procs *procs,
 	       const struct kernel_ctl *kctl)
 {
+	int err;
+
 	memset(t, 0, sizeof(*t));
 	t->obs = obs;
 	t->procs = procs;
 	t->kctl = kctl;
-	return hashmap_init(&t->by_id, 1024);
+	err = hashmap_init(&t->by_id, 1024);
+	if (!err && (err = hashmap_init(&t->expired, 64)))
+		hashmap_free(&t->by_id);
+	return err;
+}
+
+/* Bytes of this fate go unparsed whether they arrive or not. */
+static bool fate_unparsed(uint8_t f)
+{
+	return f >= FATE_UNPARSED_UNKNOWN && f < FATE_LOST_RINGBUF && f != FATE_UNPARSED_UNDECIDED;
+}
+
+/* The fate of c's socket bytes now: ciphertext once its plaintext came. */
+static uint8_t socket_fate(const struct conn *c)
+{
+	return c->plaintext ? FATE_UNPARSED_TLS : c->fate;
+}
+
+/* Bytes of c that never arrived (a gap, or a lost tail): lost to its parser, unless its
+ * bytes go unparsed anyway (an ignored connection: the kernel numbers its bytes and sends
+ * none; records refused before the hint took effect would not have been parsed either). */
+static void account_missing(struct conns *t, uint8_t fate, uint8_t dir, uint64_t n)
+{
+	t->bytes[dir & 1][fate_unparsed(fate) ? fate : FATE_LOST_RINGBUF] += n;
+}
+
+static void account(struct conns *t, uint8_t fate, uint8_t dir, uint64_t n)
+{
+	t->bytes[dir & 1][fate < FATE_NR ? fate : FATE_UNPARSED_UNKNOWN] += n;
 }
 
 /* Parse errors show up in sonde_parse_errors_total as they happen, not at close. */
@@ -47,6 +109,9 @@ static void conn_free(struct conns *t, struct conn *c)
 	struct proto_counts n;
 
 	linger_unlink(t, c);
+	/* socket bytes held while the protocol was undecided */
+	if (c->head_len && !c->plaintext)
+		account(t, FATE_UNPARSED_UNDECIDED, c->head_dir, c->head_len);
 	if (c->state == CONN_PARSED) {
 		report_errors(t, c, &n);
 		if (n.unanswered)
@@ -90,6 +155,9 @@ void conns_free(struct conns *t)
 		if (t->by_id.vals[i])
 			conn_free(t, t->by_id.vals[i]);
 	hashmap_free(&t->by_id);
+	for (size_t i = 0; i < t->expired.cap; i++)
+		free(t->expired.vals[i]);
+	hashmap_free(&t->expired);
 }
 
 static void format_addr(struct conn_peer *p, const struct sonde_conn_event *e)
@@ -107,6 +175,7 @@ static void format_addr(struct conn_peer *p, const struct sonde_conn_event *e)
 static struct conn *conn_get(struct conns *t, uint64_t id, uint32_t tgid)
 {
 	struct conn *c = hashmap_get(&t->by_id, id);
+	struct conn_tomb *tomb;
 	const char *service;
 
 	if (c)
@@ -118,6 +187,13 @@ static struct conn *conn_get(struct conns *t, uint64_t id, uint32_t tgid)
 	}
 	c->id = id;
 	c->tgid = tgid;
+	c->fate = FATE_UNPARSED_UNDECIDED;
+	/* The kernel numbers each id's bytes from 0: bytes before the first record that
+	 * comes were lost (its open record too, maybe). One forgotten while idle goes on. */
+	tomb = hashmap_del(&t->expired, id);
+	c->pos[0] = (struct stream_pos){ tomb ? tomb->next[0] : 0, true };
+	c->pos[1] = (struct stream_pos){ tomb ? tomb->next[1] : 0, true };
+	free(tomb);
 	service = procs_service(t->procs, tgid);
 	snprintf(c->peer.service, sizeof(c->peer.service), "%s", service ? service : "unknown");
 	if (procs_ctx(t->procs, tgid))
@@ -189,41 +265,64 @@ static void conn_feed(struct conns *t, struct conn *c, uint8_t dir, uint64_t ts,
 }
 
 /* Which parser a connection needs, from the protocol of its first bytes and whether this
- * process read or wrote them; NULL: none (the connection is ignored). */
-static const struct proto_ops *decide(struct conns *t, enum proto_kind k, bool recv)
+ * process read or wrote them; NULL: none (the connection is ignored). *fate: where its
+ * bytes go. */
+static const struct proto_ops *decide(struct conns *t, enum proto_kind k, bool recv, uint8_t *fate)
 {
 	switch (k) {
 	case PROTO_HTTP1_REQUEST:
+		*fate = FATE_PARSED_HTTP;
 		return recv ? &proto_http_server : &proto_http_client;
 	case PROTO_HTTP1_RESPONSE: /* joined mid-stream */
+		*fate = FATE_PARSED_HTTP;
 		return recv ? &proto_http_client : &proto_http_server;
 	case PROTO_PG_STARTUP:
 	case PROTO_PG_SSLREQUEST:
 	case PROTO_PG_GSSENCREQUEST:
 	case PROTO_PG_MESSAGE: /* joined mid-stream */
 		/* Only the client side is parsed: a PostgreSQL server process reads these. */
+		*fate = recv ? FATE_UNPARSED_DB_SERVER : FATE_PARSED_POSTGRESQL;
 		return recv ? NULL : &proto_pg_client;
 	case PROTO_REDIS_COMMAND:
 	case PROTO_REDIS_INLINE:
+		*fate = recv ? FATE_UNPARSED_DB_SERVER : FATE_PARSED_REDIS;
 		return recv ? NULL : &proto_redis_client;
 	case PROTO_HTTP2_PREFACE:
 		observe_unsupported(t->obs, "http2");
+		*fate = FATE_UNPARSED_HTTP2;
 		return NULL;
 	case PROTO_TLS:
 		observe_unsupported(t->obs, "tls");
+		*fate = FATE_UNPARSED_TLS;
 		return NULL;
 	case PROTO_UNKNOWN: /* no parser knows these bytes: say so, never drop them silently */
 		observe_unsupported(t->obs, "unknown");
+		*fate = FATE_UNPARSED_UNKNOWN;
 		return NULL;
 	default:
+		*fate = FATE_UNPARSED_UNKNOWN;
 		return NULL;
 	}
 }
 
-static void conn_ignore(struct conns *t, struct conn *c)
+/* c's bytes go unparsed (fate) from now on, and the kernel stops sending them. A hint that
+ * takes the slot of another connection still ignored is counted: that one's I/O comes
+ * again (still unparsed). */
+static void conn_ignore(struct conns *t, struct conn *c, uint8_t fate)
 {
+	struct conn *prev_c;
+	uint64_t prev;
+
 	c->state = CONN_IGNORED;
-	kctl_ignore_conn(t->kctl, c->id);
+	c->fate = fate;
+	/* held first bytes: undecided no more */
+	if (c->head_len && !c->plaintext)
+		account(t, fate, c->head_dir, c->head_len);
+	c->head_len = 0;
+	kctl_ignore_conn(t->kctl, c->id, &prev);
+	if (prev && prev != c->id && (prev_c = hashmap_get(&t->by_id, prev)) &&
+	    prev_c->state == CONN_IGNORED)
+		t->hints_displaced++;
 }
 
 /* A TLS record header (RFC 8446 5.1: change_cipher_spec, alert, handshake, application
@@ -241,6 +340,9 @@ static bool conn_await_plaintext(struct conns *t, struct conn *c, enum proto_kin
 	if ((k != PROTO_TLS && !tls_record(p, n)) || !kctl_tls_probed(t->kctl, c->tgid))
 		return false;
 	c->state = CONN_TLS;
+	c->fate = FATE_UNPARSED_TLS;
+	if (c->head_len && !c->plaintext)
+		account(t, FATE_UNPARSED_TLS, c->head_dir, c->head_len);
 	c->head_len = 0;
 	return true;
 }
@@ -285,10 +387,12 @@ static bool conn_classify(struct conns *t, struct conn *c, const struct sonde_da
 	size_t n = c->head_len, take;
 	bool need_more = false;
 	enum proto_kind k;
+	uint8_t fate;
 
 	if (n && e->dir != c->head_dir) {
 		observe_unsupported(t->obs, "unknown");
-		conn_ignore(t, c); /* both sides spoke before we could tell: give up */
+		/* both sides spoke before we could tell: give up */
+		conn_ignore(t, c, FATE_UNPARSED_UNKNOWN);
 		return false;
 	}
 	memcpy(buf, c->head, n);
@@ -301,17 +405,21 @@ static bool conn_classify(struct conns *t, struct conn *c, const struct sonde_da
 		return false;
 	if (k == PROTO_UNKNOWN && c->plaintext && h2_server_preface(buf, n + take))
 		k = PROTO_HTTP2_PREFACE;
-	c->ops = decide(t, k, e->dir == SONDE_DIR_RECV);
+	c->ops = decide(t, k, e->dir == SONDE_DIR_RECV, &fate);
 	c->parser = c->ops ? c->ops->create() : NULL;
 	if (!c->parser) {
-		conn_ignore(t, c);
+		conn_ignore(t, c, c->ops ? FATE_UNPARSED_NO_MEMORY : fate);
 		return false;
 	}
 	c->state = CONN_PARSED;
+	c->fate = fate;
 	if (k == PROTO_HTTP1_REQUEST || k == PROTO_HTTP1_RESPONSE)
 		c->ops->starts(c->parser, e->dir == SONDE_DIR_RECV);
-	if (n)
+	if (n) {
 		conn_feed(t, c, c->head_dir, c->head_ts, c->head, n, n);
+		if (!c->plaintext)
+			account(t, fate, c->head_dir, n);
+	}
 	c->head_len = 0;
 	return true;
 }
@@ -333,6 +441,9 @@ static void conn_start_plaintext(struct conns *t, struct conn *c)
 	c->ops = NULL;
 	c->parser = NULL;
 	c->state = CONN_NEW;
+	/* socket bytes held undecided: the ciphertext's first bytes */
+	if (c->head_len && !c->plaintext)
+		account(t, FATE_UNPARSED_TLS, c->head_dir, c->head_len);
 	c->head_len = 0;
 	c->plaintext = true;
 	c->peer.tls = true;
@@ -359,21 +470,38 @@ static bool conn_wants(struct conns *t, struct conn *c, const struct sonde_data_
 	return true;
 }
 
+/* Only socket records are numbered (TLS plaintext is a stream of its own): the bytes of e
+ * not seen before, after counting those that never arrived before it. */
+static uint64_t conn_take(struct conns *t, struct conn *c, const struct sonde_data_event *e)
+{
+	struct stream_step st;
+
+	if (record_plaintext(e))
+		return 0;
+	st = stream_pos_step(&c->pos[e->dir & 1], e->seq, e->len);
+	if (st.missing) {
+		t->gaps++;
+		account_missing(t, socket_fate(c), e->dir, st.missing);
+	}
+	return st.fresh;
+}
+
 void conns_on_data(struct conns *t, const struct sonde_data_event *e)
 {
 	struct conn *c;
 	struct proto_sink out;
+	uint64_t fresh;
 
 	conns_tick(t, e->hdr.ts_ns);
 	c = conn_get(t, e->conn_id, e->hdr.tgid);
 	if (!c)
 		return;
 	c->last_ns = e->hdr.ts_ns;
-	/* Only socket records are numbered (TLS plaintext is a stream of its own). */
-	if (!record_plaintext(e) && stream_pos_take(&c->pos[e->dir & 1], e->seq, e->len))
-		t->gaps++;
-	if (!conn_wants(t, c, e))
+	fresh = conn_take(t, c, e);
+	if (!conn_wants(t, c, e)) {
+		account(t, socket_fate(c), e->dir, fresh);
 		return;
+	}
 	if (e->len == 0) {
 		if (c->state == CONN_PARSED) {
 			out = (struct proto_sink){ t->obs, &c->peer };
@@ -381,9 +509,31 @@ void conns_on_data(struct conns *t, const struct sonde_data_event *e)
 		}
 		return;
 	}
-	if (c->state == CONN_NEW && !conn_classify(t, c, e))
+	if (c->state == CONN_NEW && !conn_classify(t, c, e)) {
+		/* held undecided (counted when decided), or its connection now unparsed */
+		if (c->state != CONN_NEW && fresh && !record_plaintext(e))
+			account(t, socket_fate(c), e->dir, fresh);
 		return;
+	}
 	conn_feed(t, c, e->dir, e->hdr.ts_ns, e->data, e->cap_len, e->len);
+	if (fresh)
+		account(t, socket_fate(c), e->dir, fresh);
+}
+
+/* The close of a connection not in the table: forgotten while idle (its offsets were
+ * kept), or never heard of (every record of it was lost): what is left is counted. */
+static void close_unknown(struct conns *t, const struct sonde_conn_event *e)
+{
+	struct conn_tomb *tomb = hashmap_del(&t->expired, e->conn_id);
+
+	for (int d = 0; d < 2; d++) {
+		uint64_t from = tomb ? tomb->next[d] : 0;
+
+		if (e->off[d] > from)
+			account_missing(t, tomb ? tomb->fate : FATE_LOST_RINGBUF, d,
+					e->off[d] - from);
+	}
+	free(tomb);
 }
 
 void conns_on_close(struct conns *t, const struct sonde_conn_event *e)
@@ -392,8 +542,13 @@ void conns_on_close(struct conns *t, const struct sonde_conn_event *e)
 
 	conns_tick(t, e->hdr.ts_ns);
 	c = hashmap_get(&t->by_id, e->conn_id);
-	if (!c)
+	if (!c) {
+		close_unknown(t, e);
 		return;
+	}
+	/* Bytes after its last record that never came: a lost tail (unparsed if ignored). */
+	for (int d = 0; d < 2; d++)
+		account_missing(t, socket_fate(c), d, stream_pos_end(&c->pos[d], e->off[d]));
 	if (c->closed_ns) { /* a rejoined late id closing too: what it held has come */
 		conn_end(t, c, c->closed_ns);
 		return;
@@ -409,15 +564,47 @@ void conns_on_close(struct conns *t, const struct sonde_conn_event *e)
 	t->linger_tail = c;
 }
 
+/* Keeps the offsets of c, forgotten while idle: if it speaks again, or its close comes,
+ * its bytes are counted from there, not from 0 again. At most CONN_TOMB_MAX are kept (then
+ * one that comes back counts its earlier bytes as lost a second time). */
+static void conn_bury(struct conns *t, const struct conn *c)
+{
+	struct conn_tomb *tomb;
+
+	if (t->expired.len >= CONN_TOMB_MAX || !(tomb = malloc(sizeof(*tomb))))
+		return;
+	tomb->next[0] = c->pos[0].next;
+	tomb->next[1] = c->pos[1].next;
+	tomb->last_ns = c->last_ns;
+	tomb->fate = socket_fate(c);
+	if (hashmap_put(&t->expired, c->id, tomb))
+		free(tomb);
+}
+
+static void tombs_expire(struct conns *t, uint64_t now_ns)
+{
+	for (size_t i = 0; i < t->expired.cap; i++) {
+		struct conn_tomb *tomb = t->expired.vals[i];
+
+		if (!tomb || now_ns - tomb->last_ns < CONN_TOMB_NS)
+			continue;
+		hashmap_del(&t->expired, t->expired.keys[i]);
+		free(tomb);
+		i--; /* backward-shift deletion may have moved an entry into slot i */
+	}
+}
+
 void conns_expire(struct conns *t, uint64_t now_ns, uint64_t idle_ns)
 {
 	conns_tick(t, now_ns);
+	tombs_expire(t, now_ns);
 	for (size_t i = 0; i < t->by_id.cap; i++) {
 		struct conn *c = t->by_id.vals[i];
 
 		if (!c || now_ns - c->last_ns < idle_ns)
 			continue;
 		hashmap_del(&t->by_id, c->id);
+		conn_bury(t, c);
 		conn_free(t, c);
 		i--; /* backward-shift deletion may have moved an entry into slot i */
 	}

@@ -39,6 +39,32 @@ enum conn_state {
 
 #define CONN_HEAD_MAX 64
 
+/*
+ * Where a connection's socket bytes went, for sonde_capture_bytes_total{outcome, reason}:
+ * every byte the kernel numbered (struct sonde_data_event.seq, the close record's offsets)
+ * is counted once, in one of these, by direction. TLS plaintext from the probes is not
+ * numbered (a stream of its own) and is not counted here.
+ */
+enum byte_fate {
+	/* given to a parser (a record cut to the capture prefix counts whole: the parser is
+	 * given its length) */
+	FATE_PARSED_HTTP = 0,
+	FATE_PARSED_POSTGRESQL,
+	FATE_PARSED_REDIS,
+	FATE_UNPARSED_UNKNOWN,	 /* first bytes no parser knows, or both sides spoke first */
+	FATE_UNPARSED_HTTP2,	 /* an HTTP/2 connection */
+	FATE_UNPARSED_TLS,	 /* ciphertext (what the probes report of it is not counted) */
+	FATE_UNPARSED_DB_SERVER, /* the server side of PostgreSQL or Redis */
+	FATE_UNPARSED_UNDECIDED, /* held while undecided when the connection ended */
+	FATE_UNPARSED_NO_MEMORY, /* no parser could be made */
+	FATE_LOST_RINGBUF,	 /* never delivered: the ring buffer was full */
+	FATE_NR,
+};
+
+/* "parsed", "unparsed" or "lost"; and the reason label of a fate. */
+const char *byte_fate_outcome(enum byte_fate f);
+const char *byte_fate_reason(enum byte_fate f);
+
 struct conn {
 	uint64_t id;
 	uint32_t tgid;
@@ -56,12 +82,15 @@ struct conn {
 	/* plaintext from the TLS probes seen: the socket's own bytes are ciphertext, dropped */
 	bool plaintext;
 	struct stream_pos pos[2]; /* socket records, by enum sonde_direction */
+	uint8_t fate; /* enum byte_fate of its socket bytes from now on (plaintext: TLS) */
 	/* closed with requests pending, at closed_ns: lingering, in the list of those */
 	uint64_t closed_ns;
 	struct conn *linger_prev, *linger_next;
 };
 
 #define CONN_LINGER_NS (200 * 1000000ULL)
+#define CONN_TOMB_NS (3600 * 1000000000ULL)
+#define CONN_TOMB_MAX 65536
 
 struct conns {
 	struct hashmap by_id; /* connection id -> struct conn */
@@ -69,6 +98,14 @@ struct conns {
 	const struct procs *procs;     /* service names of tracked processes */
 	const struct kernel_ctl *kctl; /* "ignore" hints; may be NULL */
 	uint64_t gaps;		       /* data records that followed bytes which never arrived */
+	/* socket bytes, by enum sonde_direction and enum byte_fate (see byte_fate) */
+	uint64_t bytes[2][FATE_NR];
+	/* connections forgotten while idle, by id -> struct conn_tomb: their offsets, so that
+	 * one that speaks again goes on from there (see conns_expire) */
+	struct hashmap expired;
+	/* "ignore" hints that took the slot of another connection still ignored: its I/O is
+	 * reported again (and counted as unparsed as before) */
+	uint64_t hints_displaced;
 	struct conn *linger_head, *linger_tail; /* lingering connections, oldest first */
 	uint64_t rejoined;			/* late opens joined to a lingering connection */
 };
@@ -80,7 +117,9 @@ void conns_free(struct conns *t); /* frees every connection, reporting its count
 void conns_on_open(struct conns *t, const struct sonde_conn_event *e);
 void conns_on_data(struct conns *t, const struct sonde_data_event *e);
 void conns_on_close(struct conns *t, const struct sonde_conn_event *e);
-/* Drops connections idle for longer than idle_ns (Unix sockets have no close event). */
+/* Drops connections idle for longer than idle_ns (Unix sockets have no close event). Their
+ * bytes are counted from what was seen; their offsets are kept CONN_TOMB_NS longer, so that
+ * one that speaks again, or whose close comes, is counted from there on. */
 void conns_expire(struct conns *t, uint64_t now_ns, uint64_t idle_ns);
 /* Ends the connections that have lingered CONN_LINGER_NS by now_ns; cheap when none has. */
 void conns_tick(struct conns *t, uint64_t now_ns);

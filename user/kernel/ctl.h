@@ -17,8 +17,9 @@ struct kernel_ctl {
 	int (*allow)(void *ctx, uint32_t tgid, bool on);
 	/* Tells the kernel to stop reporting a connection's reads and writes (its close is
 	 * still reported). Connection ids are never reused, so a hint cannot reach a later
-	 * socket. 0 or -errno. */
-	int (*ignore_conn)(void *ctx, uint64_t id);
+	 * socket. *prev: the connection whose hint it replaced (its slot's owner), 0 if none.
+	 * 0 or -errno. */
+	int (*ignore_conn)(void *ctx, uint64_t id, uint64_t *prev);
 	/* Records (or forgets) that tgid owns a TCP socket listening on port in the network
 	 * namespace whose inode is netns, so TCP health attributes accepted connections. */
 	int (*listener)(void *ctx, uint32_t netns, uint16_t port, uint32_t tgid, bool on);
@@ -36,9 +37,10 @@ static inline int kctl_allow(const struct kernel_ctl *k, uint32_t tgid, bool on)
 	return k && k->allow ? k->allow(k->ctx, tgid, on) : 0;
 }
 
-static inline int kctl_ignore_conn(const struct kernel_ctl *k, uint64_t id)
+static inline int kctl_ignore_conn(const struct kernel_ctl *k, uint64_t id, uint64_t *prev)
 {
-	return k && k->ignore_conn ? k->ignore_conn(k->ctx, id) : 0;
+	*prev = 0;
+	return k && k->ignore_conn ? k->ignore_conn(k->ctx, id, prev) : 0;
 }
 
 static inline int kctl_listener(const struct kernel_ctl *k, uint32_t netns, uint16_t port,

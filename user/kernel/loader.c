@@ -390,14 +390,15 @@ int loader_del_comm_rule(struct loader *l, const char *comm)
 	return err == -ENOENT ? 0 : err;
 }
 
-static int loader_ignore_conn(void *ctx, uint64_t id)
+static int loader_ignore_conn(void *ctx, uint64_t id, uint64_t *prev)
 {
 	struct loader *l = ctx;
 
 	if (!l->hints || !id)
 		return -EINVAL;
-	/* The slot's owner is whichever connection's id it holds (see sonde_abi.h). */
-	__atomic_store_n(&l->hints[id % SONDE_HINT_SLOTS], id, __ATOMIC_RELAXED);
+	/* The slot's owner is whichever connection's id it holds (see sonde_abi.h). Only
+	 * this thread writes the slots: the kernel reads them. */
+	*prev = __atomic_exchange_n(&l->hints[id % SONDE_HINT_SLOTS], id, __ATOMIC_RELAXED);
 	return 0;
 }
 

@@ -39,6 +39,10 @@ static const char *const mode_label[] = { "mode" };
 static const char *const type_label[] = { "type" };
 static const char *const reason_label[] = { "reason" };
 static const char *const protocol_label[] = { "protocol" };
+static const char *const bytes_labels[] = { "direction", "outcome", "reason" };
+static const char *const direction_names[2] = {
+	[SONDE_DIR_RECV] = "received", [SONDE_DIR_SEND] = "sent"
+};
 
 enum buckets { NO_BUCKETS, DURATION, SIZE };
 
@@ -105,6 +109,14 @@ static const struct family {
 	{ FIELD(incomplete), METRIC_COUNTER, "sonde_requests_incomplete_total",
 	  "Requests their connection ended inside: begun, never sent whole.",
 	  LABELS(protocol_label), NO_BUCKETS, 64 },
+	{ FIELD(capture_bytes), METRIC_COUNTER, "sonde_capture_bytes_total",
+	  "Socket bytes of observed connections, by direction: parsed (by protocol), unparsed "
+	  "or lost (by reason). Per direction, their sum is every byte the processes moved.",
+	  LABELS(bytes_labels), NO_BUCKETS, 64 },
+	{ FIELD(hints_displaced), METRIC_COUNTER, "sonde_hints_displaced_total",
+	  "Ignore hints that took the kernel slot of another connection still ignored (its "
+	  "I/O is reported again).",
+	  NONE, NO_BUCKETS, 1 },
 #undef FIELD
 #undef LABELS
 #undef NONE
@@ -414,6 +426,27 @@ void telemetry_incomplete(struct telemetry *t, const char *protocol, uint64_t n)
 {
 	if (n)
 		metric_add(t->incomplete, (const char *const[]){ protocol }, (double)n);
+}
+
+void telemetry_capture_bytes(struct telemetry *t, unsigned dir, unsigned fate, const char *outcome,
+			     const char *reason, uint64_t total)
+{
+	if (dir > 1 || fate >= 16 || !outcome || !reason)
+		return;
+	/* Every series is written once, so each outcome shows from the start (0). */
+	if (total < t->last_bytes[dir][fate] || (total == t->last_bytes[dir][fate] && total))
+		return;
+	metric_add(t->capture_bytes, (const char *const[]){ direction_names[dir], outcome, reason },
+		   (double)(total - t->last_bytes[dir][fate]));
+	t->last_bytes[dir][fate] = total;
+}
+
+void telemetry_hints_displaced(struct telemetry *t, uint64_t total)
+{
+	if (total < t->last_hints_displaced)
+		return;
+	metric_add(t->hints_displaced, NULL, (double)(total - t->last_hints_displaced));
+	t->last_hints_displaced = total;
 }
 
 void telemetry_refresh(struct telemetry *t, const struct sonde_stats *k, unsigned tracked,

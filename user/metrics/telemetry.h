@@ -44,12 +44,15 @@ struct telemetry {
 	struct metric *build_info, *capture_mode, *events_received, *events_lost;
 	struct metric *tracked, *attached, *parse_errors, *unsupported, *routes_overflowed;
 	struct metric *truncated, *no_buffer, *unanswered, *incomplete, *removed;
+	struct metric *capture_bytes, *hints_displaced;
 	uint32_t generation; /* moves when series are removed: handles kept elsewhere are stale */
 	struct self_metrics self; /* process_* of sonde itself (self.h) */
 	/* last kernel counter values, to turn absolute readings into counter increments */
 	struct sonde_stats last_kernel;
 	uint64_t last_route_overflow;
 	uint64_t last_events[16];
+	uint64_t last_bytes[2][16]; /* sonde_capture_bytes_total, by direction and fate */
+	uint64_t last_hints_displaced;
 	struct tel_cache_slot *http_server_cache, *http_client_cache, *db_cache;
 };
 
@@ -115,6 +118,14 @@ void telemetry_parse_error(struct telemetry *t, const char *protocol, uint64_t n
 void telemetry_unsupported(struct telemetry *t, const char *protocol);
 void telemetry_unanswered(struct telemetry *t, const char *protocol, uint64_t n);
 void telemetry_incomplete(struct telemetry *t, const char *protocol, uint64_t n);
+/*
+ * Publishes the running total of socket bytes of one direction (enum sonde_direction) and
+ * fate (an index < 16 of the caller's, with its outcome and reason labels).
+ */
+void telemetry_capture_bytes(struct telemetry *t, unsigned dir, unsigned fate, const char *outcome,
+			     const char *reason, uint64_t total);
+/* Publishes the running total of "ignore" hints that displaced another live one. */
+void telemetry_hints_displaced(struct telemetry *t, uint64_t total);
 /* Periodic: kernel counters, process and program counts, route overflow total. */
 void telemetry_refresh(struct telemetry *t, const struct sonde_stats *kernel, unsigned tracked,
 		       unsigned attached, uint64_t route_overflow);
