@@ -428,7 +428,8 @@ def child_cpu_ns():
 # --------------------------------------------------------------------------- builds
 
 def build_bench_tools(outdir):
-    """Compiles the unobserved-process loop, the floor BPF objects and their loader."""
+    """Compiles the unobserved-process loop, the floor BPF objects and their loader, and the
+    record-cost program."""
     machine = subprocess.run(["gcc", "-dumpmachine"], stdout=subprocess.PIPE, text=True,
                              timeout=30).stdout.strip()
     bpf_flags = ["-O2", "-g", "-target", "bpf", "-Wall", f"-I/usr/include/{machine}"]
@@ -439,6 +440,10 @@ def build_bench_tools(outdir):
         ["clang", *bpf_flags, "-c", f"{HERE}/floor.bpf.c", "-o", f"{outdir}/floor.bpf.o"],
         ["clang", *bpf_flags, "-DFLOOR_LOOKUP", "-c", f"{HERE}/floor.bpf.c",
          "-o", f"{outdir}/floor_lookup.bpf.o"],
+        ["cc", "-O2", "-Wall", "-o", f"{outdir}/record_cost", f"{HERE}/record_cost.c",
+         "-lbpf"],
+        ["clang", *bpf_flags, "-c", f"{HERE}/record_cost.bpf.c", "-o",
+         f"{outdir}/record_cost.bpf.o"],
     ]
     for argv in steps:
         r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -38,6 +38,8 @@ the noise floor of this machine in this run.
     throughput with/without sonde beside A/A; traps of unselected libssl users (must be 0).
  tcp (--only tcp, not in the default): TCP health's cost per connection (--tcp-health on
     against off, tcp_cost.py) and its program runs on the data path (must be 0).
+ record (--only record, not in the default): what a ring-buffer record, a clock read and
+    a per-CPU slot cost one BPF program on this machine, without sonde (record_cost.py).
 bpf_stats are held on through a BPF_ENABLE_STATS descriptor (the sysctl is left as it
 was); their own overhead per program run is measured at the end, on each capture path
 used, by toggling the floor with stats on and off.
@@ -67,6 +69,7 @@ from bench_core import (ORDERS_PATH, REPO, T0, BpfStats, CostMeter, Table, build
 import https_cost
 import observed
 import sonde_it
+import record_cost
 import tcp_cost
 
 
@@ -619,6 +622,8 @@ def print_table(res):
         https_cost.table_rows(t, res)
     if res.get("tcp", {}).get("summary"):
         tcp_cost.table_rows(t, res)
+    if res.get("record", {}).get("summary"):
+        record_cost.table_rows(t, res)
     if res.get("http", {}).get("summary"):
         observed.http_rows(t, res)
     if res.get("unobserved", {}).get("summary"):
@@ -659,7 +664,8 @@ def must_hold(res):
 
 # --------------------------------------------------------------------------- main
 
-SECTIONS = ("cost", "events", "https", "tcp", "http", "unobserved", "db", "scrape")
+SECTIONS = ("cost", "events", "https", "tcp", "record", "http", "unobserved", "db",
+            "scrape")
 
 
 def parse_args():
@@ -671,7 +677,9 @@ def parse_args():
                          "events (the cost with request events on / off, ~4 min; not in the "
                          "default), https (HTTPS through uprobes, ~3-4 min; not in the "
                          "default), tcp (TCP health's cost per connection, ~2 min; not in the "
-                         "default), http (1-3), unobserved (4), db (5), scrape (6)")
+                         "default), record (what a ring record costs a BPF program, "
+                         "~1 min; not in the default), http (1-3), unobserved (4), db (5), "
+                         "scrape (6)")
     ap.add_argument("--rounds", type=int, help="fixed-rate rounds (default 10, quick 4)")
     ap.add_argument("--capture", default="auto", help="sonde's --capture (all but section 4)")
     ap.add_argument("--sonde", help="sonde binary (default: $SONDE_BIN, else build/sonde)")
@@ -712,7 +720,7 @@ def parse_args():
     cfg.redis_requests = 500000 if q else 1000000
     cfg.rss_seconds = cfg.rss_seconds or (60 if q else 600)
     cfg.sections = set(cfg.only.split(","))
-    alone = cfg.sections <= {"cost", "events", "tcp"}
+    alone = cfg.sections <= {"cost", "events", "tcp", "record"}
     cfg.cost_rounds = cfg.cost_rounds or (6 if q or alone else 10)
     unknown = cfg.sections - set(SECTIONS)
     if unknown:
@@ -737,6 +745,8 @@ def run_sections(cfg, res, tools, stats):
             https_cost.bench_https(cfg, res, tools)
         if "tcp" in cfg.sections:
             tcp_cost.bench_tcp(cfg, res, tools)
+        if "record" in cfg.sections:
+            record_cost.bench_record(cfg, res, tools)
         if "http" in cfg.sections:
             observed.bench_http(cfg, res, pg, redis, stats)
         if "unobserved" in cfg.sections:

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * record_cost OBJECT ROUNDS SENDS
+ *
+ * Loads record_cost.bpf.o, attaches its program to tp_btf/sock_send_length with
+ * kernel.bpf_stats_enabled held on through BPF_ENABLE_STATS (dropped at exit), and for
+ * ROUNDS rounds runs each mode of the program (the order rotating from round to round, so
+ * a drift of the machine's speed spreads over all of them) for SENDS sends of 64 bytes on a
+ * Unix datagram socket pair of this process. Prints one JSON line: per mode, the program's
+ * run time per run in each round (run_time_ns / run_cnt deltas), and the median over rounds
+ * of that minus the empty mode's in the same round: what the mode's work costs.
+ *
+ * Build: cc -O2 -o record_cost record_cost.c -lbpf
+ */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MODES 6
+static const char *const mode_names[MODES] = { "empty",	  "clock",  "slot",
+					       "reserve", "output", "reserve_query" };
+
+struct bss { /* record_cost.bpf.c's ctl */
+	__u32 mode;
+	__u32 target_tgid;
+	__u64 failed;
+};
+
+static int drain(void *ctx, void *data, size_t n)
+{
+	return 0;
+}
+
+static int run_stats(int prog_fd, __u64 *ns, __u64 *cnt)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+		return -1;
+	*ns = info.run_time_ns;
+	*cnt = info.run_cnt;
+	return 0;
+}
+
+/* The object's .bss map (libbpf names it after the object, "record_c.bss"): written and
+ * read through the map fd (libbpf 1.1 maps it into memory only for skeletons). */
+static int bss_fd_of(struct bpf_object *obj)
+{
+	struct bpf_map *m;
+
+	bpf_object__for_each_map(m, obj)
+	{
+		const char *name = bpf_map__name(m);
+		size_t n = strlen(name);
+
+		if (n >= 4 && !strcmp(name + n - 4, ".bss"))
+			return bpf_map__fd(m);
+	}
+	return -1;
+}
+
+static int bss_io(int fd, struct bss *b, bool write)
+{
+	__u32 zero = 0;
+
+	return write ? bpf_map_update_elem(fd, &zero, b, BPF_ANY)
+		     : bpf_map_lookup_elem(fd, &zero, b);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+	struct bpf_object *obj;
+	struct bpf_program *prog;
+	struct ring_buffer *rb;
+	struct bss bss = { 0 };
+	double *per_run;
+	char buf[64] = { 0 };
+	int rounds, sends, sv[2], stats_fd, prog_fd, bss_fd;
+
+	if (argc != 4 || (rounds = atoi(argv[2])) < 1 || (sends = atoi(argv[3])) < 1) {
+		fprintf(stderr, "usage: record_cost OBJECT ROUNDS SENDS\n");
+		return 2;
+	}
+	obj = bpf_object__open_file(argv[1], NULL);
+	if (!obj || bpf_object__load(obj)) {
+		fprintf(stderr, "record_cost: cannot load %s\n", argv[1]);
+		return 1;
+	}
+	prog = bpf_object__find_program_by_name(obj, "record_cost_send");
+	bss_fd = bss_fd_of(obj);
+	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	rb = ring_buffer__new(bpf_map__fd(bpf_object__find_map_by_name(obj, "rb")), drain, NULL,
+			      NULL);
+	bss.target_tgid = getpid();
+	if (!prog || bss_fd < 0 || bss_io(bss_fd, &bss, true) || stats_fd < 0 || !rb ||
+	    !bpf_program__attach(prog) || socketpair(AF_UNIX, SOCK_DGRAM, 0, sv)) {
+		fprintf(stderr, "record_cost: cannot set up (root? Linux >= 6.3?)\n");
+		return 1;
+	}
+	prog_fd = bpf_program__fd(prog);
+	per_run = calloc((size_t)rounds * MODES, sizeof(*per_run));
+	for (int r = 0; r < rounds; r++) {
+		for (int k = 0; k < MODES; k++) {
+			int m = (k + r) % MODES;
+			__u64 ns0, n0, ns1, n1, failed = bss.failed;
+
+			bss.mode = m;
+			bss_io(bss_fd, &bss, true);
+			run_stats(prog_fd, &ns0, &n0);
+			for (int i = 0; i < sends; i++) {
+				send(sv[0], buf, sizeof(buf), 0);
+				recv(sv[1], buf, sizeof(buf), 0);
+			}
+			run_stats(prog_fd, &ns1, &n1);
+			ring_buffer__consume(rb);
+			bss_io(bss_fd, &bss, false);
+			if (bss.failed != failed) {
+				fprintf(stderr, "record_cost: the ring filled up; fewer SENDS\n");
+				return 1;
+			}
+			per_run[r * MODES + m] = n1 > n0 ? (double)(ns1 - ns0) / (n1 - n0) : 0;
+		}
+	}
+	printf("{\"rounds\": %d, \"sends\": %d, \"record_bytes\": 128", rounds, sends);
+	for (int m = 0; m < MODES; m++) {
+		double d[rounds];
+
+		printf(", \"%s\": {\"ns_per_run\": [", mode_names[m]);
+		for (int r = 0; r < rounds; r++) {
+			printf("%s%.1f", r ? ", " : "", per_run[r * MODES + m]);
+			d[r] = per_run[r * MODES + m] - per_run[r * MODES];
+		}
+		qsort(d, rounds, sizeof(d[0]), cmp_double);
+		printf("], \"above_empty_median\": %.1f}",
+		       rounds % 2 ? d[rounds / 2] : (d[rounds / 2 - 1] + d[rounds / 2]) / 2);
+	}
+	printf("}\n");
+	return 0;
+}

@@ -1,0 +1,56 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""The record section of run.py (--only record, issue 11): what the pieces of an emitting
+BPF run cost on this kernel and machine, apart from sonde. record_cost.c runs one program on
+tp_btf/sock_send_length for its own sends, in six modes, the order rotating round by round:
+the empty program (a tgid test), a clock read (bpf_ktime_get_ns: every record's timestamp),
+a record's 128 bytes stored into a per-CPU array slot, a 128-byte ring-buffer record
+reserved, filled and submitted without a wake-up, the same through bpf_ringbuf_output
+from the slot, and the reserved record plus a bpf_ringbuf_query (a fill check). Each row is
+the mode's run time per run minus the empty program's in the same round (run_time_ns /
+run_cnt; bpf_stats' own clock reads are in both and cancel). It tells how much of sonde's
+BPF time per round trip (--only cost) is the ring buffer's own price, and what a per-CPU
+staging area would cost instead.
+"""
+import json
+import subprocess
+
+from bench_core import log, spread
+
+MODES = ("clock", "slot", "reserve", "output", "reserve_query")
+LABELS = {
+    "clock": "a clock read (bpf_ktime_get_ns)",
+    "slot": "128 bytes stored into a per-CPU array slot",
+    "reserve": "a 128-byte ring record: reserve, fill, submit (no wake-up)",
+    "output": "a 128-byte ring record: bpf_ringbuf_output from the slot",
+    "reserve_query": "the ring record + bpf_ringbuf_query (fill check)",
+}
+
+
+def bench_record(cfg, res, tools):
+    rounds = max(9, 3 * cfg.cost_rounds)
+    sends = 20000  # x 3 ring modes x 136 bytes per round: well inside its 16 MiB ring
+    log(f"record cost: {rounds} rounds x {sends} sends per mode")
+    r = subprocess.run([f"{tools}/record_cost", f"{tools}/record_cost.bpf.o", str(rounds),
+                        str(sends)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=600)
+    if r.returncode != 0:
+        raise RuntimeError(f"record_cost failed: {r.stderr}")
+    raw = json.loads(r.stdout)
+    empty = raw["empty"]["ns_per_run"]
+    summary = {"empty_ns": spread(empty)}
+    for m in MODES:
+        summary[m] = spread([v - e for v, e in zip(raw[m]["ns_per_run"], empty)])
+    res["record"] = {"raw": raw, "summary": summary,
+                     "config": {"rounds": rounds, "sends": sends}}
+
+
+def table_rows(t, res):
+    out = res["record"]
+    s, c = out["summary"], out["config"]
+    t.section(f"what an emitting BPF run's pieces cost (issue 11): one program on "
+              f"tp_btf/sock_send_length, {c['rounds']} rounds x {c['sends']} sends per mode, "
+              f"ns per run above the empty program's (bpf_stats)")
+    t.add("empty program (a tgid test), ns per run, stats' clock reads included",
+          s["empty_ns"], "{:.0f}")
+    for m in MODES:
+        t.add(f"  + {LABELS[m]}, ns", s[m], "{:.0f}")
