@@ -33,7 +33,6 @@
 #define REFRESH_NS 1000000000ULL
 #define EXPIRE_EVERY_NS (10 * 1000000000ULL)
 #define CONN_IDLE_NS (300 * 1000000000ULL)
-#define RINGBUF_BYTES (8u << 20) /* mapped by sonde: counts in its RSS once the ring wraps */
 
 static volatile sig_atomic_t stop_requested, reload_requested;
 static bool reopen_on_hup; /* --events: SIGHUP also reopens the file (log rotation) */
@@ -239,7 +238,7 @@ static int agent_start(struct agent *a)
 	struct loader_opts o = {
 		.capture = a->cfg->capture,
 		.capture_bytes = a->cfg->capture_bytes,
-		.ringbuf_bytes = RINGBUF_BYTES,
+		.ringbuf_bytes = a->cfg->ringbuf_bytes,
 		/* a SIGHUP may add comm=, exe=, port= rules; rodata is fixed at load */
 		.exec_events = procs_want_exec_events(a->cfg) || a->cfg->config_file[0],
 		.listen_events = procs_want_listen_events(a->cfg) || a->cfg->config_file[0],

@@ -21,6 +21,7 @@ static void assert_defaults_but_rules(const struct config *c)
 	assert_int_equal(c->capture, CAPTURE_AUTO);
 	assert_int_equal(c->capture_bytes, SONDE_CAPTURE_DEFAULT);
 	assert_int_equal(c->capture_bytes, 4096);
+	assert_int_equal(c->ringbuf_bytes, 8u << 20);
 	assert_int_equal(c->route_cap, 200);
 	assert_int_equal(c->max_series, 10000);
 	assert_false(c->k8s_labels);
@@ -113,6 +114,12 @@ static void test_every_option(void **state)
 	assert_int_equal(RUN(&r, "--capture", "auto", "--capture-bytes", "4096"), 0);
 	assert_int_equal(r.cfg.capture, CAPTURE_AUTO);
 	assert_int_equal(r.cfg.capture_bytes, 4096);
+	done(&r);
+	assert_int_equal(RUN(&r, "--ringbuf-bytes=4096"), 0);
+	assert_int_equal(r.cfg.ringbuf_bytes, 4096);
+	done(&r);
+	assert_int_equal(RUN(&r, "--ringbuf-bytes", "1073741824"), 0);
+	assert_int_equal(r.cfg.ringbuf_bytes, 1u << 30);
 	done(&r);
 }
 
@@ -232,6 +239,19 @@ static void test_scalar_errors(void **state)
 		     "--capture-bytes", "16385");
 	EXPECT_ERROR("sonde: --capture-bytes: '4k' is not a number from 64 to 16384\n",
 		     "--capture-bytes", "4k");
+	/* the ring: a power of two of pages, at most 1 GiB */
+	EXPECT_ERROR("sonde: --ringbuf-bytes: '65535' is not a power of two from 4096 to "
+		     "1073741824 (e.g. 65536)\n",
+		     "--ringbuf-bytes", "65535");
+	EXPECT_ERROR("sonde: --ringbuf-bytes: '2048' is not a power of two from 4096 to "
+		     "1073741824 (e.g. 65536)\n",
+		     "--ringbuf-bytes", "2048");
+	EXPECT_ERROR("sonde: --ringbuf-bytes: '2147483648' is not a power of two from 4096 to "
+		     "1073741824 (e.g. 65536)\n",
+		     "--ringbuf-bytes", "2147483648");
+	EXPECT_ERROR("sonde: --ringbuf-bytes: '64k' is not a power of two from 4096 to "
+		     "1073741824 (e.g. 65536)\n",
+		     "--ringbuf-bytes", "64k");
 	EXPECT_ERROR("sonde: --route-cap: '0' is not a number >= 1\n", "--route-cap", "0");
 	EXPECT_ERROR("sonde: --max-series: '4294967296' is not a number >= 1\n", "--max-series",
 		     "4294967296");
@@ -456,6 +476,7 @@ static void test_help(void **state)
 		"--routes-file=FILE",
 		"--capture=MODE",
 		"--capture-bytes=N",
+		"--ringbuf-bytes=N",
 		"--route-cap=N",
 		"--max-series=N",
 		"--k8s-labels=on|off",

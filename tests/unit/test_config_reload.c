@@ -116,14 +116,14 @@ static void test_restart_keys_refused_rest_applies(void **state)
 			       "select = exe=/usr/bin/*\nlisten = 127.0.0.1:9999\nroute = /a/{id}\n"
 			       "capture = syscalls\ncapture-bytes = 128\nmax-series = 5\n"
 			       "tcp-health = off\nk8s-labels = on\nevents = /tmp/x\n"
-			       "counter = c_total GET /a/{id} 200\n",
+			       "counter = c_total GET /a/{id} 200\nringbuf-bytes = 65536\n",
 			       NULL, why, sizeof(why)),
 			 0);
 	config_reload_merge(&live, &next, &r);
 	assert_int_equal(r.changed, CFG_SELECT);
 	assert_int_equal(r.refused, CFG_LISTEN | CFG_CAPTURE | CFG_CAPTURE_BYTES | CFG_MAX_SERIES |
 					    CFG_TCP_HEALTH | CFG_K8S_LABELS | CFG_EVENTS |
-					    CFG_COUNTER);
+					    CFG_COUNTER | CFG_RINGBUF_BYTES);
 	assert_string_equal(live.rules[0].text, "/usr/bin/*");
 	assert_int_equal(live.listen_port, 9464); /* old values kept */
 	assert_int_equal(live.capture, CAPTURE_SOCKET);
@@ -132,7 +132,7 @@ static void test_restart_keys_refused_rest_applies(void **state)
 	assert_true(live.tcp_health);
 	config_keys_text(r.refused, keys, sizeof(keys));
 	assert_string_equal(keys, "listen, capture, capture-bytes, max-series, tcp-health, "
-				  "events, k8s-labels, counter");
+				  "events, k8s-labels, counter, ringbuf-bytes");
 	config_free(&live);
 	config_free(&next);
 }

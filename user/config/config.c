@@ -244,6 +244,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	case OPT_ROUTES_FILE:
 	case OPT_CAPTURE:
 	case OPT_CAPTURE_BYTES:
+	case OPT_RINGBUF_BYTES:
 	case OPT_ROUTE_CAP:
 	case OPT_MAX_SERIES:
 	case OPT_COUNTER:
@@ -273,6 +274,7 @@ static void config_defaults(struct config *cfg)
 	cfg->listen_port = DEFAULT_LISTEN_PORT;
 	cfg->capture = CAPTURE_AUTO;
 	cfg->capture_bytes = SONDE_CAPTURE_DEFAULT;
+	cfg->ringbuf_bytes = RINGBUF_BYTES_DEFAULT;
 	cfg->route_cap = DEFAULT_ROUTE_CAP;
 	cfg->max_series = DEFAULT_MAX_SERIES;
 	cfg->tcp_health = true;
@@ -297,6 +299,8 @@ static int merge_cli(struct config *cfg, struct cli *c)
 		cfg->capture = o->capture;
 	if (c->set & set_bit(OPT_CAPTURE_BYTES))
 		cfg->capture_bytes = o->capture_bytes;
+	if (c->set & set_bit(OPT_RINGBUF_BYTES))
+		cfg->ringbuf_bytes = o->ringbuf_bytes;
 	if (c->set & set_bit(OPT_ROUTE_CAP))
 		cfg->route_cap = o->route_cap;
 	if (c->set & set_bit(OPT_MAX_SERIES))

@@ -22,6 +22,12 @@
 
 struct web_config;
 
+/* --ringbuf-bytes: its default and bounds (BPF ring buffers are a power of two of pages;
+ * sonde maps the ring, so it counts in its RSS once the ring wraps) */
+#define RINGBUF_BYTES_DEFAULT (8u << 20)
+#define RINGBUF_BYTES_MIN 4096u
+#define RINGBUF_BYTES_MAX (1u << 30)
+
 enum capture_mode {
 	CAPTURE_AUTO = 0, /* probe: socket tracepoints if they attach, else syscalls */
 	CAPTURE_SOCKET,	  /* tp_btf sock_send_length / sock_recv_length */
@@ -72,6 +78,7 @@ struct config {
 	size_t n_counters;
 	enum capture_mode capture; /* --capture, default CAPTURE_AUTO */
 	uint32_t capture_bytes;	   /* --capture-bytes: payload prefix per read/write */
+	uint32_t ringbuf_bytes;	   /* --ringbuf-bytes: ring buffer size, a power of two */
 	uint32_t route_cap;	   /* --route-cap: distinct routes per service, default 200 */
 	uint32_t max_series;	   /* --max-series: series per metric family, default 10000 */
 	char config_file[256];	   /* --config, "" when none */
@@ -122,6 +129,7 @@ enum config_key_bit {
 	CFG_K8S_LABELS = 1u << 14,
 	CFG_COUNTER = 1u << 15,
 	CFG_WEB_CONFIG = 1u << 16, /* the file's name: its contents are not compared */
+	CFG_RINGBUF_BYTES = 1u << 17,
 };
 #define CFG_RELOADABLE 0xffu
 

@@ -19,14 +19,23 @@ static const struct {
 	unsigned bit;
 	const char *name;
 } key_names[] = {
-	{ CFG_SELECT, "select" },	    { CFG_ROUTES, "route" },
-	{ CFG_ROUTE_CAP, "route-cap" },	    { CFG_EVENTS_FILTER, "events-filter" },
-	{ CFG_EVENTS_PATH, "events-path" }, { CFG_SERIES_GRACE, "series-grace" },
-	{ CFG_VERBOSE, "verbose" },	    { CFG_LISTEN, "listen" },
-	{ CFG_CAPTURE, "capture" },	    { CFG_CAPTURE_BYTES, "capture-bytes" },
-	{ CFG_MAX_SERIES, "max-series" },   { CFG_TCP_HEALTH, "tcp-health" },
-	{ CFG_EVENTS, "events" },	    { CFG_K8S_LABELS, "k8s-labels" },
-	{ CFG_COUNTER, "counter" },	    { CFG_WEB_CONFIG, "web-config" },
+	{ CFG_SELECT, "select" },
+	{ CFG_ROUTES, "route" },
+	{ CFG_ROUTE_CAP, "route-cap" },
+	{ CFG_EVENTS_FILTER, "events-filter" },
+	{ CFG_EVENTS_PATH, "events-path" },
+	{ CFG_SERIES_GRACE, "series-grace" },
+	{ CFG_VERBOSE, "verbose" },
+	{ CFG_LISTEN, "listen" },
+	{ CFG_CAPTURE, "capture" },
+	{ CFG_CAPTURE_BYTES, "capture-bytes" },
+	{ CFG_MAX_SERIES, "max-series" },
+	{ CFG_TCP_HEALTH, "tcp-health" },
+	{ CFG_EVENTS, "events" },
+	{ CFG_K8S_LABELS, "k8s-labels" },
+	{ CFG_COUNTER, "counter" },
+	{ CFG_WEB_CONFIG, "web-config" },
+	{ CFG_RINGBUF_BYTES, "ringbuf-bytes" },
 };
 
 const char *config_key_name(unsigned bit)
@@ -100,6 +109,7 @@ unsigned config_changed_keys(const struct config *a, const struct config *b)
 											: 0;
 	c |= a->capture != b->capture ? CFG_CAPTURE : 0;
 	c |= a->capture_bytes != b->capture_bytes ? CFG_CAPTURE_BYTES : 0;
+	c |= a->ringbuf_bytes != b->ringbuf_bytes ? CFG_RINGBUF_BYTES : 0;
 	c |= a->max_series != b->max_series ? CFG_MAX_SERIES : 0;
 	c |= a->tcp_health != b->tcp_health ? CFG_TCP_HEALTH : 0;
 	c |= strcmp(a->events_file, b->events_file) ? CFG_EVENTS : 0;

@@ -492,6 +492,20 @@ static int apply_events_filter(struct config *cfg, const char *value, struct con
 	return 0;
 }
 
+static int apply_ringbuf_bytes(struct config *cfg, const char *value, struct config_diag *d)
+{
+	uint32_t n;
+
+	if (!parse_u32(value, RINGBUF_BYTES_MIN, RINGBUF_BYTES_MAX, &n) && !(n & (n - 1))) {
+		cfg->ringbuf_bytes = n;
+		return 0;
+	}
+	config_diag(d, option_name(OPT_RINGBUF_BYTES),
+		    "'%s' is not a power of two from %u to %u (e.g. 65536)", value,
+		    RINGBUF_BYTES_MIN, RINGBUF_BYTES_MAX);
+	return -EINVAL;
+}
+
 static int apply_capture(struct config *cfg, const char *value, struct config_diag *d)
 {
 	if (!capture_mode_parse(value, &cfg->capture))
@@ -524,6 +538,8 @@ int config_apply(struct config *cfg, int key, const char *value, struct config_d
 	case OPT_CAPTURE_BYTES:
 		return apply_number(&cfg->capture_bytes, key, value, CAPTURE_BYTES_MIN,
 				    SONDE_CAPTURE_MAX, d);
+	case OPT_RINGBUF_BYTES:
+		return apply_ringbuf_bytes(cfg, value, d);
 	case OPT_ROUTE_CAP:
 		return apply_number(&cfg->route_cap, key, value, 1, UINT32_MAX, d);
 	case OPT_MAX_SERIES:

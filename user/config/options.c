@@ -29,6 +29,11 @@ const struct argp_option option_table[] = {
 	{ "capture-bytes", OPT_CAPTURE_BYTES, "N", 0,
 	  "Bytes copied from the start of each socket read or write, 64 to 16384 (default 4096)",
 	  0 },
+	{ "ringbuf-bytes", OPT_RINGBUF_BYTES, "N", 0,
+	  "Size of the ring buffer that carries events to sonde: a power of two from 4096 to "
+	  "1073741824 (default 8388608). A ring too small for a burst loses events, counted in "
+	  "sonde_events_lost_total and, as bytes, in sonde_capture_bytes_total",
+	  0 },
 	{ NULL, 0, NULL, 0, "Metrics:", 3 },
 	{ "listen", OPT_LISTEN, "ADDR:PORT", 0,
 	  "Serve /metrics on ADDR:PORT (default 0.0.0.0:9464); [::1]:9464 for IPv6, :9464 for "

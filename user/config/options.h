@@ -37,6 +37,7 @@ enum opt_key {
 	OPT_K8S_LABELS,
 	OPT_SERIES_GRACE,
 	OPT_WEB_CONFIG,
+	OPT_RINGBUF_BYTES,
 };
 
 /* argp's option table (ends with a zeroed entry) and the text --help prints after it. */
