@@ -120,7 +120,7 @@ static void refresh_tls(struct agent *a, const struct sonde_stats *k, struct son
 	size_t n = a->loader.tls ? uprobes_list(a->loader.tls, list, 1024) : 0;
 	unsigned probed[TLS_LIB_NR] = { 0 }, failed = 0;
 	const struct tls_target_info *bad = NULL;
-	char detail[256]; /* add_part keeps what fits its line */
+	char detail[320]; /* add_part keeps what fits its line */
 	int len;
 
 	n = n < 1024 ? n : 1024;

@@ -135,7 +135,7 @@ def check_kubernetes():
         check({"cpu", "memory"} <= set(res.get(k, {})), "resources.%s needs cpu and memory" % k)
     sc = c["securityContext"]
     caps = set(sc["capabilities"]["add"])
-    want = {"BPF", "PERFMON", "SYS_RESOURCE", "SYS_PTRACE", "DAC_READ_SEARCH"}
+    want = {"BPF", "PERFMON", "SYS_RESOURCE", "SYS_PTRACE", "DAC_READ_SEARCH", "SYS_ADMIN"}
     check(sc.get("privileged") or caps == want,
           "capabilities.add must be exactly %s (or privileged)" % sorted(want))
     check(sc["capabilities"].get("drop") == ["ALL"], "drop ALL other capabilities")

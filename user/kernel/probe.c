@@ -46,6 +46,19 @@ static uint64_t effective_caps(void)
 	return (uint64_t)data[1].effective << 32 | data[0].effective;
 }
 
+bool probe_has_cap(int cap)
+{
+	return effective_caps() & (1ULL << cap);
+}
+
+const char *probe_uprobe_hint(int err)
+{
+	if ((err == -EACCES || err == -EPERM) && !probe_has_cap(CAP_SYS_ADMIN))
+		return " (TLS capture needs CAP_SYS_ADMIN: this kernel attaches uprobes, and opens "
+		       "/proc/PID/map_files, only with it)";
+	return "";
+}
+
 int probe_preflight(void)
 {
 	uint64_t caps = effective_caps();
@@ -130,19 +143,32 @@ static void probe_uprobe(struct probe_result *r, struct sonde_bpf *s)
 	uint64_t off = self_file_offset((const void *)probe_uprobe_target);
 	struct bpf_link *in = NULL, *out = NULL;
 
+	int err = 0;
+
 	r->name = "uprobes";
 	if (off) {
 		in = bpf_program__attach_uprobe(s->progs.sonde_ssl_pair, false, getpid(),
 						"/proc/self/exe", off);
+		err = in ? 0 : -errno;
 		out = in ? bpf_program__attach_uprobe(s->progs.sonde_ssl_ret, true, getpid(),
 						      "/proc/self/exe", off)
 			 : NULL;
+		err = err ? err : out ? 0 : -errno;
 	}
 	r->ok = in && out && probe_uprobe_target(1) == 2;
-	snprintf(r->detail, sizeof(r->detail), "%s",
-		 r->ok	? "uprobe and uretprobe attached to a sonde function (TLS capture)"
-		 : !off ? "cannot find sonde's own code in /proc/self/maps"
-			: "attaching a uprobe failed (CONFIG_UPROBE_EVENTS?): no TLS capture");
+	if (r->ok)
+		snprintf(r->detail, sizeof(r->detail),
+			 "uprobe and uretprobe attached to a sonde function (TLS capture)");
+	else if (!off)
+		snprintf(r->detail, sizeof(r->detail),
+			 "cannot find sonde's own code in /proc/self/maps");
+	else if (*probe_uprobe_hint(err))
+		snprintf(r->detail, sizeof(r->detail), "no TLS capture: %s%s", strerror(-err),
+			 probe_uprobe_hint(err));
+	else
+		snprintf(r->detail, sizeof(r->detail),
+			 "attaching a uprobe failed (%s; CONFIG_UPROBE_EVENTS?): no TLS capture",
+			 strerror(-err));
 	bpf_link__destroy(out);
 	bpf_link__destroy(in);
 }

@@ -20,4 +20,12 @@ size_t probe_kernel(struct probe_result *res, size_t max);
 /* Checks that we may load BPF at all (root or CAP_BPF+CAP_PERFMON); prints why not. */
 int probe_preflight(void);
 
+/* Whether cap (CAP_*) is in sonde's effective set. */
+bool probe_has_cap(int cap);
+
+/* What to add to a TLS failure of err (negative errno) in a log line or /health: this kernel
+ * refuses uprobe perf events without CAP_SYS_ADMIN (EACCES with CAP_PERFMON alone, measured
+ * on 6.18), and /proc/PID/map_files too; the hint names it when sonde lacks it, else "". */
+const char *probe_uprobe_hint(int err);
+
 #endif

@@ -12,6 +12,7 @@
 #include <bpf/libbpf.h>
 
 #include "kernel/elfsym.h"
+#include "kernel/probe.h"
 #include "kernel/tls_go.h"
 #include "kernel/uprobes.h"
 #include "util/log.h"
@@ -441,7 +442,8 @@ static void openssl_offsets(struct tls_file *tf, const char *path)
 	tf->lib = TLS_LIB_OPENSSL;
 	if (err) {
 		tf->reason = TLS_REASON_UNREADABLE;
-		snprintf(tf->detail, sizeof(tf->detail), "unreadable: %s", strerror(-err));
+		snprintf(tf->detail, sizeof(tf->detail), "unreadable: %s%s", strerror(-err),
+			 probe_uprobe_hint(err));
 		return;
 	}
 	for (size_t i = 0; i < SSL_FN_NR; i++)
@@ -606,7 +608,8 @@ static void target_probe(struct uprobes *u, struct tls_target *t, struct tls_fil
 	if (err) {
 		char detail[TLS_DETAIL_LEN];
 
-		snprintf(detail, sizeof(detail), "attaching uprobes failed: %s", strerror(-err));
+		snprintf(detail, sizeof(detail), "attaching uprobes failed: %s%s", strerror(-err),
+			 probe_uprobe_hint(err));
 		target_fail(u, t, TLS_REASON_ATTACH, detail);
 		return;
 	}
@@ -638,10 +641,17 @@ static void target_examine(struct uprobes *u, struct tls_target *t)
 	if (find_libssl(u->proc_root, t->info.tgid, lib, sizeof(lib), full, sizeof(full))) {
 		snprintf(t->info.path, sizeof(t->info.path), "%s", lib);
 		tf = file_get(u, full, TLS_LIB_OPENSSL);
-		if (tf)
+		if (tf) {
 			target_probe(u, t, tf, full);
-		else
-			target_fail(u, t, TLS_REASON_UNREADABLE, "cannot read the file");
+		} else {
+			int err = -errno;
+			char detail[TLS_DETAIL_LEN];
+
+			snprintf(detail, sizeof(detail), "cannot read the file: %s%s",
+				 strerror(-err), probe_uprobe_hint(err));
+			t->info.lib = TLS_LIB_OPENSSL; /* counted in sonde_tls_targets as such */
+			target_fail(u, t, TLS_REASON_UNREADABLE, detail);
+		}
 		return;
 	}
 	if (t->info.state != TLS_STATE_NONE)

@@ -45,7 +45,7 @@ enum tls_reason {
 	TLS_REASON_NR,
 };
 
-#define TLS_DETAIL_LEN 128
+#define TLS_DETAIL_LEN 192
 
 struct tls_target_info {
 	uint32_t tgid;
