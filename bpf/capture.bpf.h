@@ -19,6 +19,25 @@
 #define NR_SENDMSG 46
 #define NR_RECVMSG 47
 
+/* Syscall path: the arguments of a read or write in progress, by thread (pid_tgid), from
+ * sys_enter to sys_exit (syscalls.bpf.c). */
+struct io_stash {
+	__u64 fd;
+	__u64 a1; /* buffer, iovec array or msghdr */
+	__u64 a2; /* count or iovec count */
+	__u64 nr;
+};
+
+/* Not an LRU: an LRU evicts silently, and a live thread's stash evicted is a read or write
+ * never seen. A thread killed inside its syscall leaves through sched_process_exit, which
+ * removes its entry (process.bpf.c); a full map is counted (SONDE_LOST_STASH_FULL). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct io_stash);
+} io_stash SEC(".maps") __weak;
+
 /* Where the bytes of one syscall are: one buffer, or an iovec array. */
 struct user_io {
 	__u64 nr;	/* syscall number, 0xffff when unknown */

@@ -111,8 +111,15 @@ int BPF_PROG(sonde_exit, struct task_struct *p)
 {
 	struct sonde_proc_event ev = {};
 	__u32 tgid = BPF_CORE_READ(p, tgid);
+	__u64 pid_tgid = bpf_get_current_pid_tgid(); /* the exiting thread (p is current) */
 
-	if (!tgid_allowed(tgid) || BPF_CORE_READ(p, signal, live.counter) != 0)
+	if (!tgid_allowed(tgid))
+		return 0;
+	/* A thread killed inside a read/write or a TLS call: its entries would stay (the
+	 * maps are not LRUs, which would evict live entries silently). */
+	bpf_map_delete_elem(&io_stash, &pid_tgid);
+	bpf_map_delete_elem(&tls_calls, &pid_tgid);
+	if (BPF_CORE_READ(p, signal, live.counter) != 0)
 		return 0;
 	tgid_allow(tgid, false);
 	fill_hdr(&ev.hdr, SONDE_EV_PROC_EXIT, bpf_get_current_pid_tgid(), bpf_ktime_get_ns());

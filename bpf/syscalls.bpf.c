@@ -12,22 +12,6 @@
 #define NR_SENDFILE 40
 #define NR_SPLICE 275
 
-struct io_stash {
-	__u64 fd;
-	__u64 a1; /* buffer, iovec array or msghdr */
-	__u64 a2; /* count or iovec count */
-	__u64 nr;
-};
-
-/* LRU: a thread that never returns from its syscall (its process was killed, or left the
- * allow set meanwhile) must not hold its slot forever. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct io_stash);
-} io_stash SEC(".maps");
-
 static __always_inline int sys_enter(struct trace_event_raw_sys_enter *ctx, __u32 nr, __u64 flags)
 {
 	struct io_stash st;

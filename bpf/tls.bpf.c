@@ -189,8 +189,11 @@ struct go_call {
 	__u8 _pad[6];
 };
 
+/* Not an LRU (it would evict a live call silently): the calls of a process that exits inside
+ * Read or Write are removed by user space when it detaches its probes (uprobes.c); a full
+ * map is counted (SONDE_TLS_STASH_FULL). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct go_key);
 	__type(value, struct go_call);

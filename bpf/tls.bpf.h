@@ -33,9 +33,11 @@ struct tls_call {
 	__u8 _pad[6];
 };
 
-/* LRU: a call that never returns (the thread was killed) must not keep its slot. */
+/* Not an LRU (it would evict a live call silently): a call that never returns (the thread
+ * was killed) is removed at the thread's exit (process.bpf.c); a full map is counted
+ * (SONDE_TLS_STASH_FULL). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
 	__type(value, struct tls_call);

@@ -319,12 +319,47 @@ static void reaper_stop(struct reaper *r, struct bpf_link ***links, size_t *n)
 	free(r);
 }
 
-/* Stops t's probes at once (its bit, its go_procs entry); its links go to the reaper. */
+/* Mirrors bpf/tls.bpf.c's key of the go_calls map. */
+struct go_key {
+	uint32_t tgid;
+	uint32_t _pad;
+	uint64_t g;
+};
+
+/* The Read/Write calls tgid's goroutines were inside when it exited (or when its probes
+ * went): go_calls is a plain hash (an LRU would evict live calls silently), so nothing
+ * else removes them. Collected first: deleting while walking restarts the walk. */
+static void go_calls_forget(struct uprobes *u, uint32_t tgid)
+{
+	const struct bpf_map *map = u->skel->maps.go_calls;
+	struct go_key k, *gone = NULL, *more;
+	size_t n = 0, cap = 0;
+	const void *prev = NULL;
+
+	while (!bpf_map__get_next_key(map, prev, &k, sizeof(k))) {
+		if (k.tgid == tgid && n == cap &&
+		    (more = realloc(gone, (cap ? 2 * cap : 16) * sizeof(*gone)))) {
+			gone = more;
+			cap = cap ? 2 * cap : 16;
+		}
+		if (k.tgid == tgid && n < cap)
+			gone[n++] = k;
+		prev = &k;
+	}
+	for (size_t i = 0; i < n; i++)
+		bpf_map__delete_elem(map, &gone[i], sizeof(gone[i]), 0);
+	free(gone);
+}
+
+/* Stops t's probes at once (its bit, its go_procs entry, its open calls); its links go to
+ * the reaper. */
 static void detach(struct uprobes *u, struct tls_target *t)
 {
-	if (t->info.lib == TLS_LIB_GO)
+	if (t->info.lib == TLS_LIB_GO) {
 		bpf_map__delete_elem(u->skel->maps.go_procs, &t->info.tgid, sizeof(t->info.tgid),
 				     0);
+		go_calls_forget(u, t->info.tgid);
+	}
 	set_bit(u, t, false);
 	u->links -= t->n_links;
 	if (t->n_links && !reaper_take(u->reaper, t->info.tgid, t->links, t->n_links)) {
