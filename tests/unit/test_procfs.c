@@ -517,6 +517,29 @@ static void test_select_port_cgroup(void **state)
 	assert_false(match1(rule(SELECT_CGROUP, 0, "*"), 2, NULL, 0));	      /* no cgroup known */
 }
 
+/* An exec is decided from its comm alone only when every rule is pid= or comm=. */
+static void test_select_none_by_comm(void **state)
+{
+	struct select_rule only[] = { rule(SELECT_COMM, 0, "nginx"), rule(SELECT_PID, 300, ""),
+				      rule(SELECT_COMM, 0, "a-very-long-process-name") };
+	struct select_rule mixed[] = { rule(SELECT_COMM, 0, "nginx"),
+				       rule(SELECT_EXE, 0, "/usr/bin/*") };
+	struct select_rule port[] = { rule(SELECT_PORT, 8080, "") };
+	struct select_rule cgroup[] = { rule(SELECT_CGROUP, 0, "/kubepods/*") };
+
+	assert_true(selection_none_by_comm(only, 3, 100, "bash"));
+	assert_false(selection_none_by_comm(only, 3, 100, "nginx"));
+	assert_false(selection_none_by_comm(only, 3, 300, "bash"));
+	/* the kernel cuts comms to 15 bytes: the cut comm is named by the long rule */
+	assert_false(selection_none_by_comm(only, 3, 100, "a-very-long-pro"));
+	assert_true(selection_none_by_comm(only, 1, 300, "bash"));
+	/* exe=, port= and cgroup= need /proc: never decided from the comm */
+	assert_false(selection_none_by_comm(mixed, 2, 100, "bash"));
+	assert_false(selection_none_by_comm(port, 1, 100, "bash"));
+	assert_false(selection_none_by_comm(cgroup, 1, 100, "bash"));
+	assert_true(selection_none_by_comm(NULL, 0, 100, "bash"));
+}
+
 static void test_select_any_rule(void **state)
 {
 	struct select_rule rules[] = { rule(SELECT_COMM, 0, "nginx"), rule(SELECT_PORT, 8080, ""),
@@ -667,6 +690,7 @@ int main(void)
 		cmocka_unit_test(test_select_exe),
 		cmocka_unit_test(test_select_port_cgroup),
 		cmocka_unit_test(test_select_any_rule),
+		cmocka_unit_test(test_select_none_by_comm),
 		cmocka_unit_test(test_scan),
 		cmocka_unit_test(test_scan_early_stop),
 		cmocka_unit_test(test_real_proc),

@@ -404,6 +404,11 @@ void procs_on_exec(struct procs *p, uint32_t tgid, const char *comm)
 	struct proc_info info;
 	bool tracked = procs_get(p, tgid) != NULL;
 
+	/* Most execs on a node are of processes no rule can select: with only pid= and comm=
+	 * rules that is known from the event, without the ~10 /proc reads below. */
+	if (!tracked && !p->any_listener &&
+	    selection_none_by_comm(p->cfg->rules, p->cfg->n_rules, tgid, comm))
+		return;
 	if (proc_read_info(p->proc_root, tgid, &info)) {
 		/* Gone already (a short-lived client). The kernel selected it at exec if a
 		 * comm= rule matched: keep it, named by its comm, for its queued events. */

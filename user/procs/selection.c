@@ -83,6 +83,19 @@ bool selection_has_port_rules(const struct select_rule *rules, size_t n)
 	return false;
 }
 
+bool selection_none_by_comm(const struct select_rule *rules, size_t n, uint32_t tgid,
+			    const char *comm)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (rules[i].kind == SELECT_PID && rules[i].num != tgid)
+			continue;
+		if (rules[i].kind == SELECT_COMM && !selection_comm_matches(rules[i].text, comm))
+			continue;
+		return false; /* it names the process, or needs /proc to say */
+	}
+	return true;
+}
+
 bool selection_has_cgroup_rules(const struct select_rule *rules, size_t n)
 {
 	for (size_t i = 0; i < n; i++)

@@ -23,6 +23,12 @@ bool selection_has_port_rules(const struct select_rule *rules, size_t n);
 /* cgroup= rules are also decided in the kernel (kernel/loader.h, loader_add_cgroup_rule). */
 bool selection_has_cgroup_rules(const struct select_rule *rules, size_t n);
 
+/* True if no rule can select the process tgid whose comm is comm, whatever /proc would say
+ * of it: every rule is a pid= or comm= rule and none names it. An exec on the node is then
+ * decided without reading /proc. */
+bool selection_none_by_comm(const struct select_rule *rules, size_t n, uint32_t tgid,
+			    const char *comm);
+
 /* Whether a comm= rule names this comm: the kernel cuts comms to 15 bytes, so a longer
  * rule matches the comm it was cut to. */
 bool selection_comm_matches(const char *rule, const char *comm);
