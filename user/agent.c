@@ -47,6 +47,8 @@ struct agent {
 	int argc;	    /* what it was parsed from, parsed again on SIGHUP */
 	char **argv;
 	struct metric *m_reloads; /* sonde_config_reloads_total{result} */
+	struct metric *m_scrapes; /* sonde_scrapes_total{format} */
+	uint64_t scrapes_seen[2]; /* of httpd_scrapes(), added to m_scrapes so far */
 	struct loader loader;
 	struct telemetry tel;
 	struct tls_metrics tlsm;
@@ -146,6 +148,21 @@ static void refresh_tls(struct agent *a, const struct sonde_stats *k, struct son
 	add_part(s, "tls", 1, detail);
 }
 
+/* The HTTP threads count /metrics answers; the registry's series have one writer, this. */
+static void refresh_scrapes(struct agent *a)
+{
+	static const char *const formats[2] = { "text", "openmetrics" };
+	uint64_t n[2];
+
+	httpd_scrapes(a->httpd, &n[0], &n[1]);
+	for (int f = 0; f < 2; f++) {
+		if (n[f] > a->scrapes_seen[f])
+			metric_add(a->m_scrapes, (const char *const[]){ formats[f] },
+				   (double)(n[f] - a->scrapes_seen[f]));
+		a->scrapes_seen[f] = n[f];
+	}
+}
+
 /* Once a second: kernel counters into self-metrics, and a fresh status snapshot. */
 static void refresh(struct agent *a)
 {
@@ -157,6 +174,7 @@ static void refresh(struct agent *a)
 	if (loader_stats(&a->loader, &k))
 		memset(&k, 0, sizeof(k));
 	k.lost[SONDE_LOST_GAP] = a->consumer.conns.gaps; /* counted in user space */
+	refresh_scrapes(a);
 	telemetry_refresh(&a->tel, &k, procs_count(&a->procs), a->loader.attached,
 			  route_overflowed(a->routes));
 	self_metrics_refresh(&a->tel.self);
@@ -230,6 +248,14 @@ static int reloads_init(struct agent *a)
 		return -errno;
 	metric_add(a->m_reloads, (const char *const[]){ "ok" }, 0); /* both render 0 */
 	metric_add(a->m_reloads, (const char *const[]){ "error" }, 0);
+	a->m_scrapes = registry_add(a->tel.reg, METRIC_COUNTER, "sonde_scrapes_total",
+				    "Answers to GET /metrics, by format: text (Prometheus 0.0.4, "
+				    "the default) or openmetrics (asked for by Accept).",
+				    (const char *const[]){ "format" }, 1, NULL, 0, 0);
+	if (!a->m_scrapes)
+		return -errno;
+	metric_add(a->m_scrapes, (const char *const[]){ "text" }, 0);
+	metric_add(a->m_scrapes, (const char *const[]){ "openmetrics" }, 0);
 	return 0;
 }
 

@@ -3,7 +3,8 @@
 loopback port) scraping a running sonde that observes the Go trade-engine (PostgreSQL and
 Redis behind it) under load: every recording rule of deploy/prometheus/rules and every
 query of the Grafana dashboards in deploy/grafana/dashboards returns data, and the
-business counter equals the number of 201 responses the client got."""
+business counter equals the number of 201 responses the client got; Prometheus was served
+OpenMetrics in every scrape (it asks for it first), so all of it held over OpenMetrics."""
 
 import glob
 import json
@@ -146,6 +147,24 @@ class PrometheusEndToEnd(IntegrationCase):
         self.maxDiff = None
         empty = [(d, t, e) for d, t, e in queries if not self.query(concrete(e))]
         self.assertEqual(empty, [], "dashboard panels without data")
+
+    def test_prometheus_scraped_openmetrics(self):
+        """Prometheus (2.42) asks for OpenMetrics first: every one of its scrapes was
+        answered in that format (sonde_scrapes_total{format}, as Prometheus stored it),
+        so the recording rules and dashboard queries above ran on OpenMetrics data."""
+        scrapes = self.query('count_over_time(up{job="sonde"}[1h])')
+        self.assertEqual(len(scrapes), 1, scrapes)
+        done = float(scrapes[0]["value"][1])
+        om = self.query('sonde_scrapes_total{format="openmetrics"}')
+        self.assertEqual(len(om), 1, om)
+        self.assertGreater(done, 10)
+        # The sample a scrape stores counts the answers up to sonde's last refresh (once a
+        # second, as the scrape interval): 1 or 2 behind.
+        self.assertGreaterEqual(float(om[0]["value"][1]), done - 3)
+        # Every text answer ever (this test's own scrapes, the 0.0.4 default) is fewer
+        # than Prometheus's scrapes: none of those was text.
+        m = self.sonde.scrape()
+        self.assertLess(sonde_it.value(m, "sonde_scrapes_total", format="text"), done - 3)
 
     def test_business_counter_equals_201s(self):
         self.assertGreater(self.created, 0)

@@ -7,6 +7,7 @@
 #include "util/version.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
@@ -35,6 +36,8 @@ struct httpd {
 	sonde_status_fn status;
 	void *ctx;
 	uint16_t port;
+	/* /metrics answers by format (0.0.4, OpenMetrics): a thread per connection adds */
+	_Atomic uint64_t scrapes[2];
 };
 
 /* ---- responses ------------------------------------------------------------------------- */
@@ -126,7 +129,15 @@ static enum MHD_Result serve_metrics(struct httpd *h, struct MHD_Connection *c)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
 	ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
 	MHD_destroy_response(resp);
+	if (ret == MHD_YES)
+		atomic_fetch_add_explicit(&h->scrapes[om], 1, memory_order_relaxed);
 	return ret;
+}
+
+void httpd_scrapes(const struct httpd *h, uint64_t *text, uint64_t *openmetrics)
+{
+	*text = h ? atomic_load_explicit(&h->scrapes[0], memory_order_relaxed) : 0;
+	*openmetrics = h ? atomic_load_explicit(&h->scrapes[1], memory_order_relaxed) : 0;
 }
 
 /* ---- /health and / --------------------------------------------------------------------- */

@@ -36,6 +36,9 @@ struct httpd *httpd_start(const char *host, uint16_t port, struct registry *reg,
 struct httpd *httpd_start_web(const char *host, uint16_t port, const struct web_config *web,
 			      struct registry *reg, sonde_status_fn status, void *ctx);
 uint16_t httpd_port(const struct httpd *h);
+/* /metrics answers served so far in each format: the Prometheus text format 0.0.4, and
+ * OpenMetrics (asked for by Accept). Any thread. */
+void httpd_scrapes(const struct httpd *h, uint64_t *text, uint64_t *openmetrics);
 /* Stops listening and returns after in-flight requests finished; accepts NULL. */
 void httpd_stop(struct httpd *h);
 
