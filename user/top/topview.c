@@ -229,6 +229,11 @@ static int on_sample(const struct prom_sample *ps, void *ctx)
 	se = series_get(s, (enum top_kind)kind, ps, &err);
 	if (!se)
 		return err;
+	/* A count of observations is never below zero (-Inf included): not a histogram's. */
+	if (ps->value < 0) {
+		se->bad = true;
+		return 0;
+	}
 	if (ps->suffix == PROM_SUFFIX_COUNT) {
 		se->count = ps->value;
 		se->has_count = true;
