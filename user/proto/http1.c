@@ -9,6 +9,7 @@
 #include "proto/http1_scan.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -183,7 +184,9 @@ static void begin_message(struct h1_stream *st, uint64_t ts)
 {
 	bool tentative = st->tentative, skipped = st->skipped;
 
-	memset(st, 0, sizeof(*st));
+	/* the scalars, not the buffers (~600 bytes): see struct h1_stream */
+	memset(st, 0, offsetof(struct h1_stream, name));
+	memset(&st->ids, 0, sizeof(st->ids));
 	st->tentative = tentative;
 	st->skipped = skipped;
 	st->state = S_LINE;
@@ -307,8 +310,9 @@ static int request_line_done(struct h1_ctx *x)
 		push_marker(c);
 		return 0;
 	}
-	memcpy(e->ex.method, st->method, sizeof(e->ex.method));
-	memcpy(e->ex.target, st->target, sizeof(e->ex.target));
+	/* NUL-terminated at the end of their tokens; e was zeroed */
+	memcpy(e->ex.method, st->method, strlen(st->method) + 1);
+	memcpy(e->ex.target, st->target, (size_t)st->tlen + 1);
 	e->ex.flags = st->flags;
 	e->ex.req_first_ns = st->first_ts;
 	e->ex.req_last_ns = st->last_ts;

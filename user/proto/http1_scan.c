@@ -186,6 +186,9 @@ int http1_scan_request_line(struct h1_stream *st, const uint8_t *p, size_t n, si
 				if (st->tentative && !std_method(st->method, st->pos, false))
 					return -EBADMSG;
 				st->mlen = st->pos;
+				st->method[st->pos < sizeof(st->method) ? st->pos
+									: sizeof(st->method) - 1] =
+					'\0';
 				st->sub = RL_TARGET;
 				st->pos = 0;
 				break;
@@ -209,6 +212,8 @@ int http1_scan_request_line(struct h1_stream *st, const uint8_t *p, size_t n, si
 			/* p[i] ended the run: SP, a control byte or DEL */
 			if (p[i] != ' ' || !st->pos)
 				return -EBADMSG;
+			st->tlen = st->pos < sizeof(st->target) ? st->pos : sizeof(st->target) - 1;
+			st->target[st->tlen] = '\0';
 			st->sub = RL_VERSION;
 			st->pos = 0;
 			break;

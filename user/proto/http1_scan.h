@@ -74,7 +74,9 @@ enum h1_hdr {
  * traceparent with room for trimmed whitespace; one more says "longer" */
 #define H1_IDVAL_MAX 72
 
-/* One direction of a connection; everything from state to cl is reset per message. */
+/* One direction of a connection; everything from state to cl, and ids, is reset per message
+ * (begin_message); method and target are written before they are read, NUL-terminated at
+ * the end of their token, and the rest of the buffers only ever read within their length. */
 struct h1_stream {
 	uint8_t state, sub;
 	bool tentative; /* begun while out of sync: failing means "not a message", no error */
@@ -85,7 +87,8 @@ struct h1_stream {
 	uint8_t name_len, val_len, nelem;
 	uint8_t version_minor, flags, mlen;
 	uint16_t status;
-	uint32_t pos; /* bytes into the current token */
+	uint16_t tlen; /* bytes of target kept (at most sizeof(target) - 1) */
+	uint32_t pos;  /* bytes into the current token */
 	uint64_t head_bytes;
 	uint64_t first_ts, last_ts;
 	uint64_t left; /* body or chunk-data bytes still due; chunk-size accumulator */
