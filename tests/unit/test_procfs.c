@@ -173,6 +173,15 @@ static void build_containers(void)
 	}
 }
 
+/* A hybrid host where sonde itself runs in a container (memory hierarchy) and the process
+ * was put into a cgroup of another v1 hierarchy (cpu). */
+static void build_moved(void)
+{
+	put_proc(620, "moved\n", "/usr/bin/moved",
+		 "9:name=systemd:/\n4:memory:/process_api/abc\n1:cpu:/sonde-it-cgsel-x/app\n0::/\n",
+		 "", 0);
+}
+
 static void build_procs(void)
 {
 	static const char *const fds100[] = {
@@ -259,6 +268,7 @@ static int setup(void **state)
 	if (!mkdtemp(root))
 		return -1;
 	build_procs();
+	build_moved();
 	mkdir_rel("net");
 	mkdir_rel("123abc");
 	link_rel("100", "self");
@@ -540,6 +550,24 @@ static void test_select_none_by_comm(void **state)
 	assert_true(selection_none_by_comm(NULL, 0, 100, "bash"));
 }
 
+/* cgroup= rules match every hierarchy's path, as the kernel's selection does, not only the
+ * v1 path kept for the container labels. */
+static void test_select_cgroup_any_hierarchy(void **state)
+{
+	struct proc_info p;
+
+	assert_int_equal(proc_read_info(root, 620, &p), 0);
+	assert_string_equal(p.cgroup_v1, "/process_api/abc");
+	assert_string_equal(p.cgroup_v1_all, "/process_api/abc");
+	assert_string_equal(p.cgroup_v1_all + strlen("/process_api/abc") + 1,
+			    "/sonde-it-cgsel-x/app");
+	assert_true(match1(rule(SELECT_CGROUP, 0, "/sonde-it-cgsel-*"), 620, NULL, 0));
+	assert_true(match1(rule(SELECT_CGROUP, 0, "/process_api/*"), 620, NULL, 0));
+	assert_true(match1(rule(SELECT_CGROUP, 0, "/"), 620, NULL, 0)); /* the v2 root */
+	assert_false(match1(rule(SELECT_CGROUP, 0, "/sonde-it-cgsel-y*"), 620, NULL, 0));
+	assert_false(match1(rule(SELECT_CGROUP, 0, "/app"), 620, NULL, 0));
+}
+
 static void test_select_any_rule(void **state)
 {
 	struct select_rule rules[] = { rule(SELECT_COMM, 0, "nginx"), rule(SELECT_PORT, 8080, ""),
@@ -586,7 +614,8 @@ static int u32_cmp(const void *a, const void *b)
    test's own pid too, without it when skip_self, in ascending order. */
 static size_t expected_tgids(uint32_t *out, bool skip_self)
 {
-	static const uint32_t ok[] = { 2, 100, 200, 300, 400, 600, 610, 700, 800, 801, 1000, 1001 };
+	static const uint32_t ok[] = { 2,   100, 200, 300, 400,	 600, 610,
+				       620, 700, 800, 801, 1000, 1001 };
 	uint32_t self = (uint32_t)getpid();
 	struct proc_info p;
 	bool self_listed = false;
@@ -689,6 +718,7 @@ int main(void)
 		cmocka_unit_test(test_select_pid_comm),
 		cmocka_unit_test(test_select_exe),
 		cmocka_unit_test(test_select_port_cgroup),
+		cmocka_unit_test(test_select_cgroup_any_hierarchy),
 		cmocka_unit_test(test_select_any_rule),
 		cmocka_unit_test(test_select_none_by_comm),
 		cmocka_unit_test(test_scan),

@@ -230,7 +230,20 @@ static int read_exe(int dirfd, char *exe, size_t size)
 struct cgroup_ctx {
 	struct proc_info *out;
 	struct ctr_ref ctr; /* the first line naming a container, else a pod */
+	size_t v1_len;	    /* of out->cgroup_v1_all, its final empty string not counted */
 };
+
+/* Appends a v1 path to out->cgroup_v1_all, keeping room for the list's final NUL. */
+static void v1_all_add(struct cgroup_ctx *c, const char *path)
+{
+	size_t n = strlen(path) + 1;
+
+	if (c->v1_len + n + 1 > sizeof(c->out->cgroup_v1_all))
+		return;
+	memcpy(c->out->cgroup_v1_all + c->v1_len, path, n);
+	c->v1_len += n;
+	c->out->cgroup_v1_all[c->v1_len] = '\0';
+}
 
 /* "hierarchy:controllers:path" per line: cgroup v2 is "0::/path"; on a hybrid host the v1
  * hierarchies hold the containers while every process sits at "/" in the unified tree. */
@@ -254,6 +267,8 @@ static int cgroup_line(void *ctx, char *line)
 	/* of the v1 paths, the one naming a container, else the first that is not "/" */
 	else if ((strcmp(path, "/") && !c->out->cgroup_v1[0]) || named)
 		str_copy(c->out->cgroup_v1, sizeof(c->out->cgroup_v1), path, strlen(path));
+	if (!v2 && strcmp(path, "/"))
+		v1_all_add(c, path);
 	return 0;
 }
 

@@ -23,10 +23,14 @@ struct proc_info {
 	char exe[4096];	 /* readlink /proc/PID/exe; "" if unreadable (kernel threads, zombies) */
 	uint32_t nstgid; /* its number in its own pid namespace (NStgid); = tgid on
 					the host's */
-	char cgroup[512];	/* cgroup v2 path from the "0::/path" line; "" if none */
-	char cgroup_v1[512];	/* the v1 path naming a container, else the first one other than
+	char cgroup[512];    /* cgroup v2 path from the "0::/path" line; "" if none */
+	char cgroup_v1[512]; /* the v1 path naming a container, else the first one other than
 				"/"; "" if none */
-	char service_name[128]; /* OTEL_SERVICE_NAME, else service.name of
+	/* Every v1 path other than "/", each NUL-terminated, an empty one after the last:
+	 * cgroup= rules match any hierarchy, as the kernel's selection does. Paths that do
+	 * not fit are left out. */
+	char cgroup_v1_all[1024];
+	char service_name[128];	     /* OTEL_SERVICE_NAME, else service.name of
 				   OTEL_RESOURCE_ATTRIBUTES, else basename(exe), else comm */
 	char service_namespace[128]; /* OTEL_SERVICE_NAMESPACE, else service.namespace of
 					OTEL_RESOURCE_ATTRIBUTES, else "" */

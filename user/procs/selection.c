@@ -39,6 +39,21 @@ static bool exe_matches(const char *glob, const char *exe)
 	return !fnmatch(glob, path, 0);
 }
 
+/* Any of the process's cgroups, in the v2 tree or any v1 hierarchy: the kernel selects a
+ * process when one of them matches (bpf/process.bpf.c), and a /proc scan must agree with
+ * it, or a SIGHUP would unselect what the kernel selected. */
+static bool cgroup_matches(const char *glob, const struct proc_info *p)
+{
+	if (p->cgroup[0] && !fnmatch(glob, p->cgroup, 0))
+		return true;
+	if (p->cgroup_v1[0] && !fnmatch(glob, p->cgroup_v1, 0))
+		return true;
+	for (const char *s = p->cgroup_v1_all; *s; s += strlen(s) + 1)
+		if (!fnmatch(glob, s, 0))
+			return true;
+	return false;
+}
+
 static bool rule_matches(const struct select_rule *r, const struct proc_info *p,
 			 const uint16_t *ports, size_t n_ports)
 {
@@ -56,8 +71,7 @@ static bool rule_matches(const struct select_rule *r, const struct proc_info *p,
 		return false;
 	case SELECT_CGROUP:
 		/* the v1 trees too: on a hybrid host the containers live there */
-		return (p->cgroup[0] && !fnmatch(r->text, p->cgroup, 0)) ||
-		       (p->cgroup_v1[0] && !fnmatch(r->text, p->cgroup_v1, 0));
+		return cgroup_matches(r->text, p);
 	}
 	return false;
 }
