@@ -15,7 +15,8 @@
  * exist at start, sonde_cgroup_mkdir those made later. No attach can beat the mkdir
  * program: cgroup_mkdir() runs its tracepoint under cgroup_mutex, before it activates the
  * directory, and attaching a task (cgroup.procs, tasks, CLONE_INTO_CGROUP) takes the same
- * mutex. The data path stays one bitmap check.
+ * mutex. A SIGHUP may replace the rules: see loader_set_cgroup_rules for the order of the
+ * updates. The data path stays one bitmap check.
  */
 #include "tcp.bpf.h"
 #include "tls.bpf.h"
@@ -63,7 +64,7 @@ int BPF_PROG(sonde_fork, struct task_struct *parent, struct task_struct *child)
 	if (ptgid == ctgid)
 		return 0;
 	if (!tgid_allowed(ptgid)) {
-		if (!cgroup_rules || !task_cgroup_selected(child))
+		if (!cgroup_rules || !cgroup_any || !task_cgroup_selected(child))
 			return 0;
 		ev.flags = SONDE_PROC_CGROUP;
 	}
@@ -88,7 +89,7 @@ int BPF_PROG(sonde_exec, struct task_struct *p)
 	bpf_probe_read_kernel_str(ev.comm, sizeof(ev.comm), p->comm);
 	if (bpf_map_lookup_elem(&comm_rules, ev.comm)) {
 		tgid_allow(tgid, true);
-	} else if (cgroup_rules && task_cgroup_selected(p)) {
+	} else if (cgroup_rules && cgroup_any && task_cgroup_selected(p)) {
 		/* Flagged even if selected already: user space then keeps it without matching
 		 * /proc/PID/cgroup again (gone for a short-lived process by then). */
 		if (tgid_allow(tgid, true))
@@ -190,16 +191,21 @@ static __always_inline int cgroup_glob_match(struct sonde_cgroup_path *buf, __u3
 
 /* A cgroup made after start: selected if its path (within its hierarchy, as in
  * /proc/PID/cgroup) matches a rule. Matched here, not in user space, so it is in
- * cgroup_ids before anything can be attached to it (see the top of this file). */
+ * cgroup_ids before anything can be attached to it (see the top of this file). The entry
+ * carries the generation read before the globs: a reload (loader_set_cgroup_rules) writes
+ * the new globs before the new generation, so an entry of the new generation was matched
+ * against the new globs only, and one of an older generation is checked again. */
 SEC("tp_btf/cgroup_mkdir")
 int BPF_PROG(sonde_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 {
 	__u32 zero = 0;
 	struct sonde_cgroup_path *buf = bpf_map_lookup_elem(&cgroup_path_buf, &zero);
+	__u32 gen = cgroup_gen;
 	__u64 id;
-	__u8 one = 1;
 	long n;
 
+	/* no load of a glob before the generation's (x86 keeps loads in order) */
+	asm volatile("" ::: "memory");
 	if (!buf)
 		return 0;
 	n = bpf_probe_read_kernel_str(buf->path, sizeof(buf->path), path);
@@ -213,7 +219,7 @@ int BPF_PROG(sonde_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 		if (cgroup_glob_match(buf, slot) != 1)
 			continue;
 		id = BPF_CORE_READ(cgrp, kn, id);
-		if (bpf_map_update_elem(&cgroup_ids, &id, &one, BPF_ANY))
+		if (bpf_map_update_elem(&cgroup_ids, &id, &gen, BPF_ANY))
 			count_lost(SONDE_LOST_CGROUP);
 		break;
 	}

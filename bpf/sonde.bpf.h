@@ -37,9 +37,16 @@ const volatile bool listen_events __weak = false;
 /* where connection state lives: socket storage (socket path) or the conns hash (the
  * syscall-tracepoint path, whose program type cannot use socket storage) */
 const volatile bool sock_storage __weak = true;
-/* cgroup= rules exist: fork and exec look up the task's cgroups in cgroup_ids, and the
- * cgroup attach/mkdir/rmdir programs are loaded (process.bpf.c) */
+/* cgroup selection is possible: the cgroup attach/mkdir/rmdir programs are loaded
+ * (process.bpf.c). Set for cgroup= rules at start, and with a config file (a SIGHUP may
+ * add the first rule). */
 const volatile bool cgroup_rules __weak = false;
+/* Writable, set by user space at start and on each SIGHUP that changes the cgroup= rules
+ * (loader_set_cgroup_rules): whether any rule is in force now (fork and exec look up the
+ * task's cgroups only then), and the generation of the cgroup_globs in force, which the
+ * mkdir program writes into the cgroup_ids entries it adds. */
+volatile bool cgroup_any __weak;
+volatile __u32 cgroup_gen __weak;
 /* wake the consumer at once when this much is waiting (an eighth of the ring) */
 const volatile __u64 ringbuf_wake_bytes __weak = (8 << 20) / 8;
 /* bytes of records a CPU writes between two looks at the ring's fill level (set by the
@@ -132,14 +139,15 @@ struct {
 } comm_rules SEC(".maps") __weak;
 
 /* cgroup= selection (process.bpf.c): the ids (kernfs node id = inode number of the cgroupfs
- * directory, in any hierarchy, v2 or v1) of the cgroups whose path matches a rule -> 1.
- * User space fills it from the cgroups that exist at start; the kernel adds those made
- * later (cgroup_globs) and forgets removed ones, so pod churn does not fill it. */
+ * directory, in any hierarchy, v2 or v1) of the cgroups whose path matches a rule -> the
+ * cgroup_gen it was matched under. User space fills it from the cgroups that exist at
+ * start and at a reload (then drops the entries of older generations); the kernel adds
+ * those made later (cgroup_globs) and forgets removed ones, so pod churn does not fill it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
-	__type(value, __u8);
+	__type(value, __u32);
 } cgroup_ids SEC(".maps") __weak;
 
 /* The cgroup= globs the kernel matches at mkdir, NUL-padded; an empty slot is unused. */

@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -20,6 +21,7 @@
 #include "util/log.h"
 #include "util/wallclock.h"
 #include "consumer/consumer.h"
+#include "procs/cgroup_ids.h"
 #include "procs/procs.h"
 #include "procs/selection.h"
 #include "metrics/observe.h"
@@ -208,13 +210,45 @@ static void refresh(struct agent *a)
 	pthread_mutex_unlock(&a->status_lock);
 }
 
+/* The cgroup= rules into the kernel (at start, and on a SIGHUP that changed them), each
+ * one it cannot follow in full named once. */
+static void set_cgroup_rules(struct agent *a)
+{
+	const struct config *cfg = a->cfg;
+	const char **globs = calloc(cfg->n_rules + 1, sizeof(*globs));
+	size_t n = 0, slots = 0;
+	int err;
+
+	if (!globs) {
+		log_warn("cgroup= rules: out of memory; the kernel keeps the rules it had");
+		return;
+	}
+	for (size_t i = 0; i < cfg->n_rules; i++) {
+		const char *glob = cfg->rules[i].text;
+
+		if (cfg->rules[i].kind != SELECT_CGROUP)
+			continue;
+		globs[n++] = glob;
+		if (cgroup_glob_kernel_ok(glob) && slots++ < SONDE_CGROUP_GLOBS)
+			continue;
+		log_warn("cgroup=%s: cgroups made later are not matched in the kernel (a "
+			 "bracket expression, longer than %d bytes, or more than %d rules); "
+			 "their short-lived processes may be missed",
+			 glob, SONDE_CGROUP_GLOB_LEN - 1, SONDE_CGROUP_GLOBS);
+	}
+	if ((err = loader_set_cgroup_rules(&a->loader, globs, n, "/proc/self/mountinfo")))
+		log_warn("cgroup= rules: cannot select in the kernel (%s); short-lived processes "
+			 "may be missed",
+			 strerror(-err));
+	free(globs);
+}
+
 /* The comm= and cgroup= rules the kernel decides, before the /proc scan: a process moved
  * into a selected cgroup meanwhile is selected by the kernel, one already there by the
  * scan. */
 static void add_kernel_rules(struct agent *a)
 {
 	for (size_t i = 0; i < a->cfg->n_rules; i++) {
-		const char *glob = a->cfg->rules[i].text;
 		int err;
 
 		if (a->cfg->rules[i].kind == SELECT_COMM &&
@@ -222,20 +256,9 @@ static void add_kernel_rules(struct agent *a)
 			log_warn("comm=%s: cannot select at exec in the kernel (%s); "
 				 "short-lived processes may be missed",
 				 a->cfg->rules[i].text, strerror(-err));
-		if (a->cfg->rules[i].kind != SELECT_CGROUP ||
-		    !(err = loader_add_cgroup_rule(&a->loader, glob, "/proc/self/mountinfo")))
-			continue;
-		if (err == -E2BIG)
-			log_warn(
-				"cgroup=%s: cgroups made later are not matched in the kernel (a "
-				"bracket expression, longer than %d bytes, or more than %d rules); "
-				"their short-lived processes may be missed",
-				glob, SONDE_CGROUP_GLOB_LEN - 1, SONDE_CGROUP_GLOBS);
-		else
-			log_warn("cgroup=%s: cannot select in the kernel (%s); short-lived "
-				 "processes may be missed",
-				 glob, strerror(-err));
 	}
+	if (selection_has_cgroup_rules(a->cfg->rules, a->cfg->n_rules))
+		set_cgroup_rules(a);
 }
 
 static int reloads_init(struct agent *a)
@@ -269,7 +292,9 @@ static int agent_start(struct agent *a)
 		.exec_events = procs_want_exec_events(a->cfg) || a->cfg->config_file[0],
 		.listen_events = procs_want_listen_events(a->cfg) || a->cfg->config_file[0],
 		.tcp_health = a->cfg->tcp_health,
-		.cgroup_rules = selection_has_cgroup_rules(a->cfg->rules, a->cfg->n_rules),
+		/* likewise: a SIGHUP may add the first cgroup= rule */
+		.cgroup_rules = selection_has_cgroup_rules(a->cfg->rules, a->cfg->n_rules) ||
+				a->cfg->config_file[0],
 		.on_event = consumer_on_record,
 		.ctx = &a->consumer,
 	};
@@ -379,6 +404,23 @@ static void reload_comm_rules(struct agent *a, const struct config *old)
 				 cfg->rules[i].text, strerror(-err));
 }
 
+/* Whether a and b have the same cgroup= rules, in the same order (the kernel's slots). */
+static bool cgroup_rules_equal(const struct config *a, const struct config *b)
+{
+	size_t i = 0, j = 0;
+
+	for (;; i++, j++) {
+		while (i < a->n_rules && a->rules[i].kind != SELECT_CGROUP)
+			i++;
+		while (j < b->n_rules && b->rules[j].kind != SELECT_CGROUP)
+			j++;
+		if (i == a->n_rules || j == b->n_rules)
+			return i == a->n_rules && j == b->n_rules;
+		if (strcmp(a->rules[i].text, b->rules[j].text))
+			return false;
+	}
+}
+
 /* The reloadable keys that changed (r->changed) take effect; old: the config before. */
 static void reload_apply(struct agent *a, const struct config *old, unsigned changed)
 {
@@ -389,6 +431,12 @@ static void reload_apply(struct agent *a, const struct config *old, unsigned cha
 
 	if (changed & CFG_SELECT) {
 		reload_comm_rules(a, old);
+		if (!cgroup_rules_equal(old, cfg)) {
+			set_cgroup_rules(a);
+			/* Records the old rules made (a process they selected meanwhile) are
+			 * handled before the scan, which then unselects it if no rule keeps it. */
+			loader_poll(&a->loader, 0);
+		}
 		if ((n = procs_reselect(&a->procs)) < 0)
 			log_warn("scanning /proc after the reload failed: %s", strerror(-n));
 	}

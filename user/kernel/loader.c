@@ -7,6 +7,8 @@
 #include <time.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
+#include <linux/membarrier.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -335,47 +337,119 @@ int loader_add_comm_rule(struct loader *l, const char *comm)
 
 struct cgroup_fill {
 	struct loader *l;
-	int full; /* ids the map refused */
+	uint32_t gen; /* the value of the entries added */
+	int full;     /* ids the map refused */
 };
 
 static int cgroup_id_add(void *ctx, uint64_t id, const char *path)
 {
 	struct cgroup_fill *f = ctx;
-	uint8_t one = 1;
 
 	(void)path;
-	if (bpf_map__update_elem(f->l->skel->maps.cgroup_ids, &id, sizeof(id), &one, sizeof(one),
-				 BPF_ANY))
+	if (bpf_map__update_elem(f->l->skel->maps.cgroup_ids, &id, sizeof(id), &f->gen,
+				 sizeof(f->gen), BPF_ANY))
 		f->full++;
 	return 0;
 }
 
-int loader_add_cgroup_rule(struct loader *l, const char *glob, const char *mountinfo)
+/* Waits until every run of a BPF program that began before the call has ended: the
+ * GLOBAL membarrier is a synchronize_rcu() (kernel/sched/membarrier.c), and tracing
+ * programs run inside an RCU read-side section (bpf_trace_run*). The kernel refuses it
+ * with nohz_full: then a pause thousands of times longer than a program run. */
+static void bpf_runs_drain(void)
+{
+	struct timespec pause = { .tv_nsec = 20 * 1000 * 1000 };
+
+	if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0))
+		nanosleep(&pause, NULL);
+}
+
+static int cgroup_glob_write(struct loader *l, uint32_t slot, const char *glob)
 {
 	char g[SONDE_CGROUP_GLOB_LEN] = { 0 };
-	struct cgroup_fill f = { .l = l };
-	uint32_t slot;
-	int n, err = 0;
+
+	snprintf(g, sizeof(g), "%s", glob);
+	if (bpf_map__update_elem(l->skel->maps.cgroup_globs, &slot, sizeof(slot), g, sizeof(g),
+				 BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+/* The globs the kernel matches at mkdir, in slot order; the slots left over emptied. */
+static int cgroup_globs_write(struct loader *l, const char *const *globs, size_t n)
+{
+	uint32_t slot = 0;
+	int err;
+
+	for (size_t i = 0; i < n && slot < SONDE_CGROUP_GLOBS; i++)
+		if (cgroup_glob_kernel_ok(globs[i]) &&
+		    (err = cgroup_glob_write(l, slot++, globs[i])))
+			return err;
+	for (; slot < SONDE_CGROUP_GLOBS; slot++)
+		if ((err = cgroup_glob_write(l, slot, "")))
+			return err;
+	return 0;
+}
+
+/* Drops the cgroup_ids entries of another generation than gen. */
+static int cgroup_ids_sweep(struct loader *l, uint32_t gen)
+{
+	int fd = bpf_map__fd(l->skel->maps.cgroup_ids);
+	uint64_t key, next;
+	uint32_t val;
+	int more = bpf_map_get_next_key(fd, NULL, &next);
+
+	while (!more) {
+		key = next;
+		/* the next key before a delete: a deleted key would restart the walk */
+		more = bpf_map_get_next_key(fd, &key, &next);
+		if (!bpf_map_lookup_elem(fd, &key, &val) && val != gen &&
+		    bpf_map_delete_elem(fd, &key) && errno != ENOENT)
+			return -errno;
+	}
+	return 0;
+}
+
+/*
+ * The order makes a reload safe against cgroups made, and tasks moved, meanwhile:
+ * 1. the new globs, then the new generation, then cgroup_any: a mkdir program reads the
+ *    generation first, so an entry of the new generation was matched by the new globs;
+ * 2. a grace period: every mkdir program that read an older generation has stored its
+ *    entry (a cgroup being made is in the map, or will be matched by the new globs);
+ * 3. the walk writes the new generation into the entries of every existing cgroup the new
+ *    globs match (a cgroup made during the walk is found by it or by the kernel, step 1);
+ * 4. the entries left with an older generation match no new glob: dropped;
+ * 5. a grace period again: a fork, exec or attach that found a dropped entry has written
+ *    its record, so the caller reads every such record before it scans /proc.
+ * Until step 4 the old rules still select. A cgroup whose mkdir tracepoint ran before
+ * step 1 but which the kernel had not activated (made visible) when step 3 walked its
+ * parent is missed, the same instant as at start-up; its processes are still selected
+ * by the /proc scan at their exec.
+ */
+int loader_set_cgroup_rules(struct loader *l, const char *const *globs, size_t n,
+			    const char *mountinfo)
+{
+	struct cgroup_fill f = { .l = l, .gen = l->cgroup_gen + 1 };
+	int err;
 
 	if (!l->skel || !l->skel->rodata->cgroup_rules)
 		return -EINVAL;
-	/* The glob first: a cgroup made during the walk below is then either matched by the
-	 * mkdir program or found by the walk. */
-	if (!cgroup_glob_kernel_ok(glob) || l->cgroup_globs >= SONDE_CGROUP_GLOBS) {
-		err = -E2BIG; /* what exists now is still selected */
-	} else {
-		slot = l->cgroup_globs++;
-		snprintf(g, sizeof(g), "%s", glob);
-		if (bpf_map__update_elem(l->skel->maps.cgroup_globs, &slot, sizeof(slot), g,
-					 sizeof(g), BPF_ANY))
-			err = -errno;
+	if ((err = cgroup_globs_write(l, globs, n)))
+		return err;
+	__atomic_store_n(&l->skel->bss->cgroup_gen, f.gen, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&l->skel->bss->cgroup_any, n > 0, __ATOMIC_SEQ_CST);
+	l->cgroup_gen = f.gen;
+	bpf_runs_drain();
+	for (size_t i = 0; i < n; i++) {
+		int m = cgroup_ids_match(mountinfo, globs[i], cgroup_id_add, &f);
+
+		if (m < 0)
+			return m; /* the old entries stay: better too many than none */
 	}
-	n = cgroup_ids_match(mountinfo, glob, cgroup_id_add, &f);
-	if (n < 0)
-		return n;
-	if (f.full)
-		return -ENOSPC;
-	return err;
+	if ((err = cgroup_ids_sweep(l, f.gen)))
+		return err;
+	bpf_runs_drain();
+	return f.full ? -ENOSPC : 0;
 }
 
 int loader_del_comm_rule(struct loader *l, const char *comm)

@@ -29,7 +29,7 @@ struct loader_opts {
 	bool exec_events;	/* report every exec (comm=/exe= rules) */
 	bool listen_events;	/* report every listen() (port= rules) */
 	bool tcp_health;	/* attach the TCP health programs (bpf/tcp.bpf.c) */
-	bool cgroup_rules;	/* select by cgroup in the kernel (loader_add_cgroup_rule) */
+	bool cgroup_rules;	/* select by cgroup in the kernel (loader_set_cgroup_rules) */
 	loader_event_fn on_event;
 	void *ctx;
 };
@@ -40,10 +40,10 @@ struct loader {
 	enum capture_mode mode; /* the path in use: CAPTURE_SOCKET or CAPTURE_SYSCALLS */
 	uint64_t *allow;	/* mmap of the allow_tgids bitmap */
 	size_t allow_size;
-	uint64_t *hints;       /* mmap of the conn_hints array (SONDE_HINT_SLOTS) */
-	unsigned attached;     /* programs attached */
-	struct uprobes *tls;   /* TLS library probes (kernel/uprobes.h) */
-	unsigned cgroup_globs; /* slots of the cgroup_globs map in use */
+	uint64_t *hints;     /* mmap of the conn_hints array (SONDE_HINT_SLOTS) */
+	unsigned attached;   /* programs attached */
+	struct uprobes *tls; /* TLS library probes (kernel/uprobes.h) */
+	uint32_t cgroup_gen; /* generation of the cgroup= rules in the kernel */
 };
 
 /* Returns 0 or -errno, having printed one line saying what failed and what to do. */
@@ -55,13 +55,16 @@ struct kernel_ctl loader_ctl(struct loader *l);
 /* Selects, in the kernel, every process that execs into this comm (cut at 15 bytes). */
 int loader_add_comm_rule(struct loader *l, const char *comm);
 /*
- * Selects, in the kernel, every process in (forked into, exec'ing in, moved into) a cgroup
- * whose path matches glob: the ids of the matching cgroups of every hierarchy listed in
- * mountinfo now, and, matched by the kernel, those made later. Needs opts.cgroup_rules.
- * -E2BIG: a glob the kernel cannot match (a bracket expression, too long, too many rules):
- * only the cgroups that exist now are selected in the kernel. -ENOSPC: the id map is full.
+ * Makes globs (n of them; none removes every rule) the cgroup= rules the kernel selects
+ * by: every process in (forked into, exec'ing in, moved into) a cgroup whose path matches
+ * one, the cgroups of every hierarchy listed in mountinfo now and, matched by the kernel,
+ * those made later. Needs opts.cgroup_rules. Globs the kernel cannot match at mkdir
+ * (cgroup_glob_kernel_ok false, or beyond the first SONDE_CGROUP_GLOBS that can) select
+ * the cgroups that exist now only. When it returns, the old rules select nothing more and
+ * their last records are in the ring. 0, -ENOSPC (the id map is full) or -errno.
  */
-int loader_add_cgroup_rule(struct loader *l, const char *glob, const char *mountinfo);
+int loader_set_cgroup_rules(struct loader *l, const char *const *globs, size_t n,
+			    const char *mountinfo);
 /* Stops doing so (a SIGHUP removed the rule); 0 also when there was no such rule. */
 int loader_del_comm_rule(struct loader *l, const char *comm);
 /* Handles ready events, waiting at most timeout_ms; returns events handled or -errno. */

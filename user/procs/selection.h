@@ -20,7 +20,7 @@
 bool selection_match(const struct select_rule *rules, size_t n_rules, const struct proc_info *p,
 		     const uint16_t *ports, size_t n_ports);
 bool selection_has_port_rules(const struct select_rule *rules, size_t n);
-/* cgroup= rules are also decided in the kernel (kernel/loader.h, loader_add_cgroup_rule). */
+/* cgroup= rules are also decided in the kernel (kernel/loader.h, loader_set_cgroup_rules). */
 bool selection_has_cgroup_rules(const struct select_rule *rules, size_t n);
 
 /* True if no rule can select the process tgid whose comm is comm, whatever /proc would say
