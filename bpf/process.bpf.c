@@ -16,7 +16,8 @@
  * program: cgroup_mkdir() runs its tracepoint under cgroup_mutex, before it activates the
  * directory, and attaching a task (cgroup.procs, tasks, CLONE_INTO_CGROUP) takes the same
  * mutex. A SIGHUP may replace the rules: see loader_set_cgroup_rules for the order of the
- * updates. The data path stays one bitmap check.
+ * updates. A selected process moved to cgroups no rule selects is reported, and user space
+ * unselects it unless another rule keeps it. The data path stays one bitmap check.
  */
 #include "tcp.bpf.h"
 #include "tls.bpf.h"
@@ -129,30 +130,37 @@ int BPF_PROG(sonde_exit, struct task_struct *p)
 	return 0;
 }
 
-/* A task moved into a selected cgroup: selected from now on, and user space told (it
- * may read /proc too late for a short-lived process). The writer of cgroup.procs may be
- * another process (a container runtime): the header names the moved task. */
+/*
+ * A task moved into a selected cgroup: selected from now on, and user space told (it may
+ * read /proc too late for a short-lived process). A selected one moved to where none of
+ * its cgroups is selected any more: user space told, unflagged; it decides whether
+ * another rule (or an observed parent) keeps the process, which the kernel cannot know.
+ * The tracepoint fires once per write, after the migration succeeded, naming the thread
+ * group leader (cgroup.procs) or the one thread moved (v1 "tasks"). The writer may be
+ * another process (a container runtime): the header names the moved task.
+ */
 SEC("tp_btf/cgroup_attach_task")
 int BPF_PROG(sonde_cgroup_attach, struct cgroup *dst, const char *path, struct task_struct *task,
 	     bool threadgroup)
 {
 	struct sonde_proc_event ev = {};
 	__u64 id = BPF_CORE_READ(dst, kn, id);
-	__u32 tgid;
+	__u32 tgid = BPF_CORE_READ(task, tgid);
 
-	if (!bpf_map_lookup_elem(&cgroup_ids, &id))
-		return 0;
-	tgid = BPF_CORE_READ(task, tgid);
-	if (tgid_allowed(tgid))
-		return 0;
-	if (tgid_allow(tgid, true)) {
-		count_lost(SONDE_LOST_ALLOW_FULL);
+	if (bpf_map_lookup_elem(&cgroup_ids, &id)) {
+		if (tgid_allowed(tgid))
+			return 0;
+		if (tgid_allow(tgid, true)) {
+			count_lost(SONDE_LOST_ALLOW_FULL);
+			return 0;
+		}
+		ev.flags = SONDE_PROC_CGROUP;
+	} else if (!cgroup_any || !tgid_allowed(tgid) || task_cgroup_selected(task)) {
 		return 0;
 	}
 	fill_hdr(&ev.hdr, SONDE_EV_PROC_CGROUP, (__u64)tgid << 32 | (__u32)BPF_CORE_READ(task, pid),
 		 bpf_ktime_get_ns());
 	ev.ppid = BPF_CORE_READ(task, real_parent, tgid);
-	ev.flags = SONDE_PROC_CGROUP;
 	BPF_CORE_READ_STR_INTO(&ev.comm, task, comm);
 	rec_output(&ev, sizeof(ev), REC_URGENT);
 	return 0;

@@ -14,7 +14,7 @@
 #include <linux/types.h>
 #endif
 
-#define SONDE_ABI_VERSION 8
+#define SONDE_ABI_VERSION 9
 
 /* Largest payload prefix one data event carries. A power of two: the BPF side masks
  * lengths with (SONDE_CAPTURE_MAX - 1) to prove the bound to the verifier. */
@@ -44,7 +44,9 @@ enum sonde_event_type {
 	SONDE_EV_PROC_EXIT = 6,	 /* the last thread of a selected process exited */
 	SONDE_EV_LISTEN = 7,	 /* any process put a TCP socket into LISTEN (port= rules) */
 	SONDE_EV_TCP = 8,	 /* a TCP connection of a selected process changed: see below */
-	/* a process was moved into a cgroup a cgroup= rule selects: the kernel selected it */
+	/* a process was moved into a cgroup a cgroup= rule selects: the kernel selected it
+	 * (flag SONDE_PROC_CGROUP); or a selected one was moved to where none of its cgroups
+	 * is selected (no flag): user space judges it again */
 	SONDE_EV_PROC_CGROUP = 9,
 	SONDE_EV_LAST = SONDE_EV_PROC_CGROUP,
 };

@@ -123,6 +123,36 @@ static void test_comm_rule_at_exec(void **state)
 	procs_free(&p);
 }
 
+/* A process the kernel selected by cgroup and then saw moved out of the selected cgroups:
+ * unselected, unless another rule still matches it. */
+static void test_cgroup_moved_out(void **state)
+{
+	pid_t child = spawn_sleeper();
+	struct select_rule rules[] = { { .kind = SELECT_CGROUP, .text = "/no-such-cgroup-*" },
+				       { .kind = SELECT_PID, .num = (uint32_t)child } };
+	struct config cfg = { .rules = rules, .n_rules = 1 };
+	struct fake_kernel fk = { 0 };
+	struct kernel_ctl kctl = { .ctx = &fk, .allow = fake_allow };
+	struct procs p;
+
+	assert_int_equal(procs_init(&p, &cfg, &kctl, "/proc"), 0);
+	procs_on_cgroup(&p, (uint32_t)child, (uint32_t)getpid(), "test_procs");
+	assert_non_null(procs_get(&p, (uint32_t)child));
+	cfg.n_rules = 2; /* the pid= rule keeps it */
+	procs_on_cgroup_left(&p, (uint32_t)child);
+	assert_non_null(procs_get(&p, (uint32_t)child));
+	assert_false(called(&fk, (uint32_t)child, false));
+	cfg.n_rules = 1;
+	procs_on_cgroup_left(&p, (uint32_t)child);
+	assert_null(procs_get(&p, (uint32_t)child));
+	assert_true(called(&fk, (uint32_t)child, false));
+	/* not tracked, or gone from /proc (its exit record follows): nothing to do */
+	procs_on_cgroup_left(&p, 3999994);
+	assert_int_equal(procs_count(&p), 0);
+	procs_free(&p);
+	reap(child);
+}
+
 /* port= rules: a process that starts listening on the port joins. */
 static void test_port_rule_at_listen(void **state)
 {
@@ -201,6 +231,7 @@ int main(void)
 		cmocka_unit_test(test_pid_rule_fork_exit),
 		cmocka_unit_test(test_comm_rule_at_exec),
 		cmocka_unit_test(test_port_rule_at_listen),
+		cmocka_unit_test(test_cgroup_moved_out),
 		cmocka_unit_test(test_services_expire),
 	};
 

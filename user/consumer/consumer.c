@@ -80,11 +80,14 @@ static void on_tcp(struct consumer *c, const struct sonde_tcp_event *e)
 		    e);
 }
 
-/* A process the kernel selected by a cgroup= rule is kept whatever /proc says by now. */
+/* A process the kernel selected by a cgroup= rule is kept whatever /proc says by now; one
+ * moved out of the selected cgroups is judged again. */
 static void on_proc(struct consumer *c, const struct sonde_proc_event *e)
 {
 	if (e->flags & SONDE_PROC_CGROUP)
 		procs_on_cgroup(c->procs, e->hdr.tgid, e->ppid, e->comm);
+	else if (e->hdr.type == SONDE_EV_PROC_CGROUP)
+		procs_on_cgroup_left(c->procs, e->hdr.tgid);
 	else if (e->hdr.type == SONDE_EV_PROC_FORK)
 		procs_on_fork(c->procs, e->hdr.tgid, e->ppid);
 	else

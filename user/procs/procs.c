@@ -182,9 +182,9 @@ static void track(struct procs *p, const struct proc_info *info, const char *why
 	kctl_tls_track(p->kctl, info->tgid, info->nstgid, true);
 }
 
-/* reload: a process the rules no longer select, not one that exited; its series stay
- * (the service may be selected again), so it is not counted as leaving. */
-static void untrack(struct procs *p, uint32_t tgid, bool reload)
+/* why: a process the rules no longer select (NULL: one that exited); its series stay (the
+ * service may be selected again), so it is not counted as leaving. */
+static void untrack(struct procs *p, uint32_t tgid, const char *why)
 {
 	struct proc *pr = hashmap_del(&p->by_tgid, tgid);
 
@@ -198,11 +198,11 @@ static void untrack(struct procs *p, uint32_t tgid, bool reload)
 		d->tgid = tgid;
 		memcpy(d->service, pr->service, sizeof(d->service));
 		d->ctx = pr->ctx;
-		if (p->cfg->series_grace && !reload)
+		if (p->cfg->series_grace && !why)
 			leaving_add(p, pr);
-		log_info("no longer observing pid %u%s (%s)%s", tgid,
-			 nspid_text(tgid, pr->nstgid, nsbuf), pr->comm,
-			 reload ? ": no rule selects it after the reload" : "");
+		log_info("no longer observing pid %u%s (%s)%s%s", tgid,
+			 nspid_text(tgid, pr->nstgid, nsbuf), pr->comm, why ? ": " : "",
+			 why ? why : "");
 	}
 	free(pr);
 }
@@ -358,7 +358,7 @@ int procs_reselect(struct procs *p)
 		uint32_t tgid = (uint32_t)p->by_tgid.keys[i];
 
 		if (p->by_tgid.vals[i] && !hashmap_get(&keep, tgid)) {
-			untrack(p, tgid, true);
+			untrack(p, tgid, "no rule selects it after the reload");
 			i--; /* backward-shift deletion moved another entry into slot i */
 		}
 	}
@@ -419,14 +419,14 @@ void procs_on_exec(struct procs *p, uint32_t tgid, const char *comm)
 			snprintf(info.service_name, sizeof(info.service_name), "%s", comm);
 			track(p, &info, "matched at exec");
 		} else if (tracked) {
-			untrack(p, tgid, false);
+			untrack(p, tgid, NULL);
 		}
 		return;
 	}
 	if (rules_match(p, &info))
 		track(p, &info, "matched at exec");
 	else if (tracked)
-		untrack(p, tgid, false);
+		untrack(p, tgid, NULL);
 }
 
 /* No rule is matched again: /proc/PID/cgroup may be gone (a short-lived client), and
@@ -452,6 +452,18 @@ void procs_on_cgroup(struct procs *p, uint32_t tgid, uint32_t ppid, const char *
 	track(p, &info, "in a selected cgroup");
 }
 
+void procs_on_cgroup_left(struct procs *p, uint32_t tgid)
+{
+	struct proc_info info;
+
+	/* Gone: its exit record follows. Moved back meanwhile: the rules match again. A
+	 * child of an observed process stays, as it would in a /proc scan (adopt_children). */
+	if (!procs_get(p, tgid) || proc_read_info(p->proc_root, tgid, &info) ||
+	    rules_match(p, &info) || procs_get(p, info.ppid))
+		return;
+	untrack(p, tgid, "moved out of the selected cgroups, and no other rule selects it");
+}
+
 void procs_on_listen(struct procs *p, uint32_t tgid, uint16_t port)
 {
 	struct proc_info info;
@@ -467,7 +479,7 @@ void procs_on_listen(struct procs *p, uint32_t tgid, uint16_t port)
 
 void procs_on_exit(struct procs *p, uint32_t tgid)
 {
-	untrack(p, tgid, false);
+	untrack(p, tgid, NULL);
 }
 
 const struct proc *procs_get(const struct procs *p, uint32_t tgid)

@@ -75,6 +75,10 @@ void procs_on_exec(struct procs *p, uint32_t tgid, const char *comm);
  * flagged SONDE_PROC_CGROUP): tracked even if /proc is gone already (named by its
  * parent's service, else its comm). */
 void procs_on_cgroup(struct procs *p, uint32_t tgid, uint32_t ppid, const char *comm);
+/* The kernel saw tgid, selected, moved to cgroups none of which a cgroup= rule selects (a
+ * record of SONDE_EV_PROC_CGROUP without the flag): unselected unless another rule
+ * matches it or its parent is observed. */
+void procs_on_cgroup_left(struct procs *p, uint32_t tgid);
 void procs_on_listen(struct procs *p, uint32_t tgid, uint16_t port);
 void procs_on_exit(struct procs *p, uint32_t tgid);
 
