@@ -30,8 +30,6 @@
 const volatile __u32 sonde_abi_version __weak = SONDE_ABI_VERSION;
 /* payload prefix copied per read/write, <= SONDE_CAPTURE_MAX */
 const volatile __u32 capture_bytes __weak = SONDE_CAPTURE_DEFAULT;
-/* emit SONDE_EV_PROC_EXEC for every exec (comm=/exe= rules need them) */
-const volatile bool exec_events __weak = false;
 /* emit SONDE_EV_LISTEN for every listen() (port= rules need them) */
 const volatile bool listen_events __weak = false;
 /* where connection state lives: socket storage (socket path) or the conns hash (the
@@ -46,6 +44,10 @@ const volatile bool cgroup_rules __weak = false;
  * task's cgroups only then), and the generation of the cgroup_globs in force, which the
  * mkdir program writes into the cgroup_ids entries it adds. */
 volatile bool cgroup_any __weak;
+/* Writable (loader_set_exec_events): emit SONDE_EV_PROC_EXEC for every exec, not only for
+ * selected processes (exe=, port=, cgroup= rules, or none, need them; comm= rules are
+ * matched here, at exec, unless one could not be added to comm_rules). */
+volatile bool exec_events __weak;
 volatile __u32 cgroup_gen __weak;
 /* wake the consumer at once when this much is waiting (an eighth of the ring) */
 const volatile __u64 ringbuf_wake_bytes __weak = (8 << 20) / 8;

@@ -243,20 +243,35 @@ static void set_cgroup_rules(struct agent *a)
 	free(globs);
 }
 
+/* Whether the kernel reports every exec on the node, or only the selected processes': the
+ * rules say (procs_want_exec_events), and every exec when a comm= rule is not in the
+ * kernel's comm_rules (comm_missed), so that /proc decides it. An exec the rules cannot
+ * select is an urgent record and a wake-up of sonde: on a node that execs a lot, most of
+ * sonde's idle cost. */
+static void set_exec_events(struct agent *a, bool comm_missed)
+{
+	loader_set_exec_events(&a->loader, comm_missed || procs_want_exec_events(a->cfg));
+}
+
 /* The comm= and cgroup= rules the kernel decides, before the /proc scan: a process moved
  * into a selected cgroup meanwhile is selected by the kernel, one already there by the
  * scan. */
 static void add_kernel_rules(struct agent *a)
 {
+	bool missed = false;
+
 	for (size_t i = 0; i < a->cfg->n_rules; i++) {
 		int err;
 
 		if (a->cfg->rules[i].kind == SELECT_COMM &&
-		    (err = loader_add_comm_rule(&a->loader, a->cfg->rules[i].text)))
+		    (err = loader_add_comm_rule(&a->loader, a->cfg->rules[i].text))) {
 			log_warn("comm=%s: cannot select at exec in the kernel (%s); "
 				 "short-lived processes may be missed",
 				 a->cfg->rules[i].text, strerror(-err));
+			missed = true;
+		}
 	}
+	set_exec_events(a, missed);
 	if (selection_has_cgroup_rules(a->cfg->rules, a->cfg->n_rules))
 		set_cgroup_rules(a);
 }
@@ -288,8 +303,8 @@ static int agent_start(struct agent *a)
 		.capture = a->cfg->capture,
 		.capture_bytes = a->cfg->capture_bytes,
 		.ringbuf_bytes = a->cfg->ringbuf_bytes,
-		/* a SIGHUP may add comm=, exe=, port= rules; rodata is fixed at load */
-		.exec_events = procs_want_exec_events(a->cfg) || a->cfg->config_file[0],
+		/* a SIGHUP may add port= rules; rodata is fixed at load (exec events are
+		 * switched at run time: set_exec_events) */
 		.listen_events = procs_want_listen_events(a->cfg) || a->cfg->config_file[0],
 		.tcp_health = a->cfg->tcp_health,
 		/* likewise: a SIGHUP may add the first cgroup= rule */
@@ -380,9 +395,11 @@ static void agent_stop(struct agent *a)
 
 /* comm= rules also select in the kernel at exec: the map follows the rules. old: the
  * rules before the reload. */
-static void reload_comm_rules(struct agent *a, const struct config *old)
+/* Returns whether a comm= rule could not be added to the kernel. */
+static bool reload_comm_rules(struct agent *a, const struct config *old)
 {
 	const struct config *cfg = a->cfg;
+	bool missed = false;
 	int err;
 
 	for (size_t i = 0; i < old->n_rules; i++) {
@@ -399,9 +416,12 @@ static void reload_comm_rules(struct agent *a, const struct config *old)
 	}
 	for (size_t i = 0; i < cfg->n_rules; i++)
 		if (cfg->rules[i].kind == SELECT_COMM &&
-		    (err = loader_add_comm_rule(&a->loader, cfg->rules[i].text)))
+		    (err = loader_add_comm_rule(&a->loader, cfg->rules[i].text))) {
 			log_warn("comm=%s: cannot select at exec in the kernel (%s)",
 				 cfg->rules[i].text, strerror(-err));
+			missed = true;
+		}
+	return missed;
 }
 
 /* Whether a and b have the same cgroup= rules, in the same order (the kernel's slots). */
@@ -430,7 +450,8 @@ static void reload_apply(struct agent *a, const struct config *old, unsigned cha
 	int n, err;
 
 	if (changed & CFG_SELECT) {
-		reload_comm_rules(a, old);
+		/* more execs reported from here on, or fewer: those of the new rules */
+		set_exec_events(a, reload_comm_rules(a, old));
 		if (!cgroup_rules_equal(old, cfg)) {
 			set_cgroup_rules(a);
 			/* Records the old rules made (a process they selected meanwhile) are

@@ -118,9 +118,30 @@ static void test_comm_rule_at_exec(void **state)
 	assert_string_equal(procs_get(&p, 3999997)->service, "a-long-client-n");
 	procs_on_exec(&p, 3999996, "other");
 	assert_null(procs_get(&p, 3999996));
-	assert_true(procs_want_exec_events(&cfg));
+	/* comm= is matched by the kernel at exec: only selected processes' execs are needed */
+	assert_false(procs_want_exec_events(&cfg));
 	assert_false(procs_want_listen_events(&cfg));
 	procs_free(&p);
+}
+
+/* Every exec is needed for the rules /proc decides, and without rules. */
+static void test_want_exec_events(void **state)
+{
+	struct select_rule rules[] = { { .kind = SELECT_PID, .num = 7 },
+				       { .kind = SELECT_COMM, .text = "nginx" },
+				       { .kind = SELECT_EXE, .text = "/usr/sbin/*" },
+				       { .kind = SELECT_PORT, .num = 80 },
+				       { .kind = SELECT_CGROUP, .text = "/kubepods/*" } };
+	struct config cfg = { .rules = rules, .n_rules = 2 };
+
+	assert_false(procs_want_exec_events(&cfg));
+	for (size_t i = 2; i < 5; i++) {
+		struct config one = { .rules = &rules[i], .n_rules = 1 };
+
+		assert_true(procs_want_exec_events(&one));
+	}
+	cfg.n_rules = 0;
+	assert_true(procs_want_exec_events(&cfg));
 }
 
 /* A process the kernel selected by cgroup and then saw moved out of the selected cgroups:
@@ -230,6 +251,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pid_rule_fork_exit),
 		cmocka_unit_test(test_comm_rule_at_exec),
+		cmocka_unit_test(test_want_exec_events),
 		cmocka_unit_test(test_port_rule_at_listen),
 		cmocka_unit_test(test_cgroup_moved_out),
 		cmocka_unit_test(test_services_expire),

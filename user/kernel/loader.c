@@ -157,7 +157,6 @@ static int load_path(struct loader *l, const struct loader_opts *o, enum capture
 		goto cleanup;
 	}
 	s->rodata->capture_bytes = o->capture_bytes;
-	s->rodata->exec_events = o->exec_events;
 	s->rodata->listen_events = o->listen_events;
 	s->rodata->sock_storage = mode == CAPTURE_SOCKET;
 	s->rodata->tcp_health = o->tcp_health;
@@ -408,6 +407,12 @@ static int cgroup_ids_sweep(struct loader *l, uint32_t gen)
 			return -errno;
 	}
 	return 0;
+}
+
+void loader_set_exec_events(struct loader *l, bool all)
+{
+	if (l->skel)
+		__atomic_store_n(&l->skel->bss->exec_events, all, __ATOMIC_RELAXED);
 }
 
 /*

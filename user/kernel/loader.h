@@ -26,7 +26,6 @@ struct loader_opts {
 	enum capture_mode capture; /* AUTO probes: socket tracepoints first */
 	uint32_t capture_bytes;
 	uint32_t ringbuf_bytes; /* power of two, >= page size */
-	bool exec_events;	/* report every exec (comm=/exe= rules) */
 	bool listen_events;	/* report every listen() (port= rules) */
 	bool tcp_health;	/* attach the TCP health programs (bpf/tcp.bpf.c) */
 	bool cgroup_rules;	/* select by cgroup in the kernel (loader_set_cgroup_rules) */
@@ -63,6 +62,10 @@ int loader_add_comm_rule(struct loader *l, const char *comm);
  * the cgroups that exist now only. When it returns, the old rules select nothing more and
  * their last records are in the ring. 0, -ENOSPC (the id map is full) or -errno.
  */
+/* Whether the kernel reports every exec (SONDE_EV_PROC_EXEC), or only those of selected
+ * processes; at any time (a SIGHUP may change the rules). */
+void loader_set_exec_events(struct loader *l, bool all);
+
 int loader_set_cgroup_rules(struct loader *l, const char *const *globs, size_t n,
 			    const char *mountinfo);
 /* Stops doing so (a SIGHUP removed the rule); 0 also when there was no such rule. */

@@ -16,7 +16,7 @@
 bool procs_want_exec_events(const struct config *cfg)
 {
 	for (size_t i = 0; i < cfg->n_rules; i++)
-		if (cfg->rules[i].kind != SELECT_PID)
+		if (cfg->rules[i].kind != SELECT_PID && cfg->rules[i].kind != SELECT_COMM)
 			return true;
 	return cfg->n_rules == 0;
 }

@@ -101,7 +101,9 @@ typedef void (*procs_gone_fn)(void *ctx, const char *service, const struct ctx_l
 size_t procs_expire_services(struct procs *p, uint64_t now_ns, uint64_t grace_ns, procs_gone_fn fn,
 			     void *ctx);
 
-/* Whether the kernel must report every exec / listen for these rules. */
+/* Whether the kernel must report every exec / listen for these rules: exe=, port= and
+ * cgroup= rules need every exec (the kernel selects by comm= itself; the caller adds the
+ * case of a comm= rule it could not give the kernel). */
 bool procs_want_exec_events(const struct config *cfg);
 bool procs_want_listen_events(const struct config *cfg);
 
