@@ -238,16 +238,21 @@ class LeastPrivilegeTest(IntegrationCase):
             wrap=nobody_argv(self.caps)))
         sonde_it.wait_for(lambda: sonde_it.value(sonde.scrape(), "sonde_tracked_processes")
                           == 1, 10, message="the server tracked")
+        self.curl_and_count(sonde, [server.url + "/index.html"], n, "200",
+                            http_route="/index.html")
+
+    def curl_and_count(self, sonde, curl_args, n, status, **labels):
+        """n curl GETs (curl_args: options and the URL) answered status, then exactly n
+        of them counted in sonde's server histogram (labels narrow it); sonde exits 0."""
         for _ in range(n):
             r = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
-                                server.url + "/index.html"], stdout=subprocess.PIPE,
-                               text=True, timeout=30)
-            self.assertEqual(r.stdout, "200")
+                                *curl_args], stdout=subprocess.PIPE, text=True, timeout=30)
+            self.assertEqual(r.stdout, status)
 
         def count():
             return sonde_it.hist_count(sonde.scrape(), "http_server_request_duration_seconds",
-                                       http_request_method="GET", http_route="/index.html",
-                                       http_response_status_code="200")
+                                       http_request_method="GET",
+                                       http_response_status_code=status, **labels)
         try:
             sonde_it.wait_for(lambda: count() == n, 10, message=f"{n} requests counted")
         except AssertionError:
@@ -270,21 +275,8 @@ class LeastPrivilegeTest(IntegrationCase):
         sonde_it.wait_for(lambda: sonde_it.value(sonde.scrape(), "sonde_tls_targets",
                                                  library="openssl", state="probed") == 2,
                           10, message="nginx's master and worker probed")
-        for _ in range(n):
-            r = subprocess.run(["curl", "-sS", "-k", "--http1.1", "-o", "/dev/null", "-w",
-                                "%{http_code}", ngx.url + "/status/201"],
-                               stdout=subprocess.PIPE, text=True, timeout=30)
-            self.assertEqual(r.stdout, "201")
-
-        def count():
-            return sonde_it.hist_count(sonde.scrape(), "http_server_request_duration_seconds",
-                                       http_request_method="GET", url_scheme="https",
-                                       http_response_status_code="201")
-        try:
-            sonde_it.wait_for(lambda: count() == n, 10, message=f"{n} HTTPS requests counted")
-        except AssertionError:
-            self.assertEqual(count(), n)
-        self.assertEqual(sonde.stop(), 0)
+        self.curl_and_count(sonde, ["-k", "--http1.1", ngx.url + "/status/201"], n, "201",
+                            url_scheme="https")
 
     def test_tls_socket_path(self):
         self.count_https_requests("socket", 11)
