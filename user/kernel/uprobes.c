@@ -332,9 +332,11 @@ struct go_key {
 static void go_calls_forget(struct uprobes *u, uint32_t tgid)
 {
 	const struct bpf_map *map = u->skel->maps.go_calls;
-	struct go_key k, *gone = NULL, *more;
+	struct go_key k, start = { 0 }, *gone = NULL, *more;
 	size_t n = 0, cap = 0;
-	const void *prev = NULL;
+	/* a key not in the map (no tgid is 0) starts the walk at the first key, as NULL
+	 * does, without the NULL key valgrind takes for a bad address */
+	const void *prev = &start;
 
 	while (!bpf_map__get_next_key(map, prev, &k, sizeof(k))) {
 		if (k.tgid == tgid && n == cap &&
