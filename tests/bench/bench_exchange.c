@@ -248,6 +248,38 @@ static struct io *redis_records(uint64_t n)
 	return v;
 }
 
+/* redis-benchmark -P 16 style: commands written 16 at a time, their replies read 16 at a
+ * time, on connections 101...; n commands (a multiple of 16). */
+#define PIPELINE 16
+
+static struct io *redis_pipelined(uint64_t n)
+{
+	static const char *const cmds[][2] = {
+		{ "*2\r\n$3\r\nGET\r\n$5\r\nk:123\r\n", "$5\r\nhello\r\n" },
+		{ "*3\r\n$3\r\nSET\r\n$5\r\nk:123\r\n$2\r\nhi\r\n", "+OK\r\n" },
+	};
+	struct io *v = malloc(2 * (n / PIPELINE) * sizeof(*v));
+
+	if (!v)
+		abort();
+	for (uint64_t i = 0; i < n / PIPELINE; i++) {
+		char w[512], r[512];
+		size_t wn = 0, rn = 0;
+
+		for (int k = 0; k < PIPELINE; k++) {
+			const char *const *c = cmds[(i + k) % 2];
+
+			memcpy(w + wn, c[0], strlen(c[0]));
+			wn += strlen(c[0]);
+			memcpy(r + rn, c[1], strlen(c[1]));
+			rn += strlen(c[1]);
+		}
+		io_make(&v[2 * i], 101 + i % CONNS, SONDE_DIR_SEND, w, wn);
+		io_make(&v[2 * i + 1], 101 + i % CONNS, SONDE_DIR_RECV, r, rn);
+	}
+	return v;
+}
+
 /* ---- PostgreSQL (protocol 3) ---------------------------------------------------------- */
 
 static size_t put_be32(uint8_t *p, uint32_t v)
@@ -334,6 +366,12 @@ __attribute__((noinline)) void bench_consumer_redis(struct bench *b, struct io *
 	feed(b, v, n);
 }
 
+/* n commands, PIPELINE per record */
+__attribute__((noinline)) void bench_consumer_redis_p16(struct bench *b, struct io *v, uint64_t n)
+{
+	feed(b, v, n / PIPELINE);
+}
+
 __attribute__((noinline)) void bench_consumer_postgres(struct bench *b, struct io *v, uint64_t n)
 {
 	feed(b, v, n);
@@ -416,14 +454,15 @@ static void report(struct bench *b, uint64_t n, uint64_t w)
 	if (registry_render(b->tel.reg, &text, NULL))
 		return;
 	/* server: 2 warm-ups and 2 phases (observe_http, consumer); client: 1 and 1; db:
-	 * observe_db 1 and 1, the consumer's Redis 1 and 1, its PostgreSQL 1 and 1 */
+	 * observe_db 1 and 1, the consumer's Redis 1 and 2 (one, pipelined), its PostgreSQL
+	 * 1 and 1 */
 	printf("observed: http server %.0f (want %llu), http client %.0f (want %llu), "
 	       "db %.0f (want %llu)\n",
 	       counted(text, "http_server_request_duration_seconds"),
 	       (unsigned long long)(2 * (n + w)),
 	       counted(text, "http_client_request_duration_seconds"), (unsigned long long)(n + w),
 	       counted(text, "db_client_operation_duration_seconds"),
-	       (unsigned long long)(3 * (n + w)));
+	       (unsigned long long)(4 * n / PIPELINE * PIPELINE + 3 * w));
 	free(text);
 }
 
@@ -439,7 +478,7 @@ static double now_ns(void)
 	do {                                                                          \
 		double t0 = now_ns();                                                 \
 		call;                                                                 \
-		printf("%-16s %8llu  %8.1f ns each\n", name, (unsigned long long)(n), \
+		printf("%-18s %8llu  %8.1f ns each\n", name, (unsigned long long)(n), \
 		       (now_ns() - t0) / (double)(n));                                \
 	} while (0)
 
@@ -449,6 +488,7 @@ int main(int argc, char **argv)
 	struct http1_exchange *ex = exchanges(n), *wex = exchanges(w);
 	struct db_op *ops = db_operations(n), *wops = db_operations(w);
 	struct io *hr = http_records(n), *rr = redis_records(n), *pr = postgres_records(n);
+	struct io *rp = redis_pipelined(n);
 	struct io *whr = http_records(w), *wrr = redis_records(w), *wpr = postgres_records(w);
 	struct bench *b = malloc(sizeof(*b));
 
@@ -472,6 +512,7 @@ int main(int argc, char **argv)
 	PHASE("db", bench_db(b, ops, n), n);
 	PHASE("consumer_http", bench_consumer_http(b, hr, n), n);
 	PHASE("consumer_redis", bench_consumer_redis(b, rr, n), n);
+	PHASE("consumer_redis_p16", bench_consumer_redis_p16(b, rp, n), n);
 	PHASE("consumer_postgres", bench_consumer_postgres(b, pr, n), n);
 	report(b, n, w);
 	events_free(&b->events);
@@ -486,6 +527,7 @@ int main(int argc, char **argv)
 	free(wops);
 	free(hr);
 	free(rr);
+	free(rp);
 	free(pr);
 	free(whr);
 	free(wrr);

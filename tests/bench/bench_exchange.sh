@@ -12,6 +12,6 @@ valgrind --tool=callgrind --collect-atstart=no --toggle-collect='bench_*' \
 	--callgrind-out-file="$out" "$build/tests/bench_exchange" "$n" >/dev/null 2>&1
 # inclusive Ir of each bench_* function (one phase each) over its n exchanges
 callgrind_annotate --inclusive=yes "$out" 2>/dev/null |
-	sed -n 's/^ *\([0-9,]*\) ([^)]*) .*:\(bench_[a-z_]*\) .*/\1 \2/p' |
+	sed -n 's/^ *\([0-9,]*\) ([^)]*) .*:\(bench_[a-z0-9_]*\) .*/\1 \2/p' |
 	awk -v n="$n" '{ gsub(",", "", $1); printf "%-22s %7.0f instructions per exchange\n", $2, $1 / n }' |
 	sort

@@ -334,6 +334,36 @@ static void test_subscribe_and_monitor_stop(void **state)
 	redis_conn_free(check_all(m, 1));
 }
 
+/* Commands framed whole in one pass (a whole command in one read) and byte by byte (the
+ * same bytes cut anywhere) must agree, on the forms the one-pass framer leaves to the byte
+ * path too: an empty array, a 10-digit length, a name longer than a label keeps, and the
+ * arguments only CLIENT REPLY needs (OFF: nothing is answered from there on). */
+static void test_whole_and_split_commands_agree(void **state)
+{
+	static const struct db_want w[] = {
+		{ "GET", "", OK, 1, 2 },       { "SET", "", OK, 1, 2 }, { "APPEND", "", OK, 1, 2 },
+		{ "_OTHER", "", "ERR", 1, 2 }, { "GET", "", OK, 3, 4 },
+	};
+
+	s_reset();
+	cmd("get a"), str("*0\r\n"), cmd("SET b c");
+	str("*2\r\n$6\r\nappend\r\n$0000000001\r\nx\r\n");
+	cmd("ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGH k");
+	turn(RQ, 1);
+	str("$-1\r\n+OK\r\n:1\r\n-ERR unknown command\r\n");
+	turn(RP, 2);
+	cmd("GET z"), cmd("client reply off"), cmd("SET x y");
+	turn(RQ, 3);
+	str("$1\r\nq\r\n");
+	turn(RP, 4);
+	struct redis_conn *c = check_all(w, 5);
+
+	assert_int_equal(redis_conn_stats(c)->commands, 7);
+	assert_int_equal(redis_conn_stats(c)->stopped, 1);
+	assert_int_equal(redis_conn_stats(c)->parse_errors, 0);
+	redis_conn_free(c);
+}
+
 /* Labels stay valid and few: free-text errors and junk command names become _OTHER. */
 static void test_odd_names(void **state)
 {
@@ -444,6 +474,7 @@ int main(void)
 		cmocka_unit_test(test_large_bulk_gap),
 		cmocka_unit_test(test_inline),
 		cmocka_unit_test(test_subscribe_and_monitor_stop),
+		cmocka_unit_test(test_whole_and_split_commands_agree),
 		cmocka_unit_test(test_odd_names),
 		cmocka_unit_test(test_unsolicited),
 		cmocka_unit_test(test_request_gap_over_headers),

@@ -102,6 +102,13 @@ void observe_http(const struct observer *o, struct conn_peer *peer, bool server,
 				 ex->status, peer->service);
 }
 
+/* strcmp(a, b) == 0 without its call when the first byte decides (GET against SET, an
+ * empty error_type against another): the common cases of a per-operation compare. */
+static inline bool name_eq(const char *a, const char *b)
+{
+	return a[0] == b[0] && (a[0] == '\0' || strcmp(a + 1, b + 1) == 0);
+}
+
 static struct series *db_series(const struct observer *o, struct conn_peer *p, const char *system,
 				const struct db_op *op)
 {
@@ -119,8 +126,8 @@ static struct series *db_series(const struct observer *o, struct conn_peer *p, c
 
 	cache_kind(c, OBS_DB, o->tel->generation);
 	for (unsigned i = 0; i < OBS_DB_SLOTS; i++)
-		if (c->db[i].s && !strcmp(c->db[i].operation, op->operation) &&
-		    !strcmp(c->db[i].error_type, op->error_type))
+		if (c->db[i].s && name_eq(c->db[i].operation, op->operation) &&
+		    name_eq(c->db[i].error_type, op->error_type))
 			return c->db[i].s;
 	slot = &c->db[c->next];
 	c->next = (c->next + 1) % OBS_DB_SLOTS;

@@ -267,10 +267,43 @@ static const char *const unsubscribe_cmds[] = { "UNSUBSCRIBE", "PUNSUBSCRIBE", "
 						NULL };
 static const char *const no_reply_modes[] = { "OFF", "SKIP", NULL };
 
+/*
+ * The commands that change how replies pair with commands (all five letters or more: GET,
+ * SET, INCR... never get here). False when the command awaits no reply of its own.
+ */
+static bool pairing_command(struct redis_conn *c, struct redis_req *q, uint8_t *flags)
+{
+	bool resp3 = c->resp3 || c->hello3;
+
+	if (word_in(q, 0, subscribe_cmds)) {
+		if (resp3) /* RESP3: confirmed by pushes, not replies */
+			return false;
+		*flags = REDIS_PEND_BARRIER; /* RESP2: messages look like replies from here on */
+	} else if (word_in(q, 0, unsubscribe_cmds) && resp3) {
+		return false;
+	} else if (word_is(q, 0, "MONITOR")) {
+		*flags = REDIS_PEND_BARRIER;
+	} else if (word_is(q, 0, "CLIENT") && word_is(q, 1, "REPLY") &&
+		   word_in(q, 2, no_reply_modes)) {
+		/* No reply to this nor (OFF) to what follows: stop after what is pending. */
+		if (c->head != c->tail)
+			c->q[(c->tail - 1) & (c->cap - 1)].flags |= REDIS_PEND_BARRIER;
+		else
+			stop(c);
+		return false;
+	} else if (word_is(q, 0, "HELLO")) {
+		*flags = REDIS_PEND_HELLO;
+		if (word_is(q, 1, "3"))
+			c->hello3 = true;
+		else if (word_is(q, 1, "2"))
+			c->hello3 = false;
+	}
+	return true;
+}
+
 static void command_done(struct redis_io *io, struct redis_req *q)
 {
 	struct redis_conn *c = io->c;
-	bool resp3 = c->resp3 || c->hello3;
 	uint8_t flags = 0;
 
 	q->done++;
@@ -279,29 +312,8 @@ static void command_done(struct redis_io *io, struct redis_req *q)
 	c->stats.commands++;
 	if (c->stopped)
 		return;
-	if (word_in(q, 0, subscribe_cmds)) {
-		if (resp3) /* RESP3: confirmed by pushes, not replies */
-			return;
-		flags = REDIS_PEND_BARRIER; /* RESP2: messages look like replies from here on */
-	} else if (word_in(q, 0, unsubscribe_cmds) && resp3) {
+	if (q->word_len[0] >= 5 && !pairing_command(c, q, &flags))
 		return;
-	} else if (word_is(q, 0, "MONITOR")) {
-		flags = REDIS_PEND_BARRIER;
-	} else if (word_is(q, 0, "CLIENT") && word_is(q, 1, "REPLY") &&
-		   word_in(q, 2, no_reply_modes)) {
-		/* No reply to this nor (OFF) to what follows: stop after what is pending. */
-		if (c->head != c->tail)
-			c->q[(c->tail - 1) & (c->cap - 1)].flags |= REDIS_PEND_BARRIER;
-		else
-			stop(c);
-		return;
-	} else if (word_is(q, 0, "HELLO")) {
-		flags = REDIS_PEND_HELLO;
-		if (word_is(q, 1, "3"))
-			c->hello3 = true;
-		else if (word_is(q, 1, "2"))
-			c->hello3 = false;
-	}
 	pend_push(c, name_ok(q->words[0], true) ? q->words[0] : "_OTHER", q->start_ns, flags);
 }
 
@@ -317,6 +329,18 @@ static void word_byte(struct redis_req *q, uint32_t k, uint8_t b)
 		/* ASCII only, as toupper() in the C locale sonde runs in, without its call */
 		q->words[k][q->word_len[k]++] =
 			(char)((unsigned char)(b - 'a') < 26 ? b - 0x20 : b);
+}
+
+/* Word k whole, from a bulk string of len bytes: what word_byte makes of them one by one
+ * (its first REDIS_WORD_MAX - 1 bytes, upper-cased), NUL-terminated. */
+static void word_set(struct redis_req *q, uint32_t k, const uint8_t *b, size_t len)
+{
+	size_t n = len < REDIS_WORD_MAX - 1 ? len : REDIS_WORD_MAX - 1;
+
+	for (size_t i = 0; i < n; i++)
+		q->words[k][i] = (char)((unsigned char)(b[i] - 'a') < 26 ? b[i] - 0x20 : b[i]);
+	q->words[k][n] = '\0';
+	q->word_len[k] = (uint8_t)n;
 }
 
 /* "*N\r\n" and "$N\r\n" lines. */
@@ -437,11 +461,81 @@ static void body_bytes(struct redis_req *q, const uint8_t *p, size_t k)
 	q->bulk_off += k;
 }
 
+/*
+ * "N\r\n" at p[*i] with 1 to 9 digits and no sign, within n: N, and *i moved past it; -1
+ * for anything else (the byte path then decides). Nine digits stay below REDIS_LEN_MAX
+ * and INT32_MAX, and the line below REDIS_LINE_MAX, so nothing the byte path checks is
+ * skipped.
+ */
+static int64_t whole_len(const uint8_t *p, size_t n, size_t *i)
+{
+	size_t k = *i, end = n - *i < 11 ? n : *i + 11;
+	int64_t v = 0;
+
+	while (k < end && (unsigned char)(p[k] - '0') < 10)
+		v = v * 10 + (p[k++] - '0');
+	if (k == *i || k + 1 >= end || p[k] != '\r' || p[k + 1] != '\n')
+		return -1;
+	*i = k + 2;
+	return v;
+}
+
+/*
+ * The common case in one pass: a whole RESP command ("*N\r\n" and N bulk strings, N >= 1)
+ * inside p[0..n), starting a command. The bytes used, the command done exactly as the byte
+ * path would have done it; 0 when the command is not whole here or not of that plain form
+ * (the byte path then starts over on the same bytes: its command start resets whatever
+ * this wrote into q).
+ */
+static size_t req_whole(struct redis_io *io, struct redis_req *q, const uint8_t *p, size_t n)
+{
+	size_t i = 1;
+	int64_t elems = whole_len(p, n, &i), len;
+	uint32_t bulks = 0;
+
+	if (elems <= 0)
+		return 0;
+	for (int k = 0; k < REDIS_WORDS; k++) {
+		q->words[k][0] = '\0';
+		q->word_len[k] = 0;
+	}
+	for (int64_t e = 0; e < elems; e++) {
+		if (i >= n || p[i] != '$')
+			return 0;
+		i++;
+		len = whole_len(p, n, &i);
+		if (len < 0 || (uint64_t)len + 2 > n - i || p[i + len] != '\r' ||
+		    p[i + len + 1] != '\n')
+			return 0;
+		/* The arguments matter only to commands of five letters or more (see
+		 * pairing_command): GET's and SET's are not copied. */
+		if (e == 0 || (e < REDIS_WORDS && q->word_len[0] >= 5))
+			word_set(q, (uint32_t)e, p + i, (size_t)len);
+		i += (size_t)len + 2;
+		bulks++;
+	}
+	q->elem = (uint32_t)elems;
+	q->elems_left = 0;
+	q->start_ns = io->ts;
+	q->bulks += bulks;
+	command_done(io, q);
+	q->state = RQ_START;
+	return i;
+}
+
 static bool req_walk(struct redis_io *io, struct redis_req *q, const uint8_t *p, size_t n)
 {
 	size_t i = 0;
 
 	while (i < n && !q->err) {
+		if (q->state == RQ_START && p[i] == '*') {
+			size_t used = req_whole(io, q, p + i, n - i);
+
+			if (used) {
+				i += used;
+				continue;
+			}
+		}
 		if (q->state != RQ_BODY) {
 			req_byte(io, q, p[i++]);
 			continue;

@@ -15,7 +15,16 @@
 
 enum { RP_TYPE, RP_LINE, RP_BULK };
 
-static const char value_types[] = "+-:$*_,#!=(%~>|.";
+/* The type bytes a value can start with, and those only RESP3 has: a table, not a
+ * string search per value. */
+enum { TYPE_RESP2 = 1, TYPE_RESP3 = 2 };
+
+static const uint8_t value_types[256] = {
+	['+'] = TYPE_RESP2, ['-'] = TYPE_RESP2, [':'] = TYPE_RESP2, ['$'] = TYPE_RESP2,
+	['*'] = TYPE_RESP2, ['.'] = TYPE_RESP2, ['_'] = TYPE_RESP3, [','] = TYPE_RESP3,
+	['#'] = TYPE_RESP3, ['!'] = TYPE_RESP3, ['='] = TYPE_RESP3, ['('] = TYPE_RESP3,
+	['%'] = TYPE_RESP3, ['~'] = TYPE_RESP3, ['>'] = TYPE_RESP3, ['|'] = TYPE_RESP3,
+};
 
 #define LEN_BAD (-3)
 #define LEN_STREAM (-2)
@@ -162,7 +171,7 @@ static bool line_end(struct redis_rep *r)
 
 static bool type_byte(struct redis_rep *r, uint8_t b)
 {
-	if (r->chunks ? b != ';' : (!b || !strchr(value_types, b)))
+	if (r->chunks ? b != ';' : !value_types[b])
 		return fail(r);
 	if (b == '.' && (r->depth == 0 || r->stack[r->depth - 1].left >= 0))
 		return fail(r);
@@ -170,7 +179,7 @@ static bool type_byte(struct redis_rep *r, uint8_t b)
 		r->top = b;
 		r->word_len = 0;
 	}
-	if (strchr("_,#!=(%~>|", b))
+	if (value_types[b] == TYPE_RESP3)
 		r->resp3 = true;
 	r->type = b;
 	r->state = RP_LINE;
