@@ -54,6 +54,11 @@ const volatile __u64 ringbuf_wake_bytes __weak = (8 << 20) / 8;
 /* bytes of records a CPU writes between two looks at the ring's fill level (set by the
  * loader: see rec_wake_flags) */
 const volatile __u64 ringbuf_check_bytes __weak = 64 << 10;
+/* a paced record wakes the consumer when the last wake-up is this old (rec_wake_flags) */
+const volatile __u64 ringbuf_wake_ns __weak = 100 * 1000 * 1000;
+/* ts_ns of the record that last woke the consumer, any CPU's (written at most about once
+ * per ringbuf_wake_ns; two CPUs racing to write it cost one spare wake-up, nothing more) */
+__u64 rec_woken_ns __weak;
 
 /* ---- maps -------------------------------------------------------------------------------- */
 /* A set of processes: one bit per tgid (tgid_bit()). An mmap-able array, so that user space
@@ -240,10 +245,13 @@ static __always_inline void count_lost(enum sonde_lost_reason why)
  * ring's layout is decided here alone. A record that cannot be written is counted.
  *
  * Waking the consumer for every record costs a context switch per socket I/O under load;
- * instead paced records wait for the consumer's next timed poll (<= 100 ms), unless the
- * buffer is an eighth full (ringbuf_wake_bytes), when the consumer is woken at once so it
- * can never fill up unnoticed. Urgent records (process events: user space must act on
- * them quickly) wake it at once.
+ * instead a paced record wakes it only when the last wake-up is ringbuf_wake_ns (100 ms)
+ * old, by the record's own clock read: under load the consumer wakes ten times a second,
+ * and a record after a quiet spell wakes it at once, so that the consumer, which takes
+ * what arrived since with a short timed poll after any activity, can sleep through idle
+ * time instead of polling. The buffer an eighth full (ringbuf_wake_bytes) also wakes it,
+ * so it can never fill up unnoticed. Urgent records (process events: user space must act
+ * on them quickly) wake it at once. Every record starts with a struct sonde_event_hdr.
  *
  * The fill level is not read for every record (bpf_ringbuf_query reads the consumer's
  * position, a cache line user space writes from another CPU): each CPU reads it once per
@@ -257,13 +265,17 @@ enum rec_wake {
 	REC_URGENT = 1,
 };
 
-static __always_inline __u64 rec_wake_flags(enum rec_wake wake, __u64 size)
+static __always_inline __u64 rec_wake_flags(enum rec_wake wake, const void *rec, __u64 size)
 {
+	__u64 ts = ((const struct sonde_event_hdr *)rec)->ts_ns;
 	__u32 zero = 0;
 	__u64 *since;
 
-	if (wake == REC_URGENT)
+	/* Signed: another CPU's ts may be a little older than the last wake-up's. */
+	if (wake == REC_URGENT || (__s64)(ts - rec_woken_ns) >= (__s64)ringbuf_wake_ns) {
+		rec_woken_ns = ts;
 		return BPF_RB_FORCE_WAKEUP;
+	}
 	since = bpf_map_lookup_elem(&rec_pace, &zero);
 	if (since) {
 		*since += size;
@@ -289,13 +301,13 @@ static __always_inline void *rec_reserve(__u64 size)
 /* size: what rec_reserve was given. */
 static __always_inline void rec_submit(void *rec, __u64 size, enum rec_wake wake)
 {
-	bpf_ringbuf_submit(rec, rec_wake_flags(wake, size));
+	bpf_ringbuf_submit(rec, rec_wake_flags(wake, rec, size));
 }
 
 /* Copies size bytes at data into a new record. 0, or -1 when the ring is full. */
 static __always_inline int rec_output(void *data, __u64 size, enum rec_wake wake)
 {
-	if (bpf_ringbuf_output(&events, data, size, rec_wake_flags(wake, size))) {
+	if (bpf_ringbuf_output(&events, data, size, rec_wake_flags(wake, data, size))) {
 		count_lost(SONDE_LOST_RINGBUF_FULL);
 		return -1;
 	}

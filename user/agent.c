@@ -31,7 +31,11 @@
 #include "metrics/telemetry.h"
 #include "metrics/tls_metrics.h"
 
-#define POLL_MS 100 /* events wait at most this long; signals are noticed as fast */
+/* After activity, records that arrived without waking us wait at most POLL_MS; once a
+ * poll finds nothing, the loop sleeps until the next refresh: the kernel wakes it for the
+ * first record after a quiet spell (rec_wake_flags in bpf/sonde.bpf.h), and signals
+ * interrupt the wait. */
+#define POLL_MS 100
 #define REFRESH_NS 1000000000ULL
 #define EXPIRE_EVERY_NS (10 * 1000000000ULL)
 #define CONN_IDLE_NS (300 * 1000000000ULL)
@@ -91,6 +95,14 @@ static uint64_t monotonic_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* An idle poll's timeout: until the next refresh, between 1 ms and a second. */
+static int idle_ms(uint64_t now, uint64_t next_refresh)
+{
+	uint64_t ms = next_refresh > now ? (next_refresh - now) / 1000000 : 0;
+
+	return ms < 1 ? 1 : ms > 1000 ? 1000 : (int)ms;
 }
 
 static void status_copy(void *ctx, struct sonde_status *out)
@@ -543,7 +555,8 @@ static void install_signals(const struct config *cfg)
 int agent_run(struct config *cfg, int argc, char **argv)
 {
 	static struct agent a; /* large; and the HTTP threads reach it through status_copy */
-	uint64_t next_refresh = 0, next_expire = 0, now;
+	uint64_t next_refresh = 0, next_expire = 0, now = 0;
+	bool busy = true;
 	int err;
 
 	memset(&a, 0, sizeof(a));
@@ -555,8 +568,10 @@ int agent_run(struct config *cfg, int argc, char **argv)
 	install_signals(cfg);
 	err = agent_start(&a);
 	while (!err && !stop_requested) {
-		int n = loader_poll(&a.loader, POLL_MS);
+		int n = loader_poll(&a.loader, busy ? POLL_MS : idle_ms(now, next_refresh));
 
+		/* Lingering connections end by the clock: keep polling often for them. */
+		busy = n > 0 || a.consumer.conns.linger_head;
 		if (n < 0 && n != -EINTR) {
 			log_error("ring buffer poll failed: %s", strerror(-n));
 			err = n;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -39,49 +41,72 @@ int self_metrics_init(struct self_metrics *s, struct registry *reg)
 	return 0;
 }
 
+/* Process-wide CPU time of every thread, in ns: one syscall, no /proc file to parse, and
+ * finer than /proc/self/stat's clock ticks. */
 static void read_cpu(struct self_metrics *s)
 {
-	unsigned long utime, stime;
-	char buf[1024], *p;
-	FILE *f = fopen("/proc/self/stat", "r");
-	size_t n;
+	struct timespec ts;
 	double cpu;
 
-	if (!f)
+	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts))
 		return;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* fields after the comm, which may hold spaces: state is field 3 */
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
-			 &stime) != 2)
-		return;
-	cpu = (double)(utime + stime) / sysconf(_SC_CLK_TCK);
+	cpu = (double)ts.tv_sec + ts.tv_nsec / 1e9;
 	if (cpu > s->last_cpu_seconds)
 		metric_add(s->cpu, NULL, cpu - s->last_cpu_seconds);
 	s->last_cpu_seconds = cpu;
 }
 
+/* Resident pages, the second field of /proc/self/statm, re-read through a descriptor kept
+ * open: one pread per refresh. */
+static void read_rss(struct self_metrics *s)
+{
+	char buf[128], *p, *end;
+	ssize_t n;
+	long pages;
+
+	if (!s->statm_open) {
+		s->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+		s->statm_open = s->statm_fd >= 0;
+	}
+	if (!s->statm_open || (n = pread(s->statm_fd, buf, sizeof(buf) - 1, 0)) <= 0)
+		return;
+	buf[n] = '\0';
+	p = strchr(buf, ' ');
+	if (!p)
+		return;
+	pages = strtol(p + 1, &end, 10);
+	if (end != p + 1)
+		metric_set(s->rss, NULL, (double)pages * sysconf(_SC_PAGESIZE));
+}
+
+/* Counting /proc/self/fd looks up every descriptor's dentry, and sonde holds one per BPF
+ * map, program and link: the costliest reading, taken every FD_EVERY refreshes. */
+#define FD_EVERY 10
+
+static void read_fds(struct self_metrics *s)
+{
+	double fds = 0;
+	DIR *d = opendir("/proc/self/fd");
+
+	if (!d)
+		return;
+	while (readdir(d))
+		fds++;
+	closedir(d);
+	metric_set(s->fds, NULL, fds - 3); /* ".", ".." and the directory's own fd */
+}
+
 void self_metrics_refresh(struct self_metrics *s)
 {
-	long rss_pages;
-	double fds = 0;
-	FILE *f;
-	DIR *d;
-
 	read_cpu(s);
-	f = fopen("/proc/self/statm", "r");
-	if (f) {
-		if (fscanf(f, "%*u %ld", &rss_pages) == 1)
-			metric_set(s->rss, NULL, (double)rss_pages * sysconf(_SC_PAGESIZE));
-		fclose(f);
-	}
-	d = opendir("/proc/self/fd");
-	if (d) {
-		while (readdir(d))
-			fds++;
-		closedir(d);
-		metric_set(s->fds, NULL, fds - 3); /* ".", ".." and the directory's own fd */
-	}
+	read_rss(s);
+	if (s->refreshes++ % FD_EVERY == 0)
+		read_fds(s);
+}
+
+void self_metrics_free(struct self_metrics *s)
+{
+	if (s->statm_open)
+		close(s->statm_fd);
+	s->statm_open = false;
 }

@@ -206,6 +206,7 @@ void telemetry_free(struct telemetry *t)
 	free(t->http_server_cache);
 	free(t->http_client_cache);
 	free(t->db_cache);
+	self_metrics_free(&t->self);
 	registry_free(t->reg);
 	memset(t, 0, sizeof(*t));
 }
