@@ -93,6 +93,12 @@ int registry_render(struct registry *r, char **out, size_t *len);
  * "# EOF" at the end.
  */
 int registry_render_format(struct registry *r, bool om, char **out, size_t *len);
+/*
+ * The same text appended to b, which may be a window onto a sink (expo_gzip_begin()), so
+ * the text need not exist whole. Returns 0, -EINVAL, -ENOMEM or b's sticky error.
+ */
+struct expo_buf;
+int registry_render_into(struct registry *r, bool om, struct expo_buf *b);
 
 /*
  * Keeps the ids of a request as the exemplar of the bucket v falls in (histograms only;
