@@ -230,6 +230,70 @@ static void test_gzip_roundtrip(void **state)
 	free(gz);
 }
 
+/* Rendered through the gzip window: the same bytes as the plain render, across many fills
+ * of the window and with a label value longer than the window itself. */
+static void test_gzip_streamed(void **state)
+{
+	static const char *names[] = { "route", "method" };
+	static char longval[EXPO_WINDOW + 100], back[4 << 20];
+	struct registry *r = registry_new();
+	struct metric *h;
+	struct expo_buf b = { 0 };
+	struct expo_gzip g;
+	const char *v[2];
+	char route[32], *text, *gz;
+	size_t len, gzlen, n, i;
+	int om;
+
+	h = registry_add(r, METRIC_HISTOGRAM, "req_seconds", "Requests.", names, 2,
+			 metric_duration_buckets, metric_duration_nbuckets, 0);
+	assert_non_null(h);
+	v[0] = route;
+	v[1] = "GET";
+	for (i = 0; i < 2000; i++) {
+		snprintf(route, sizeof(route), "/r/%zu", i);
+		assert_int_equal(metric_observe(h, v, (double)i / 1000), 0);
+	}
+	memset(longval, 'x', sizeof(longval) - 1);
+	v[0] = longval;
+	assert_int_equal(metric_observe(h, v, 1), 0);
+	for (om = 0; om <= 1; om++) {
+		assert_int_equal(registry_render_format(r, om, &text, &len), 0);
+		assert_true(len > 4 * EXPO_WINDOW && len < sizeof(back));
+		assert_int_equal(expo_gzip_begin(&g, &b), 0);
+		assert_int_equal(registry_render_into(r, om, &b), 0);
+		assert_int_equal(expo_gzip_end(&g, &b, &gz, &gzlen), 0);
+		assert_null(b.p);
+		inflate_all(gz, gzlen, back, sizeof(back), &n);
+		assert_int_equal(n, len);
+		assert_memory_equal(back, text, len);
+		free(gz);
+		free(text);
+	}
+	registry_free(r);
+}
+
+/* The mapped text grows past several mappings' worth and keeps every byte in order. */
+static void test_map(void **state)
+{
+	struct expo_map m = { 0 };
+	static char chunk[300000];
+	size_t i, k;
+
+	for (i = 0; i < sizeof(chunk); i++)
+		chunk[i] = (char)('a' + i % 23);
+	assert_int_equal(expo_map_put(&m, "", 0), 0);
+	for (k = 0; k < 20; k++)
+		assert_int_equal(expo_map_put(&m, chunk + k, sizeof(chunk) - k), 0);
+	assert_true(m.cap >= m.len && m.cap > (4u << 20));
+	for (i = 0, k = 0; k < 20; i += sizeof(chunk) - k, k++)
+		assert_memory_equal(m.p + i, chunk + k, sizeof(chunk) - k);
+	assert_int_equal(i, m.len);
+	expo_map_free(&m);
+	assert_null(m.p);
+	expo_map_free(&m);
+}
+
 /* ---- Accept-Encoding ------------------------------------------------------------------- */
 
 static void test_accepts_gzip(void **state)
@@ -316,10 +380,11 @@ static void test_buf(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_escape_label), cmocka_unit_test(test_escape_truncation),
-		cmocka_unit_test(test_escape_help),  cmocka_unit_test(test_format_double),
-		cmocka_unit_test(test_render_exact), cmocka_unit_test(test_gzip_roundtrip),
-		cmocka_unit_test(test_accepts_gzip), cmocka_unit_test(test_buf),
+		cmocka_unit_test(test_escape_label),  cmocka_unit_test(test_escape_truncation),
+		cmocka_unit_test(test_escape_help),   cmocka_unit_test(test_format_double),
+		cmocka_unit_test(test_render_exact),  cmocka_unit_test(test_gzip_roundtrip),
+		cmocka_unit_test(test_gzip_streamed), cmocka_unit_test(test_map),
+		cmocka_unit_test(test_accepts_gzip),  cmocka_unit_test(test_buf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -97,31 +97,86 @@ static bool wants_gzip(struct MHD_Connection *c)
 	return yes;
 }
 
+/*
+ * Both encodings are rendered through a window of EXPO_WINDOW bytes. gzip is compressed as
+ * it is rendered: a 1,000-label-set text is 9 MB, for a 180 kB answer. The identity text
+ * goes into memory mapped for this answer alone (struct expo_map), unmapped once sent.
+ * Either way no megabytes stay in the malloc arena of the connection's thread.
+ */
+static int render_gzip(struct httpd *h, bool om, char **out, size_t *len)
+{
+	struct expo_buf b = { 0 };
+	struct expo_gzip g;
+	int err;
+
+	err = expo_gzip_begin(&g, &b);
+	if (err)
+		return err;
+	err = registry_render_into(h->reg, om, &b);
+	if (err) {
+		expo_gzip_free(&g, &b);
+		return err;
+	}
+	return expo_gzip_end(&g, &b, out, len);
+}
+
+static int map_sink(void *ctx, const char *p, size_t len)
+{
+	return expo_map_put(ctx, p, len);
+}
+
+static void map_release(void *cls)
+{
+	expo_map_free(cls);
+	free(cls);
+}
+
+/* The identity answer; *resp NULL with 0 returned: MHD could not make a response. */
+static int plain_response(struct httpd *h, bool om, struct MHD_Response **resp)
+{
+	struct expo_map *m = calloc(1, sizeof(*m));
+	struct expo_buf b = { 0 };
+	int err;
+
+	*resp = NULL;
+	if (!m)
+		return -ENOMEM;
+	err = expo_buf_window(&b, map_sink, m);
+	if (!err)
+		err = registry_render_into(h->reg, om, &b);
+	if (!err)
+		err = expo_map_put(m, b.p, b.len);
+	expo_buf_free(&b);
+	if (!err)
+		*resp = MHD_create_response_from_buffer_with_free_callback_cls(m->len, m->p,
+									       map_release, m);
+	if (err || !*resp)
+		map_release(m);
+	return err;
+}
+
 static enum MHD_Result serve_metrics(struct httpd *h, struct MHD_Connection *c)
 {
 	const char *accept =
 		MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
 	bool om = expo_accepts_openmetrics(accept); /* else 0.0.4, for clients that do not ask */
-	struct MHD_Response *resp;
+	struct MHD_Response *resp = NULL;
 	enum MHD_Result ret;
-	char *text, *gz;
-	size_t len, gzlen;
-	bool gzipped = false;
+	bool gzipped;
+	char *gz;
+	size_t len;
 
-	if (registry_render_format(h->reg, om, &text, &len))
-		return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "rendering metrics failed\n");
 	/* A failed compression still leaves a valid (identity) answer. */
-	if (wants_gzip(c) && !expo_gzip(text, len, &gz, &gzlen)) {
-		free(text);
-		text = gz;
-		len = gzlen;
-		gzipped = true;
+	gzipped = wants_gzip(c) && !render_gzip(h, om, &gz, &len);
+	if (gzipped) {
+		resp = MHD_create_response_from_buffer(len, gz, MHD_RESPMEM_MUST_FREE);
+		if (!resp)
+			free(gz);
+	} else if (plain_response(h, om, &resp)) {
+		return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "rendering metrics failed\n");
 	}
-	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-	if (!resp) {
-		free(text);
+	if (!resp)
 		return MHD_NO;
-	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 				om ? EXPO_CONTENT_TYPE_OM : EXPO_CONTENT_TYPE);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept, Accept-Encoding");
