@@ -101,7 +101,13 @@ static int inspect(struct elf_file *f, struct go_tls_probes *out, enum tls_reaso
 	    out->version.minor > GO_MINOR_KNOWN)
 		return fail(why, TLS_REASON_GO_VERSION, detail, size,
 			    "Go version outside 1.17..1.23: ", out->version.text);
-	if (find_rets(f, &fns[FN_READ], &out->read) || find_rets(f, &fns[FN_WRITE], &out->write))
+	err = find_rets(f, &fns[FN_READ], &out->read);
+	if (!err)
+		err = find_rets(f, &fns[FN_WRITE], &out->write);
+	if (err == -ELIBACC) /* the package libcapstone4 (Debian) is missing */
+		return fail(why, TLS_REASON_GO_UNDECODABLE, detail, size,
+			    "cannot load the x86 decoder: install ", SONDE_CAPSTONE_SONAME);
+	if (err)
 		return fail(why, TLS_REASON_GO_UNDECODABLE, detail, size,
 			    "crypto/tls.(*Conn).Read/Write did not decode whole", "");
 	out->proc = go_offsets;

@@ -17,7 +17,7 @@
  * Decodes size bytes of code (the function at addr) and stores the offsets from addr of
  * its RET instructions in rets. Returns how many (<= max), -EILSEQ when the code does not
  * decode to its end, -E2BIG when it has more than max, -ENOMEM/-EINVAL if the decoder
- * cannot start.
+ * cannot start, -ELIBACC if its library (SONDE_CAPSTONE_SONAME) cannot be loaded.
  */
 int x86_find_rets(const uint8_t *code, size_t size, uint64_t addr, uint32_t *rets, size_t max);
 
