@@ -83,21 +83,67 @@ static void line_start(struct expo_buf *b, const struct metric *m, const char *s
 	expo_buf_put(b, " ", 1);
 }
 
+/* The decimal digits of v, written backwards to end at end; returns where they start. */
+static char *u64_digits(char *end, uint64_t v)
+{
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return end;
+}
+
+/*
+ * Bucket lines are most of a scrape's bytes (16 of a duration series' 18 lines), and all of
+ * a series' share "name_bucket{labels,le=\"": built once into pre, each line is then one
+ * reservation and four copies instead of a dozen appends.
+ */
+static void render_buckets(struct expo_buf *b, const struct metric *m, const uint64_t *buckets,
+			   struct expo_buf *pre, const struct expo_buf *lab,
+			   const struct exemplar *ex)
+{
+	char num[20], *d, *q;
+	uint64_t cum = 0;
+	size_t i, nd, nle;
+
+	pre->len = 0;
+	expo_buf_puts(pre, m->name);
+	expo_buf_put(pre, "_bucket{", 8);
+	expo_buf_put(pre, lab->p, lab->len);
+	expo_buf_puts(pre, lab->len ? ",le=\"" : "le=\"");
+	for (i = 0; i <= m->n_bounds && !pre->err; i++) {
+		cum += buckets[i];
+		d = u64_digits(num + sizeof(num), cum);
+		nd = (size_t)(num + sizeof(num) - d);
+		nle = strlen(m->le_text[i]);
+		if (expo_buf_reserve(b, pre->len + nle + nd + 4))
+			return;
+		q = b->p + b->len;
+		memcpy(q, pre->p, pre->len);
+		q += pre->len;
+		memcpy(q, m->le_text[i], nle);
+		q += nle;
+		memcpy(q, "\"} ", 3);
+		q += 3;
+		memcpy(q, d, nd);
+		q += nd;
+		*q = '\n';
+		b->len = (size_t)(q - b->p) + !ex; /* an exemplar goes before the newline */
+		b->p[b->len] = '\0';
+		if (ex) {
+			exemplar_render(b, &ex[i]);
+			expo_buf_put(b, "\n", 1);
+		}
+	}
+}
+
 static void render_histogram(struct expo_buf *b, const struct metric *m, const struct snap *sn,
-			     const uint64_t *buckets, const struct expo_buf *lab, bool om)
+			     const uint64_t *buckets, struct expo_buf *pre,
+			     const struct expo_buf *lab, bool om)
 {
 	const struct exemplar *ex = om ? __atomic_load_n(&sn->s->ex, __ATOMIC_ACQUIRE) : NULL;
-	uint64_t cum = 0;
-	size_t i;
 
-	for (i = 0; i <= m->n_bounds; i++) {
-		cum += buckets[i];
-		line_start(b, m, "_bucket", lab, m->le_text[i]);
-		expo_buf_u64(b, cum);
-		if (ex)
-			exemplar_render(b, &ex[i]);
-		expo_buf_put(b, "\n", 1);
-	}
+	render_buckets(b, m, buckets, pre, lab, ex);
 	line_start(b, m, "_sum", lab, NULL);
 	expo_buf_double(b, sn->value);
 	expo_buf_put(b, "\n", 1);
@@ -158,7 +204,7 @@ static int snapshot(struct metric *m, struct snap **out, uint64_t **out_buckets,
 static int render_family(struct expo_buf *b, struct metric *m, bool om)
 {
 	const char *om_suffix;
-	struct expo_buf lab = { 0 };
+	struct expo_buf lab = { 0 }, pre = { 0 };
 	size_t nb = m->n_bounds + 1, n, i;
 	struct snap *sn;
 	uint64_t *bk;
@@ -174,18 +220,19 @@ static int render_family(struct expo_buf *b, struct metric *m, bool om)
 			? "_total"
 			: "";
 	/* Escaping happens once per series, not once per line: a histogram has many. */
-	for (i = 0; i < n && !lab.err; i++) {
+	for (i = 0; i < n && !lab.err && !pre.err; i++) {
 		series_labels(&lab, m, sn[i].s);
 		if (m->kind == METRIC_HISTOGRAM) {
-			render_histogram(b, m, &sn[i], bk + i * nb, &lab, om);
+			render_histogram(b, m, &sn[i], bk + i * nb, &pre, &lab, om);
 			continue;
 		}
 		line_start(b, m, om_suffix, &lab, NULL);
 		expo_buf_double(b, sn[i].value);
 		expo_buf_put(b, "\n", 1);
 	}
-	err = lab.err;
+	err = lab.err ? lab.err : pre.err;
 	expo_buf_free(&lab);
+	expo_buf_free(&pre);
 	free(sn);
 	free(bk);
 	return err;
