@@ -235,6 +235,58 @@ static size_t name_field(struct pg_fe_msg *m, int k, const uint8_t *p, size_t n)
 	return len + 1;
 }
 
+/*
+ * The names of Parse texts seen lately, by their whole text. Clients of the extended
+ * protocol that do not keep named statements (pgbench -M extended, many drivers' unnamed
+ * statements) send the same few texts again and again; naming one costs the splitter and
+ * the tokenizer ~15 instructions per byte, a hit here a hash and a compare. Only texts
+ * captured whole, in one piece, are looked up or kept; a hit is checked byte for byte, so
+ * the name is the one the splitter would give. Direct-mapped: a collision evicts.
+ * Per thread: the parsers run on one thread each and share nothing else.
+ */
+#define PG_MEMO_SLOTS 128
+#define PG_MEMO_TEXT_MAX 384
+
+struct pg_memo {
+	uint64_t hash;
+	uint32_t len; /* 0: empty */
+	struct pg_name name;
+	char text[PG_MEMO_TEXT_MAX];
+};
+
+static _Thread_local struct pg_memo pg_memo[PG_MEMO_SLOTS];
+
+static struct pg_memo *memo_slot(const uint8_t *text, size_t len, uint64_t *hash)
+{
+	*hash = fnv1a64(text, len);
+	return &pg_memo[hash_fmix64(*hash) & (PG_MEMO_SLOTS - 1)];
+}
+
+/* A Parse's whole text (len bytes, its NUL at p[len]): named from the memo, or by the
+ * splitter and then kept. Returns bytes consumed. */
+static size_t parse_text_whole(struct pg_conn *c, const uint8_t *p, size_t len)
+{
+	struct pg_fe_msg *m = &c->fm;
+	uint64_t hash;
+	struct pg_memo *e = memo_slot(p, len, &hash);
+
+	m->field++;
+	if (e->len == len && e->hash == hash && !memcmp(e->text, p, len)) {
+		m->first = e->name;
+		m->have_first = true;
+		return len + 1;
+	}
+	sql_splitter_feed(&m->sql, (const char *)p, len, name_parse_stmt, m);
+	sql_done(c, false);
+	if (m->have_first) {
+		e->hash = hash;
+		e->len = (uint32_t)len;
+		e->name = m->first;
+		memcpy(e->text, p, len);
+	}
+	return len + 1;
+}
+
 /* Reads the NUL-terminated SQL text; returns bytes consumed. */
 static size_t sql_field(struct pg_conn *c, const uint8_t *p, size_t n)
 {
@@ -242,6 +294,9 @@ static size_t sql_field(struct pg_conn *c, const uint8_t *p, size_t n)
 	const uint8_t *nul = memchr(p, 0, n);
 	size_t len = nul ? (size_t)(nul - p) : n;
 
+	if (c->fe.type == 'P' && !m->sql_fed && nul && len && len <= PG_MEMO_TEXT_MAX)
+		return parse_text_whole(c, p, len);
+	m->sql_fed = true;
 	if (c->fe.type == 'Q')
 		sql_splitter_feed(&m->sql, (const char *)p, len, name_query_stmt, c);
 	else
@@ -320,6 +375,7 @@ static void fe_begin(struct pg_io *io)
 	m->field = 0;
 	m->names_ok = true;
 	m->have_first = false;
+	m->sql_fed = false;
 	m->h[0] = m->h[1] = FNV1A64_INIT;
 	m->hlen[0] = m->hlen[1] = 0;
 	memset(&m->first, 0, sizeof(m->first));

@@ -122,6 +122,7 @@ struct pg_fe_msg {
 	uint8_t kind;	 /* Close/Describe target: 'S' or 'P' */
 	bool names_ok;	 /* every name field was captured */
 	bool have_first; /* Parse: its statement was named */
+	bool sql_fed;	 /* SQL text bytes went to the splitter */
 	uint64_t h[2];	 /* FNV-1a of name fields */
 	uint32_t hlen[2];
 	struct pg_name first; /* Parse: name of its (first) statement */
