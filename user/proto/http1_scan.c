@@ -27,12 +27,19 @@ static uint8_t to_lower(uint8_t b)
 	return b >= 'A' && b <= 'Z' ? b | 0x20 : b;
 }
 
-/* RFC 9110 §5.6.2: tchar = ALPHA / DIGIT / one of !#$%&'*+-.^_`|~ (a bit per byte value) */
+/* RFC 9110 §5.6.2: tchar = ALPHA / DIGIT / one of !#$%&'*+-.^_`|~ (a byte per value: one
+ * load per test, the run of a header name's bytes is the hottest loop here) */
+static const bool tchar_of[256] = {
+	['0' ... '9'] = true, ['A' ... 'Z'] = true, ['a' ... 'z'] = true, ['!'] = true,
+	['#'] = true,	      ['$'] = true,	    ['%'] = true,	  ['&'] = true,
+	['\''] = true,	      ['*'] = true,	    ['+'] = true,	  ['-'] = true,
+	['.'] = true,	      ['^'] = true,	    ['_'] = true,	  ['`'] = true,
+	['|'] = true,	      ['~'] = true,
+};
+
 static bool is_tchar(uint8_t b)
 {
-	static const uint32_t map[8] = { 0, 0x03ff6cfa, 0xc7fffffe, 0x57ffffff };
-
-	return map[b >> 5] >> (b & 31) & 1;
+	return tchar_of[b];
 }
 
 static int hex_value(uint8_t b)
@@ -315,39 +322,40 @@ int http1_scan_status_line(struct h1_stream *st, const uint8_t *p, size_t n, siz
 	return 0;
 }
 
-/* The header name as received (st->name, st->name_len bytes) equals lit, a lower-case name
- * of letters and '-': OR-ing 0x20 folds the case of a letter and keeps '-', and no other
- * token character folds onto either. */
-static bool name_is(const struct h1_stream *st, const char *lit, size_t len)
+/* The len bytes of a header name at p (tchars, as received) equal lit, a lower-case name of
+ * 8 to 16 letters and '-' (RFC 9110 field names are case-insensitive): two 8-byte compares
+ * with 0x20 set in every byte. Exact for tchars: c | 0x20 is a lower-case letter only for
+ * that letter in either case, and '-' only for '-' or CR, which is no tchar. */
+static bool name_is(const uint8_t *p, size_t len, const char *lit)
 {
-	if (st->name_len != len)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (((uint8_t)st->name[i] | 0x20) != (uint8_t)lit[i])
-			return false;
-	return true;
+	const uint64_t fold = 0x2020202020202020ULL;
+	uint64_t a, b, x, y;
+
+	memcpy(&a, p, 8);
+	memcpy(&b, p + len - 8, 8);
+	memcpy(&x, lit, 8);
+	memcpy(&y, lit + len - 8, 8);
+	return (a | fold) == x && (b | fold) == y;
 }
 
-#define NAME_IS(st, lit) name_is(st, lit, sizeof(lit) - 1)
-
 /* By length first: most header lines (Host, Date, Content-Type, ...) compare nothing. */
-static enum h1_hdr header_id(const struct h1_stream *st)
+static enum h1_hdr header_id(const uint8_t *name, size_t len, bool trailer)
 {
-	if (st->trailer)
+	if (trailer)
 		return HDR_OTHER;
-	switch (st->name_len) {
+	switch (len) {
 	case 10:
-		return NAME_IS(st, "connection") ? HDR_CONNECTION : HDR_OTHER;
+		return name_is(name, len, "connection") ? HDR_CONNECTION : HDR_OTHER;
 	case 11:
-		return NAME_IS(st, "traceparent") ? HDR_TRACEPARENT : HDR_OTHER;
+		return name_is(name, len, "traceparent") ? HDR_TRACEPARENT : HDR_OTHER;
 	case 12:
-		return NAME_IS(st, "x-request-id") ? HDR_REQUEST_ID : HDR_OTHER;
+		return name_is(name, len, "x-request-id") ? HDR_REQUEST_ID : HDR_OTHER;
 	case 14:
-		return NAME_IS(st, "content-length") ? HDR_CONTENT_LENGTH : HDR_OTHER;
+		return name_is(name, len, "content-length") ? HDR_CONTENT_LENGTH : HDR_OTHER;
 	case 16:
-		return NAME_IS(st, "x-correlation-id") ? HDR_CORRELATION_ID : HDR_OTHER;
+		return name_is(name, len, "x-correlation-id") ? HDR_CORRELATION_ID : HDR_OTHER;
 	case 17:
-		return NAME_IS(st, "transfer-encoding") ? HDR_TRANSFER_ENCODING : HDR_OTHER;
+		return name_is(name, len, "transfer-encoding") ? HDR_TRANSFER_ENCODING : HDR_OTHER;
 	default:
 		return HDR_OTHER;
 	}
@@ -443,6 +451,18 @@ static int value_element(struct h1_stream *st, bool line_end)
 	return 0;
 }
 
+/* The ':' after a header name: a line of interest goes on to its value, the others are
+ * skipped. */
+static void name_done(struct h1_stream *st, enum h1_hdr hdr)
+{
+	st->hdr = hdr;
+	st->sub = hdr == HDR_OTHER ? HL_SKIP : HL_VALUE;
+	st->val_len = 0;
+	st->val_over = false;
+	st->nelem = 0;
+	st->idval_len = 0;
+}
+
 /* Named header lines of interest go to value_element(); the others are skipped. */
 static int scan_header_byte(struct h1_stream *st, uint8_t b, bool *end)
 {
@@ -461,12 +481,8 @@ static int scan_header_byte(struct h1_stream *st, uint8_t b, bool *end)
 		return 0;
 	case HL_NAME:
 		if (b == ':') {
-			st->hdr = header_id(st);
-			st->sub = st->hdr == HDR_OTHER ? HL_SKIP : HL_VALUE;
-			st->val_len = 0;
-			st->val_over = false;
-			st->nelem = 0;
-			st->idval_len = 0;
+			name_done(st,
+				  header_id((const uint8_t *)st->name, st->name_len, st->trailer));
 		} else if (!is_tchar(b)) {
 			return -EBADMSG; /* RFC 9112 §5.1: no whitespace before the colon */
 		} else if (st->name_len < H1_NAME_MAX) {
@@ -521,6 +537,33 @@ static size_t scan_name(struct h1_stream *st, const uint8_t *p, size_t n)
 	return k;
 }
 
+/*
+ * A header line from its first byte, when its name and ':' are all in p (n bytes): the name
+ * is compared where it lies, and a line of no interest whose end is in p too is skipped in
+ * the same step (sub stays HL_START). Returns the bytes consumed (through the ':' or the
+ * line's LF), 0 when the byte-wise path takes the line: a name cut at the end of p, a byte
+ * other than ':' after it (then an error or the empty line), or an id or framing header
+ * of which a part was stored before.
+ */
+static size_t line_name(struct h1_stream *st, const uint8_t *p, size_t n)
+{
+	const uint8_t *lf;
+	size_t k = 0;
+
+	while (k < n && is_tchar(p[k]))
+		k++;
+	if (!k || k == n || p[k] != ':')
+		return 0;
+	name_done(st, header_id(p, k, st->trailer));
+	if (st->sub != HL_SKIP)
+		return k + 1;
+	lf = memchr(p + k + 1, '\n', n - k - 1);
+	if (!lf)
+		return n; /* HL_SKIP: the rest of the line comes in a later piece */
+	st->sub = HL_START;
+	return (size_t)(lf - p) + 1;
+}
+
 /* The bulk of a kept header value from p[0], up to the byte that ends an element or the
  * line (left for scan_header_byte()), or n: framing headers keep it in st->val, id headers
  * in st->idval (leading whitespace dropped), as byte by byte. Returns how many. */
@@ -557,10 +600,15 @@ static size_t value_run(struct h1_stream *st, const uint8_t *p, size_t n)
 int http1_scan_header(struct h1_stream *st, const uint8_t *p, size_t n, size_t *used, bool *end)
 {
 	const uint8_t *lf;
-	size_t i = 0;
+	size_t i = 0, k;
 	int err;
 
 	while (i < n && !*end) {
+		if (st->sub == HL_START && (k = line_name(st, p + i, n - i))) {
+			i += k;
+			if (st->sub == HL_START || i == n)
+				continue;
+		}
 		if (st->sub == HL_NAME) {
 			i += scan_name(st, p + i, n - i);
 			if (i == n)
