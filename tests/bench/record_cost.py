@@ -1,12 +1,14 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """The record section of run.py (--only record, issue 11): what the pieces of an emitting
 BPF run cost on this kernel and machine, apart from sonde. record_cost.c runs one program on
-tp_btf/sock_send_length for its own sends, in six modes, the order rotating round by round:
-the empty program (a tgid test), a clock read (bpf_ktime_get_ns: every record's timestamp),
-a record's 128 bytes stored into a per-CPU array slot, a 128-byte ring-buffer record
-reserved, filled and submitted without a wake-up, the same through bpf_ringbuf_output
-from the slot, and the reserved record plus a bpf_ringbuf_query (a fill check). Each row is
-the mode's run time per run minus the empty program's in the same round (run_time_ns /
+tp_btf/sock_send_length for its own sends, in seven modes, the order rotating round by round:
+the empty program (a tgid test), a clock read (bpf_ktime_get_ns: every record's timestamp;
+tracing programs may not call bpf_ktime_get_coarse_ns), a record's 128 bytes stored into a
+per-CPU array slot, a 128-byte ring-buffer record reserved, filled and submitted without a
+wake-up, the same through bpf_ringbuf_output from the slot, the reserved record plus a
+bpf_ringbuf_query (a fill check), and the slot handed to this CPU's perf buffer
+(bpf_perf_event_output: no lock shared between CPUs; user space woken only past a
+watermark). Each row is the mode's run time per run minus the empty program's in the same round (run_time_ns /
 run_cnt; bpf_stats' own clock reads are in both and cancel). It tells how much of sonde's
 BPF time per round trip (--only cost) is the ring buffer's own price, and what a per-CPU
 staging area would cost instead.
@@ -16,13 +18,14 @@ import subprocess
 
 from bench_core import log, spread
 
-MODES = ("clock", "slot", "reserve", "output", "reserve_query")
+MODES = ("clock", "slot", "reserve", "output", "reserve_query", "perf")
 LABELS = {
     "clock": "a clock read (bpf_ktime_get_ns)",
     "slot": "128 bytes stored into a per-CPU array slot",
     "reserve": "a 128-byte ring record: reserve, fill, submit (no wake-up)",
     "output": "a 128-byte ring record: bpf_ringbuf_output from the slot",
     "reserve_query": "the ring record + bpf_ringbuf_query (fill check)",
+    "perf": "128 bytes stored in the slot + bpf_perf_event_output (per-CPU, no wake-up)",
 }
 
 
