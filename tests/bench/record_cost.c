@@ -22,9 +22,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define MODES 7
-static const char *const mode_names[MODES] = { "empty",	 "clock",	  "slot", "reserve",
-					       "output", "reserve_query", "perf" };
+#define MODES 10
+static const char *const mode_names[MODES] = { "empty",	  "clock", "slot", "reserve",
+					       "output",  "reserve_query", "perf", "user",
+					       "sk_storage", "emit" };
 
 #define PERF_PAGES 1024 /* per CPU: 4 MiB, a round's 20,000 records of 136 bytes fit */
 
@@ -32,6 +33,8 @@ struct bss { /* record_cost.bpf.c's ctl */
 	__u32 mode;
 	__u32 target_tgid;
 	__u64 failed;
+	__u64 buf;
+	__u64 len;
 };
 
 static int drain(void *ctx, void *data, size_t n)
@@ -138,6 +141,8 @@ int main(int argc, char **argv)
 			      NULL);
 	pb = perf_open(obj);
 	bss.target_tgid = getpid();
+	bss.buf = (__u64)(unsigned long)buf;
+	bss.len = sizeof(buf);
 	if (!prog || bss_fd < 0 || bss_io(bss_fd, &bss, true) || stats_fd < 0 || !rb || !pb ||
 	    !bpf_program__attach(prog) || socketpair(AF_UNIX, SOCK_DGRAM, 0, sv)) {
 		fprintf(stderr, "record_cost: cannot set up (root? Linux >= 6.3?)\n");

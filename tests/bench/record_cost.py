@@ -6,9 +6,10 @@ the empty program (a tgid test), a clock read (bpf_ktime_get_ns: every record's 
 tracing programs may not call bpf_ktime_get_coarse_ns), a record's 128 bytes stored into a
 per-CPU array slot, a 128-byte ring-buffer record reserved, filled and submitted without a
 wake-up, the same through bpf_ringbuf_output from the slot, the reserved record plus a
-bpf_ringbuf_query (a fill check), and the slot handed to this CPU's perf buffer
+bpf_ringbuf_query (a fill check), the slot handed to this CPU's perf buffer
 (bpf_perf_event_output: no lock shared between CPUs; user space woken only past a
-watermark). Each row is the mode's run time per run minus the empty program's in the same round (run_time_ns /
+watermark), the sent bytes read from user memory (bpf_probe_read_user), the socket's
+local storage looked up, and all of an emitting run's unavoidable steps together. Each row is the mode's run time per run minus the empty program's in the same round (run_time_ns /
 run_cnt; bpf_stats' own clock reads are in both and cancel). It tells how much of sonde's
 BPF time per round trip (--only cost) is the ring buffer's own price, and what a per-CPU
 staging area would cost instead.
@@ -18,7 +19,8 @@ import subprocess
 
 from bench_core import log, spread
 
-MODES = ("clock", "slot", "reserve", "output", "reserve_query", "perf")
+MODES = ("clock", "slot", "reserve", "output", "reserve_query", "perf", "user", "sk_storage",
+         "emit")
 LABELS = {
     "clock": "a clock read (bpf_ktime_get_ns)",
     "slot": "128 bytes stored into a per-CPU array slot",
@@ -26,12 +28,15 @@ LABELS = {
     "output": "a 128-byte ring record: bpf_ringbuf_output from the slot",
     "reserve_query": "the ring record + bpf_ringbuf_query (fill check)",
     "perf": "128 bytes stored in the slot + bpf_perf_event_output (per-CPU, no wake-up)",
+    "user": "the 64 sent bytes read with bpf_probe_read_user into the slot",
+    "sk_storage": "bpf_sk_storage_get of the socket's state",
+    "emit": "sonde's least per record: state, clock, ring record, user bytes, submit",
 }
 
 
 def bench_record(cfg, res, tools):
     rounds = max(9, 3 * cfg.cost_rounds)
-    sends = 20000  # x 3 ring modes x 136 bytes per round: well inside its 16 MiB ring
+    sends = 20000  # x at most 168 bytes per ring record, drained after each mode: 16 MiB ring
     log(f"record cost: {rounds} rounds x {sends} sends per mode")
     r = subprocess.run([f"{tools}/record_cost", f"{tools}/record_cost.bpf.o", str(rounds),
                         str(sends)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
