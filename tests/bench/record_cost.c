@@ -23,8 +23,8 @@
 #include <unistd.h>
 
 #define MODES 10
-static const char *const mode_names[MODES] = { "empty",	  "clock", "slot", "reserve",
-					       "output",  "reserve_query", "perf", "user",
+static const char *const mode_names[MODES] = { "empty",	     "clock",	      "slot", "reserve",
+					       "output",     "reserve_query", "perf", "user",
 					       "sk_storage", "emit" };
 
 #define PERF_PAGES 1024 /* per CPU: 4 MiB, a round's 20,000 records of 136 bytes fit */
