@@ -129,6 +129,37 @@ static void add_part(struct sonde_status *s, const char *name, int ok, const cha
 	p->detail[n] = '\0';
 }
 
+static int by_tgid(const void *a, const void *b)
+{
+	uint32_t x = ((const struct tls_target_info *)a)->tgid;
+	uint32_t y = ((const struct tls_target_info *)b)->tgid;
+
+	return x < y ? -1 : x > y;
+}
+
+/* /health's tls_targets: each process sonde looked at for TLS, by pid (the first
+ * SONDE_STATUS_MAX_TLS of them; tls_total says how many there are). */
+static void tls_status_list(struct sonde_status *s, struct tls_target_info *list, size_t n)
+{
+	qsort(list, n, sizeof(*list), by_tgid);
+	s->tls_total = n;
+	s->n_tls = n < SONDE_STATUS_MAX_TLS ? n : SONDE_STATUS_MAX_TLS;
+	for (size_t i = 0; i < s->n_tls; i++) {
+		const struct tls_target_info *t = &list[i];
+		struct sonde_tls_proc *p = &s->tls[i]; /* zeroed by the caller */
+
+		p->pid = t->tgid;
+		p->pid_in_ns = t->nstgid;
+		snprintf(p->library, sizeof(p->library), "%s", tls_library_name(t->lib));
+		snprintf(p->state, sizeof(p->state), "%s", tls_state_name(t->state));
+		snprintf(p->reason, sizeof(p->reason), "%s",
+			 t->state == TLS_STATE_FAILED ? tls_reason_name(t->reason) : "");
+		/* as long as the source fields: cut only where they lack their NUL */
+		memcpy(p->detail, t->detail, strnlen(t->detail, sizeof(p->detail) - 1));
+		memcpy(p->path, t->path, strnlen(t->path, sizeof(p->path) - 1));
+	}
+}
+
 /* TLS self-metrics, and the "tls" part of /health: what was probed, what failed and why. */
 static void refresh_tls(struct agent *a, const struct sonde_stats *k, struct sonde_status *s)
 {
@@ -160,6 +191,7 @@ static void refresh_tls(struct agent *a, const struct sonde_stats *k, struct son
 		snprintf(detail + len, sizeof(detail) - len, " (%s: %s)", pid, bad->detail);
 	}
 	add_part(s, "tls", 1, detail);
+	tls_status_list(s, list, n);
 }
 
 /* The HTTP threads count /metrics answers; the registry's series have one writer, this. */

@@ -309,6 +309,13 @@ class LeastPrivilegeTest(IntegrationCase):
         m = sonde.scrape()
         failed = sonde_it.value(m, "sonde_tls_targets", library="openssl", state="failed")
         self.assertEqual(sonde_it.value(m, "sonde_tls_targets", state="probed"), 0)
+        # /health lists each failed process with the reason and the capability to grant
+        listed = sonde.health_tls(library="openssl", state="failed")
+        self.assertEqual(len(listed), failed, listed)
+        self.assertIn(ngx.pid, {t["pid"] for t in listed})
+        for t in listed:
+            self.assertTrue(t["reason"], t)
+            self.assertIn("CAP_SYS_ADMIN", t["detail"], t)
         log = sonde.stderr()  # (gone once stopped)
         self.assertEqual(sonde.stop(), 0)
         named = [line for line in log.splitlines()

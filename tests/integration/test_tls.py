@@ -221,6 +221,18 @@ class _TlsCases(SondeClassCase):
             self.fail(f"sonde_tls_targets probed != {want}\n{diagnosis(self.sonde)}")
         failed = sonde_it.samples(self.sonde.scrape(), "sonde_tls_targets", state="failed")
         self.assertEqual([v for _, v in failed if v], [], failed)
+        # /health names each of them: pid, library, state, the libssl it maps
+        listed = self.sonde.health_tls(library="openssl", state="probed")
+        self.assertEqual(len(listed), want, listed)
+        pids = {t["pid"] for t in listed}
+        for ngx in self.ngx.values():
+            self.assertIn(ngx.pid, pids, f"nginx master {ngx.pid}")
+            for worker in sonde_it.children_of(ngx.pid):
+                self.assertIn(worker, pids, f"nginx worker {worker}")
+        for t in listed:
+            self.assertIn("libssl", os.path.basename(t["path"]), t)
+            self.assertEqual((t["reason"], t["pid_in_namespace"]), ("", t["pid"]), t)
+        self.assertEqual(self.sonde.health_tls(state="failed"), [])
 
     def test_nginx_keepalive_5000(self):
         """5,000 HTTPS requests over 4 keep-alive connections (wrk): exact per route and
@@ -394,6 +406,13 @@ class _GoTlsCases(SondeClassCase):
             self.fail(f"sonde_tls_targets go probed != {want}\n{diagnosis(self.sonde)}")
         failed = sonde_it.samples(self.sonde.scrape(), "sonde_tls_targets", state="failed")
         self.assertEqual([v for _, v in failed if v], [], failed)
+        # /health names each of them, with the executable probed
+        listed = {t["pid"]: t for t in self.sonde.health_tls(library="go", state="probed")}
+        self.assertEqual(len(listed), want, listed)
+        for e in [*self.go.values(), self.front, self.h2]:
+            self.assertIn(e.pid, listed)
+            self.assertEqual(os.path.basename(listed[e.pid]["path"]),
+                             os.path.basename(os.readlink(f"/proc/{e.pid}/exe")), listed[e.pid])
 
     def _keepalive_5000(self, build):
         e = self.go[build]
@@ -554,6 +573,13 @@ class _PgTlsCases(SondeClassCase):
             self.fail(f"sonde_tls_targets go probed != {want}\n{diagnosis(self.sonde)}")
         failed = sonde_it.samples(self.sonde.scrape(), "sonde_tls_targets", state="failed")
         self.assertEqual([v for _, v in failed if v], [], failed)
+        # /health names each of them, with the executable probed
+        listed = {t["pid"]: t for t in self.sonde.health_tls(library="go", state="probed")}
+        self.assertEqual(len(listed), want, listed)
+        for e in (self.mix, self.pool):
+            self.assertIn(e.pid, listed)
+            self.assertEqual(os.path.basename(listed[e.pid]["path"]),
+                             os.path.basename(os.readlink(f"/proc/{e.pid}/exe")), listed[e.pid])
 
     def run_client(self, client, app):
         """Releases client; returns ({(op, error): n} it counted, its JSON), checked

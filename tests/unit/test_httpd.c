@@ -288,7 +288,8 @@ static void test_health_json(void **state)
 	assert_true(up >= 100 && up <= 105);
 	assert_non_null(strstr(r.body,
 			       ",\"checks\":{\"bpf\":{\"status\":\"ok\",\"detail\":\"12 "
-			       "programs\"},\"ringbuf\":{\"status\":\"ok\",\"detail\":\"\"}}}\n"));
+			       "programs\"},\"ringbuf\":{\"status\":\"ok\",\"detail\":\"\"}},"
+			       "\"tls_targets\":[],\"tls_targets_total\":0}\n"));
 
 	/* One failing part: degraded, 503, and details escaped as JSON strings. */
 	f->st.parts[1].ok = 0;
@@ -297,8 +298,41 @@ static void test_health_json(void **state)
 	assert_int_equal(r.status, 503);
 	assert_int_equal(strncmp(r.body, "{\"status\":\"degraded\",", 21), 0);
 	assert_non_null(strstr(r.body, "\"ringbuf\":{\"status\":\"fail\",\"detail\":"
-				       "\"lost \\\"5\\\" \\\\ events\\n\\u0001\\ufffd\"}}}\n"));
+				       "\"lost \\\"5\\\" \\\\ events\\n\\u0001\\ufffd\"}},"));
 	f->st.n_parts = 0;
+}
+
+/* /health lists the processes sonde looked at for TLS: each field a JSON string or
+ * number, a pid the same in its namespace shown as itself, the total beside a cut list. */
+static void test_health_tls_targets(void **state)
+{
+	struct fixture *f = *state;
+	static struct resp r;
+
+	f->st.n_tls = 2;
+	f->st.tls_total = 70;
+	f->st.tls[0] = (struct sonde_tls_proc){
+		.pid = 41, .library = "go", .state = "probed", .path = "/srv/trade-engine"
+	};
+	f->st.tls[1] = (struct sonde_tls_proc){ .pid = 42,
+						.pid_in_ns = 7,
+						.library = "openssl",
+						.state = "failed",
+						.reason = "attach_failed",
+						.detail = "needs \"CAP_SYS_ADMIN\"",
+						.path = "/usr/lib/libssl.so.3" };
+	http_get(f->port, "/health", NULL, &r);
+	f->st.n_tls = 0;
+	f->st.tls_total = 0;
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(
+		r.body,
+		"\"tls_targets\":[{\"pid\":41,\"pid_in_namespace\":41,\"library\":\"go\","
+		"\"state\":\"probed\",\"reason\":\"\",\"detail\":\"\",\"path\":\"/srv/"
+		"trade-engine\"},"
+		"{\"pid\":42,\"pid_in_namespace\":7,\"library\":\"openssl\",\"state\":\"failed\","
+		"\"reason\":\"attach_failed\",\"detail\":\"needs \\\"CAP_SYS_ADMIN\\\"\","
+		"\"path\":\"/usr/lib/libssl.so.3\"}],\"tls_targets_total\":70}\n"));
 }
 
 static void test_index_html(void **state)
@@ -367,7 +401,7 @@ static void test_ipv6(void **state)
 		 "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r);
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.body, "\"status\":\"ok\""));
-	assert_non_null(strstr(r.body, "\"checks\":{}}"));
+	assert_non_null(strstr(r.body, "\"checks\":{},\"tls_targets\":[]"));
 	httpd_stop(h);
 
 	/* "::" is dual-stack: IPv4 clients get in too. */
@@ -401,13 +435,10 @@ static void test_no_fd_leak(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_metrics_plain),
-		cmocka_unit_test(test_metrics_gzip),
-		cmocka_unit_test(test_healthz_404_405),
-		cmocka_unit_test(test_health_json),
-		cmocka_unit_test(test_index_html),
-		cmocka_unit_test(test_start_errors),
-		cmocka_unit_test(test_ipv6),
+		cmocka_unit_test(test_metrics_plain),	   cmocka_unit_test(test_metrics_gzip),
+		cmocka_unit_test(test_healthz_404_405),	   cmocka_unit_test(test_health_json),
+		cmocka_unit_test(test_health_tls_targets), cmocka_unit_test(test_index_html),
+		cmocka_unit_test(test_start_errors),	   cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_no_fd_leak),
 	};
 

@@ -204,6 +204,8 @@ static void read_status(const struct httpd *h, struct sonde_status *st)
 		h->status(h->ctx, st);
 	if (st->n_parts > SONDE_STATUS_MAX_PARTS)
 		st->n_parts = SONDE_STATUS_MAX_PARTS;
+	if (st->n_tls > SONDE_STATUS_MAX_TLS)
+		st->n_tls = SONDE_STATUS_MAX_TLS;
 }
 
 /* Appends a JSON string; the fixed-size status fields may lack their NUL, hence max. */
@@ -232,6 +234,23 @@ static void json_string(struct expo_buf *b, const char *s, size_t max)
 			expo_buf_puts(b, "\\ufffd");
 	}
 	expo_buf_put(b, "\"", 1);
+}
+
+/* One process of /health's tls_targets. */
+static void json_tls_proc(struct expo_buf *b, const struct sonde_tls_proc *t, bool comma)
+{
+	expo_buf_printf(b, "%s{\"pid\":%u,\"pid_in_namespace\":%u,\"library\":", comma ? "," : "",
+			t->pid, t->pid_in_ns ? t->pid_in_ns : t->pid);
+	json_string(b, t->library, sizeof(t->library));
+	expo_buf_puts(b, ",\"state\":");
+	json_string(b, t->state, sizeof(t->state));
+	expo_buf_puts(b, ",\"reason\":");
+	json_string(b, t->reason, sizeof(t->reason));
+	expo_buf_puts(b, ",\"detail\":");
+	json_string(b, t->detail, sizeof(t->detail));
+	expo_buf_puts(b, ",\"path\":");
+	json_string(b, t->path, sizeof(t->path));
+	expo_buf_put(b, "}", 1);
 }
 
 static int render_health(const struct sonde_status *st, time_t now, struct expo_buf *b)
@@ -263,7 +282,10 @@ static int render_health(const struct sonde_status *st, time_t now, struct expo_
 		json_string(b, p->detail, sizeof(p->detail));
 		expo_buf_put(b, "}", 1);
 	}
-	expo_buf_puts(b, "}}\n");
+	expo_buf_puts(b, "},\"tls_targets\":[");
+	for (i = 0; i < st->n_tls; i++)
+		json_tls_proc(b, &st->tls[i], i > 0);
+	expo_buf_printf(b, "],\"tls_targets_total\":%zu}\n", st->tls_total);
 	return ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
 }
 

@@ -493,6 +493,16 @@ class Sonde(Proc):
     def scrape(self):
         return scrape(self.metrics_url)
 
+    def health(self):
+        """/health, parsed (its status code is 200 or 503: both carry the JSON)."""
+        _, _, body = http_request("GET", self.url + "/health")
+        return json.loads(body)
+
+    def health_tls(self, **want):
+        """/health's tls_targets whose fields equal want's (e.g. state="probed")."""
+        return [t for t in self.health()["tls_targets"]
+                if all(t.get(k) == v for k, v in want.items())]
+
     def recursion_misses(self):
         """{prog id: n} of this sonde's BPF programs whose runs the kernel skipped (the
         program was already running on that CPU): each is I/O sonde never saw. {} when
