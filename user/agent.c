@@ -163,14 +163,29 @@ static void tls_status_list(struct sonde_status *s, struct tls_target_info *list
 /* TLS self-metrics, and the "tls" part of /health: what was probed, what failed and why. */
 static void refresh_tls(struct agent *a, const struct sonde_stats *k, struct sonde_status *s)
 {
-	static struct tls_target_info list[1024]; /* large; main thread only */
-	size_t n = a->loader.tls ? uprobes_list(a->loader.tls, list, 1024) : 0;
+	/* every target, however many (main thread only; grown as needed, kept) */
+	static struct tls_target_info *list;
+	static size_t cap;
+	size_t n = a->loader.tls ? uprobes_list(a->loader.tls, list, cap) : 0;
 	unsigned probed[TLS_LIB_NR] = { 0 }, failed = 0;
 	const struct tls_target_info *bad = NULL;
 	char detail[320]; /* add_part keeps what fits its line */
 	int len;
 
-	n = n < 1024 ? n : 1024;
+	if (n > cap) {
+		size_t want = n + n / 2 + 16;
+		struct tls_target_info *more = realloc(list, want * sizeof(*list));
+
+		if (more) {
+			list = more;
+			cap = want;
+			n = uprobes_list(a->loader.tls, list, cap);
+		}
+		if (n > cap) { /* out of memory: the figures of this second are those that fit */
+			log_warn("TLS: no memory to list %zu targets; reporting %zu", n, cap);
+			n = cap;
+		}
+	}
 	tls_metrics_refresh(&a->tlsm, k, list, n);
 	for (size_t i = 0; i < n; i++) {
 		if (list[i].state == TLS_STATE_PROBED && list[i].lib < TLS_LIB_NR)
