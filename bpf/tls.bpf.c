@@ -153,12 +153,13 @@ int BPF_KRETPROBE(sonde_ssl_ret, long rc)
 	call = *p;
 	bpf_map_delete_elem(&tls_calls, &pid_tgid);
 	key.ssl = call.ssl;
-	if (call.id) {
+	known = bpf_map_lookup_elem(&ssl_conns, &key);
+	/* Written only when the pairing is new or changed: an LRU update takes its lock and
+	 * a fresh node, and most calls with socket I/O find their pairing in place. */
+	if (call.id && (!known || *known != call.id))
 		bpf_map_update_elem(&ssl_conns, &key, &call.id, BPF_ANY);
-	} else {
-		known = bpf_map_lookup_elem(&ssl_conns, &key);
+	else if (!call.id)
 		call.id = known ? *known : 0;
-	}
 	if (call.kind != TLS_CALL_DATA)
 		return 0;
 	n = ssl_moved(&call, rc);
