@@ -35,7 +35,9 @@ class _PidNamespace(sonde_it.IntegrationCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.svc = cls.class_started(sonde_it.start_trade_engine(
-            tls=True, wrap=["unshare", "--pid", "--fork", "--mount-proc"]))
+            tls=True, wrap=["unshare", "--pid", "--fork", "--mount-proc",
+                            # the service goes with unshare (else it outlives the test)
+                            "--kill-child=SIGTERM"]))
         kids = sonde_it.children_of(cls.svc.pid)
         if len(kids) != 1:
             raise AssertionError(f"unshare's children: {kids}")
