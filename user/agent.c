@@ -137,11 +137,10 @@ static int by_tgid(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* /health's tls_targets: each process sonde looked at for TLS, by pid (the first
- * SONDE_STATUS_MAX_TLS of them; tls_total says how many there are). */
-static void tls_status_list(struct sonde_status *s, struct tls_target_info *list, size_t n)
+/* /health's tls_targets: each process sonde looked at for TLS, list sorted by pid (the
+ * first SONDE_STATUS_MAX_TLS of them; tls_total says how many there are). */
+static void tls_status_list(struct sonde_status *s, const struct tls_target_info *list, size_t n)
 {
-	qsort(list, n, sizeof(*list), by_tgid);
 	s->tls_total = n;
 	s->n_tls = n < SONDE_STATUS_MAX_TLS ? n : SONDE_STATUS_MAX_TLS;
 	for (size_t i = 0; i < s->n_tls; i++) {
@@ -186,6 +185,9 @@ static void refresh_tls(struct agent *a, const struct sonde_stats *k, struct son
 			n = cap;
 		}
 	}
+	/* by pid: /health lists them so, and the failure named below is the lowest pid's */
+	if (n > 1)
+		qsort(list, n, sizeof(*list), by_tgid);
 	tls_metrics_refresh(&a->tlsm, k, list, n);
 	for (size_t i = 0; i < n; i++) {
 		if (list[i].state == TLS_STATE_PROBED && list[i].lib < TLS_LIB_NR)

@@ -407,12 +407,7 @@ class _GoTlsCases(SondeClassCase):
         failed = sonde_it.samples(self.sonde.scrape(), "sonde_tls_targets", state="failed")
         self.assertEqual([v for _, v in failed if v], [], failed)
         # /health names each of them, with the executable probed
-        listed = {t["pid"]: t for t in self.sonde.health_tls(library="go", state="probed")}
-        self.assertEqual(len(listed), want, listed)
-        for e in [*self.go.values(), self.front, self.h2]:
-            self.assertIn(e.pid, listed)
-            self.assertEqual(os.path.basename(listed[e.pid]["path"]),
-                             os.path.basename(os.readlink(f"/proc/{e.pid}/exe")), listed[e.pid])
+        assert_go_listed(self, self.sonde, [*self.go.values(), self.front, self.h2])
 
     def _keepalive_5000(self, build):
         e = self.go[build]
@@ -521,6 +516,16 @@ PGX_CLIENTS, PGX_REQUESTS = 8, 530
 PGX_CHECK_FAILS = sum(1 for i in range(PGX_REQUESTS) if (37 * i) % 100 < 15)
 
 
+def assert_go_listed(case, sonde, procs):
+    """/health's tls_targets: Go probed for exactly these processes, each with its own
+    executable as path."""
+    listed = {t["pid"]: t for t in sonde.health_tls(library="go", state="probed")}
+    case.assertEqual(sorted(listed), sorted(p.pid for p in procs), listed)
+    for p in procs:
+        case.assertEqual(os.path.basename(listed[p.pid]["path"]),
+                         os.path.basename(os.readlink(f"/proc/{p.pid}/exe")), listed[p.pid])
+
+
 def sonde_uprobes(pid):
     """The uprobes and uretprobes process pid holds (bpftool perf list)."""
     out = subprocess.run(["bpftool", "-j", "perf", "list"], stdout=subprocess.PIPE,
@@ -574,12 +579,7 @@ class _PgTlsCases(SondeClassCase):
         failed = sonde_it.samples(self.sonde.scrape(), "sonde_tls_targets", state="failed")
         self.assertEqual([v for _, v in failed if v], [], failed)
         # /health names each of them, with the executable probed
-        listed = {t["pid"]: t for t in self.sonde.health_tls(library="go", state="probed")}
-        self.assertEqual(len(listed), want, listed)
-        for e in (self.mix, self.pool):
-            self.assertIn(e.pid, listed)
-            self.assertEqual(os.path.basename(listed[e.pid]["path"]),
-                             os.path.basename(os.readlink(f"/proc/{e.pid}/exe")), listed[e.pid])
+        assert_go_listed(self, self.sonde, [self.mix, self.pool])
 
     def run_client(self, client, app):
         """Releases client; returns ({(op, error): n} it counted, its JSON), checked
