@@ -177,6 +177,56 @@ class _EventCases(sonde_it.IntegrationCase):
             self.assertNotIn("order:", json.dumps(e), "query text reached a line")
         self.assertEqual(len(lines), 100)
 
+    def test_header_beyond_the_capture(self):
+        """A head longer than one read's capture (--capture-bytes 256: 1 KiB per read): the
+        request is still counted and written, with the ids whose header lines were captured
+        (X-Correlation-ID before a 2 KiB header) and without those that were not
+        (X-Request-ID, traceparent after it), its body size unknown; each such line is
+        counted as not_captured, and nothing as a parse error."""
+        path = os.path.join(self.tmp, f"uncaptured-{self.CAPTURE}.jsonl")
+        sonde = self.start_sonde(path, "all", extra=["--capture-bytes", "256"])
+        route, n_long, n_short = "/api/v1/orders/{id}", 20, 10
+        for i in range(n_long):
+            tp = traceparent(i)[0]
+            hdr = {"X-Correlation-ID": f"long-{i}", "X-Pad": "p" * 2048,
+                   "X-Request-ID": f"unseen-{i}", "traceparent": tp}
+            self.assertEqual(self.request(f"/api/v1/orders/{i + 1}", hdr)[0], 200)
+        for i in range(n_short):
+            self.assertEqual(self.request(f"/api/v1/orders/{i + 1}",
+                                          {"X-Request-ID": f"short-{i}"})[0], 200)
+        key = ("GET", route, 200)
+        m = sonde_it.wait_for(
+            lambda: (lambda m: server_counts(m, self.svc.port).get(key) == n_long + n_short
+                     and m)(sonde.scrape()),
+            20, message="sonde counted every request, long heads included")
+        assert_no_loss(self, m, sonde)
+        self.assertEqual(metric(m, "sonde_parse_errors_total", protocol="http"), 0)
+        # the request body size is observed only where it is known
+        self.assertEqual(server_counts(m, self.svc.port, "http_server_request_body_size_bytes")
+                         .get(key), n_short)
+        self.assertEqual(server_counts(m, self.svc.port, "http_server_response_body_size_bytes")
+                         .get(key), n_long + n_short)
+        lines = [e for e in settled_lines(sonde, path) if e["kind"] == "http_server"]
+        self.assertEqual(len(lines), n_long + n_short, lines[:3])
+        long_lines = sorted((e for e in lines if "correlation_id" in e),
+                            key=lambda e: int(e["correlation_id"].split("-")[1]))
+        self.assertEqual([e["correlation_id"] for e in long_lines],
+                         [f"long-{i}" for i in range(n_long)])
+        for e in long_lines:
+            self.assertEqual((e["http_route"], e["http_response_status_code"]), (route, 200), e)
+            for absent in ("request_id", "trace_id", "span_id", "request_body_size"):
+                self.assertNotIn(absent, e)
+            self.assertGreater(e["response_body_size"], 0, e)
+        short = [e for e in lines if "correlation_id" not in e]
+        self.assertEqual(sorted(e["request_id"] for e in short),
+                         sorted(f"short-{i}" for i in range(n_short)))
+        for e in short:
+            self.assertEqual(e["request_body_size"], 0, e)
+        time.sleep(1.2)  # one refresh of the self-metrics
+        m = sonde.scrape()
+        self.assertEqual(metric(m, "sonde_event_ids_unusable_total", reason="not_captured"),
+                         n_long)
+
     def test_stalled_fifo_drops_and_counts(self):
         fifo = os.path.join(self.tmp, f"fifo-{self.CAPTURE}")
         os.mkfifo(fifo)

@@ -252,6 +252,7 @@ static inline void check_run(const struct run *r, const struct http1_conn *c)
 	CHECKU("stats.closed", g->closed, e->closed);
 	CHECKU("stats.cut", g->cut, e->cut);
 	CHECKU("stats.parse_errors", g->parse_errors, e->parse_errors);
+	CHECKU("stats.head_gaps", g->head_gaps, e->head_gaps);
 	CHECKU("stats.resyncs", g->resyncs, e->resyncs);
 	CHECKU("stats.gap_bytes", g->gap_bytes, e->gap_bytes);
 	CHECKU("stats.unanswered", g->unanswered, e->unanswered);

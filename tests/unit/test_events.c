@@ -153,7 +153,7 @@ static void test_render(void **state)
 		.route = "/api/v1/orders/{id}",
 		.path = "/api/v1/orders/5?token=secret#x",
 		.status = 200,
-		.has_bodies = 1,
+		.has_bodies = EVENT_REQ_BODY | EVENT_RESP_BODY,
 		.req_body = 0,
 		.resp_body = 84,
 		.server_port = "8080",
@@ -192,6 +192,12 @@ static void test_render(void **state)
 		"\"client_address\":\"127.0.0.1\",\"client_port\":40000,\"request_id\":\"r-1\\\"\","
 		"\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\",\"span_id\":"
 		"\"00f067aa0ba902b7\"}\n");
+	/* a request whose head was not all captured: its body size is unknown, not 0 */
+	r.has_bodies = EVENT_RESP_BODY;
+	n = event_render(&r, line);
+	line[n] = 0;
+	assert_null(strstr(line, "request_body_size"));
+	assert_non_null(strstr(line, "\"response_body_size\":84,"));
 	n = event_render(&db, line);
 	line[n] = 0;
 	assert_string_equal(line,
@@ -232,7 +238,7 @@ static void test_render_bound(void **state)
 				   .route = s,
 				   .path = s,
 				   .status = 999,
-				   .has_bodies = 1,
+				   .has_bodies = EVENT_REQ_BODY | EVENT_RESP_BODY,
 				   .req_body = ~0ULL,
 				   .resp_body = ~0ULL,
 				   .db_system = s,
@@ -355,6 +361,37 @@ static void test_id_headers_cut_and_bad(void **state)
 	assert_int_equal(got.ids.flags, 0);
 }
 
+/* The head goes on past the capture of its read (cap of n bytes captured): the request is
+ * kept with the id headers whose lines were captured whole, and flagged. */
+static void test_id_headers_past_the_capture(void **state)
+{
+	static const char req[] = "GET /a HTTP/1.1\r\nX-Correlation-ID: corr-1\r\n"
+				  "X-Pad: 0123456789\r\nX-Request-ID: req-1\r\n\r\n";
+	static const char resp[] = "HTTP/1.1 204 No Content\r\n\r\n";
+	const size_t n = sizeof(req) - 1, corr_end = strstr(req, "X-Pad") - req, rid_end = n - 2,
+		     head = strlen("GET /a HTTP/1.1\r\n");
+
+	for (size_t cap = head; cap < n; cap++) {
+		struct http1_conn *c = http1_conn_new();
+
+		n_got = 0;
+		memset(&got, 0, sizeof(got));
+		http1_feed(c, HTTP1_REQUESTS, 1, (const uint8_t *)req, cap, n, NULL, NULL);
+		http1_feed(c, HTTP1_RESPONSES, 2, (const uint8_t *)resp, sizeof(resp) - 1,
+			   sizeof(resp) - 1, on_exchange, NULL);
+		assert_int_equal(n_got, 1);
+		assert_int_equal(got.status, 204);
+		assert_string_equal(got.target, "/a");
+		assert_string_equal(got.ids.correlation_id, cap >= corr_end ? "corr-1" : "");
+		assert_string_equal(got.ids.request_id, cap >= rid_end ? "req-1" : "");
+		assert_true(got.flags & HTTP1_HEAD_GAP);
+		assert_int_equal(got.ids.flags, HTTP1_ID_UNSEEN);
+		assert_int_equal(http1_conn_stats(c)->head_gaps, 1);
+		assert_int_equal(http1_conn_stats(c)->parse_errors, 0);
+		http1_conn_free(c);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -367,6 +404,7 @@ int main(void)
 		cmocka_unit_test(test_traceparent),
 		cmocka_unit_test(test_id_headers),
 		cmocka_unit_test(test_id_headers_cut_and_bad),
+		cmocka_unit_test(test_id_headers_past_the_capture),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

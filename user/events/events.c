@@ -12,7 +12,7 @@
 #include "util/log.h"
 #include "util/wallclock.h"
 
-enum { PUB_LINES, PUB_FULL, PUB_IO, PUB_CUT, PUB_TRACE };
+enum { PUB_LINES, PUB_FULL, PUB_IO, PUB_CUT, PUB_TRACE, PUB_UNSEEN };
 
 static int add_metrics(struct events *ev, struct registry *reg)
 {
@@ -25,8 +25,10 @@ static int add_metrics(struct events *ev, struct registry *reg)
 				     "traffic), write_error (the file or pipe refused them)",
 				     reason, 1, NULL, 0, 0);
 	ev->m_ids = registry_add(reg, METRIC_COUNTER, "sonde_event_ids_unusable_total",
-				 "Request id headers cut at 64 bytes (cut) and malformed "
-				 "traceparent headers ignored (malformed_traceparent)",
+				 "Request id headers cut at 64 bytes (cut), malformed "
+				 "traceparent headers ignored (malformed_traceparent), and "
+				 "requests whose headers were not all captured, so that an id "
+				 "header may be missing from their line (not_captured)",
 				 reason, 1, NULL, 0, 0);
 	return ev->m_lines && ev->m_dropped && ev->m_ids ? 0 : -errno;
 }
@@ -76,6 +78,8 @@ static void count_ids(struct events *ev, const struct http1_ids *ids)
 		ev->ids_cut++;
 	if (ids->flags & HTTP1_ID_TRACE_BAD)
 		ev->trace_bad++;
+	if (ids->flags & HTTP1_ID_UNSEEN)
+		ev->ids_unseen++;
 }
 
 void events_http(struct events *ev, const struct conn_peer *peer, bool server,
@@ -99,7 +103,8 @@ void events_http(struct events *ev, const struct conn_peer *peer, bool server,
 		.route = route,
 		.path = ev->path ? ex->target : NULL,
 		.status = ex->status,
-		.has_bodies = 1,
+		.has_bodies = ex->flags & HTTP1_HEAD_GAP ? EVENT_RESP_BODY
+							 : EVENT_REQ_BODY | EVENT_RESP_BODY,
 		.req_body = ex->req_body_bytes,
 		.resp_body = ex->resp_body_bytes,
 		.ids = &ex->ids,
@@ -159,4 +164,5 @@ void events_refresh(struct events *ev)
 	publish(ev, PUB_IO, ev->m_dropped, "write_error", c.dropped_io);
 	publish(ev, PUB_CUT, ev->m_ids, "cut", ev->ids_cut);
 	publish(ev, PUB_TRACE, ev->m_ids, "malformed_traceparent", ev->trace_bad);
+	publish(ev, PUB_UNSEEN, ev->m_ids, "not_captured", ev->ids_unseen);
 }

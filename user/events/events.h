@@ -27,10 +27,10 @@ struct events {
 	struct events_filter filter;
 	struct sink *sink;
 	bool path; /* --events-path */
-	uint64_t ids_cut, trace_bad;
+	uint64_t ids_cut, trace_bad, ids_unseen;
 	/* self-metrics, and what they last published */
 	struct metric *m_lines, *m_dropped, *m_ids;
-	uint64_t pub[5];
+	uint64_t pub[6];
 };
 
 /*

@@ -194,10 +194,10 @@ size_t event_render(const struct event_record *r, char out[EVENT_LINE_MAX])
 		put_path(&l, r->path);
 	if (r->status)
 		put_u64(&l, "http_response_status_code", r->status);
-	if (r->has_bodies) {
+	if (r->has_bodies & EVENT_REQ_BODY)
 		put_u64(&l, "request_body_size", r->req_body);
+	if (r->has_bodies & EVENT_RESP_BODY)
 		put_u64(&l, "response_body_size", r->resp_body);
-	}
 	put_str(&l, "db_system_name", r->db_system);
 	put_str(&l, "db_operation_name", r->db_operation);
 	put_str(&l, "error_type", r->error_type);

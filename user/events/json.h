@@ -31,6 +31,8 @@
 struct http1_ids;
 struct ctx_labels;
 
+enum { EVENT_REQ_BODY = 1, EVENT_RESP_BODY = 2 };
+
 struct event_record {
 	const char *kind;
 	int64_t wall_ns; /* first byte, ns since the Unix epoch */
@@ -39,7 +41,7 @@ struct event_record {
 	const struct ctx_labels *ctx;	   /* NULL: none */
 	const char *method, *route, *path; /* NULL: absent */
 	unsigned status;		   /* 0: absent */
-	int has_bodies;
+	unsigned has_bodies; /* EVENT_REQ_BODY | EVENT_RESP_BODY: which sizes are known */
 	uint64_t req_body, resp_body;
 	const char *db_system, *db_operation, *error_type;
 	const char *server_address, *server_port, *client_address, *client_port;

@@ -89,7 +89,9 @@ void observe_http(const struct observer *o, struct conn_peer *peer, bool server,
 	s = http_series(o, peer, server, method, ex->status, route);
 	seconds = ((server ? ex->resp_last_ns : ex->resp_first_ns) - ex->req_first_ns) / 1e9;
 	if (s)
-		telemetry_http_observe(o->tel, server, s, seconds, ex->req_body_bytes,
+		telemetry_http_observe(o->tel, server, s, seconds,
+				       ex->flags & HTTP1_HEAD_GAP ? TEL_SIZE_UNKNOWN
+								  : ex->req_body_bytes,
 				       ex->resp_body_bytes);
 	if (s && (ex->ids.trace_id[0] || ex->ids.request_id[0] || ex->ids.correlation_id[0]))
 		telemetry_http_exemplar(o->tel, server, s, seconds, &ex->ids,

@@ -335,13 +335,17 @@ void telemetry_http_observe(struct telemetry *t, bool server,
 			    struct series *const s[TEL_HTTP_FAMILIES], double seconds,
 			    uint64_t req_body, uint64_t resp_body)
 {
+	bool req_known = req_body != TEL_SIZE_UNKNOWN;
+
 	if (server) {
 		series_observe(t->http_server_duration, s[0], seconds);
-		series_observe(t->http_server_req_size, s[1], (double)req_body);
+		if (req_known)
+			series_observe(t->http_server_req_size, s[1], (double)req_body);
 		series_observe(t->http_server_resp_size, s[2], (double)resp_body);
 	} else {
 		series_observe(t->http_client_duration, s[0], seconds);
-		series_observe(t->http_client_req_size, s[1], (double)req_body);
+		if (req_known)
+			series_observe(t->http_client_req_size, s[1], (double)req_body);
 		series_observe(t->http_client_resp_size, s[2], (double)resp_body);
 	}
 }

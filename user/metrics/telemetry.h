@@ -92,6 +92,9 @@ void telemetry_free(struct telemetry *t);
 #define TEL_HTTP_FAMILIES 3
 bool telemetry_http_series(struct telemetry *t, bool server, const struct http_labels *l,
 			   struct series *out[TEL_HTTP_FAMILIES]);
+/* A request body size of TEL_SIZE_UNKNOWN (its head was not all captured) is not observed:
+ * the request-size histogram's count then falls short of the duration's by such requests. */
+#define TEL_SIZE_UNKNOWN UINT64_MAX
 void telemetry_http_observe(struct telemetry *t, bool server,
 			    struct series *const s[TEL_HTTP_FAMILIES], double seconds,
 			    uint64_t req_body, uint64_t resp_body);

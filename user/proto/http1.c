@@ -518,6 +518,26 @@ static bool event_start(struct h1_ctx *x, const uint8_t *p, size_t cap, size_t l
 	return true;
 }
 
+/*
+ * The bytes not captured hold the end of the request's header section: the request is kept
+ * with what was seen (a header line cut by the gap is not: its value may be incomplete), as
+ * complete, its body unknown. The stream then skips as after any loss, and the marker that
+ * skip() queues after the request swallows the answers to requests the gap may have hidden.
+ */
+static void head_gap(struct h1_ctx *x)
+{
+	struct http1_conn *c = x->c;
+	struct h1_pending *t = q_at(c, c->q_len - 1);
+
+	x->st->ids.flags |= HTTP1_ID_UNSEEN;
+	t->ex.ids = x->st->ids;
+	x->st->last_ts = x->ts;
+	finish_request(x);
+	t->ex.flags |= HTTP1_HEAD_GAP;
+	c->stats.head_gaps++;
+	skip(x, 0);
+}
+
 /* len - cap bytes of this read/write were not captured. */
 static void gap(struct h1_ctx *x, uint64_t g)
 {
@@ -525,6 +545,11 @@ static void gap(struct h1_ctx *x, uint64_t g)
 	uint64_t k;
 
 	if (st->state == S_HUNT || st->state == S_DEAD) {
+		x->c->stats.skipped_bytes += g;
+		return;
+	}
+	if (st->state == S_HDR && !st->trailer && x->s == HTTP1_REQUESTS && x->c->cur_live) {
+		head_gap(x);
 		x->c->stats.skipped_bytes += g;
 		return;
 	}

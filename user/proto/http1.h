@@ -26,8 +26,12 @@
  * valid token line too.
  *
  * Losses: bytes that are not captured (cap_len < len) inside a body are counted as body;
- * inside framing (start line, headers, chunk-size lines, the start of the next message) they
- * lose the message: parse_errors++, the stream skips to a later read/write. Because a gap
+ * inside a request's header section (a head longer than the capture of one read) the request
+ * is kept with the headers seen before the gap (HTTP1_HEAD_GAP, its body size unknown, its
+ * ids flagged HTTP1_ID_UNSEEN: an id header may have been among those not seen), and the
+ * stream skips to a later read/write as below; inside other framing (a start line, response
+ * headers, chunk-size lines, the start of the next message) they lose the message:
+ * parse_errors++, the stream skips to a later read/write. Because a gap
  * can hide any number of pipelined messages, losses are handled so that nothing is paired
  * with the wrong partner, at the price of dropping exchanges:
  *  - request lost (or request bytes skipped): a marker takes its place in the queue. It
@@ -65,6 +69,10 @@ enum http1_flags {
 	/* http1_close_server(): */
 	HTTP1_NO_RESPONSE = 1 << 8, /* none of a response was seen: status is HTTP1_STATUS_CLOSED */
 	HTTP1_RESP_CUT = 1 << 9,    /* the connection ended inside the response's body */
+	/* a read/write's bytes not captured held the end of the request's header section: the
+	 * headers after the capture are unknown, and so is the request's body
+	 * (req_body_bytes 0, meaning nothing) */
+	HTTP1_HEAD_GAP = 1 << 10,
 };
 
 /*
@@ -89,6 +97,7 @@ enum http1_id_flags {
 	HTTP1_ID_REQUEST_CUT = 1 << 0,	   /* X-Request-ID longer than HTTP1_ID_MAX, cut */
 	HTTP1_ID_CORRELATION_CUT = 1 << 1, /* X-Correlation-ID the same */
 	HTTP1_ID_TRACE_BAD = 1 << 2,	   /* a traceparent was sent but malformed: ignored */
+	HTTP1_ID_UNSEEN = 1 << 3,	   /* part of the head was not captured (HTTP1_HEAD_GAP) */
 };
 
 struct http1_ids {
@@ -126,6 +135,7 @@ typedef void (*http1_emit_fn)(void *ctx, const struct http1_exchange *ex);
 struct http1_stats {
 	uint64_t exchanges;	    /* exchanges emitted */
 	uint64_t parse_errors;	    /* messages lost: malformed, or framing bytes not captured */
+	uint64_t head_gaps;	    /* requests kept without the end of their head (HEAD_GAP) */
 	uint64_t resyncs;	    /* a stream found a message again after skipping bytes */
 	uint64_t gap_bytes;	    /* bytes moved but not captured (len - cap_len), both streams */
 	uint64_t skipped_bytes;	    /* bytes ignored: out of sync, or after the upgrade */
