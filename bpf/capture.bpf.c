@@ -99,7 +99,8 @@ __noinline int sonde_capture_chunks(__u64 pid_tgid, __u64 id, __u64 seq, __u64 b
 		ev->cap_len = want;
 		size = want;
 		asm volatile("%[s] &= %[k]" : [s] "+r"(size) : [k] "i"(SONDE_CAPTURE_MAX * 2 - 1));
-		rec_output(ev, sizeof(*ev) + size, REC_PACED);
+		if (rec_output(ev, sizeof(*ev) + size, REC_PACED))
+			count_lost_bytes(ev->dir, ev->source, ev->len);
 		if (last)
 			break;
 		done += cap;

@@ -259,6 +259,18 @@ static __always_inline struct sonde_data_event *reserve_small(__u32 len, __u64 *
 	return rec_reserve(sizeof(struct sonde_data_event) + SMALL_PAYLOAD);
 }
 
+/* A data record of n stream bytes did not fit in the ring: counted by direction when its
+ * bytes are numbered (socket records; TLS plaintext is not), as user space will find them
+ * missing from the offsets. */
+static __always_inline void count_lost_bytes(__u8 dir, __u8 source, __u64 n)
+{
+	struct sonde_stats *s;
+
+	if (source > SONDE_SRC_SYSCALL_TP || !(s = stats_slot()))
+		return;
+	s->lost_bytes[dir & 1] += n;
+}
+
 static __always_inline int capture_small(__u64 pid_tgid, __u64 id, __u64 seq, __u8 dir, __u32 len,
 					 struct user_io io, __u8 source)
 {
@@ -266,8 +278,10 @@ static __always_inline int capture_small(__u64 pid_tgid, __u64 id, __u64 seq, __
 	__u64 m = len, mask = 0;
 
 	ev = reserve_small(len, &mask);
-	if (!ev)
+	if (!ev) {
+		count_lost_bytes(dir, source, len);
 		return -1;
+	}
 	fill_hdr(&ev->hdr, SONDE_EV_DATA, pid_tgid, bpf_ktime_get_ns());
 	ev->conn_id = id;
 	ev->seq = seq;

@@ -14,7 +14,7 @@
 #include <linux/types.h>
 #endif
 
-#define SONDE_ABI_VERSION 9
+#define SONDE_ABI_VERSION 10
 
 /* Largest payload prefix one data event carries. A power of two: the BPF side masks
  * lengths with (SONDE_CAPTURE_MAX - 1) to prove the bound to the verifier. */
@@ -233,7 +233,11 @@ struct sonde_stats {
 	__u64 no_buffer; /* socket I/O without a user buffer (sendfile, splice, io_uring) */
 	/* TLS plaintext that was not reported, by enum sonde_tls_drop */
 	__u64 tls_dropped[SONDE_TLS_DROP_NR];
+	/* Socket bytes (numbered: not TLS plaintext) of the data records the ring buffer could
+	 * not take, by enum sonde_dir: what user space finds missing from the offsets, counted
+	 * where it is lost. */
+	__u64 lost_bytes[2];
 };
-_Static_assert(sizeof(struct sonde_stats) == 88 + 8 * SONDE_TLS_DROP_NR, "sonde_stats ABI");
+_Static_assert(sizeof(struct sonde_stats) == 104 + 8 * SONDE_TLS_DROP_NR, "sonde_stats ABI");
 
 #endif /* SONDE_ABI_H */

@@ -8,7 +8,8 @@ must account for every byte the server moved, exactly, per direction:
     sent:     parsed + unparsed + lost == CONNS * REQUESTS * response size
 
 with lost > 0 (the ring overflowed: sonde_events_lost_total{reason="ringbuf_full"} > 0 and
-at least one record per gap). Each response is written in one send of RESP_BODY bytes and
+at least one record per gap), and the lost bytes per direction equal, exactly, the bytes of
+the records the kernel could not write (sonde_events_lost_bytes_total). Each response is written in one send of RESP_BODY bytes and
 more: up to four records of --capture-bytes each, more than the ring holds at once.
 
 Selection: the server only (pid=), so each byte is seen once; the client is this process.
@@ -151,7 +152,18 @@ class _LossCases(sonde_it.IntegrationCase):
                                   message="every byte moved accounted for")
         except sonde_it.WaitTimeout:
             b = capture_bytes(sonde.scrape())
-        m = sonde.scrape()
+        def kernel_lost(m):
+            return {d: sonde_it.value(m, "sonde_events_lost_bytes_total", direction=d)
+                    for d in want}
+
+        def kernel_agrees():  # the kernel's counters are read once a second
+            m = sonde.scrape()
+            return m if kernel_lost(m) == {d: total(b, d, "lost") for d in want} else None
+        try:
+            m = sonde_it.wait_for(kernel_agrees, 5, interval=0.25,
+                                  message="the kernel's lost bytes")
+        except sonde_it.WaitTimeout:
+            m = sonde.scrape()
         lost_events = sonde_it.value(m, "sonde_events_lost_total", reason="ringbuf_full")
         gaps = sonde_it.value(m, "sonde_events_lost_total", reason="gap")
         print(f"\n[{self.CAPTURE}] --ringbuf-bytes={RING}: {CONNS} connections x {REQUESTS} "
@@ -160,6 +172,8 @@ class _LossCases(sonde_it.IntegrationCase):
             print(f"  {d}: moved {want[d]} = parsed {total(b, d, 'parsed'):.0f} + unparsed "
                   f"{total(b, d, 'unparsed'):.0f} + lost {total(b, d, 'lost'):.0f}")
         print(f"  sonde_events_lost_total: ringbuf_full {lost_events:.0f}, gap {gaps:.0f}")
+        print("  sonde_events_lost_bytes_total (kernel): " +
+              ", ".join(f"{d} {v:.0f}" for d, v in kernel_lost(m).items()))
         for d, n in want.items():
             self.assertEqual(total(b, d), n, f"{d}: every byte, once ({b})")
         lost = total(b, "received", "lost") + total(b, "sent", "lost")
@@ -169,6 +183,9 @@ class _LossCases(sonde_it.IntegrationCase):
         self.assertGreater(lost_events, 0)
         self.assertLessEqual(gaps, lost_events)
         self.assertEqual(set(r for (_, o, r) in b if o == "lost"), {"ringbuf_full"})
+        # The lost bytes user space found missing from the offsets are, byte for byte, the
+        # bytes of the records the kernel could not put in the ring.
+        self.assertEqual(kernel_lost(m), {d: total(b, d, "lost") for d in want})
 
 
 class LossSocketTest(_LossCases):

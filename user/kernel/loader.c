@@ -597,6 +597,8 @@ int loader_stats(const struct loader *l, struct sonde_stats *out)
 		out->no_buffer += per[c].no_buffer;
 		for (int r = 0; r < SONDE_TLS_DROP_NR; r++)
 			out->tls_dropped[r] += per[c].tls_dropped[r];
+		for (int d = 0; d < 2; d++)
+			out->lost_bytes[d] += per[c].lost_bytes[d];
 	}
 	out->lost[SONDE_LOST_RECURSION] = recursion_misses(l);
 	return 0;

@@ -40,6 +40,7 @@ static const char *const type_label[] = { "type" };
 static const char *const reason_label[] = { "reason" };
 static const char *const protocol_label[] = { "protocol" };
 static const char *const bytes_labels[] = { "direction", "outcome", "reason" };
+static const char *const direction_label[] = { "direction" };
 static const char *const direction_names[2] = {
 	[SONDE_DIR_RECV] = "received", [SONDE_DIR_SEND] = "sent"
 };
@@ -81,6 +82,10 @@ static const struct family {
 	  "Ring-buffer events received, by type.", LABELS(type_label), NO_BUCKETS, 64 },
 	{ FIELD(events_lost), METRIC_COUNTER, "sonde_events_lost_total",
 	  "Events the kernel could not deliver, by reason.", LABELS(reason_label), NO_BUCKETS, 64 },
+	{ FIELD(events_lost_bytes), METRIC_COUNTER, "sonde_events_lost_bytes_total",
+	  "Socket bytes in the data events the ring buffer could not take (ringbuf_full), by "
+	  "direction, as the kernel counted them.",
+	  LABELS(direction_label), NO_BUCKETS, 2 },
 	{ FIELD(tracked), METRIC_GAUGE, "sonde_tracked_processes", "Processes currently observed.",
 	  NONE, NO_BUCKETS, 1 },
 	{ FIELD(attached), METRIC_GAUGE, "sonde_attached_programs", "BPF programs attached.", NONE,
@@ -186,6 +191,8 @@ int telemetry_init(struct telemetry *t, uint32_t max_series, bool ctx_labels)
 		goto fail;
 	for (int r = 0; r < SONDE_LOST_NR; r++)
 		metric_add(t->events_lost, (const char *const[]){ lost_reasons[r] }, 0);
+	for (int d = 0; d < 2; d++)
+		metric_add(t->events_lost_bytes, &direction_names[d], 0);
 	for (size_t i = 0; i < NL(zero_series); i++)
 		metric_add(*field(t, zero_series[i].field), &zero_series[i].value, 0);
 	t->http_server_cache = calloc(TEL_CACHE_SLOTS, sizeof(struct tel_cache_slot));
@@ -461,6 +468,10 @@ void telemetry_refresh(struct telemetry *t, const struct sonde_stats *k, unsigne
 		if (k->lost[r] > t->last_kernel.lost[r])
 			metric_add(t->events_lost, (const char *const[]){ lost_reasons[r] },
 				   (double)(k->lost[r] - t->last_kernel.lost[r]));
+	for (int d = 0; d < 2; d++)
+		if (k->lost_bytes[d] > t->last_kernel.lost_bytes[d])
+			metric_add(t->events_lost_bytes, &direction_names[d],
+				   (double)(k->lost_bytes[d] - t->last_kernel.lost_bytes[d]));
 	if (k->truncated > t->last_kernel.truncated)
 		metric_add(t->truncated, NULL, (double)(k->truncated - t->last_kernel.truncated));
 	if (k->no_buffer > t->last_kernel.no_buffer)

@@ -42,6 +42,7 @@ struct telemetry {
 	struct metric *http_client_duration, *http_client_req_size, *http_client_resp_size;
 	struct metric *db_duration;
 	struct metric *build_info, *capture_mode, *events_received, *events_lost;
+	struct metric *events_lost_bytes;
 	struct metric *tracked, *attached, *parse_errors, *unsupported, *routes_overflowed;
 	struct metric *truncated, *no_buffer, *unanswered, *incomplete, *removed;
 	struct metric *capture_bytes, *hints_displaced;
