@@ -16,7 +16,10 @@
  */
 #include "tls.bpf.h"
 
-/* (tgid, SSL*) -> connection id: the last socket an SSL object did I/O on. */
+/* (tgid, SSL*) -> connection id: the last socket an SSL object did I/O on. Not an LRU (it
+ * would evict a live SSL object's pairing silently): entries go at SSL_free, and user space
+ * removes those of a process that exits or leaves the selection; a full map is counted
+ * (SONDE_LOST_SSL_FULL). */
 struct ssl_key {
 	__u32 tgid;
 	__u32 _pad;
@@ -24,7 +27,7 @@ struct ssl_key {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct ssl_key);
 	__type(value, __u64);
@@ -154,10 +157,11 @@ int BPF_KRETPROBE(sonde_ssl_ret, long rc)
 	bpf_map_delete_elem(&tls_calls, &pid_tgid);
 	key.ssl = call.ssl;
 	known = bpf_map_lookup_elem(&ssl_conns, &key);
-	/* Written only when the pairing is new or changed: an LRU update takes its lock and
-	 * a fresh node, and most calls with socket I/O find their pairing in place. */
-	if (call.id && (!known || *known != call.id))
-		bpf_map_update_elem(&ssl_conns, &key, &call.id, BPF_ANY);
+	/* Written only when the pairing is new or changed: an update takes the bucket's lock
+	 * and a fresh element, and most calls with socket I/O find their pairing in place. */
+	if (call.id && (!known || *known != call.id) &&
+	    bpf_map_update_elem(&ssl_conns, &key, &call.id, BPF_ANY))
+		count_lost(SONDE_LOST_SSL_FULL);
 	else if (!call.id)
 		call.id = known ? *known : 0;
 	if (call.kind != TLS_CALL_DATA)

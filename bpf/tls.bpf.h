@@ -48,17 +48,20 @@ struct {
  * call bpf_sk_storage_get nor bpf_get_socket_cookie, so the socket programs copy the id of
  * each connection of a Go-TLS-probed process here, once (conn_state.go_copied); the Go probes
  * find it from the socket behind a tls.Conn (checking the inode: the address may be an
- * earlier socket's). Entries go when the TCP socket closes (process.bpf.c); an LRU, so Unix
- * sockets (no close event) cannot fill it: an entry evicted under a live connection leaves
- * its Go probes without an id, counted as no_cookie.
+ * earlier socket's). Not an LRU (it would evict a live connection's entry silently):
+ * entries go when the TCP socket closes (process.bpf.c), and user space removes those of a
+ * process that exits or leaves the selection (Unix sockets have no close event); a full
+ * map is counted (SONDE_LOST_TLS_SOCK_FULL). Mirrored in user/kernel/uprobes.c.
  */
 struct tls_sock {
-	__u64 id;  /* conn_id */
-	__u64 ino; /* the socket's inode */
+	__u64 id;   /* conn_id */
+	__u64 ino;  /* the socket's inode */
+	__u32 tgid; /* the process whose I/O published it */
+	__u32 _pad;
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
 	__type(value, struct tls_sock);
@@ -97,17 +100,20 @@ static __always_inline bool conn_tls(struct conn_state *st)
 	return st->tls;
 }
 
-/* Socket path, Go-TLS-probed process: publishes connection st of socket sk to the Go probes
- * once, and takes their TLS mark. */
-static __always_inline void go_sock_sync(struct sock *sk, struct conn_state *st)
+/* Socket path, Go-TLS-probed process tgid: publishes connection st of socket sk to the Go
+ * probes once, and takes their TLS mark. */
+static __always_inline void go_sock_sync(struct sock *sk, struct conn_state *st, __u32 tgid)
 {
 	__u64 key = (__u64)sk;
-	struct tls_sock v = { .id = st->id };
+	struct tls_sock v = { .id = st->id, .tgid = tgid };
 
 	if (!st->go_copied) {
 		v.ino = BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino);
-		bpf_map_update_elem(&tls_socks, &key, &v, BPF_ANY);
-		st->go_copied = 1;
+		/* full: tried again at the next I/O, each one counted */
+		if (bpf_map_update_elem(&tls_socks, &key, &v, BPF_ANY))
+			count_lost(SONDE_LOST_TLS_SOCK_FULL);
+		else
+			st->go_copied = 1;
 	}
 	conn_tls(st);
 }
@@ -126,7 +132,7 @@ static __always_inline bool tls_socket_io(struct sock *sk, __u64 pid_tgid, struc
 	if (!st->id)
 		return false;
 	if (sock_storage && !st->tls && tgid_bit(&go_tls_tgids, tgid))
-		go_sock_sync(sk, st);
+		go_sock_sync(sk, st, tgid);
 	if (!tgid_bit(&tls_tgids, tgid))
 		return false;
 	call = bpf_map_lookup_elem(&tls_calls, &pid_tgid);

@@ -14,7 +14,7 @@
 #include <linux/types.h>
 #endif
 
-#define SONDE_ABI_VERSION 10
+#define SONDE_ABI_VERSION 11
 
 /* Largest payload prefix one data event carries. A power of two: the BPF side masks
  * lengths with (SONDE_CAPTURE_MAX - 1) to prove the bound to the verifier. */
@@ -78,7 +78,13 @@ enum sonde_lost_reason {
 	 * more hierarchies than the walk covers, the cgroup id map full): the /proc scan
 	 * may still select the process, later */
 	SONDE_LOST_CGROUP = 8,
-	SONDE_LOST_NR = 9,
+	/* OpenSSL: the SSL* -> connection map is full: a later call of that SSL* that does
+	 * no socket I/O (served from OpenSSL's buffer) goes unpaired */
+	SONDE_LOST_SSL_FULL = 9,
+	/* Go TLS, socket path: the socket -> connection map is full: the Go probes of that
+	 * connection find no id (no_cookie) */
+	SONDE_LOST_TLS_SOCK_FULL = 10,
+	SONDE_LOST_NR = 11,
 };
 
 /* Why the plaintext of a TLS call was not reported; index into sonde_stats.tls_dropped.
@@ -238,6 +244,6 @@ struct sonde_stats {
 	 * where it is lost. */
 	__u64 lost_bytes[2];
 };
-_Static_assert(sizeof(struct sonde_stats) == 104 + 8 * SONDE_TLS_DROP_NR, "sonde_stats ABI");
+_Static_assert(sizeof(struct sonde_stats) == 120 + 8 * SONDE_TLS_DROP_NR, "sonde_stats ABI");
 
 #endif /* SONDE_ABI_H */

@@ -108,7 +108,8 @@ class EndpointTest(IntegrationCase):
         self.assertEqual(sonde_it.value(m, "sonde_tracked_processes"), 1)
         self.assertGreater(sonde_it.value(m, "sonde_attached_programs"), 0)
         for reason in ("ringbuf_full", "read_user", "allow_map", "conn_map", "stash_map",
-                       "tcp_map", "gap", "recursion", "cgroup_select"):
+                       "tcp_map", "gap", "recursion", "cgroup_select", "ssl_map",
+                       "tls_sock_map"):
             self.assertEqual(sonde_it.value(m, "sonde_events_lost_total", reason=reason), 0)
 
     def test_gzip_and_health(self):

@@ -25,6 +25,7 @@ own counts."""
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -43,9 +44,11 @@ NGINX_PATHS = ["/", "/status/404", "/status/500", "/status/201"]
 # A client that blocks on its FIFO until the test writes a job (JSON) into it, runs it
 # and prints {"counts": {"METHOD STATUS": n}}. mode "http.client": keep-alive requests
 # over ssl; mode "memorybio": the same requests, TLS run by ssl.MemoryBIO over a plain
-# socket (the bytes move by socket calls made outside OpenSSL).
+# socket (the bytes move by socket calls made outside OpenSSL); mode "abandon": the requests
+# on job["conns"] connections, all left open, then it waits to be killed (its SSL objects
+# are never freed).
 PY_CLIENT = r"""
-import http.client, json, socket, ssl, sys
+import http.client, json, socket, ssl, sys, time
 job = json.load(open(sys.argv[1]))
 ctx = ssl.create_default_context()
 ctx.check_hostname = False
@@ -108,6 +111,20 @@ def via_memory_bio():
         count(method, int(head.split(b" ")[1]))
     sock.close()
 
+def abandon():
+    conns = [http.client.HTTPSConnection(job["host"], job["port"], context=ctx, timeout=10)
+             for _ in range(job["conns"])]
+    for c in conns:
+        for method, path in job["requests"]:
+            c.request(method, path)
+            r = c.getresponse()
+            r.read()
+            count(method, r.status)
+    print(json.dumps({"counts": counts}), flush=True)
+    time.sleep(600)
+
+if job["mode"] == "abandon":
+    abandon()
 via_memory_bio() if job["mode"] == "memorybio" else via_http_client()
 print(json.dumps({"counts": counts}), flush=True)
 """
@@ -174,6 +191,38 @@ def nginx_status(path):
     return {"/": 200, "/status/404": 404, "/status/500": 500, "/status/201": 201}[path]
 
 
+def sonde_map(sonde_pid, name):
+    """The entries of the BPF map called name that sonde (sonde_pid) holds open, through
+    bpftool: [{"key": ..., "value": ...}], keys and values as bpftool formats them."""
+    ids = set()
+    for fd in os.listdir(f"/proc/{sonde_pid}/fdinfo"):
+        try:
+            with open(f"/proc/{sonde_pid}/fdinfo/{fd}") as f:
+                ids.update(int(line.split()[1]) for line in f if line.startswith("map_id:"))
+        except OSError:
+            continue
+    for i in sorted(ids):
+        info = json.loads(subprocess.check_output(["bpftool", "-j", "map", "show", "id",
+                                                   str(i)]))
+        if info.get("name") == name:
+            return json.loads(subprocess.check_output(["bpftool", "-j", "map", "dump", "id",
+                                                       str(i)]))
+    raise AssertionError(f"sonde {sonde_pid} holds no map {name}")
+
+
+def ssl_pairings(sonde_pid, tgid):
+    """Entries of sonde's ssl_conns map (key: tgid, pad, SSL*) that belong to tgid."""
+    n = 0
+    for e in sonde_map(sonde_pid, "ssl_conns"):
+        key = e.get("formatted", e)["key"]
+        if isinstance(key, dict):
+            owner = key["tgid"]
+        else:
+            owner = int.from_bytes(bytes(int(b, 16) for b in key[:4]), "little")
+        n += owner == tgid
+    return n
+
+
 def tls_dropped(m, reason):
     return counter(m, "sonde_tls_plaintext_dropped_total", reason=reason)
 
@@ -190,8 +239,10 @@ class _TlsCases(SondeClassCase):
         cls.curl = cls.class_started(curl_client("curl"))
         cls.py = cls.class_started(py_client("py-https"))
         cls.bio = cls.class_started(py_client("py-memorybio"))
-        pids = [n.pid for n in cls.ngx.values()] + [cls.curl.pid, cls.py.pid, cls.bio.pid]
-        cls.tls_processes = len(cls.ngx) * 3 + 3  # masters, 2 workers each, clients
+        cls.gone = cls.class_started(py_client("py-abandon"))
+        pids = [n.pid for n in cls.ngx.values()] + [cls.curl.pid, cls.py.pid, cls.bio.pid,
+                                                    cls.gone.pid]
+        cls.tls_processes = len(cls.ngx) * 3 + 4  # masters, 2 workers each, clients
         return pids
 
     def expect_server(self, ngx, new):
@@ -303,6 +354,30 @@ class _TlsCases(SondeClassCase):
             got = json.loads(out.strip().splitlines()[-1])["counts"]
             return {tuple(k.split(" ")): v for k, v in got.items()}
         self._clients(self.py, job, parse, "python http.client", PYTHON_SERVICE, len(reqs))
+
+    def test_killed_client_pairings_removed(self):
+        """A client killed with its TLS connections open never frees its SSL objects: sonde
+        removes their pairings (SSL* -> connection) when the process goes, so that the
+        map, a plain hash that never evicts a live one, cannot fill up with the dead."""
+        ngx = self.ngx["clients"]
+        self.gone.release(json.dumps({"mode": "abandon", "host": "127.0.0.1",
+                                      "port": ngx.port, "conns": 3,
+                                      "requests": requests_mix(4)}))
+        pid = self.gone.pid
+        wait_for(lambda: '"counts"' in self.gone.proc.stdout(), 30,
+                 message="the abandoning client's requests")
+        self.assertEqual(json.loads(self.gone.proc.stdout().strip().splitlines()[-1]),
+                         {"counts": {"GET 200": 3, "GET 404": 3, "GET 500": 3,
+                                     "GET 201": 3}})
+        self.assertEqual(ssl_pairings(self.sonde.pid, pid), 3, "one per open connection")
+        os.kill(pid, signal.SIGKILL)
+        try:
+            wait_for(lambda: ssl_pairings(self.sonde.pid, pid) == 0, 10, interval=0.5)
+        except sonde_it.WaitTimeout:
+            self.fail(f"pairings of the killed pid {pid} left: "
+                      f"{ssl_pairings(self.sonde.pid, pid)}")
+        m = self.sonde.scrape()
+        self.assertEqual(sonde_it.value(m, "sonde_events_lost_total", reason="ssl_map"), 0)
 
     def test_memory_bio_unpaired(self):
         """TLS over ssl.MemoryBIO: OpenSSL never touches the socket, so its SSL objects

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include <bpf/libbpf.h>
 
 #include "kernel/elfsym.h"
+#include "kernel/link_reaper.h"
 #include "kernel/probe.h"
 #include "kernel/tls_go.h"
 #include "kernel/uprobes.h"
@@ -94,8 +94,6 @@ static uint64_t *map_bits(struct bpf_map *map, size_t size)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-static struct reaper *reaper_start(void);
-
 int uprobes_init(struct uprobes *u, struct sonde_bpf *skel, const char *proc_root)
 {
 	int err;
@@ -132,237 +130,81 @@ static void set_bit(struct uprobes *u, const struct tls_target *t, bool on)
 		__atomic_fetch_and(&bits[tgid / 64], ~bit, __ATOMIC_SEQ_CST);
 }
 
-/* Destroying a uprobe link waits for the kernel's grace periods: ~70 ms a link measured
- * here under load, 5 s at SIGTERM for four Go processes' 68 links. Links destroyed from
- * several threads at once wait for the same grace periods, so shutdown pays about one. */
-#define DETACH_THREADS 16
-
-struct detach_batch {
-	struct bpf_link **links;
-	size_t n, next;
-};
-
-static void *detach_worker(void *arg)
-{
-	struct detach_batch *b = arg;
-	size_t i;
-
-	while ((i = __atomic_fetch_add(&b->next, 1, __ATOMIC_RELAXED)) < b->n)
-		bpf_link__destroy(b->links[i]);
-	return NULL;
-}
-
-/* Destroys n links, from up to DETACH_THREADS threads (one per 4 links). */
-static void destroy_links(struct bpf_link **links, size_t n)
-{
-	struct detach_batch b = { .links = links, .n = n };
-	pthread_t th[DETACH_THREADS];
-	size_t started = 0;
-
-	while (started < DETACH_THREADS && started * 4 < b.n &&
-	       !pthread_create(&th[started], NULL, detach_worker, &b))
-		started++;
-	detach_worker(&b);
-	for (size_t i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
-}
-
-/*
- * The reaper: a process that exits or leaves the selection hands its links to a thread of
- * their own, so that the consumer does not stall for their grace periods (a Go process has
- * 17 links: over a second, while events pile up in the ring). Until they are destroyed the
- * probes stay in the kernel, inert: the process's bit and go_procs entry are cleared at
- * once, and it has exited or no longer maps the file. A process probed again first waits
- * for its old links to be gone, so that no call is ever reported twice.
- */
-struct reap_batch {
-	uint32_t tgid;
-	struct bpf_link **links;
-	size_t n;
-	struct reap_batch *next;
-};
-
-struct reaper {
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t work; /* a batch queued, or stop */
-	pthread_cond_t done; /* a batch destroyed */
-	struct reap_batch *head, **tail;
-	struct reap_batch *busy; /* being destroyed, out of the queue */
-	bool stop;
-};
-
-static void *reaper_main(void *arg)
-{
-	struct reaper *r = arg;
-
-	pthread_mutex_lock(&r->lock);
-	for (;;) {
-		struct reap_batch *b = r->head;
-
-		if (!b) {
-			if (r->stop)
-				break;
-			pthread_cond_wait(&r->work, &r->lock);
-			continue;
-		}
-		r->head = b->next;
-		if (!r->head)
-			r->tail = &r->head;
-		r->busy = b;
-		pthread_mutex_unlock(&r->lock);
-		destroy_links(b->links, b->n);
-		pthread_mutex_lock(&r->lock);
-		r->busy = NULL;
-		free(b->links);
-		free(b);
-		pthread_cond_broadcast(&r->done);
-	}
-	pthread_mutex_unlock(&r->lock);
-	return NULL;
-}
-
-static struct reaper *reaper_start(void)
-{
-	struct reaper *r = calloc(1, sizeof(*r));
-
-	if (!r)
-		return NULL;
-	pthread_mutex_init(&r->lock, NULL);
-	pthread_cond_init(&r->work, NULL);
-	pthread_cond_init(&r->done, NULL);
-	r->tail = &r->head;
-	if (pthread_create(&r->thread, NULL, reaper_main, r)) {
-		pthread_cond_destroy(&r->done);
-		pthread_cond_destroy(&r->work);
-		pthread_mutex_destroy(&r->lock);
-		free(r);
-		return NULL;
-	}
-	return r;
-}
-
-/* Hands n links of tgid to the reaper; false when it cannot take them (none running, no
- * memory): the caller destroys them. */
-static bool reaper_take(struct reaper *r, uint32_t tgid, struct bpf_link **links, size_t n)
-{
-	struct reap_batch *b = r ? malloc(sizeof(*b)) : NULL;
-
-	if (!b)
-		return false;
-	*b = (struct reap_batch){ .tgid = tgid, .links = links, .n = n };
-	pthread_mutex_lock(&r->lock);
-	*r->tail = b;
-	r->tail = &b->next;
-	pthread_cond_signal(&r->work);
-	pthread_mutex_unlock(&r->lock);
-	return true;
-}
-
-static bool reaper_has(const struct reaper *r, uint32_t tgid)
-{
-	if (r->busy && r->busy->tgid == tgid)
-		return true;
-	for (const struct reap_batch *b = r->head; b; b = b->next)
-		if (b->tgid == tgid)
-			return true;
-	return false;
-}
-
-/* Returns once no link of tgid waits to be destroyed. */
-static void reaper_wait(struct reaper *r, uint32_t tgid)
-{
-	if (!r)
-		return;
-	pthread_mutex_lock(&r->lock);
-	while (reaper_has(r, tgid))
-		pthread_cond_wait(&r->done, &r->lock);
-	pthread_mutex_unlock(&r->lock);
-}
-
-/* Stops the reaper; the links still queued are returned in *links (n of them, to destroy;
- * NULL when none), the batch in hand destroyed first. */
-static void reaper_stop(struct reaper *r, struct bpf_link ***links, size_t *n)
-{
-	struct reap_batch *b, *next;
-	size_t k = 0;
-
-	*links = NULL;
-	*n = 0;
-	if (!r)
-		return;
-	pthread_mutex_lock(&r->lock);
-	b = r->head;
-	r->head = NULL;
-	r->tail = &r->head;
-	r->stop = true;
-	pthread_cond_signal(&r->work);
-	pthread_mutex_unlock(&r->lock);
-	pthread_join(r->thread, NULL);
-	for (struct reap_batch *q = b; q; q = q->next)
-		*n += q->n;
-	if (*n && !(*links = malloc(*n * sizeof(**links))))
-		*n = 0;
-	for (; b; b = next) {
-		next = b->next;
-		if (*links)
-			memcpy(*links + k, b->links, b->n * sizeof(**links));
-		else
-			destroy_links(b->links, b->n);
-		k += b->n;
-		free(b->links);
-		free(b);
-	}
-	pthread_cond_destroy(&r->done);
-	pthread_cond_destroy(&r->work);
-	pthread_mutex_destroy(&r->lock);
-	free(r);
-}
-
-/* Mirrors bpf/tls.bpf.c's key of the go_calls map. */
+/* Mirror bpf/tls.bpf.c's keys of the go_calls and ssl_conns maps, and bpf/tls.bpf.h's
+ * value of the tls_socks map. Each starts with the tgid. */
 struct go_key {
 	uint32_t tgid;
 	uint32_t _pad;
 	uint64_t g;
 };
 
-/* The Read/Write calls tgid's goroutines were inside when it exited (or when its probes
- * went): go_calls is a plain hash (an LRU would evict live calls silently), so nothing
- * else removes them. Collected first: deleting while walking restarts the walk. */
-static void go_calls_forget(struct uprobes *u, uint32_t tgid)
-{
-	const struct bpf_map *map = u->skel->maps.go_calls;
-	struct go_key k, start = { 0 }, *gone = NULL, *more;
-	size_t n = 0, cap = 0;
-	/* a key not in the map (no tgid is 0) starts the walk at the first key, as NULL
-	 * does, without the NULL key valgrind takes for a bad address */
-	const void *prev = &start;
+struct ssl_key {
+	uint32_t tgid;
+	uint32_t _pad;
+	uint64_t ssl;
+};
 
-	while (!bpf_map__get_next_key(map, prev, &k, sizeof(k))) {
-		if (k.tgid == tgid && n == cap &&
-		    (more = realloc(gone, (cap ? 2 * cap : 16) * sizeof(*gone)))) {
+struct tls_sock {
+	uint64_t id, ino;
+	uint32_t tgid;
+	uint32_t _pad;
+};
+
+/* Removes the entries of map (keys of key_size bytes, at most 16) that belong to tgid:
+ * those whose key starts with it, or (value_size > 0) whose value of value_size bytes ends
+ * with it and 4 bytes of padding. Collected first: deleting while walking restarts the
+ * walk. */
+static void map_forget(const struct bpf_map *map, size_t key_size, size_t value_size, uint32_t tgid)
+{
+	uint8_t k[16], start[16] = { 0 }, v[sizeof(struct tls_sock)], *gone = NULL, *more;
+	size_t n = 0, cap = 0;
+	/* a key not in the map (no tgid is 0, no socket at address 0) starts the walk at the
+	 * first key, as NULL does, without the NULL key valgrind takes for a bad address */
+	const void *prev = start;
+
+	while (!bpf_map__get_next_key(map, prev, k, key_size)) {
+		uint32_t owner;
+
+		prev = k;
+		if (!value_size)
+			memcpy(&owner, k, sizeof(owner));
+		else if (bpf_map__lookup_elem(map, k, key_size, v, value_size, 0))
+			continue; /* gone meanwhile */
+		else
+			memcpy(&owner, v + value_size - 8, sizeof(owner));
+		if (owner != tgid)
+			continue;
+		if (n == cap && (more = realloc(gone, (cap ? 2 * cap : 16) * key_size))) {
 			gone = more;
 			cap = cap ? 2 * cap : 16;
 		}
-		if (k.tgid == tgid && n < cap)
-			gone[n++] = k;
-		prev = &k;
+		if (n < cap)
+			memcpy(gone + n++ * key_size, k, key_size);
 	}
 	for (size_t i = 0; i < n; i++)
-		bpf_map__delete_elem(map, &gone[i], sizeof(gone[i]), 0);
+		bpf_map__delete_elem(map, gone + i * key_size, key_size, 0);
 	free(gone);
 }
 
-/* Stops t's probes at once (its bit, its go_procs entry, its open calls); its links go to
- * the reaper. */
+/* Stops t's probes at once (its bit, its go_procs entry, its open calls, its pairings);
+ * its links go to the reaper. Plain hashes (an LRU would evict live entries silently): the
+ * Read/Write calls its goroutines were inside, the sockets it published to the Go probes
+ * (Unix sockets have no close event) and its SSL objects never freed are removed here. */
 static void detach(struct uprobes *u, struct tls_target *t)
 {
-	if (t->info.lib == TLS_LIB_GO) {
-		bpf_map__delete_elem(u->skel->maps.go_procs, &t->info.tgid, sizeof(t->info.tgid),
-				     0);
-		go_calls_forget(u, t->info.tgid);
+	uint32_t tgid = t->info.tgid;
+
+	set_bit(u, t, false); /* first: the socket programs publish and pair no more */
+	if (u->closing) {
+		/* nothing to clean in maps about to go */
+	} else if (t->info.lib == TLS_LIB_GO) {
+		bpf_map__delete_elem(u->skel->maps.go_procs, &tgid, sizeof(tgid), 0);
+		map_forget(u->skel->maps.go_calls, sizeof(struct go_key), 0, tgid);
+		map_forget(u->skel->maps.tls_socks, sizeof(uint64_t), sizeof(struct tls_sock),
+			   tgid);
+	} else if (t->info.lib == TLS_LIB_OPENSSL) {
+		map_forget(u->skel->maps.ssl_conns, sizeof(struct ssl_key), 0, tgid);
 	}
-	set_bit(u, t, false);
 	u->links -= t->n_links;
 	if (t->n_links && !reaper_take(u->reaper, t->info.tgid, t->links, t->n_links)) {
 		destroy_links(t->links, t->n_links);
@@ -413,6 +255,7 @@ static void destroy_all_links(struct uprobes *u)
 
 void uprobes_free(struct uprobes *u)
 {
+	u->closing = true;
 	destroy_all_links(u);
 	if (u->targets.cap) {
 		for (size_t i = 0; i < u->targets.cap; i++) {

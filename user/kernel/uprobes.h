@@ -66,7 +66,8 @@ struct uprobes {
 	struct hashmap targets; /* tgid -> struct tls_target */
 	struct hashmap files;	/* (dev, inode) hash -> struct tls_file (offsets cache) */
 	size_t links;		/* uprobe links attached in all */
-	struct reaper *reaper;	/* destroys the links of processes gone (uprobes.c) */
+	struct reaper *reaper;	/* destroys the links of processes gone (link_reaper.h) */
+	bool closing;		/* uprobes_free(): the maps go with the skeleton */
 };
 
 /* 0 or -errno. The skeleton must be loaded. */

@@ -32,6 +32,8 @@ static const char *const lost_reasons[SONDE_LOST_NR] = {
 	[SONDE_LOST_GAP] = "gap",
 	[SONDE_LOST_RECURSION] = "recursion",
 	[SONDE_LOST_CGROUP] = "cgroup_select",
+	[SONDE_LOST_SSL_FULL] = "ssl_map",
+	[SONDE_LOST_TLS_SOCK_FULL] = "tls_sock_map",
 };
 
 static const char *const build_labels[] = { "version", "abi" };

@@ -36,7 +36,7 @@ TRADE_ENGINE_ROUTES = (
 
 # Every (reason) sonde_events_lost_total must show, each 0.
 LOST_REASONS = ("ringbuf_full", "read_user", "allow_map", "conn_map", "stash_map", "tcp_map",
-                "gap", "recursion", "cgroup_select")
+                "gap", "recursion", "cgroup_select", "ssl_map", "tls_sock_map")
 
 SETTLE_S = 1.0       # after the expected totals appear: nothing more may arrive
 WAIT_S = 10.0        # for sonde to catch up with what the clients already got
