@@ -13,6 +13,7 @@ build_pkgs=(
 	clang bpftool                    # BPF objects; vmlinux.h, linking, skeleton
 	libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev
 	libcapstone-dev                  # decoding Go's crypto/tls functions (their RETs)
+	libdw-dev                        # Go struct offsets from DWARF (Go newer than the table)
 	libyaml-dev libcrypt-dev         # --web-config: its YAML, its bcrypt password hashes
 	libgnutls28-dev                  # --web-config TLS checks, `sonde top` over https
 )

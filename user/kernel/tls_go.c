@@ -28,7 +28,40 @@ static const struct sonde_go_proc go_offsets = {
 	.conn_off = 0, .fd_off = 0, .sysfd_off = 16, .itab_fun0 = 24
 };
 #define GO_MINOR_MIN 17
-#define GO_MINOR_KNOWN 23 /* newer: the offsets above were not checked */
+#define GO_MINOR_KNOWN 23 /* newer: the offsets come from the binary's DWARF, or none */
+
+int go_tls_offsets(const struct go_version *v, void *elf, struct sonde_go_proc *out,
+		   bool *from_dwarf, enum tls_reason *why, char *detail, size_t size)
+{
+	struct go_dwarf_offsets d;
+	char dw[96];
+
+	*from_dwarf = false;
+	if (v->major != 1 || v->minor < GO_MINOR_MIN) {
+		*why = TLS_REASON_GO_VERSION;
+		snprintf(detail, size, "Go version %s: not 1.17 or later (no register ABI)",
+			 v->text);
+		return -EPERM;
+	}
+	if (v->minor <= GO_MINOR_KNOWN) {
+		*out = go_offsets;
+		return 0;
+	}
+	if (go_dwarf_offsets(elf, &d, dw, sizeof(dw))) {
+		*why = TLS_REASON_GO_VERSION;
+		snprintf(detail, size,
+			 "Go version %s is newer than the offsets known (1.17..1.23), and the "
+			 "binary's own are unreadable: %s",
+			 v->text, dw);
+		return -EPERM;
+	}
+	*out = (struct sonde_go_proc){ .conn_off = d.conn_off,
+				       .fd_off = d.fd_off,
+				       .sysfd_off = d.sysfd_off,
+				       .itab_fun0 = d.itab_fun0 };
+	*from_dwarf = true;
+	return 0;
+}
 
 static int fail(enum tls_reason *why, enum tls_reason r, char *detail, size_t size,
 		const char *what, const char *arg)
@@ -97,10 +130,9 @@ static int inspect(struct elf_file *f, struct go_tls_probes *out, enum tls_reaso
 	if (!fns[FN_TCP_CLOSE].vaddr)
 		return fail(why, TLS_REASON_NO_SYMBOL, detail, size, "no symbol ",
 			    fn_names[FN_TCP_CLOSE]);
-	if (out->version.major != 1 || out->version.minor < GO_MINOR_MIN ||
-	    out->version.minor > GO_MINOR_KNOWN)
-		return fail(why, TLS_REASON_GO_VERSION, detail, size,
-			    "Go version outside 1.17..1.23: ", out->version.text);
+	if (go_tls_offsets(&out->version, f->elf, &out->proc, &out->offsets_from_dwarf, why, detail,
+			   size))
+		return -EPERM;
 	err = find_rets(f, &fns[FN_READ], &out->read);
 	if (!err)
 		err = find_rets(f, &fns[FN_WRITE], &out->write);
@@ -110,7 +142,6 @@ static int inspect(struct elf_file *f, struct go_tls_probes *out, enum tls_reaso
 	if (err)
 		return fail(why, TLS_REASON_GO_UNDECODABLE, detail, size,
 			    "crypto/tls.(*Conn).Read/Write did not decode whole", "");
-	out->proc = go_offsets;
 	out->proc.tcp_close = fns[FN_TCP_CLOSE].vaddr;
 	out->proc.unix_close = fns[FN_UNIX_CLOSE].vaddr;
 	load_base(f, out);

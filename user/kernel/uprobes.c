@@ -497,8 +497,10 @@ static void target_probe(struct uprobes *u, struct tls_target *t, struct tls_fil
 	t->info.reason = TLS_REASON_NONE;
 	t->info.detail[0] = '\0';
 	set_bit(u, t, true);
-	log_info("TLS: pid %u%s: %s probed (%s, %zu uprobes)", t->info.tgid, nspid(t, ns),
-		 tls_library_name(lib), t->info.path, t->n_links);
+	log_info("TLS: pid %u%s: %s probed (%s, %zu uprobes%s)", t->info.tgid, nspid(t, ns),
+		 tls_library_name(lib), t->info.path, t->n_links,
+		 lib == TLS_LIB_GO && tf->go.offsets_from_dwarf ? ", struct offsets from DWARF"
+								: "");
 }
 
 /* Looks for the TLS library of t's process (Go's crypto/tls in its executable, else a

@@ -39,7 +39,8 @@ enum tls_reason {
 	TLS_REASON_UNREADABLE,	   /* the file cannot be opened or is not ELF */
 	TLS_REASON_NO_SYMBOL,	   /* a function to probe is missing */
 	TLS_REASON_ATTACH,	   /* the kernel refused a uprobe */
-	TLS_REASON_GO_VERSION,	   /* Go version unknown, or older than 1.17 (no register ABI) */
+	TLS_REASON_GO_VERSION,	   /* Go version unknown, older than 1.17 (no register ABI), or
+				* newer than the offsets table with no DWARF to read them */
 	TLS_REASON_GO_UNDECODABLE, /* a function did not decode fully: its RETs are unknown */
 	TLS_REASON_GO_ARCH,	   /* not an x86-64 executable */
 	TLS_REASON_NR,
