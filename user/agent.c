@@ -36,6 +36,8 @@
  * first record after a quiet spell (rec_wake_flags in bpf/sonde.bpf.h), and signals
  * interrupt the wait. */
 #define POLL_MS 100
+#define TLS_POLL_MS 2	    /* while a TLS file is inspected: its probes attach soon after */
+#define TLS_SETTLE_MS 30000 /* start-up: at most this long for the TLS files inspected */
 #define REFRESH_NS 1000000000ULL
 #define EXPIRE_EVERY_NS (10 * 1000000000ULL)
 #define CONN_IDLE_NS (300 * 1000000000ULL)
@@ -358,6 +360,18 @@ static int reloads_init(struct agent *a)
 	return 0;
 }
 
+/* Selects the running processes (a /proc scan), their TLS libraries probed: what sonde
+ * observes once it says it is ready. Returns how many were selected. */
+static int select_running(struct agent *a)
+{
+	int n = procs_scan(&a->procs);
+
+	if (n < 0)
+		log_warn("scanning /proc failed: %s", strerror(-n));
+	loader_tls_settle(&a->loader, TLS_SETTLE_MS);
+	return n;
+}
+
 static int agent_start(struct agent *a)
 {
 	struct loader_opts o = {
@@ -416,9 +430,7 @@ static int agent_start(struct agent *a)
 	/* Loading parsed the kernel's BTF (megabytes), now freed: give the pages back. */
 	malloc_trim(0);
 	add_kernel_rules(a);
-	n = procs_scan(&a->procs);
-	if (n < 0)
-		log_warn("scanning /proc failed: %s", strerror(-n));
+	n = select_running(a);
 	/* HTTP last: once /healthz answers, the programs are attached and the running
 	 * processes selected, so a client may rely on its traffic being seen. */
 	refresh(a);
@@ -617,7 +629,8 @@ int agent_run(struct config *cfg, int argc, char **argv)
 	install_signals(cfg);
 	err = agent_start(&a);
 	while (!err && !stop_requested) {
-		int n = loader_poll(&a.loader, busy ? POLL_MS : idle_ms(now, next_refresh));
+		int wait = busy ? POLL_MS : idle_ms(now, next_refresh);
+		int n = loader_poll(&a.loader, loader_tls_pending(&a.loader) ? TLS_POLL_MS : wait);
 
 		/* Lingering connections end by the clock: keep polling often for them. */
 		busy = n > 0 || a.consumer.conns.linger_head;
@@ -625,6 +638,7 @@ int agent_run(struct config *cfg, int argc, char **argv)
 			log_error("ring buffer poll failed: %s", strerror(-n));
 			err = n;
 		}
+		loader_tls_collect(&a.loader);
 		if (reload_requested) {
 			reload_requested = 0;
 			agent_reload(&a);

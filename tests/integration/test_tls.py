@@ -223,6 +223,21 @@ def ssl_pairings(sonde_pid, tgid):
     return n
 
 
+def thread_cpu_ns(pid, name):
+    """CPU time (ns, schedstat) of process pid's threads called name; -1 when none."""
+    ns = -1
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                if f.read().strip() != name:
+                    continue
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                ns = max(ns, 0) + int(f.read().split()[0])
+        except OSError:
+            continue
+    return ns
+
+
 def tls_dropped(m, reason):
     return counter(m, "sonde_tls_plaintext_dropped_total", reason=reason)
 
@@ -483,6 +498,10 @@ class _GoTlsCases(SondeClassCase):
         self.assertEqual([v for _, v in failed if v], [], failed)
         # /health names each of them, with the executable probed
         assert_go_listed(self, self.sonde, [*self.go.values(), self.front, self.h2])
+        # the executables were read by sonde's inspector thread, not its event loop
+        inspect_ms = thread_cpu_ns(self.sonde.pid, "sonde-inspect") / 1e6
+        print(f"\n[{self.CAPTURE}] inspector thread: {inspect_ms:.1f} ms of CPU")
+        self.assertGreater(inspect_ms, 1, "the inspector thread did not read the executables")
 
     def _keepalive_5000(self, build):
         e = self.go[build]

@@ -531,6 +531,23 @@ void loader_tls_rescan(struct loader *l)
 	uprobes_rescan(l->tls, (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec);
 }
 
+void loader_tls_collect(struct loader *l)
+{
+	if (l->tls)
+		uprobes_collect(l->tls);
+}
+
+bool loader_tls_pending(const struct loader *l)
+{
+	return l->tls && uprobes_pending(l->tls);
+}
+
+void loader_tls_settle(struct loader *l, unsigned timeout_ms)
+{
+	if (l->tls)
+		uprobes_settle(l->tls, timeout_ms);
+}
+
 struct kernel_ctl loader_ctl(struct loader *l)
 {
 	return (struct kernel_ctl){ .ctx = l,

@@ -74,6 +74,12 @@ int loader_del_comm_rule(struct loader *l, const char *comm);
 int loader_poll(struct loader *l, int timeout_ms);
 /* Looks again for the TLS library of selected processes that had none (once a second). */
 void loader_tls_rescan(struct loader *l);
+/* The TLS files inspected off the event loop since the last call: probes attached. */
+void loader_tls_collect(struct loader *l);
+/* Whether a TLS file is being inspected: poll again soon for its result. */
+bool loader_tls_pending(const struct loader *l);
+/* Waits (at most timeout_ms) until no TLS file is being inspected: start-up. */
+void loader_tls_settle(struct loader *l, unsigned timeout_ms);
 /* Sums the per-CPU counters; adds the programs' recursion misses as lost. */
 int loader_stats(const struct loader *l, struct sonde_stats *out);
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "kernel/link_reaper.h"
 #include "kernel/probe.h"
 #include "kernel/tls_go.h"
+#include "kernel/tls_inspect.h"
 #include "kernel/uprobes.h"
 #include "util/log.h"
 #include "sonde_bpf.skel.h"
@@ -36,6 +38,7 @@ static const struct ssl_fn {
 	{ "SSL_free", P_FREE, true, false },
 };
 #define SSL_FN_NR (sizeof(ssl_fns) / sizeof(ssl_fns[0]))
+_Static_assert(SSL_FN_NR == TLS_SSL_FNS, "struct tls_file's ssl_off");
 
 static struct bpf_program *ssl_prog(struct sonde_bpf *s, enum ssl_prog p)
 {
@@ -55,24 +58,16 @@ static struct bpf_program *ssl_prog(struct sonde_bpf *s, enum ssl_prog p)
 	}
 }
 
-/* What one library or executable file offers, computed once per (device, inode). */
-struct tls_file {
-	uint64_t dev, ino;
-	enum tls_library asked; /* what it was inspected as: OPENSSL (a libssl), GO (an exe) */
-	enum tls_library lib;	/* what it is: NONE for an executable that is not Go TLS */
-	enum tls_reason reason; /* TLS_REASON_NONE: probe it */
-	char detail[TLS_DETAIL_LEN];
-	uint64_t ssl_off[SSL_FN_NR]; /* OpenSSL: file offsets, 0 = absent */
-	struct go_tls_probes go;     /* Go: entries, RETs, addresses and offsets */
-};
-
 struct tls_target {
 	struct tls_target_info info;
 	uint64_t dev, ino; /* of the probed file */
 	struct bpf_link **links;
 	size_t n_links;
 	uint64_t next_scan_ns;
+	uint64_t wait_key; /* the key of the file being inspected for it; 0: none */
 };
+
+static void inspect_file(struct tls_file *tf, const char *path);
 
 static uint64_t now_ns(void)
 {
@@ -105,8 +100,13 @@ int uprobes_init(struct uprobes *u, struct sonde_bpf *skel, const char *proc_roo
 	if (!(u->bits = map_bits(skel->maps.tls_tgids, u->bits_size)) ||
 	    !(u->go_bits = map_bits(skel->maps.go_tls_tgids, u->bits_size)))
 		return -errno;
-	if ((err = hashmap_init(&u->targets, 64)) || (err = hashmap_init(&u->files, 16)))
+	if ((err = hashmap_init(&u->targets, 64)) || (err = hashmap_init(&u->files, 16)) ||
+	    (err = hashmap_init(&u->inflight, 16)))
 		return err;
+	if (!(u->inspector = inspector_start(inspect_file)))
+		log_warn("TLS: no thread for inspecting libraries and executables (%s): event "
+			 "processing will stall while each is read",
+			 strerror(errno));
 	if (!(u->reaper = reaper_start()))
 		log_warn("TLS: no thread for detaching uprobes (%s): a process's exit will stall "
 			 "event processing while its probes are removed",
@@ -256,6 +256,10 @@ static void destroy_all_links(struct uprobes *u)
 void uprobes_free(struct uprobes *u)
 {
 	u->closing = true;
+	inspector_stop(u->inspector); /* frees the files it still had */
+	u->inspector = NULL;
+	if (u->inflight.cap)
+		hashmap_free(&u->inflight);
 	destroy_all_links(u);
 	if (u->targets.cap) {
 		for (size_t i = 0; i < u->targets.cap; i++) {
@@ -346,36 +350,90 @@ static void go_inspect(struct tls_file *tf, const char *path)
 	tf->lib = err == -ENOENT ? TLS_LIB_NONE : TLS_LIB_GO;
 }
 
-/* The cached description of the file at path (opened through the process's root), as a
- * libssl (OPENSSL) or as an executable (GO). */
-static struct tls_file *file_get(struct uprobes *u, const char *path, enum tls_library asked)
+/* The inspector's work (tls_inspect.h), or the event loop's when it has no thread. */
+static void inspect_file(struct tls_file *tf, const char *path)
+{
+	if (tf->asked == TLS_LIB_GO)
+		go_inspect(tf, path);
+	else
+		openssl_offsets(tf, path);
+}
+
+static bool same_file(const struct tls_file *tf, const struct stat *st, enum tls_library asked)
+{
+	return tf->dev == st->st_dev && tf->ino == st->st_ino && tf->asked == asked;
+}
+
+/* Caches tf (replacing another file or kind at its key); false (tf freed) on no memory. */
+static bool file_put(struct uprobes *u, struct tls_file *tf)
+{
+	uint64_t key = file_key(tf->dev, tf->ino);
+
+	free(hashmap_del(&u->files, key));
+	if (hashmap_put(&u->files, key, tf)) {
+		free(tf);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The description of the file at path (opened through the process's root) as a libssl
+ * (OPENSSL) or an executable (GO), cached per file. A file not seen yet is handed to the
+ * inspector with an fd of its own (the path may be another file by the time it is read):
+ * NULL, *pending set to its key; uprobes_collect() takes the result. Without an inspector
+ * it is inspected here. NULL with *pending 0 and errno: the file cannot be opened.
+ */
+static struct tls_file *file_get(struct uprobes *u, const char *path, enum tls_library asked,
+				 uint64_t *pending)
 {
 	struct tls_file *tf;
 	struct stat st;
 	uint64_t key;
+	int fd, err;
 
-	if (stat(path, &st))
+	*pending = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return NULL;
+	if (fstat(fd, &st)) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return NULL;
+	}
 	key = file_key(st.st_dev, st.st_ino);
 	tf = hashmap_get(&u->files, key);
-	if (tf && tf->dev == st.st_dev && tf->ino == st.st_ino && tf->asked == asked)
+	if (tf && same_file(tf, &st, asked)) {
+		close(fd);
 		return tf;
-	free(hashmap_del(&u->files, key)); /* another file, or asked as the other kind */
-	tf = calloc(1, sizeof(*tf));
-	if (!tf)
+	}
+	tf = hashmap_get(&u->inflight, key);
+	if (tf && same_file(tf, &st, asked)) {
+		close(fd);
+		*pending = key;
 		return NULL;
+	}
+	tf = calloc(1, sizeof(*tf));
+	if (!tf) {
+		close(fd);
+		errno = ENOMEM;
+		return NULL;
+	}
 	tf->dev = st.st_dev;
 	tf->ino = st.st_ino;
 	tf->asked = asked;
-	if (asked == TLS_LIB_GO)
-		go_inspect(tf, path);
-	else
-		openssl_offsets(tf, path);
-	if (hashmap_put(&u->files, key, tf)) {
-		free(tf);
-		return NULL;
+	/* a key inspected already for another file (or kind) waits for its turn here */
+	if (!hashmap_get(&u->inflight, key) && !hashmap_put(&u->inflight, key, tf)) {
+		if (inspector_queue(u->inspector, tf, fd)) {
+			*pending = key;
+			return NULL;
+		}
+		hashmap_del(&u->inflight, key);
 	}
-	return tf;
+	inspect_file(tf, path);
+	close(fd);
+	return file_put(u, tf) ? tf : NULL;
 }
 
 /* ---- attaching ---------------------------------------------------------------------------- */
@@ -471,6 +529,7 @@ static void target_probe(struct uprobes *u, struct tls_target *t, struct tls_fil
 {
 	enum tls_library lib = tf->lib;
 	char ns[48];
+	uint64_t t0;
 	int err;
 
 	if (t->info.state == TLS_STATE_PROBED && t->dev == tf->dev && t->ino == tf->ino)
@@ -484,7 +543,10 @@ static void target_probe(struct uprobes *u, struct tls_target *t, struct tls_fil
 		return;
 	}
 	reaper_wait(u->reaper, t->info.tgid); /* its earlier probes gone: no call seen twice */
+	t0 = now_ns();
 	err = lib == TLS_LIB_GO ? attach_go(u, t, tf, path) : attach_openssl(u, t, tf, path);
+	log_debug("TLS: pid %u: %zu uprobes attached in %.2f ms", t->info.tgid, t->n_links,
+		  (double)(now_ns() - t0) / 1e6);
 	if (err) {
 		char detail[TLS_DETAIL_LEN];
 
@@ -513,7 +575,9 @@ static void target_examine(struct uprobes *u, struct tls_target *t)
 
 	t->next_scan_ns = now_ns() + RESCAN_NS;
 	snprintf(full, sizeof(full), "%s/%u/exe", u->proc_root, t->info.tgid);
-	tf = file_get(u, full, TLS_LIB_GO);
+	tf = file_get(u, full, TLS_LIB_GO, &t->wait_key);
+	if (t->wait_key)
+		return; /* examined again when the inspector is done with it */
 	if (tf && tf->lib == TLS_LIB_GO) {
 		n = readlink(full, t->info.path, sizeof(t->info.path) - 1);
 		t->info.path[n > 0 ? n : 0] = '\0';
@@ -522,7 +586,9 @@ static void target_examine(struct uprobes *u, struct tls_target *t)
 	}
 	if (find_libssl(u->proc_root, t->info.tgid, lib, sizeof(lib), full, sizeof(full))) {
 		snprintf(t->info.path, sizeof(t->info.path), "%s", lib);
-		tf = file_get(u, full, TLS_LIB_OPENSSL);
+		tf = file_get(u, full, TLS_LIB_OPENSSL, &t->wait_key);
+		if (t->wait_key)
+			return;
 		if (tf) {
 			target_probe(u, t, tf, full);
 		} else {
@@ -581,20 +647,72 @@ void uprobes_rescan(struct uprobes *u, uint64_t now)
 	for (size_t i = 0; i < u->targets.cap; i++) {
 		struct tls_target *t = u->targets.vals[i];
 
-		if (t && t->info.state == TLS_STATE_NONE && now >= t->next_scan_ns)
+		if (t && !t->wait_key && t->info.state == TLS_STATE_NONE && now >= t->next_scan_ns)
 			target_examine(u, t);
 	}
+}
+
+void uprobes_collect(struct uprobes *u)
+{
+	struct tls_file *got[16];
+	size_t n;
+
+	while ((n = inspector_done(u->inspector, got, 16))) {
+		for (size_t k = 0; k < n; k++) {
+			uint64_t key = file_key(got[k]->dev, got[k]->ino);
+
+			if (hashmap_get(&u->inflight, key) == got[k])
+				hashmap_del(&u->inflight, key);
+			log_debug("TLS: file %llu:%llu inspected as %s in %.1f ms, off the event "
+				  "loop",
+				  (unsigned long long)got[k]->dev, (unsigned long long)got[k]->ino,
+				  got[k]->asked == TLS_LIB_GO ? "an executable" : "a libssl",
+				  got[k]->took_ms);
+			if (!file_put(u, got[k]))
+				log_warn("TLS: no memory to keep what a file offers");
+			/* even without it: each waiting process is examined again (inline) */
+			for (size_t i = 0; i < u->targets.cap; i++) {
+				struct tls_target *t = u->targets.vals[i];
+
+				if (t && t->wait_key == key)
+					target_examine(u, t);
+			}
+		}
+	}
+}
+
+bool uprobes_pending(const struct uprobes *u)
+{
+	return u->skel && u->inflight.len > 0;
+}
+
+void uprobes_settle(struct uprobes *u, unsigned timeout_ms)
+{
+	uint64_t end = now_ns() + (uint64_t)timeout_ms * 1000000ULL;
+
+	while (uprobes_pending(u) && now_ns() < end) {
+		uprobes_collect(u);
+		if (uprobes_pending(u))
+			nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	}
+	uprobes_collect(u);
 }
 
 bool uprobes_probed(const struct uprobes *u, uint32_t tgid)
 {
 	uint64_t bit = 1ULL << (tgid % 64);
+	const struct tls_target *t;
 
 	if (!u->bits || !u->go_bits || (size_t)tgid / 64 >= u->bits_size / sizeof(uint64_t))
 		return false;
-	return (__atomic_load_n(&u->bits[tgid / 64], __ATOMIC_RELAXED) |
-		__atomic_load_n(&u->go_bits[tgid / 64], __ATOMIC_RELAXED)) &
-	       bit;
+	if ((__atomic_load_n(&u->bits[tgid / 64], __ATOMIC_RELAXED) |
+	     __atomic_load_n(&u->go_bits[tgid / 64], __ATOMIC_RELAXED)) &
+	    bit)
+		return true;
+	/* being inspected: its TLS connections wait for plaintext (a connection that then
+	 * gets none counts as unsupported TLS at its close) */
+	t = hashmap_get(&u->targets, tgid);
+	return t && t->wait_key;
 }
 
 size_t uprobes_list(const struct uprobes *u, struct tls_target_info *out, size_t max)

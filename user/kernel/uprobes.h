@@ -5,7 +5,9 @@
  * SSL_write, their _ex variants, SSL_do_handshake, SSL_shutdown and SSL_free, attached for
  * that process only (other users of the library never trap). A process lacking a TLS
  * library is looked at again now and then (Python maps libssl at "import ssl").
- * Offsets are computed once per library file (device, inode).
+ * Offsets are computed once per library file (device, inode), off the event loop
+ * (tls_inspect.h): a process whose file is being inspected is probed when
+ * uprobes_collect() takes the result.
  * In: tgids from procs/ (through kernel_ctl). Out: uprobe links, the tls_tgids bitmap.
  */
 #ifndef SONDE_KERNEL_UPROBES_H
@@ -61,14 +63,16 @@ struct tls_target_info {
 struct uprobes {
 	struct sonde_bpf *skel;
 	const char *proc_root;
-	uint64_t *bits;		/* mmap of the tls_tgids bitmap (OpenSSL-probed processes) */
-	uint64_t *go_bits;	/* mmap of the go_tls_tgids bitmap (Go crypto/tls) */
-	size_t bits_size;	/* of each */
-	struct hashmap targets; /* tgid -> struct tls_target */
-	struct hashmap files;	/* (dev, inode) hash -> struct tls_file (offsets cache) */
-	size_t links;		/* uprobe links attached in all */
-	struct reaper *reaper;	/* destroys the links of processes gone (link_reaper.h) */
-	bool closing;		/* uprobes_free(): the maps go with the skeleton */
+	uint64_t *bits;		     /* mmap of the tls_tgids bitmap (OpenSSL-probed processes) */
+	uint64_t *go_bits;	     /* mmap of the go_tls_tgids bitmap (Go crypto/tls) */
+	size_t bits_size;	     /* of each */
+	struct hashmap targets;	     /* tgid -> struct tls_target */
+	struct hashmap files;	     /* (dev, inode) hash -> struct tls_file (offsets cache) */
+	struct hashmap inflight;     /* (dev, inode) hash -> struct tls_file being inspected */
+	struct inspector *inspector; /* NULL: files are inspected on the event loop */
+	size_t links;		     /* uprobe links attached in all */
+	struct reaper *reaper;	     /* destroys the links of processes gone (link_reaper.h) */
+	bool closing;		     /* uprobes_free(): the maps go with the skeleton */
 };
 
 /* 0 or -errno. The skeleton must be loaded. */
@@ -83,8 +87,15 @@ int uprobes_track(struct uprobes *u, uint32_t tgid, uint32_t nstgid);
 void uprobes_untrack(struct uprobes *u, uint32_t tgid);
 /* Looks again at processes without a TLS library, at most every few seconds each. */
 void uprobes_rescan(struct uprobes *u, uint64_t now_ns);
+/* Takes the files inspected since, and probes the processes that waited for them. */
+void uprobes_collect(struct uprobes *u);
+/* Whether a file is being inspected (uprobes_collect() will have work). */
+bool uprobes_pending(const struct uprobes *u);
+/* Collects until no file is being inspected, or timeout_ms has passed (start-up). */
+void uprobes_settle(struct uprobes *u, unsigned timeout_ms);
 
-/* Whether tgid's TLS library is probed (its TLS connections will show plaintext). */
+/* Whether tgid's TLS library is probed (its TLS connections will show plaintext), or is
+ * about to be (its file is being inspected). */
 bool uprobes_probed(const struct uprobes *u, uint32_t tgid);
 /* Copies up to max targets' descriptions; returns how many there are. */
 size_t uprobes_list(const struct uprobes *u, struct tls_target_info *out, size_t max);
