@@ -98,15 +98,8 @@ def bpf_map_rss_kb(pid):
 
 def bpf_maps_of(pid):
     """[{id, name, type, bytes_memlock}] of the BPF maps process pid holds fds of."""
-    ids = set()
-    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
-        try:
-            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
-                ids.update(int(ln.split()[1]) for ln in f if ln.startswith("map_id:"))
-        except OSError:
-            pass
     maps = []
-    for map_id in sorted(ids):
+    for map_id in sorted(sonde_it.bpf_objects_of(pid)["map"]):
         r = subprocess.run(["bpftool", "-j", "map", "show", "id", str(map_id)],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=30)
         try:

@@ -218,7 +218,7 @@ class _Lifecycle(sonde_it.IntegrationCase):
         e = self.engine()
         sonde = self.started(sonde_it.start_sonde(
             ["--select", f"pid={e.pid}", "--capture", self.CAPTURE]))
-        held = bpf_objects_of(sonde.pid)
+        held = sonde_it.bpf_objects_of(sonde.pid)
         for kind in ("prog", "link", "map"):
             self.assertTrue(held[kind], f"sonde holds no BPF {kind}")
         wrk = self.started(sonde_it.Proc(["wrk", "-t", "2", "-c", "8", "-d", "4s",
@@ -241,21 +241,6 @@ class _Lifecycle(sonde_it.IntegrationCase):
         wrk.wait(10)
 
 
-def bpf_objects_of(pid):
-    """{"prog"|"link"|"map": set of ids} of the BPF objects whose fds process pid holds
-    (each fd's fdinfo names its id)."""
-    out = {"prog": set(), "link": set(), "map": set()}
-    fdinfo = f"/proc/{pid}/fdinfo"
-    for fd in os.listdir(fdinfo):
-        try:
-            with open(os.path.join(fdinfo, fd)) as f:
-                fields = dict(ln.split(":", 1) for ln in f if ":" in ln)
-        except OSError:
-            continue
-        for kind in out:
-            if f"{kind}_id" in fields:
-                out[kind].add(int(fields[f"{kind}_id"]))
-    return out
 
 
 def bpf_object_ids():

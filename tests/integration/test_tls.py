@@ -194,14 +194,7 @@ def nginx_status(path):
 def sonde_map(sonde_pid, name):
     """The entries of the BPF map called name that sonde (sonde_pid) holds open, through
     bpftool: [{"key": ..., "value": ...}], keys and values as bpftool formats them."""
-    ids = set()
-    for fd in os.listdir(f"/proc/{sonde_pid}/fdinfo"):
-        try:
-            with open(f"/proc/{sonde_pid}/fdinfo/{fd}") as f:
-                ids.update(int(line.split()[1]) for line in f if line.startswith("map_id:"))
-        except OSError:
-            continue
-    for i in sorted(ids):
+    for i in sorted(sonde_it.bpf_objects_of(sonde_pid)["map"]):
         info = json.loads(subprocess.check_output(["bpftool", "-j", "map", "show", "id",
                                                    str(i)]))
         if info.get("name") == name:

@@ -285,6 +285,23 @@ def children_of(pid):
     return sorted(out)
 
 
+def bpf_objects_of(pid):
+    """{"prog"|"link"|"map": set of ids} of the BPF objects whose fds process pid holds
+    (each fd's fdinfo names its id)."""
+    out = {"prog": set(), "link": set(), "map": set()}
+    fdinfo = f"/proc/{pid}/fdinfo"
+    for fd in os.listdir(fdinfo):
+        try:
+            with open(os.path.join(fdinfo, fd)) as f:
+                fields = dict(ln.split(":", 1) for ln in f if ":" in ln)
+        except OSError:  # the fd was closed meanwhile
+            continue
+        for kind in out:
+            if f"{kind}_id" in fields:
+                out[kind].add(int(fields[f"{kind}_id"]))
+    return out
+
+
 def bpf_programs_of(pid):
     """{prog id: {stat: n}} of the BPF programs whose fds process pid holds. A program fd's
     fdinfo carries its id and its counters: run_cnt and run_time_ns (counted only while
