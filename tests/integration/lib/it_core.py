@@ -285,17 +285,22 @@ def children_of(pid):
     return sorted(out)
 
 
-def bpf_objects_of(pid):
-    """{"prog"|"link"|"map": set of ids} of the BPF objects whose fds process pid holds
-    (each fd's fdinfo names its id)."""
-    out = {"prog": set(), "link": set(), "map": set()}
+def fdinfos(pid):
+    """The fields of /proc/PID/fdinfo/FD ({name: text}) of each fd process pid holds."""
     fdinfo = f"/proc/{pid}/fdinfo"
     for fd in os.listdir(fdinfo):
         try:
             with open(os.path.join(fdinfo, fd)) as f:
-                fields = dict(ln.split(":", 1) for ln in f if ":" in ln)
+                yield dict(line.split(":", 1) for line in f if ":" in line)
         except OSError:  # the fd was closed meanwhile
             continue
+
+
+def bpf_objects_of(pid):
+    """{"prog"|"link"|"map": set of ids} of the BPF objects whose fds process pid holds
+    (each fd's fdinfo names its id)."""
+    out = {"prog": set(), "link": set(), "map": set()}
+    for fields in fdinfos(pid):
         for kind in out:
             if f"{kind}_id" in fields:
                 out[kind].add(int(fields[f"{kind}_id"]))
@@ -309,13 +314,7 @@ def bpf_programs_of(pid):
     because a program was already running on that CPU). A program held only through a
     link fd is listed with its id and no counters."""
     progs = {}
-    fdinfo = f"/proc/{pid}/fdinfo"
-    for fd in os.listdir(fdinfo):
-        try:
-            with open(os.path.join(fdinfo, fd)) as f:
-                fields = dict(line.split(":", 1) for line in f if ":" in line)
-        except OSError:  # the fd was closed meanwhile
-            continue
+    for fields in fdinfos(pid):
         if "prog_id" not in fields:
             continue
         stats = progs.setdefault(int(fields["prog_id"]), {})
