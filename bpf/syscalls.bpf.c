@@ -15,7 +15,8 @@
 static __always_inline int sys_enter(struct trace_event_raw_sys_enter *ctx, __u32 nr, __u64 flags)
 {
 	struct io_stash st;
-	__u64 id;
+	struct io_slot *slot;
+	__u64 id, owner;
 
 	/* A MSG_PEEK read consumes nothing: not stashed, so its exit reports nothing. */
 	if (flags & MSG_PEEK)
@@ -27,9 +28,42 @@ static __always_inline int sys_enter(struct trace_event_raw_sys_enter *ctx, __u3
 	st.a1 = ctx->args[1];
 	st.a2 = ctx->args[2];
 	st.nr = nr;
+	/* The thread's slot when it is free or already its own (a stash its last exit did
+	 * not take: the tgid was deselected in between); else the hash. */
+	slot = io_slot_of(id);
+	if (slot) {
+		owner = __sync_val_compare_and_swap(&slot->owner, 0, id);
+		if (owner == 0 || owner == id) {
+			slot->io = st;
+			return 0;
+		}
+	}
 	if (bpf_map_update_elem(&io_stash, &id, &st, BPF_ANY))
 		count_lost(SONDE_LOST_STASH_FULL);
 	return 0;
+}
+
+/*
+ * Takes thread id's stash out of its slot or the hash into *st; false when it has none
+ * (a MSG_PEEK read, or a syscall entered before the tgid was selected).
+ */
+static __always_inline bool stash_take(__u64 id, struct io_stash *st)
+{
+	struct io_slot *slot = io_slot_of(id);
+	struct io_stash *h;
+
+	if (slot && slot->owner == id) {
+		*st = slot->io;
+		/* Only this thread writes a slot it owns: a plain store frees it. */
+		*(volatile __u64 *)&slot->owner = 0;
+		return true;
+	}
+	h = bpf_map_lookup_elem(&io_stash, &id);
+	if (!h)
+		return false;
+	*st = *h;
+	bpf_map_delete_elem(&io_stash, &id);
+	return true;
 }
 
 /* The syscalls that read (the others write). */
@@ -51,50 +85,53 @@ SEC("tracepoint")
 int sonde_sys_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct io_stash *st = bpf_map_lookup_elem(&io_stash, &id);
 	struct conn_state *conn;
+	struct io_stash st;
 	struct user_io io;
 	struct sock *sk;
 	__s64 ret = ctx->ret;
 	__u64 ino = 0;
 	__u8 dir;
 
-	if (!st)
+	if (!stash_take(id, &st) || ret < 0)
 		return 0;
-	dir = nr_reads(st->nr) ? SONDE_DIR_RECV : SONDE_DIR_SEND;
+	dir = nr_reads(st.nr) ? SONDE_DIR_RECV : SONDE_DIR_SEND;
 	/* sys_exit lets only ret > 0, or 0 on a read (EOF), through. splice(fd_in, off_in,
 	 * fd_out, ...) writes to a socket (fd_out, stashed in a2) or reads from one. */
-	sk = ret >= 0 ? fd_to_sock(st->nr == NR_SPLICE ? st->a2 : st->fd, &ino) : NULL;
-	if (!sk && ret >= 0 && st->nr == NR_SPLICE) {
-		sk = fd_to_sock(st->fd, &ino);
+	sk = fd_to_sock(st.nr == NR_SPLICE ? st.a2 : st.fd, &ino);
+	if (!sk && st.nr == NR_SPLICE) {
+		sk = fd_to_sock(st.fd, &ino);
 		dir = SONDE_DIR_RECV;
 	}
 	if (!sk || (ret == 0 && dir == SONDE_DIR_SEND))
-		goto out;
+		return 0;
 	conn = sys_conn_get(sk, ino, id);
 	if (!conn)
-		goto out;
-	user_io_from_args(&io, st->nr, st->a1, st->a2);
+		return 0;
+	user_io_from_args(&io, st.nr, st.a1, st.a2);
 	/* Inside a probed TLS call: ciphertext, not reported (tls.bpf.h). */
 	if (!tls_socket_io(sk, id, conn))
 		capture_io(id, conn, dir, ret, io, SONDE_SRC_SYSCALL_TP);
-out:
-	bpf_map_delete_elem(&io_stash, &id);
 	return 0;
 }
 
 static __always_inline int sys_exit(struct trace_event_raw_sys_exit *ctx, bool send)
 {
 	/* Cheap filters before the tail call: the tgid bitmap first (every syscall exit of
-	 * every process lands here), then only threads with a stashed syscall. A failed
-	 * syscall (EAGAIN reads of Go's netpoller) or an empty write only drops its stash. */
+	 * every process lands here), then only threads with a stash. A failed syscall
+	 * (EAGAIN reads of Go's netpoller) or an empty write only drops its stash. */
 	__u64 id = bpf_get_current_pid_tgid();
+	struct io_slot *slot;
+	struct io_stash st;
 
 	if (!tgid_allowed(id >> 32))
 		return 0;
-	if (ctx->ret < 0 || (send && ctx->ret == 0))
-		bpf_map_delete_elem(&io_stash, &id);
-	else if (bpf_map_lookup_elem(&io_stash, &id))
+	if (ctx->ret < 0 || (send && ctx->ret == 0)) {
+		stash_take(id, &st);
+		return 0;
+	}
+	slot = io_slot_of(id);
+	if ((slot && slot->owner == id) || bpf_map_lookup_elem(&io_stash, &id))
 		bpf_tail_call(ctx, &exit_tail, 0);
 	return 0;
 }

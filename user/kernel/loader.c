@@ -162,9 +162,13 @@ static int load_path(struct loader *l, const struct loader_opts *o, enum capture
 	s->rodata->tcp_health = o->tcp_health;
 	s->rodata->cgroup_rules = o->cgroup_rules;
 	bpf_map__set_max_entries(s->maps.scratch, ncpu > 0 ? ncpu : 1);
-	/* The socket path keeps connection state in socket storage: no use for the hash. */
-	if (mode == CAPTURE_SOCKET)
+	/* The socket path keeps connection state in socket storage and stashes no syscall
+	 * arguments: no use for those maps. */
+	if (mode == CAPTURE_SOCKET) {
 		bpf_map__set_max_entries(s->maps.conns, 1);
+		bpf_map__set_max_entries(s->maps.io_slots, 1);
+		bpf_map__set_max_entries(s->maps.io_stash, 1);
+	}
 	if (o->ringbuf_bytes) {
 		bpf_map__set_max_entries(s->maps.events, o->ringbuf_bytes);
 		s->rodata->ringbuf_wake_bytes = o->ringbuf_bytes / 8;
