@@ -191,22 +191,10 @@ def nginx_status(path):
     return {"/": 200, "/status/404": 404, "/status/500": 500, "/status/201": 201}[path]
 
 
-def sonde_map(sonde_pid, name):
-    """The entries of the BPF map called name that sonde (sonde_pid) holds open, through
-    bpftool: [{"key": ..., "value": ...}], keys and values as bpftool formats them."""
-    for i in sorted(sonde_it.bpf_objects_of(sonde_pid)["map"]):
-        info = json.loads(subprocess.check_output(["bpftool", "-j", "map", "show", "id",
-                                                   str(i)]))
-        if info.get("name") == name:
-            return json.loads(subprocess.check_output(["bpftool", "-j", "map", "dump", "id",
-                                                       str(i)]))
-    raise AssertionError(f"sonde {sonde_pid} holds no map {name}")
-
-
 def ssl_pairings(sonde_pid, tgid):
     """Entries of sonde's ssl_conns map (key: tgid, pad, SSL*) that belong to tgid."""
     n = 0
-    for e in sonde_map(sonde_pid, "ssl_conns"):
+    for e in sonde_it.sonde_map(sonde_pid, "ssl_conns"):
         key = e.get("formatted", e)["key"]
         if isinstance(key, dict):
             owner = key["tgid"]

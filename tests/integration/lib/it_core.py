@@ -307,6 +307,25 @@ def bpf_objects_of(pid):
     return out
 
 
+def sonde_map(sonde_pid, name, key=None):
+    """The entries of the BPF map called name that sonde (sonde_pid) holds open, through
+    bpftool: [{"key": ..., "value": ...}], keys and values as bpftool formats them; with
+    key (bytes), only the entry under that key ([] when it has none)."""
+    for i in sorted(bpf_objects_of(sonde_pid)["map"]):
+        info = json.loads(subprocess.check_output(["bpftool", "-j", "map", "show", "id",
+                                                   str(i)]))
+        if info.get("name") != name:
+            continue
+        if key is None:
+            return json.loads(subprocess.check_output(["bpftool", "-j", "map", "dump", "id",
+                                                       str(i)]))
+        out = subprocess.run(["bpftool", "-j", "map", "lookup", "id", str(i), "key", "hex"] +
+                             [f"{b:02x}" for b in key], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, check=False)
+        return [json.loads(out.stdout)] if out.returncode == 0 else []
+    raise AssertionError(f"sonde {sonde_pid} holds no map {name}")
+
+
 def bpf_programs_of(pid):
     """{prog id: {stat: n}} of the BPF programs whose fds process pid holds. A program fd's
     fdinfo carries its id and its counters: run_cnt and run_time_ns (counted only while

@@ -25,7 +25,8 @@ import urllib.request
 from it_core import (GO_BUILD, IT_DIR, WRK_SCRIPT, Proc, ProcessExited,  # noqa: F401
                      WaitTimeout, bpf_objects_of, bpf_programs_of, children_of, free_port, go_bin, go_bin_dir,
                      http_get, http_request, parent_pid, process_comm, require_root,
-                     sonde_bin, start_process, wait_for, wait_tcp, retry_if_port_in_use)
+                     sonde_bin, sonde_map, start_process, wait_for, wait_tcp,
+                     retry_if_port_in_use)
 from prom_text import (Metrics, hist_bucket, hist_buckets, hist_count, hist_sum,  # noqa: F401
                        parse_prometheus_text, samples, value)
 
