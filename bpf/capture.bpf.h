@@ -207,26 +207,33 @@ static __always_inline bool conn_ignored(__u64 id)
 }
 
 /* The struct sock behind fd of the current task, or NULL when fd is not a socket (the
- * syscall path and the Go TLS probes: neither is handed the socket). */
+ * syscall path and the Go TLS probes: neither is handed the socket). The task, its file
+ * table and the table's size are read by plain loads through the task's BTF pointer; the
+ * fd array holds plain pointers the verifier does not follow, so from there on each field
+ * is one bpf_probe_read_kernel (6 helper calls in all, where every hop was one: 12). */
 static __always_inline struct sock *fd_to_sock(__u64 fd, __u64 *ino)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = task->files->fdt;
 	struct file **fds, *f = NULL;
-	struct socket *sock;
-	umode_t mode;
+	struct inode *inode = NULL;
+	struct socket *sock = NULL;
+	struct sock *sk = NULL;
+	umode_t mode = 0;
 
-	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+	if (!fdt || fd >= fdt->max_fds)
 		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
+	fds = fdt->fd;
 	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
 		return NULL;
-	mode = BPF_CORE_READ(f, f_inode, i_mode);
-	if ((mode & S_IFMT) != S_IFSOCK)
+	if (bpf_core_read(&inode, sizeof(inode), &f->f_inode) || !inode ||
+	    bpf_core_read(&mode, sizeof(mode), &inode->i_mode) || (mode & S_IFMT) != S_IFSOCK)
 		return NULL;
-	*ino = BPF_CORE_READ(f, f_inode, i_ino);
-	sock = BPF_CORE_READ(f, private_data);
-	return sock ? BPF_CORE_READ(sock, sk) : NULL;
+	if (bpf_core_read(ino, sizeof(*ino), &inode->i_ino) ||
+	    bpf_core_read(&sock, sizeof(sock), &f->private_data) || !sock ||
+	    bpf_core_read(&sk, sizeof(sk), &sock->sk))
+		return NULL;
+	return sk;
 }
 
 /*
