@@ -19,57 +19,6 @@
 #define NR_SENDMSG 46
 #define NR_RECVMSG 47
 
-/* Syscall path: the arguments of a read or write in progress, by thread (pid_tgid), from
- * sys_enter to sys_exit (syscalls.bpf.c). */
-struct io_stash {
-	__u64 fd;
-	__u64 a1; /* buffer, iovec array or msghdr */
-	__u64 a2; /* count or iovec count */
-	__u64 nr;
-};
-
-/*
- * Where a thread's stash lives. Mostly in io_slots: an array indexed by thread id modulo
- * IO_SLOTS, whose slot a thread claims with one compare-and-swap of its owner word; the
- * verifier inlines array look-ups, and claiming or freeing a slot takes no lock, where a
- * hash update and delete per syscall took a bucket lock each (the syscall path's main
- * cost beyond the socket path's). A thread whose slot another live thread holds (thread
- * ids IO_SLOTS apart, both inside a read or write) falls back to the io_stash hash, so a
- * collision costs time, never a syscall.
- */
-#define IO_SLOTS 32768
-
-struct io_slot {
-	__u64 owner; /* pid_tgid of the thread whose stash this is; 0: free */
-	struct io_stash io;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, IO_SLOTS); /* 1 on the socket path (the loader) */
-	__type(key, __u32);
-	__type(value, struct io_slot);
-} io_slots SEC(".maps") __weak;
-
-/* The collision fallback. Not an LRU: an LRU evicts silently, and a live thread's stash
- * evicted is a read or write never seen. A thread killed inside its syscall leaves through
- * sched_process_exit, which frees its slot and removes its entry (process.bpf.c); a full
- * map is counted (SONDE_LOST_STASH_FULL). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384); /* 1 on the socket path (the loader) */
-	__type(key, __u64);
-	__type(value, struct io_stash);
-} io_stash SEC(".maps") __weak;
-
-/* The slot thread pid_tgid uses when free (NULL only if the verifier's bound fails). */
-static __always_inline struct io_slot *io_slot_of(__u64 pid_tgid)
-{
-	__u32 i = (__u32)pid_tgid & (IO_SLOTS - 1);
-
-	return bpf_map_lookup_elem(&io_slots, &i);
-}
-
 /* Where the bytes of one syscall are: one buffer, or an iovec array. */
 struct user_io {
 	__u64 nr;	/* syscall number, 0xffff when unknown */

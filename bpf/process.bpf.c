@@ -114,16 +114,11 @@ int BPF_PROG(sonde_exit, struct task_struct *p)
 	struct sonde_proc_event ev = {};
 	__u32 tgid = BPF_CORE_READ(p, tgid);
 	__u64 pid_tgid = bpf_get_current_pid_tgid(); /* the exiting thread (p is current) */
-	struct io_slot *slot;
 
 	if (!tgid_allowed(tgid))
 		return 0;
-	/* A thread killed inside a read/write or a TLS call: its entries would stay (the
-	 * maps are not LRUs, which would evict live entries silently). */
-	slot = io_slot_of(pid_tgid);
-	if (slot)
-		__sync_val_compare_and_swap(&slot->owner, pid_tgid, 0);
-	bpf_map_delete_elem(&io_stash, &pid_tgid);
+	/* A thread killed inside a TLS call: its entry would stay (the map is not an LRU,
+	 * which would evict live entries silently). */
 	bpf_map_delete_elem(&tls_calls, &pid_tgid);
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)
 		return 0;

@@ -70,7 +70,7 @@ enum sonde_lost_reason {
 	SONDE_LOST_READ_USER = 1,    /* payload could not be read from user memory */
 	SONDE_LOST_ALLOW_FULL = 2,   /* forked child could not be added to the allow map */
 	SONDE_LOST_CONN_FULL = 3,    /* connection map update failed */
-	SONDE_LOST_STASH_FULL = 4,   /* syscall-path argument stash update failed */
+	SONDE_LOST_STASH_RETIRED = 4, /* unused: the syscall path stashes nothing now */
 	SONDE_LOST_TCP_FULL = 5,     /* TCP health: socket owner map update failed */
 	SONDE_LOST_GAP = 6,	     /* user space: a data record's offset skipped bytes */
 	SONDE_LOST_RECURSION = 7,    /* user space: runs the kernel skipped (recursion_misses) */

@@ -464,8 +464,8 @@ def floor_toggled(tools, obj, mode, iters, reps, block):
 
 
 # Programs a socket syscall runs on each capture path: tp_btf sock_{send,recv}_length
-# once; the syscall tracepoints twice (enter and exit).
-RUNS_PER_SYSCALL = {"socket": 1, "syscalls": 2}
+# once; the syscall path's exit tracepoint once.
+RUNS_PER_SYSCALL = {"socket": 1, "syscalls": 1}
 
 
 def stats_overhead(stats, tools, mode, pairs, reps, block=2, iters=2000):

@@ -48,13 +48,8 @@ int floor_sock_recv(void *ctx)
 	return floor_body();
 }
 
-/* Syscall capture path (--capture syscalls): the same 16 tracepoints as bpf/syscalls.bpf.c. */
+/* Syscall capture path (--capture syscalls): the same exit tracepoints as bpf/syscalls.bpf.c. */
 #define FLOOR_SYSCALL(name)                         \
-	SEC("tracepoint/syscalls/sys_enter_" #name) \
-	int floor_enter_##name(void *ctx)           \
-	{                                           \
-		return floor_body();                \
-	}                                           \
 	SEC("tracepoint/syscalls/sys_exit_" #name)  \
 	int floor_exit_##name(void *ctx)            \
 	{                                           \

@@ -137,8 +137,7 @@ def prog_stats(pid):
 
 # The programs one 1-byte write + one 1-byte read run, per capture path ({p}: sonde|floor).
 HOOK_PROGS = {"socket": ["{p}_sock_send", "{p}_sock_recv"],
-              "syscalls": ["{p}_enter_write", "{p}_exit_write", "{p}_enter_read",
-                           "{p}_exit_read"]}
+              "syscalls": ["{p}_exit_write", "{p}_exit_read"]}
 
 
 def body_ns_per_syscall(before, after, prefix, mode):

@@ -107,8 +107,8 @@ class EndpointTest(IntegrationCase):
         m = sonde_it.parse_prometheus_text(text)
         self.assertEqual(sonde_it.value(m, "sonde_tracked_processes"), 1)
         self.assertGreater(sonde_it.value(m, "sonde_attached_programs"), 0)
-        for reason in ("ringbuf_full", "read_user", "allow_map", "conn_map", "stash_map",
-                       "tcp_map", "gap", "recursion", "cgroup_select", "ssl_map",
+        for reason in ("ringbuf_full", "read_user", "allow_map", "conn_map", "tcp_map",
+                       "gap", "recursion", "cgroup_select", "ssl_map",
                        "tls_sock_map"):
             self.assertEqual(sonde_it.value(m, "sonde_events_lost_total", reason=reason), 0)
 

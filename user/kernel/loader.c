@@ -35,33 +35,23 @@ static struct bpf_program *const *socket_progs(struct sonde_bpf *s, size_t *n)
 
 static struct bpf_program *const *syscall_progs(struct sonde_bpf *s, size_t *n)
 {
-	static struct bpf_program *p[22];
+	static struct bpf_program *p[12];
 
-	p[0] = s->progs.sonde_enter_read;
-	p[1] = s->progs.sonde_enter_write;
-	p[2] = s->progs.sonde_enter_readv;
-	p[3] = s->progs.sonde_enter_writev;
-	p[4] = s->progs.sonde_enter_sendto;
-	p[5] = s->progs.sonde_enter_recvfrom;
-	p[6] = s->progs.sonde_enter_sendmsg;
-	p[7] = s->progs.sonde_enter_recvmsg;
-	p[8] = s->progs.sonde_exit_read;
-	p[9] = s->progs.sonde_exit_write;
-	p[10] = s->progs.sonde_exit_readv;
-	p[11] = s->progs.sonde_exit_writev;
-	p[12] = s->progs.sonde_exit_sendto;
-	p[13] = s->progs.sonde_exit_recvfrom;
-	p[14] = s->progs.sonde_exit_sendmsg;
-	p[15] = s->progs.sonde_exit_recvmsg;
-	p[16] = s->progs.sonde_sys_exit; /* tail-called by the exit programs */
+	p[0] = s->progs.sonde_exit_read;
+	p[1] = s->progs.sonde_exit_write;
+	p[2] = s->progs.sonde_exit_readv;
+	p[3] = s->progs.sonde_exit_writev;
+	p[4] = s->progs.sonde_exit_sendto;
+	p[5] = s->progs.sonde_exit_recvfrom;
+	p[6] = s->progs.sonde_exit_sendmsg;
+	p[7] = s->progs.sonde_exit_recvmsg;
+	p[8] = s->progs.sonde_sys_exit; /* tail-called by the exit programs */
 	/* No user buffer: byte counts only (sendfile, splice). */
-	p[17] = s->progs.sonde_enter_sendfile;
-	p[18] = s->progs.sonde_enter_splice;
-	p[19] = s->progs.sonde_exit_sendfile;
-	p[20] = s->progs.sonde_exit_splice;
+	p[9] = s->progs.sonde_exit_sendfile;
+	p[10] = s->progs.sonde_exit_splice;
 	/* Frees the conns entries of closed TLS connections (bpf/process.bpf.c). */
-	p[21] = s->progs.sonde_sock_destroy;
-	*n = 22;
+	p[11] = s->progs.sonde_sock_destroy;
+	*n = 12;
 	return p;
 }
 
@@ -162,13 +152,9 @@ static int load_path(struct loader *l, const struct loader_opts *o, enum capture
 	s->rodata->tcp_health = o->tcp_health;
 	s->rodata->cgroup_rules = o->cgroup_rules;
 	bpf_map__set_max_entries(s->maps.scratch, ncpu > 0 ? ncpu : 1);
-	/* The socket path keeps connection state in socket storage and stashes no syscall
-	 * arguments: no use for those maps. */
-	if (mode == CAPTURE_SOCKET) {
+	/* The socket path keeps connection state in socket storage: no use for the hash. */
+	if (mode == CAPTURE_SOCKET)
 		bpf_map__set_max_entries(s->maps.conns, 1);
-		bpf_map__set_max_entries(s->maps.io_slots, 1);
-		bpf_map__set_max_entries(s->maps.io_stash, 1);
-	}
 	if (o->ringbuf_bytes) {
 		bpf_map__set_max_entries(s->maps.events, o->ringbuf_bytes);
 		s->rodata->ringbuf_wake_bytes = o->ringbuf_bytes / 8;

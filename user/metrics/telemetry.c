@@ -27,7 +27,6 @@ static const char *const lost_reasons[SONDE_LOST_NR] = {
 	[SONDE_LOST_READ_USER] = "read_user",
 	[SONDE_LOST_ALLOW_FULL] = "allow_map",
 	[SONDE_LOST_CONN_FULL] = "conn_map",
-	[SONDE_LOST_STASH_FULL] = "stash_map",
 	[SONDE_LOST_TCP_FULL] = "tcp_map",
 	[SONDE_LOST_GAP] = "gap",
 	[SONDE_LOST_RECURSION] = "recursion",
@@ -192,7 +191,8 @@ int telemetry_init(struct telemetry *t, uint32_t max_series, bool ctx_labels)
 	if (err)
 		goto fail;
 	for (int r = 0; r < SONDE_LOST_NR; r++)
-		metric_add(t->events_lost, (const char *const[]){ lost_reasons[r] }, 0);
+		if (lost_reasons[r]) /* NULL: a retired reason */
+			metric_add(t->events_lost, (const char *const[]){ lost_reasons[r] }, 0);
 	for (int d = 0; d < 2; d++)
 		metric_add(t->events_lost_bytes, &direction_names[d], 0);
 	for (size_t i = 0; i < NL(zero_series); i++)
@@ -467,7 +467,7 @@ void telemetry_refresh(struct telemetry *t, const struct sonde_stats *k, unsigne
 		       unsigned attached, uint64_t route_overflow)
 {
 	for (int r = 0; r < SONDE_LOST_NR; r++)
-		if (k->lost[r] > t->last_kernel.lost[r])
+		if (lost_reasons[r] && k->lost[r] > t->last_kernel.lost[r])
 			metric_add(t->events_lost, (const char *const[]){ lost_reasons[r] },
 				   (double)(k->lost[r] - t->last_kernel.lost[r]));
 	for (int d = 0; d < 2; d++)

@@ -35,7 +35,7 @@ TRADE_ENGINE_ROUTES = (
 )
 
 # Every (reason) sonde_events_lost_total must show, each 0.
-LOST_REASONS = ("ringbuf_full", "read_user", "allow_map", "conn_map", "stash_map", "tcp_map",
+LOST_REASONS = ("ringbuf_full", "read_user", "allow_map", "conn_map", "tcp_map",
                 "gap", "recursion", "cgroup_select", "ssl_map", "tls_sock_map")
 
 SETTLE_S = 1.0       # after the expected totals appear: nothing more may arrive
