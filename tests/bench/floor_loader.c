@@ -88,8 +88,7 @@ static int measure(const int sv[2], long iters, int block, double *sock, double 
 static double bpf_ns_per_syscall(struct bpf_object *obj, const char *mode)
 {
 	static const char *const socket_progs[] = { "floor_sock_send", "floor_sock_recv", NULL };
-	static const char *const syscall_progs[] = { "floor_exit_write", "floor_exit_read",
-						     NULL };
+	static const char *const syscall_progs[] = { "floor_exit_write", "floor_exit_read", NULL };
 	const char *const *names = strcmp(mode, "socket") ? syscall_progs : socket_progs;
 	double total = 0;
 

@@ -23,16 +23,11 @@ static const char *const http_client_labels[] = { "http_request_method",
 static const char *const db_labels[] = { "db_system_name", "db_operation_name", "error_type",
 					 "server_address", "server_port",	"service_name" };
 static const char *const lost_reasons[SONDE_LOST_NR] = {
-	[SONDE_LOST_RINGBUF_FULL] = "ringbuf_full",
-	[SONDE_LOST_READ_USER] = "read_user",
-	[SONDE_LOST_ALLOW_FULL] = "allow_map",
-	[SONDE_LOST_CONN_FULL] = "conn_map",
-	[SONDE_LOST_TCP_FULL] = "tcp_map",
-	[SONDE_LOST_GAP] = "gap",
-	[SONDE_LOST_RECURSION] = "recursion",
-	[SONDE_LOST_CGROUP] = "cgroup_select",
-	[SONDE_LOST_SSL_FULL] = "ssl_map",
-	[SONDE_LOST_TLS_SOCK_FULL] = "tls_sock_map",
+	[SONDE_LOST_RINGBUF_FULL] = "ringbuf_full", [SONDE_LOST_READ_USER] = "read_user",
+	[SONDE_LOST_ALLOW_FULL] = "allow_map",	    [SONDE_LOST_CONN_FULL] = "conn_map",
+	[SONDE_LOST_TCP_FULL] = "tcp_map",	    [SONDE_LOST_GAP] = "gap",
+	[SONDE_LOST_RECURSION] = "recursion",	    [SONDE_LOST_CGROUP] = "cgroup_select",
+	[SONDE_LOST_SSL_FULL] = "ssl_map",	    [SONDE_LOST_TLS_SOCK_FULL] = "tls_sock_map",
 };
 
 static const char *const build_labels[] = { "version", "abi" };
