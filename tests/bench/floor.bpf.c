@@ -49,11 +49,11 @@ int floor_sock_recv(void *ctx)
 }
 
 /* Syscall capture path (--capture syscalls): the same exit tracepoints as bpf/syscalls.bpf.c. */
-#define FLOOR_SYSCALL(name)                         \
-	SEC("tracepoint/syscalls/sys_exit_" #name)  \
-	int floor_exit_##name(void *ctx)            \
-	{                                           \
-		return floor_body();                \
+#define FLOOR_SYSCALL(name)                        \
+	SEC("tracepoint/syscalls/sys_exit_" #name) \
+	int floor_exit_##name(void *ctx)           \
+	{                                          \
+		return floor_body();               \
 	}
 
 FLOOR_SYSCALL(read)
