@@ -47,8 +47,7 @@ int sonde_sys_exit(struct trace_event_raw_sys_exit *ctx)
 
 	/* A MSG_PEEK read consumes nothing (flags: recvfrom's fourth argument, recvmsg's
 	 * third). */
-	if ((nr == NR_RECVFROM && (regs->r10 & MSG_PEEK)) ||
-	    (nr == NR_RECVMSG && (a2 & MSG_PEEK)))
+	if ((nr == NR_RECVFROM && (regs->r10 & MSG_PEEK)) || (nr == NR_RECVMSG && (a2 & MSG_PEEK)))
 		return 0;
 	dir = nr_reads(nr) ? SONDE_DIR_RECV : SONDE_DIR_SEND;
 	/* splice(fd_in, off_in, fd_out, ...) writes to a socket (fd_out, the third argument)

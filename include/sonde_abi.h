@@ -66,14 +66,14 @@ enum sonde_source {
 
 /* Why an event could not be delivered; index into the lost-counter map. */
 enum sonde_lost_reason {
-	SONDE_LOST_RINGBUF_FULL = 0, /* bpf_ringbuf_output failed */
-	SONDE_LOST_READ_USER = 1,    /* payload could not be read from user memory */
-	SONDE_LOST_ALLOW_FULL = 2,   /* forked child could not be added to the allow map */
-	SONDE_LOST_CONN_FULL = 3,    /* connection map update failed */
+	SONDE_LOST_RINGBUF_FULL = 0,  /* bpf_ringbuf_output failed */
+	SONDE_LOST_READ_USER = 1,     /* payload could not be read from user memory */
+	SONDE_LOST_ALLOW_FULL = 2,    /* forked child could not be added to the allow map */
+	SONDE_LOST_CONN_FULL = 3,     /* connection map update failed */
 	SONDE_LOST_STASH_RETIRED = 4, /* unused: the syscall path stashes nothing now */
-	SONDE_LOST_TCP_FULL = 5,     /* TCP health: socket owner map update failed */
-	SONDE_LOST_GAP = 6,	     /* user space: a data record's offset skipped bytes */
-	SONDE_LOST_RECURSION = 7,    /* user space: runs the kernel skipped (recursion_misses) */
+	SONDE_LOST_TCP_FULL = 5,      /* TCP health: socket owner map update failed */
+	SONDE_LOST_GAP = 6,	      /* user space: a data record's offset skipped bytes */
+	SONDE_LOST_RECURSION = 7,     /* user space: runs the kernel skipped (recursion_misses) */
 	/* a cgroup= rule could not be decided in the kernel (a cgroup path too long to match,
 	 * more hierarchies than the walk covers, the cgroup id map full): the /proc scan
 	 * may still select the process, later */
