@@ -5,24 +5,25 @@
  */
 #include "tcp.bpf.h"
 
+/* A reset sent or received on an established connection of a selected process (before
+ * its close or, for an abortive close, just after it), added to its owner's totals. */
 static __always_inline void count_reset(const struct sock *sk, bool sent)
 {
+	struct sonde_tcp_totals *t;
 	struct tcp_owner *o;
 
 	if (!tcp_health || !sk)
 		return;
 	o = owner_of(sk);
-	if (!o)
+	if (!o || !o->established)
 		return;
-	if (o->closed) { /* its totals are out: report the reset on its own */
-		if (sent && o->established)
-			tcp_emit(sk, o, SONDE_TCP_RESET_SENT, bpf_ktime_get_ns());
+	t = totals_of(o->tgid, o->outbound);
+	if (!t)
 		return;
-	}
 	if (sent)
-		__sync_fetch_and_add(&o->resets_sent, 1);
+		t->resets_sent += 1;
 	else
-		__sync_fetch_and_add(&o->resets_received, 1);
+		t->resets_received += 1;
 }
 
 SEC("tp_btf/tcp_send_reset")

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * TCP health of selected processes: connection attempts and their outcome, and at close
- * each connection's totals (duration, bytes, retransmitted segments, resets, smoothed RTT).
+ * each connection's totals (duration, bytes, retransmitted segments, resets, smoothed RTT),
+ * added up in the kernel per owner (tcp_attempts, tcp_totals): no record per connection.
  * The kernel runs these tracepoints in softirq as often as in the owner's context, so a
  * socket's owner is recorded where it is known: at connect() (SYN_SENT, in the caller's
  * context) and, for accepted connections, from the listener's owner (LISTEN, in the
@@ -20,7 +21,7 @@
 #ifndef SONDE_TCP_BPF_H
 #define SONDE_TCP_BPF_H
 
-#include "capture.bpf.h" /* addr_v4, addr_v6 */
+#include "sonde.bpf.h"
 
 #define TCP_ESTABLISHED_STATE 1
 #define TCP_SYN_SENT_STATE 2
@@ -34,11 +35,9 @@ struct tcp_owner {
 	__u32 tgid;
 	__u8 outbound;
 	__u8 established;
-	__u8 closed; /* CLOSE seen, totals sent; kept for a reset sent after it */
+	__u8 closed; /* CLOSE seen, totals added; kept for a reset sent after it */
 	__u8 _pad;
-	__u64 start_ns; /* SYN_SENT (outbound) or ESTABLISHED */
-	__u32 resets_sent;
-	__u32 resets_received;
+	__u64 start_ns; /* ESTABLISHED */
 };
 
 /* Sockets of selected processes, from SYN_SENT or accept until the socket is freed (an
@@ -49,6 +48,38 @@ struct {
 	__type(key, int);
 	__type(value, struct tcp_owner);
 } tcp_owners SEC(".maps") __weak;
+
+/*
+ * The aggregates sonde reads (struct sonde_tcp_attempt_key, struct sonde_tcp_totals): per
+ * CPU, so that a connection's update is a few plain adds to memory no other CPU writes.
+ * Each field is written by one program only (the state program, or one of the reset
+ * programs), and a program never runs twice at once on one CPU: plain adds lose nothing.
+ * Not preallocated: entries are made at first use and removed by sonde once their owner
+ * is long gone (tcp_health.c); the loader shrinks both to one entry with TCP health off.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, struct sonde_tcp_attempt_key);
+	__type(value, __u64);
+} tcp_attempts SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384);
+	__type(key, struct sonde_tcp_totals_key);
+	__type(value, struct sonde_tcp_totals);
+} tcp_totals SEC(".maps") __weak;
+
+/* All zeroes, never written: a new tcp_totals entry's first value (too big for the stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sonde_tcp_totals);
+} tcp_totals_zero SEC(".maps") __weak;
 
 /* Listening sockets of selected processes: (network namespace, port) -> owner tgid. */
 struct tcp_listener_key {
@@ -74,60 +105,102 @@ static __always_inline struct tcp_listener_key listener_key(const struct sock *s
 	return k;
 }
 
-static __always_inline void tcp_fill_addrs(struct sonde_tcp_event *ev, const struct sock *sk)
+/* This CPU's value of key in map (a per-CPU hash), made from zero (a value of the map's
+ * size, all zeroes) when it is new. NULL when the map is full (counted). */
+static __always_inline void *agg_slot(void *map, const void *key, const void *zero)
 {
-	__u16 family = sk->__sk_common.skc_family;
+	void *v = bpf_map_lookup_elem(map, key);
 
-	ev->family = family;
-	if (family == AF_INET) {
-		addr_v4(&ev->local, sk->__sk_common.skc_rcv_saddr);
-		addr_v4(&ev->peer, sk->__sk_common.skc_daddr);
-	} else {
-		addr_v6(&ev->local, &sk->__sk_common.skc_v6_rcv_saddr);
-		addr_v6(&ev->peer, &sk->__sk_common.skc_v6_daddr);
-	}
-	ev->local.port = sk->__sk_common.skc_num;
-	ev->peer.port = bpf_ntohs(sk->__sk_common.skc_dport);
+	if (v)
+		return v;
+	/* NOEXIST: when another CPU made the entry since, its values stay and this CPU's
+	 * zeroed one is found below */
+	bpf_map_update_elem(map, key, zero, BPF_NOEXIST);
+	v = bpf_map_lookup_elem(map, key);
+	if (!v)
+		count_lost(SONDE_LOST_TCP_FULL);
+	return v;
 }
 
-/* One record about sk, owned by o. */
-static __always_inline void tcp_emit(const struct sock *sk, struct tcp_owner *o, __u32 kind,
-				     __u64 now)
+/* One more attempt of kind by tgid on sk: its server's address and port (outbound), or its
+ * listener's port (accepted). */
+static __always_inline void attempt_count(const struct sock *sk, __u32 tgid, __u8 kind, int err)
 {
-	struct sonde_tcp_event ev = {};
-	struct tcp_sock *tp;
+	struct sonde_tcp_attempt_key k = { .tgid = tgid, .kind = kind, .sk_err = err };
+	__u64 zero = 0, *n;
 
-	if (!o)
-		return;
-	ev.hdr.type = SONDE_EV_TCP;
-	ev.hdr.abi = SONDE_ABI_VERSION;
-	ev.hdr.tgid = o->tgid;
-	ev.hdr.ts_ns = now;
-	ev.kind = kind;
-	ev.outbound = o->outbound;
-	tcp_fill_addrs(&ev, sk);
-	if (kind == SONDE_TCP_FAILED) {
-		ev.duration_ns = now - o->start_ns;
-		ev.sk_err = sk->sk_err;
-	} else if (kind == SONDE_TCP_CLOSED) {
-		ev.duration_ns = now - o->start_ns;
-		ev.resets_sent = o->resets_sent;
-		ev.resets_received = o->resets_received;
-		tp = bpf_skc_to_tcp_sock((void *)sk); /* a typed pointer for the loads below */
-		if (tp) {
-			ev.bytes_sent = tp->bytes_sent;
-			ev.bytes_received = tp->bytes_received;
-			ev.srtt_us = tp->srtt_us >> 3; /* stored << 3 (tcp_rtt_estimator) */
-			ev.retrans_segs = tp->total_retrans;
+	if (kind == SONDE_TCP_ACCEPTED) {
+		k.port = sk->__sk_common.skc_num;
+	} else {
+		k.port = bpf_ntohs(sk->__sk_common.skc_dport);
+		if (sk->__sk_common.skc_family == AF_INET) {
+			__be32 ip = sk->__sk_common.skc_daddr;
+
+			k.addr[10] = 0xff;
+			k.addr[11] = 0xff;
+			__builtin_memcpy(&k.addr[12], &ip, 4);
+		} else {
+			bpf_probe_read_kernel(k.addr, 16, &sk->__sk_common.skc_v6_daddr);
 		}
 	}
-	rec_output(&ev, sizeof(ev), REC_PACED);
+	n = agg_slot(&tcp_attempts, &k, &zero);
+	if (n)
+		*n += 1;
+}
+
+/* The totals of the owner's closed connections in its direction. */
+static __always_inline struct sonde_tcp_totals *totals_of(__u32 tgid, __u32 outbound)
+{
+	struct sonde_tcp_totals_key k = { .tgid = tgid, .outbound = outbound };
+	__u32 zero_slot = 0;
+	void *zero = bpf_map_lookup_elem(&tcp_totals_zero, &zero_slot);
+
+	return zero ? agg_slot(&tcp_totals, &k, zero) : NULL;
+}
+
+/* The first of n bounds that holds v (Prometheus' le), n when none does. */
+static __always_inline __u32 bucket_of(__u64 v, const __u64 *bounds, __u32 n)
+{
+	__u32 i;
+
+	for (i = 0; i < n; i++)
+		if (v <= bounds[i])
+			break;
+	return i;
+}
+
+/* An established connection of owner o closed at now: its totals added to its owner's. */
+static __always_inline void totals_add(const struct sock *sk, const struct tcp_owner *o, __u64 now)
+{
+	static const __u64 duration_bounds[SONDE_TCP_DURATION_NB] = {
+		SONDE_TCP_DURATION_BOUNDS_NS
+	};
+	static const __u64 rtt_bounds[SONDE_TCP_RTT_NB] = { SONDE_TCP_RTT_BOUNDS_US };
+	struct sonde_tcp_totals *t = totals_of(o->tgid, o->outbound);
+	__u64 d = now - o->start_ns, srtt;
+	struct tcp_sock *tp;
+
+	if (!t)
+		return;
+	t->closed += 1;
+	t->duration_sum_ns += d;
+	t->duration[bucket_of(d, duration_bounds, SONDE_TCP_DURATION_NB)] += 1;
+	tp = bpf_skc_to_tcp_sock((void *)sk); /* a typed pointer for the loads below */
+	if (!tp)
+		return;
+	t->bytes_sent += tp->bytes_sent;
+	t->bytes_received += tp->bytes_received;
+	t->retrans_segs += tp->total_retrans;
+	srtt = tp->srtt_us >> 3; /* stored << 3 (tcp_rtt_estimator); 0: no sample */
+	if (srtt) {
+		t->rtt_sum_us += srtt;
+		t->rtt[bucket_of(srtt, rtt_bounds, SONDE_TCP_RTT_NB)] += 1;
+	}
 }
 
 /* sk's owner record, made afresh (a socket connecting again starts over). NULL when the
  * kernel could not allocate it (counted). */
-static __always_inline struct tcp_owner *owner_add(const struct sock *sk, __u32 tgid, bool outbound,
-						   __u64 now)
+static __always_inline struct tcp_owner *owner_add(const struct sock *sk, __u32 tgid, bool outbound)
 {
 	struct tcp_owner *o =
 		bpf_sk_storage_get(&tcp_owners, (struct sock *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
@@ -138,11 +211,9 @@ static __always_inline struct tcp_owner *owner_add(const struct sock *sk, __u32 
 	}
 	o->tgid = tgid;
 	o->outbound = outbound;
-	o->established = !outbound;
+	o->established = 0;
 	o->closed = 0;
-	o->start_ns = now;
-	o->resets_sent = 0;
-	o->resets_received = 0;
+	o->start_ns = 0;
 	return o;
 }
 
@@ -152,22 +223,32 @@ static __always_inline struct tcp_owner *owner_of(const struct sock *sk)
 }
 
 /* An inbound connection finished its handshake: owned by its listener's owner. */
-static __always_inline void on_accepted(const struct sock *sk, __u64 now)
+static __always_inline void on_accepted(const struct sock *sk)
 {
 	struct tcp_listener_key k = listener_key(sk);
 	__u32 *tgid = bpf_map_lookup_elem(&tcp_listeners, &k);
+	struct tcp_owner *o;
 
-	if (tgid)
-		tcp_emit(sk, owner_add(sk, *tgid, false, now), SONDE_TCP_ACCEPTED, now);
+	if (!tgid)
+		return;
+	o = owner_add(sk, *tgid, false);
+	if (!o)
+		return;
+	o->established = 1;
+	o->start_ns = bpf_ktime_get_ns();
+	attempt_count(sk, o->tgid, SONDE_TCP_ACCEPTED, 0);
 }
 
-static __always_inline void on_close(const struct sock *sk, __u64 now)
+static __always_inline void on_close(const struct sock *sk)
 {
 	struct tcp_owner *o = owner_of(sk);
 
 	if (!o || o->closed)
 		return;
-	tcp_emit(sk, o, o->established ? SONDE_TCP_CLOSED : SONDE_TCP_FAILED, now);
+	if (o->established)
+		totals_add(sk, o, bpf_ktime_get_ns());
+	else
+		attempt_count(sk, o->tgid, SONDE_TCP_FAILED, sk->sk_err);
 	o->closed = 1;
 }
 
@@ -176,7 +257,6 @@ static __always_inline void tcp_health_state(const struct sock *sk, int oldstate
 {
 	struct tcp_owner *o;
 	__u32 tgid;
-	__u64 now;
 
 	if (!tcp_health || sk->sk_protocol != IPPROTO_TCP)
 		return;
@@ -184,7 +264,7 @@ static __always_inline void tcp_health_state(const struct sock *sk, int oldstate
 	case TCP_SYN_SENT_STATE: /* connect(), in the caller's context */
 		tgid = bpf_get_current_pid_tgid() >> 32;
 		if (tgid_allowed(tgid))
-			owner_add(sk, tgid, true, bpf_ktime_get_ns());
+			owner_add(sk, tgid, true);
 		return;
 	case TCP_LISTEN_STATE: /* listen(), in the caller's context */
 		tgid = bpf_get_current_pid_tgid() >> 32;
@@ -196,16 +276,15 @@ static __always_inline void tcp_health_state(const struct sock *sk, int oldstate
 		return;
 	case TCP_ESTABLISHED_STATE:
 		if (oldstate == TCP_SYN_RECV_STATE) {
-			on_accepted(sk, bpf_ktime_get_ns());
+			on_accepted(sk);
 			return;
 		}
 		o = owner_of(sk);
 		if (!o || o->established)
 			return;
-		now = bpf_ktime_get_ns();
 		o->established = 1;
-		o->start_ns = now;
-		tcp_emit(sk, o, SONDE_TCP_CONNECTED, now);
+		o->start_ns = bpf_ktime_get_ns();
+		attempt_count(sk, o->tgid, SONDE_TCP_CONNECTED, 0);
 		return;
 	case TCP_CLOSE_STATE:
 		if (oldstate == TCP_LISTEN_STATE) {
@@ -214,7 +293,7 @@ static __always_inline void tcp_health_state(const struct sock *sk, int oldstate
 			bpf_map_delete_elem(&tcp_listeners, &k);
 			return;
 		}
-		on_close(sk, bpf_ktime_get_ns());
+		on_close(sk);
 		return;
 	}
 }

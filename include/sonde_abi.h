@@ -14,7 +14,7 @@
 #include <linux/types.h>
 #endif
 
-#define SONDE_ABI_VERSION 11
+#define SONDE_ABI_VERSION 12
 
 /* Largest payload prefix one data event carries. A power of two: the BPF side masks
  * lengths with (SONDE_CAPTURE_MAX - 1) to prove the bound to the verifier. */
@@ -36,14 +36,14 @@
 #define SONDE_CGROUP_PATH_LEN 512
 
 enum sonde_event_type {
-	SONDE_EV_DATA = 1,	 /* socket read or write of a selected process */
-	SONDE_EV_CONN_OPEN = 2,	 /* first sight of a connection: its addresses */
-	SONDE_EV_CONN_CLOSE = 3, /* TCP socket reached TCP_CLOSE */
-	SONDE_EV_PROC_FORK = 4,	 /* a selected process forked: the child is selected too */
-	SONDE_EV_PROC_EXEC = 5,	 /* any process exec'ed: user space re-evaluates the rules */
-	SONDE_EV_PROC_EXIT = 6,	 /* the last thread of a selected process exited */
-	SONDE_EV_LISTEN = 7,	 /* any process put a TCP socket into LISTEN (port= rules) */
-	SONDE_EV_TCP = 8,	 /* a TCP connection of a selected process changed: see below */
+	SONDE_EV_DATA = 1,	  /* socket read or write of a selected process */
+	SONDE_EV_CONN_OPEN = 2,	  /* first sight of a connection: its addresses */
+	SONDE_EV_CONN_CLOSE = 3,  /* TCP socket reached TCP_CLOSE */
+	SONDE_EV_PROC_FORK = 4,	  /* a selected process forked: the child is selected too */
+	SONDE_EV_PROC_EXEC = 5,	  /* any process exec'ed: user space re-evaluates the rules */
+	SONDE_EV_PROC_EXIT = 6,	  /* the last thread of a selected process exited */
+	SONDE_EV_LISTEN = 7,	  /* any process put a TCP socket into LISTEN (port= rules) */
+	SONDE_EV_TCP_RETIRED = 8, /* unused: TCP health is aggregated in maps (see below) */
 	/* a process was moved into a cgroup a cgroup= rule selects: the kernel selected it
 	 * (flag SONDE_PROC_CGROUP); or a selected one was moved to where none of its cgroups
 	 * is selected (no flag): user space judges it again */
@@ -71,7 +71,7 @@ enum sonde_lost_reason {
 	SONDE_LOST_ALLOW_FULL = 2,    /* forked child could not be added to the allow map */
 	SONDE_LOST_CONN_FULL = 3,     /* connection map update failed */
 	SONDE_LOST_STASH_RETIRED = 4, /* unused: the syscall path stashes nothing now */
-	SONDE_LOST_TCP_FULL = 5,      /* TCP health: socket owner map update failed */
+	SONDE_LOST_TCP_FULL = 5,      /* TCP health: an owner or aggregate map update failed */
 	SONDE_LOST_GAP = 6,	      /* user space: a data record's offset skipped bytes */
 	SONDE_LOST_RECURSION = 7,     /* user space: runs the kernel skipped (recursion_misses) */
 	/* a cgroup= rule could not be decided in the kernel (a cgroup path too long to match,
@@ -190,32 +190,66 @@ struct sonde_listen_event {
 };
 _Static_assert(sizeof(struct sonde_listen_event) == 32, "sonde_listen_event ABI");
 
-/* SONDE_EV_TCP: what happened to a TCP connection of a selected process. */
+/*
+ * TCP health (bpf/tcp.bpf.h) is not sent as records: the kernel adds each connection's
+ * outcome and totals into two per-CPU hash maps, and sonde reads them a few times a
+ * second (user/metrics/tcp_health.c), so a connection costs a map update, not a record.
+ * Both are keyed by the owner's tgid (the process that connected, or owns the listener).
+ */
 enum sonde_tcp_kind {
-	SONDE_TCP_CONNECTED = 1,  /* outbound handshake completed (SYN_SENT -> ESTABLISHED) */
-	SONDE_TCP_FAILED = 2,	  /* outbound attempt ended before ESTABLISHED; see sk_err */
-	SONDE_TCP_ACCEPTED = 3,	  /* inbound handshake completed on a selected listener */
-	SONDE_TCP_CLOSED = 4,	  /* an established connection closed: its totals */
-	SONDE_TCP_RESET_SENT = 5, /* a reset sent after CLOSE (abortive close: linger 0) */
+	SONDE_TCP_CONNECTED = 1, /* outbound handshake completed (SYN_SENT -> ESTABLISHED) */
+	SONDE_TCP_FAILED = 2,	 /* outbound attempt ended before ESTABLISHED; see sk_err */
+	SONDE_TCP_ACCEPTED = 3,	 /* inbound handshake completed on a selected listener */
 };
 
-struct sonde_tcp_event {
-	struct sonde_event_hdr hdr; /* hdr.tgid: the owner (not the task the kernel ran) */
-	struct sonde_addr local;
-	struct sonde_addr peer;
-	__u64 duration_ns;     /* CLOSED: from ESTABLISHED to CLOSE; FAILED: from SYN_SENT */
-	__u64 bytes_sent;      /* CLOSED: tcp_sock.bytes_sent (payload, retransmits included) */
-	__u64 bytes_received;  /* CLOSED: tcp_sock.bytes_received (+1 for a FIN) */
-	__u32 srtt_us;	       /* CLOSED: smoothed RTT at close, microseconds; 0: no sample */
-	__u32 retrans_segs;    /* CLOSED: tcp_sock.total_retrans (segments) */
-	__u32 resets_sent;     /* CLOSED: RSTs sent on this socket (tcp_send_reset) */
-	__u32 resets_received; /* CLOSED: RSTs received (tcp_receive_reset) */
-	__s32 sk_err;	       /* FAILED: the socket's error: ECONNREFUSED, ETIMEDOUT, 0 */
-	__u16 family;
-	__u8 kind;     /* enum sonde_tcp_kind */
-	__u8 outbound; /* 1: this process connected; 0: it accepted */
+/* Key of the "tcp_attempts" map; its value is a __u64 count per CPU. */
+struct sonde_tcp_attempt_key {
+	__u32 tgid;
+	__s32 sk_err; /* FAILED: the socket's error: ECONNREFUSED, ETIMEDOUT, 0 (canceled) */
+	__u8 kind;    /* enum sonde_tcp_kind */
+	__u8 _pad;
+	__u16 port;    /* CONNECTED, FAILED: the server's port; ACCEPTED: the listener's */
+	__u8 addr[16]; /* CONNECTED, FAILED: the server's address (IPv4 v4-mapped); else 0 */
 };
-_Static_assert(sizeof(struct sonde_tcp_event) == 120, "sonde_tcp_event ABI");
+_Static_assert(sizeof(struct sonde_tcp_attempt_key) == 28, "sonde_tcp_attempt_key ABI");
+
+/* Key of the "tcp_totals" map: the closed connections of one owner, by direction. */
+struct sonde_tcp_totals_key {
+	__u32 tgid;
+	__u32 outbound; /* 1: it connected; 0: it accepted */
+};
+_Static_assert(sizeof(struct sonde_tcp_totals_key) == 8, "sonde_tcp_totals_key ABI");
+
+/* Histogram bounds of the connection duration (ns) and the smoothed RTT at close (us),
+ * inclusive upper bounds as Prometheus' "le"; the kernel counts into bucket i the first
+ * bound that holds the value, into the last one what none holds (+Inf). */
+#define SONDE_TCP_DURATION_BOUNDS_NS                                                       \
+	5000000ULL, 10000000ULL, 25000000ULL, 50000000ULL, 100000000ULL, 250000000ULL,     \
+		500000000ULL, 1000000000ULL, 2500000000ULL, 5000000000ULL, 10000000000ULL, \
+		30000000000ULL, 60000000000ULL, 300000000000ULL, 600000000000ULL,          \
+		1800000000000ULL, 3600000000000ULL
+#define SONDE_TCP_DURATION_NB 17
+#define SONDE_TCP_RTT_BOUNDS_US                                                             \
+	100ULL, 500ULL, 1000ULL, 2500ULL, 5000ULL, 10000ULL, 25000ULL, 50000ULL, 100000ULL, \
+		250000ULL, 500000ULL, 1000000ULL
+#define SONDE_TCP_RTT_NB 12
+
+/* Value of "tcp_totals", per CPU: running sums, never reset while the entry lives. */
+struct sonde_tcp_totals {
+	__u64 closed;	       /* established connections closed (the duration's count) */
+	__u64 duration_sum_ns; /* from ESTABLISHED to CLOSE */
+	__u64 duration[SONDE_TCP_DURATION_NB + 1];
+	__u64 rtt_sum_us; /* smoothed RTT at close of those that had a sample */
+	__u64 rtt[SONDE_TCP_RTT_NB + 1];
+	__u64 bytes_sent;      /* tcp_sock.bytes_sent (payload, retransmits included) */
+	__u64 bytes_received;  /* tcp_sock.bytes_received (+1 for a FIN) */
+	__u64 retrans_segs;    /* tcp_sock.total_retrans (segments) */
+	__u64 resets_sent;     /* RSTs sent on established connections (tcp_send_reset) */
+	__u64 resets_received; /* RSTs received on them (tcp_receive_reset) */
+};
+_Static_assert(sizeof(struct sonde_tcp_totals) ==
+		       8 * (8 + (SONDE_TCP_DURATION_NB + 1) + (SONDE_TCP_RTT_NB + 1)),
+	       "sonde_tcp_totals ABI");
 
 /* Value of the "go_procs" map (tgid -> this): what the Go TLS probes of one process need to
  * find the socket under a crypto/tls.Conn, written by user space when it attaches them. */

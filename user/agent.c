@@ -17,6 +17,7 @@
 #include "http/webconfig.h"
 #include "kernel/loader.h"
 #include "kernel/probe.h"
+#include "kernel/tcp_maps.h"
 #include "kernel/uprobes.h"
 #include "util/log.h"
 #include "util/wallclock.h"
@@ -39,6 +40,7 @@
 #define TLS_POLL_MS 2	    /* while a TLS file is inspected: its probes attach soon after */
 #define TLS_SETTLE_MS 30000 /* start-up: at most this long for the TLS files inspected */
 #define REFRESH_NS 1000000000ULL
+#define TCP_HARVEST_NS 100000000ULL
 #define EXPIRE_EVERY_NS (10 * 1000000000ULL)
 #define CONN_IDLE_NS (300 * 1000000000ULL)
 
@@ -64,9 +66,10 @@ struct agent {
 	struct business *biz;	/* --counter rules */
 	struct kernel_ctl kctl; /* the loader's, for procs and the consumer */
 	struct observer obs;
-	struct tcp_health tcp; /* --tcp-health families */
-	struct events events;  /* --events */
-	bool bad_config;       /* a setting failed at start (--events FILE): exit 2 */
+	struct tcp_health tcp;	   /* --tcp-health families */
+	struct tcp_source tcp_src; /* the kernel's TCP health sums (kernel/tcp_maps.c) */
+	struct events events;	   /* --events */
+	bool bad_config;	   /* a setting failed at start (--events FILE): exit 2 */
 	struct procs procs;
 	struct consumer consumer;
 	struct httpd *httpd;
@@ -89,6 +92,28 @@ static void expire_services(struct agent *a, uint64_t now)
 	if (a->cfg->series_grace)
 		procs_expire_services(&a->procs, now, a->cfg->series_grace * 1000000000ULL,
 				      service_gone, &a->tel);
+}
+
+static void tcp_owner(void *ctx, uint32_t tgid, struct tcp_owner_info *out)
+{
+	const struct procs *p = ctx;
+
+	out->service = procs_service(p, tgid);
+	out->ctx = procs_ctx(p, tgid);
+	out->alive = procs_get(p, tgid) != NULL;
+}
+
+/* The kernel's TCP health sums into the tcp_* families: every TCP_HARVEST_NS while busy,
+ * with the once-a-second refresh when idle. */
+static void tcp_harvest(struct agent *a, uint64_t now)
+{
+	int err;
+
+	if (!a->cfg->tcp_health)
+		return;
+	err = tcp_health_harvest(&a->tcp, &a->tcp_src, tcp_owner, &a->procs, now);
+	if (err)
+		log_warn("reading the TCP health maps failed: %s", strerror(-err));
 }
 
 static uint64_t monotonic_ns(void)
@@ -418,7 +443,6 @@ static int agent_start(struct agent *a)
 	if (a->cfg->tcp_health &&
 	    (err = tcp_health_init(&a->tcp, a->tel.reg, a->cfg->max_series, a->cfg->k8s_labels)))
 		return err;
-	a->obs.tcp = a->cfg->tcp_health ? &a->tcp : NULL;
 	if ((err = procs_init(&a->procs, a->cfg, &a->kctl, "/proc")))
 		return err;
 	if ((err = consumer_init(&a->consumer, &a->procs, &a->obs, &a->kctl)))
@@ -426,6 +450,7 @@ static int agent_start(struct agent *a)
 	if ((err = loader_open(&a->loader, &o)))
 		return err;
 	a->kctl = loader_ctl(&a->loader);
+	a->tcp_src = tcp_maps_source(&a->loader);
 	telemetry_set_build(&a->tel, capture_mode_name(a->loader.mode));
 	/* Loading parsed the kernel's BTF (megabytes), now freed: give the pages back. */
 	malloc_trim(0);
@@ -458,6 +483,8 @@ static void agent_stop(struct agent *a)
 	a->httpd = NULL;
 	loader_close(&a->loader);
 	consumer_free(&a->consumer);
+	if (a->cfg->tcp_health)
+		tcp_health_free(&a->tcp);
 	events_free(&a->events); /* after the last exchange the connections flushed */
 	business_free(a->biz);
 	a->biz = NULL;
@@ -616,7 +643,7 @@ static void install_signals(const struct config *cfg)
 int agent_run(struct config *cfg, int argc, char **argv)
 {
 	static struct agent a; /* large; and the HTTP threads reach it through status_copy */
-	uint64_t next_refresh = 0, next_expire = 0, now = 0;
+	uint64_t next_refresh = 0, next_expire = 0, next_tcp = 0, now = 0;
 	bool busy = true;
 	int err;
 
@@ -649,6 +676,10 @@ int agent_run(struct config *cfg, int argc, char **argv)
 			refresh(&a);
 			expire_services(&a, now); /* within a second of the grace */
 			next_refresh = now + REFRESH_NS;
+		}
+		if (now >= next_tcp) {
+			tcp_harvest(&a, now);
+			next_tcp = now + TCP_HARVEST_NS;
 		}
 		if (now >= next_expire) {
 			conns_expire(&a.consumer.conns, now, CONN_IDLE_NS);

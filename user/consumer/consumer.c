@@ -27,7 +27,6 @@ static const char *const event_names[] = {
 	[SONDE_EV_PROC_EXEC] = "proc_exec",
 	[SONDE_EV_PROC_EXIT] = "proc_exit",
 	[SONDE_EV_LISTEN] = "listen",
-	[SONDE_EV_TCP] = "tcp",
 	[SONDE_EV_PROC_CGROUP] = "proc_cgroup",
 };
 
@@ -51,8 +50,6 @@ static size_t min_size(uint16_t type)
 		return sizeof(struct sonde_proc_event);
 	case SONDE_EV_LISTEN:
 		return sizeof(struct sonde_listen_event);
-	case SONDE_EV_TCP:
-		return sizeof(struct sonde_tcp_event);
 	default:
 		return SIZE_MAX;
 	}
@@ -68,16 +65,6 @@ static bool record_valid(const void *data, size_t size)
 	return h->type != SONDE_EV_DATA ||
 	       size >= sizeof(struct sonde_data_event) +
 			       ((const struct sonde_data_event *)data)->cap_len;
-}
-
-/* A TCP health record: labelled with its owner's service (the owner, not the task the
- * kernel happened to run: these tracepoints fire in softirq). */
-static void on_tcp(struct consumer *c, const struct sonde_tcp_event *e)
-{
-	const char *service = procs_service(c->procs, e->hdr.tgid);
-
-	observe_tcp(c->conns.obs, service ? service : "unknown", procs_ctx(c->procs, e->hdr.tgid),
-		    e);
 }
 
 /* A process the kernel selected by a cgroup= rule is kept whatever /proc says by now; one
@@ -127,9 +114,6 @@ int consumer_on_record(void *ctx, const void *data, size_t size)
 		break;
 	case SONDE_EV_LISTEN:
 		procs_on_listen(c->procs, h->tgid, ((const struct sonde_listen_event *)data)->port);
-		break;
-	case SONDE_EV_TCP:
-		on_tcp(c, data);
 		break;
 	}
 	return 0;

@@ -155,6 +155,10 @@ static int load_path(struct loader *l, const struct loader_opts *o, enum capture
 	/* The socket path keeps connection state in socket storage: no use for the hash. */
 	if (mode == CAPTURE_SOCKET)
 		bpf_map__set_max_entries(s->maps.conns, 1);
+	if (!o->tcp_health) {
+		bpf_map__set_max_entries(s->maps.tcp_attempts, 1);
+		bpf_map__set_max_entries(s->maps.tcp_totals, 1);
+	}
 	if (o->ringbuf_bytes) {
 		bpf_map__set_max_entries(s->maps.events, o->ringbuf_bytes);
 		s->rodata->ringbuf_wake_bytes = o->ringbuf_bytes / 8;

@@ -6,7 +6,6 @@
 #include "metrics/business.h"
 #include "metrics/observe.h"
 #include "metrics/route.h"
-#include "metrics/tcp_health.h"
 #include "metrics/telemetry.h"
 #include "proto/db_op.h"
 #include "proto/http1.h"
@@ -151,13 +150,6 @@ void observe_db(const struct observer *o, struct conn_peer *peer, const char *sy
 		telemetry_db_observe(o->tel, s, (op->end_ns - op->start_ns) / 1e9);
 	if (o->events)
 		events_db(o->events, peer, system, op);
-}
-
-void observe_tcp(const struct observer *o, const char *service, const struct ctx_labels *ctx,
-		 const struct sonde_tcp_event *e)
-{
-	if (o->tcp)
-		tcp_health_observe(o->tcp, service, ctx, e);
 }
 
 void observe_parse_errors(const struct observer *o, const char *protocol, uint64_t n)

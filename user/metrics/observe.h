@@ -19,15 +19,13 @@ struct route_table;
 struct business;
 struct http1_exchange;
 struct db_op;
-struct sonde_tcp_event;
 struct events;
 
 struct observer {
 	struct telemetry *tel;
 	struct route_table *routes;
-	struct business *biz;	/* business counters (--counter); NULL: none */
-	struct tcp_health *tcp; /* TCP health families (--tcp-health); NULL: off */
-	struct events *events;	/* JSON lines (--events); NULL: off */
+	struct business *biz;  /* business counters (--counter); NULL: none */
+	struct events *events; /* JSON lines (--events); NULL: off */
 };
 
 struct series;
@@ -82,11 +80,6 @@ void observe_http(const struct observer *o, struct conn_peer *peer, bool server,
 /* system: "postgresql" or "redis". */
 void observe_db(const struct observer *o, struct conn_peer *peer, const char *system,
 		const struct db_op *op);
-
-/* A TCP health record (bpf/tcp.bpf.c) of a connection the service owns (ctx: its container
- * and pod, NULL when unknown). */
-void observe_tcp(const struct observer *o, const char *service, const struct ctx_labels *ctx,
-		 const struct sonde_tcp_event *e);
 
 void observe_parse_errors(const struct observer *o, const char *protocol, uint64_t n);
 void observe_unanswered(const struct observer *o, const char *protocol, uint64_t n);

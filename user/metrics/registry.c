@@ -493,6 +493,32 @@ int metric_observe(struct metric *m, const char *const *label_values, double v)
 	return metric_update(m, METRIC_HISTOGRAM, label_values, v);
 }
 
+int metric_observe_counts(struct metric *m, const char *const *label_values, const uint64_t *counts,
+			  double sum)
+{
+	struct series *s;
+	uint64_t n = 0;
+	double nv;
+	int err = 0;
+
+	if (!m || m->kind != METRIC_HISTOGRAM || !counts || !isfinite(sum))
+		return -EINVAL;
+	s = metric_series(m, label_values);
+	if (!s)
+		return -errno;
+	for (size_t b = 0; b <= m->n_bounds; b++)
+		n += counts[b];
+	nv = s->value + sum;
+	__atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_store(&s->value, &nv, __ATOMIC_RELAXED);
+	for (size_t b = 0; b <= m->n_bounds; b++)
+		__atomic_store_n(&s->buckets[b], s->buckets[b] + counts[b], __ATOMIC_RELAXED);
+	__atomic_store_n(&s->count, s->count + n, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELEASE);
+	return err;
+}
+
 uint64_t metric_dropped(const struct metric *m)
 {
 	return m ? __atomic_load_n(&m->dropped, __ATOMIC_RELAXED) : 0;

@@ -60,6 +60,13 @@ int metric_add(struct metric *m, const char *const *label_values, double v);	 /*
 int metric_set(struct metric *m, const char *const *label_values, double v);	 /* gauge = v */
 int metric_observe(struct metric *m, const char *const *label_values, double v); /* histogram */
 
+/*
+ * Histograms: adds observations already counted into buckets, counts[0..n_bounds]
+ * (non-cumulative, the last for +Inf), whose values add up to sum. Same returns as above.
+ */
+int metric_observe_counts(struct metric *m, const char *const *label_values, const uint64_t *counts,
+			  double sum);
+
 uint64_t metric_dropped(const struct metric *m);
 
 /*

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "metrics/registry.h"
 #include "metrics/tcp_health.h"
 #include "util/addr.h"
+#include "util/hash.h"
+#include "util/log.h"
 
 #define NL(a) (sizeof(a) / sizeof((a)[0]))
 #define LABELS_MAX (4 + CTX_LABELS)
@@ -15,12 +18,14 @@ static const char *const client_labels[] = { "outcome", "server_address", "serve
 static const char *const server_labels[] = { "server_port", "service_name" };
 static const char *const conn_labels[] = { "direction", "service_name" };
 
-/* Connections last from milliseconds (a health check) to hours (a database pool). */
-static const double duration_bounds[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,  1,	  2.5,
-					  5,	 10,   30,    60,   300, 600,  1800, 3600 };
+/* Connections last from milliseconds (a health check) to hours (a database pool). The
+ * kernel buckets by the same bounds in its units (SONDE_TCP_DURATION_BOUNDS_NS,
+ * SONDE_TCP_RTT_BOUNDS_US; test_tcp_health checks they agree). */
+const double tcp_duration_bounds[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,  1,   2.5,
+				       5,     10,   30,	   60,	 300, 600,  1800, 3600 };
 /* Loopback answers in tens of microseconds; a distant region in a few hundred ms. */
-static const double rtt_bounds[] = { 0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-				     0.025,  0.05,   0.1,   0.25,   0.5,   1 };
+const double tcp_rtt_bounds[] = { 0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+				  0.025,  0.05,	  0.1,	 0.25,	 0.5,	1 };
 
 struct family {
 	size_t field; /* offset of the struct metric * in struct tcp_health */
@@ -44,10 +49,10 @@ static const struct family families[] = {
 	  server_labels, NL(server_labels), NULL, 0 },
 	{ FIELD(duration), METRIC_HISTOGRAM, "tcp_connection_duration_seconds",
 	  "Life of established TCP connections, from the handshake to the close.", conn_labels,
-	  NL(conn_labels), duration_bounds, NL(duration_bounds) },
+	  NL(conn_labels), tcp_duration_bounds, NL(tcp_duration_bounds) },
 	{ FIELD(rtt), METRIC_HISTOGRAM, "tcp_rtt_seconds",
 	  "Smoothed round-trip time of TCP connections, sampled at close.", conn_labels,
-	  NL(conn_labels), rtt_bounds, NL(rtt_bounds) },
+	  NL(conn_labels), tcp_rtt_bounds, NL(tcp_rtt_bounds) },
 	{ FIELD(retrans), METRIC_COUNTER, "tcp_retransmitted_segments_total",
 	  "TCP segments retransmitted on the service's closed connections.", conn_labels,
 	  NL(conn_labels), NULL, 0 },
@@ -66,10 +71,19 @@ static const struct family families[] = {
 	  conn_labels, NL(conn_labels), NULL, 0 },
 };
 
+_Static_assert(NL(tcp_duration_bounds) == SONDE_TCP_DURATION_NB, "duration bounds");
+_Static_assert(NL(tcp_rtt_bounds) == SONDE_TCP_RTT_NB, "rtt bounds");
+
 int tcp_health_init(struct tcp_health *t, struct registry *reg, uint32_t max_series,
 		    bool ctx_labels)
 {
+	int err;
+
+	memset(t, 0, sizeof(*t));
 	t->ctx_labels = ctx_labels;
+	t->forget_ns = TCP_FORGET_NS;
+	if ((err = hashmap_init(&t->attempts, 64)) || (err = hashmap_init(&t->totals, 16)))
+		return err;
 	for (size_t i = 0; i < NL(families); i++) {
 		const struct family *f = &families[i];
 		struct metric **slot = (struct metric **)((char *)t + f->field);
@@ -89,11 +103,22 @@ int tcp_health_init(struct tcp_health *t, struct registry *reg, uint32_t max_ser
 	return 0;
 }
 
-const char *tcp_outcome(const struct sonde_tcp_event *e)
+void tcp_health_free(struct tcp_health *t)
 {
-	if (e->kind == SONDE_TCP_CONNECTED)
+	struct hashmap *maps[] = { &t->attempts, &t->totals };
+
+	for (size_t m = 0; m < NL(maps); m++) {
+		for (size_t i = 0; i < maps[m]->cap; i++)
+			free(maps[m]->vals[i]);
+		hashmap_free(maps[m]);
+	}
+}
+
+const char *tcp_outcome(uint8_t kind, int32_t sk_err)
+{
+	if (kind == SONDE_TCP_CONNECTED)
 		return "established";
-	switch (e->sk_err) {
+	switch (sk_err) {
 	case ECONNREFUSED:
 		return "refused";
 	case ETIMEDOUT:
@@ -108,49 +133,236 @@ const char *tcp_outcome(const struct sonde_tcp_event *e)
 	}
 }
 
-static void observe_closed(struct tcp_health *t, const char *const *labels,
-			   const struct sonde_tcp_event *e)
+/* What was counted so far of one kernel entry. */
+struct tcp_snap_attempt {
+	struct sonde_tcp_attempt_key key;
+	uint64_t count;
+	uint64_t changed_ns; /* when it last grew (or was first seen) */
+	uint64_t gen;	     /* the last harvest that saw it */
+};
+
+struct tcp_snap_totals {
+	struct sonde_tcp_totals_key key;
+	struct sonde_tcp_totals sums;
+	uint64_t changed_ns;
+	uint64_t gen;
+};
+
+struct harvest {
+	struct tcp_health *t;
+	tcp_owner_fn owner;
+	void *owner_ctx;
+	uint64_t now;
+};
+
+static uint64_t attempt_hash(const struct sonde_tcp_attempt_key *k)
 {
-	metric_observe(t->duration, labels, e->duration_ns / 1e9);
-	if (e->srtt_us)
-		metric_observe(t->rtt, labels, e->srtt_us / 1e6);
-	metric_add(t->retrans, labels, e->retrans_segs);
-	metric_add(t->resets_sent, labels, e->resets_sent);
-	metric_add(t->resets_received, labels, e->resets_received);
-	metric_add(t->bytes_sent, labels, (double)e->bytes_sent);
-	metric_add(t->bytes_received, labels, (double)e->bytes_received);
+	return fnv1a64(k, sizeof(*k));
 }
 
-void tcp_health_observe(struct tcp_health *t, const char *service, const struct ctx_labels *ctx,
-			const struct sonde_tcp_event *e)
+static uint64_t totals_hash(const struct sonde_tcp_totals_key *k)
+{
+	return (uint64_t)k->tgid << 32 | k->outbound;
+}
+
+/* Label values: family's own, then the owner's context labels (read only by families that
+ * have them). */
+static const char *owner_labels(const struct harvest *h, uint32_t tgid, const char **v, size_t n)
+{
+	struct tcp_owner_info o = { 0 };
+
+	h->owner(h->owner_ctx, tgid, &o);
+	ctx_label_values(o.ctx, v + n);
+	return o.service ? o.service : "unknown";
+}
+
+/* count more attempts of the entry k. */
+static void add_attempts(const struct harvest *h, const struct sonde_tcp_attempt_key *k,
+			 uint64_t count)
 {
 	char addr[ADDR_TEXT_MAX], port[8];
-	const char *conn[LABELS_MAX] = { e->outbound ? "outbound" : "inbound", service };
 	const char *v[LABELS_MAX];
 
-	/* the context labels follow each family's own: the registry reads only as many
-	 * values as the family has labels, so without them the tail is never looked at */
-	ctx_label_values(ctx, conn + 2);
-	switch (e->kind) {
-	case SONDE_TCP_CONNECTED:
-	case SONDE_TCP_FAILED:
-		addr_format(e->peer.addr, addr, sizeof(addr));
-		snprintf(port, sizeof(port), "%u", e->peer.port);
-		v[0] = tcp_outcome(e), v[1] = addr, v[2] = port, v[3] = service;
-		ctx_label_values(ctx, v + 4);
-		metric_add(t->client_conns, v, 1);
-		break;
-	case SONDE_TCP_ACCEPTED:
-		snprintf(port, sizeof(port), "%u", e->local.port);
-		v[0] = port, v[1] = service;
-		ctx_label_values(ctx, v + 2);
-		metric_add(t->server_conns, v, 1);
-		break;
-	case SONDE_TCP_CLOSED:
-		observe_closed(t, conn, e);
-		break;
-	case SONDE_TCP_RESET_SENT:
-		metric_add(t->resets_sent, conn, 1);
-		break;
+	if (!count)
+		return;
+	snprintf(port, sizeof(port), "%u", k->port);
+	if (k->kind == SONDE_TCP_ACCEPTED) {
+		v[0] = port;
+		v[1] = owner_labels(h, k->tgid, v, 2);
+		metric_add(h->t->server_conns, v, (double)count);
+		return;
 	}
+	addr_format(k->addr, addr, sizeof(addr));
+	v[0] = tcp_outcome(k->kind, k->sk_err), v[1] = addr, v[2] = port;
+	v[3] = owner_labels(h, k->tgid, v, 4);
+	metric_add(h->t->client_conns, v, (double)count);
+}
+
+/* The growth d (now - then, field by field) of an owner's totals. */
+static void add_totals(const struct harvest *h, const struct sonde_tcp_totals_key *k,
+		       const struct sonde_tcp_totals *now, const struct sonde_tcp_totals *then)
+{
+	struct tcp_health *t = h->t;
+	const char *v[LABELS_MAX] = { k->outbound ? "outbound" : "inbound" };
+	uint64_t dur[SONDE_TCP_DURATION_NB + 1], rtt[SONDE_TCP_RTT_NB + 1], rtt_n = 0;
+
+	if (!memcmp(now, then, sizeof(*now)))
+		return;
+	v[1] = owner_labels(h, k->tgid, v, 2);
+	for (size_t i = 0; i <= SONDE_TCP_DURATION_NB; i++)
+		dur[i] = now->duration[i] - then->duration[i];
+	for (size_t i = 0; i <= SONDE_TCP_RTT_NB; i++)
+		rtt_n += rtt[i] = now->rtt[i] - then->rtt[i];
+	if (now->closed != then->closed)
+		metric_observe_counts(t->duration, v, dur,
+				      (double)(now->duration_sum_ns - then->duration_sum_ns) / 1e9);
+	if (rtt_n)
+		metric_observe_counts(t->rtt, v, rtt,
+				      (double)(now->rtt_sum_us - then->rtt_sum_us) / 1e6);
+	/* every family is touched, so a service's series all appear with its first close */
+	metric_add(t->retrans, v, (double)(now->retrans_segs - then->retrans_segs));
+	metric_add(t->resets_sent, v, (double)(now->resets_sent - then->resets_sent));
+	metric_add(t->resets_received, v, (double)(now->resets_received - then->resets_received));
+	metric_add(t->bytes_sent, v, (double)(now->bytes_sent - then->bytes_sent));
+	metric_add(t->bytes_received, v, (double)(now->bytes_received - then->bytes_received));
+}
+
+/* The snapshot of k, or a new one counting nothing yet; NULL: no memory, or another key
+ * holds k's hash (counted in unmatched). */
+static struct tcp_snap_attempt *attempt_snap(struct tcp_health *t,
+					     const struct sonde_tcp_attempt_key *k, uint64_t now)
+{
+	uint64_t hk = attempt_hash(k);
+	struct tcp_snap_attempt *s = hashmap_get(&t->attempts, hk);
+
+	if (s) {
+		if (!memcmp(&s->key, k, sizeof(*k)))
+			return s;
+		if (!t->unmatched++)
+			log_warn("TCP health: two kernel entries share a hash; one is not counted");
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s || hashmap_put(&t->attempts, hk, s)) {
+		free(s);
+		return NULL;
+	}
+	s->key = *k;
+	s->changed_ns = now;
+	return s;
+}
+
+static void on_attempt(void *ctx, const struct sonde_tcp_attempt_key *k, uint64_t count)
+{
+	struct harvest *h = ctx;
+	struct tcp_snap_attempt *s = attempt_snap(h->t, k, h->now);
+
+	if (!s)
+		return;
+	s->gen = h->t->gen;
+	if (count <= s->count)
+		return;
+	add_attempts(h, k, count - s->count);
+	s->count = count;
+	s->changed_ns = h->now;
+}
+
+static void on_totals(void *ctx, const struct sonde_tcp_totals_key *k,
+		      const struct sonde_tcp_totals *sums)
+{
+	struct harvest *h = ctx;
+	uint64_t hk = totals_hash(k);
+	struct tcp_snap_totals *s = hashmap_get(&h->t->totals, hk);
+
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s || hashmap_put(&h->t->totals, hk, s)) {
+			free(s);
+			return;
+		}
+		s->key = *k;
+		s->changed_ns = h->now;
+	}
+	s->gen = h->t->gen;
+	if (!memcmp(&s->sums, sums, sizeof(*sums)))
+		return;
+	add_totals(h, k, sums, &s->sums);
+	s->sums = *sums;
+	s->changed_ns = h->now;
+}
+
+static bool owner_alive(const struct harvest *h, uint32_t tgid)
+{
+	struct tcp_owner_info o = { 0 };
+
+	h->owner(h->owner_ctx, tgid, &o);
+	return o.alive;
+}
+
+/* Whether snapshot s (not seen by this harvest: gone from the kernel; or of an owner gone
+ * and idle for forget_ns: its entry taken now, the last growth counted) is done with. */
+static bool attempt_done(const struct harvest *h, const struct tcp_source *src,
+			 struct tcp_snap_attempt *s)
+{
+	uint64_t count;
+
+	if (s->gen != h->t->gen)
+		return true;
+	if (h->now - s->changed_ns < h->t->forget_ns || owner_alive(h, s->key.tgid))
+		return false;
+	if (src->take_attempt(src->ctx, &s->key, &count))
+		return true; /* gone meanwhile */
+	if (count > s->count)
+		add_attempts(h, &s->key, count - s->count);
+	return true;
+}
+
+static bool totals_done(const struct harvest *h, const struct tcp_source *src,
+			struct tcp_snap_totals *s)
+{
+	struct sonde_tcp_totals last;
+
+	if (s->gen != h->t->gen)
+		return true;
+	if (h->now - s->changed_ns < h->t->forget_ns || owner_alive(h, s->key.tgid))
+		return false;
+	if (src->take_totals(src->ctx, &s->key, &last))
+		return true;
+	add_totals(h, &s->key, &last, &s->sums);
+	return true;
+}
+
+/* Drops the snapshots done() says are done with (each at most once per call: a deletion
+ * may move a later entry into an earlier slot, which waits for the next harvest). */
+static void sweep(struct hashmap *m, const struct harvest *h, const struct tcp_source *src,
+		  bool attempts)
+{
+	for (size_t i = 0; i < m->cap; i++) {
+		void *s = m->vals[i];
+		bool done;
+
+		if (!s)
+			continue;
+		done = attempts ? attempt_done(h, src, s) : totals_done(h, src, s);
+		if (done) {
+			hashmap_del(m, m->keys[i]);
+			free(s);
+		}
+	}
+}
+
+int tcp_health_harvest(struct tcp_health *t, const struct tcp_source *src, tcp_owner_fn owner,
+		       void *owner_ctx, uint64_t now_ns)
+{
+	struct harvest h = { .t = t, .owner = owner, .owner_ctx = owner_ctx, .now = now_ns };
+	struct tcp_visit v = { .ctx = &h, .attempt = on_attempt, .totals = on_totals };
+	int err;
+
+	t->gen++;
+	err = src->walk(src->ctx, &v);
+	if (err)
+		return err; /* nothing swept: a snapshot not seen may just not have been reached */
+	sweep(&t->attempts, &h, src, true);
+	sweep(&t->totals, &h, src, false);
+	return 0;
 }
