@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """The tcp section of run.py (--only tcp, issue 13): what TCP health (--tcp-health=on: its
 part of the always-loaded inet_sock_set_state program, bpf/tcp.bpf.h, the reset programs of
-bpf/tcp.bpf.c, and their records in sonde) costs per connection, and that it adds nothing
+bpf/tcp.bpf.c, and sonde's reading of their sums) costs per connection, and that it adds nothing
 on the data path.
 
 Load: tcp_churn.c, both ends of each loopback connection in one process (connect, accept,
@@ -17,7 +17,8 @@ programs are not loaded, the state program skips TCP health). In each arm, after
     per selected connection (2 per pair: the client's outbound one and the server's
     inbound one). ON must count exactly N established outbound connections and N inbound
     ones. TCP health's cost per connection = ON - OFF, split into BPF run time and
-    sonde's CPU (target <= 300 ns; its two ring records, opened and closed, take most).
+    sonde's CPU (target <= 300 ns; the owner's socket storage and two clock reads take
+    most, the per-owner sums the rest: tests/bench/README.md).
   - unselected: the same binary under another name (comm tcp_other) churns N: the runs
     and run time of the TCP programs (state and reset) per connection, ON and OFF: the
     ON - OFF run time is TCP health's price for every other socket (target <= 300 ns);
