@@ -124,6 +124,9 @@ static void test_json_escape(void **state)
 	assert_int_equal(w, 2);
 	w = json_escape("\xc3\xa9\xc3\xa9", 4, out, sizeof(out), 3);
 	assert_int_equal(w, 2);
+	w = json_escape("abcdef\"", 7, out, sizeof(out), 4); /* a plain run, cut */
+	assert_int_equal(w, 4);
+	assert_memory_equal(out, "abcd", 4);
 }
 
 static void test_rfc3339(void **state)

@@ -48,6 +48,21 @@ size_t json_escape(const char *s, size_t n, char *out, size_t cap, size_t max)
 	if (max > cap)
 		max = cap;
 	while (i < n) {
+		/* printable ASCII but '"' and '\\' stays as it is: copied a run at a time */
+		size_t run = i;
+
+		while (run < n && (unsigned char)s[run] >= 0x20 && (unsigned char)s[run] < 0x80 &&
+		       s[run] != '"' && s[run] != '\\')
+			run++;
+		if (run > i) {
+			k = run - i < max - w ? run - i : max - w;
+			memcpy(out + w, s + i, k);
+			w += k;
+			i += k;
+			if (i < run)
+				break; /* out of room */
+			continue;
+		}
 		k = escape_char(s + i, n - i, e, &adv);
 		if (w + k > max)
 			break;
