@@ -192,7 +192,7 @@ _Static_assert(sizeof(struct sonde_listen_event) == 32, "sonde_listen_event ABI"
 
 /*
  * TCP health (bpf/tcp.bpf.h) is not sent as records: the kernel adds each connection's
- * outcome and totals into two per-CPU hash maps, and sonde reads them a few times a
+ * outcome and totals into two per-CPU hash maps, and sonde reads them once a
  * second (user/metrics/tcp_health.c), so a connection costs a map update, not a record.
  * Both are keyed by the owner's tgid (the process that connected, or owns the listener).
  */

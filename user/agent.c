@@ -40,7 +40,6 @@
 #define TLS_POLL_MS 2	    /* while a TLS file is inspected: its probes attach soon after */
 #define TLS_SETTLE_MS 30000 /* start-up: at most this long for the TLS files inspected */
 #define REFRESH_NS 1000000000ULL
-#define TCP_HARVEST_NS 100000000ULL
 #define EXPIRE_EVERY_NS (10 * 1000000000ULL)
 #define CONN_IDLE_NS (300 * 1000000000ULL)
 
@@ -103,8 +102,7 @@ static void tcp_owner(void *ctx, uint32_t tgid, struct tcp_owner_info *out)
 	out->alive = procs_get(p, tgid) != NULL;
 }
 
-/* The kernel's TCP health sums into the tcp_* families: every TCP_HARVEST_NS while busy,
- * with the once-a-second refresh when idle. */
+/* The kernel's TCP health sums into the tcp_* families, once a second. */
 static void tcp_harvest(struct agent *a, uint64_t now)
 {
 	int err;
@@ -643,7 +641,7 @@ static void install_signals(const struct config *cfg)
 int agent_run(struct config *cfg, int argc, char **argv)
 {
 	static struct agent a; /* large; and the HTTP threads reach it through status_copy */
-	uint64_t next_refresh = 0, next_expire = 0, next_tcp = 0, now = 0;
+	uint64_t next_refresh = 0, next_expire = 0, now = 0;
 	bool busy = true;
 	int err;
 
@@ -674,12 +672,9 @@ int agent_run(struct config *cfg, int argc, char **argv)
 		if (now >= next_refresh) {
 			loader_tls_rescan(&a.loader);
 			refresh(&a);
+			tcp_harvest(&a, now);
 			expire_services(&a, now); /* within a second of the grace */
 			next_refresh = now + REFRESH_NS;
-		}
-		if (now >= next_tcp) {
-			tcp_harvest(&a, now);
-			next_tcp = now + TCP_HARVEST_NS;
 		}
 		if (now >= next_expire) {
 			conns_expire(&a.consumer.conns, now, CONN_IDLE_NS);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,41 +39,121 @@ static uint64_t sum_u64(const uint64_t *per, int n)
 	return s;
 }
 
+/* Entries per batch: the values buffer stays under a MiB however many CPUs. */
+static size_t batch_of(size_t value_size, int n)
+{
+	size_t b = (1u << 20) / (value_size * (size_t)n);
+
+	return b < 16 ? 16 : b > 1024 ? 1024 : b;
+}
+
+/* One pass over a per-CPU hash, fetched in batches (a syscall per batch, not two per
+ * entry); visit() gets each key and its per-CPU values. -ENOSPC: a bucket held more than
+ * a batch (the caller walks key by key instead). */
+static int walk_batched(int fd, size_t key_size, size_t value_size, int n,
+			void (*visit)(const struct tcp_visit *v, const void *key, const void *per,
+				      int n),
+			const struct tcp_visit *v)
+{
+	size_t per_entry = value_size * (size_t)n, batch = batch_of(value_size, n);
+	char *keys = malloc(batch * key_size), *vals = malloc(batch * per_entry);
+	uint64_t in = 0, out = 0; /* hash maps' batch token is a bucket number */
+	bool first = true;
+	int err = 0;
+
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto done;
+	}
+	for (;;) {
+		__u32 count = batch;
+
+		err = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &count, NULL);
+		if (err && err != -ENOENT)
+			break;
+		for (__u32 i = 0; i < count; i++)
+			visit(v, keys + i * key_size, vals + i * per_entry, n);
+		if (err == -ENOENT) { /* that was the last batch */
+			err = 0;
+			break;
+		}
+		in = out;
+		first = false;
+	}
+done:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+/* The same, key by key (two syscalls per entry). An entry removed between next_key and
+ * lookup (only sonde removes them) is skipped. */
+static int walk_keys(int fd, size_t key_size, size_t value_size, int n,
+		     void (*visit)(const struct tcp_visit *v, const void *key, const void *per,
+				   int n),
+		     const struct tcp_visit *v)
+{
+	char *key = malloc(key_size), *prev = malloc(key_size), *per = malloc(value_size * n);
+	bool first = true;
+	int err;
+
+	if (!key || !prev || !per) {
+		err = -ENOMEM;
+		goto done;
+	}
+	while (!(err = bpf_map_get_next_key(fd, first ? NULL : prev, key))) {
+		if (!bpf_map_lookup_elem(fd, key, per))
+			visit(v, key, per, n);
+		memcpy(prev, key, key_size);
+		first = false;
+	}
+	if (err == -ENOENT)
+		err = 0;
+done:
+	free(key);
+	free(prev);
+	free(per);
+	return err;
+}
+
+static void visit_attempt(const struct tcp_visit *v, const void *key, const void *per, int n)
+{
+	v->attempt(v->ctx, key, sum_u64(per, n));
+}
+
+static void visit_totals(const struct tcp_visit *v, const void *key, const void *per, int n)
+{
+	struct sonde_tcp_totals sum;
+
+	sum_totals(&sum, per, n);
+	v->totals(v->ctx, key, &sum);
+}
+
+static int walk_map(int fd, size_t key_size, size_t value_size,
+		    void (*visit)(const struct tcp_visit *v, const void *key, const void *per,
+				  int n),
+		    const struct tcp_visit *v)
+{
+	int n = ncpus(), err = walk_batched(fd, key_size, value_size, n, visit, v);
+
+	/* a failed batch visited nothing of itself; the entries of earlier batches are
+	 * visited again, which adds nothing (what grew is what is added) */
+	if (err == -ENOSPC || err == -EINVAL || err == -EOPNOTSUPP)
+		err = walk_keys(fd, key_size, value_size, n, visit, v);
+	return err;
+}
+
 static int walk(void *ctx, const struct tcp_visit *v)
 {
 	struct loader *l = ctx;
-	int n = ncpus(), fd, err;
-	struct sonde_tcp_attempt_key ak, *prev_a = NULL;
-	struct sonde_tcp_totals_key tk, *prev_t = NULL;
-	uint64_t *counts = calloc(n, sizeof(*counts));
-	struct sonde_tcp_totals *per = calloc(n, sizeof(*per)), sum;
+	int err;
 
-	if (!counts || !per) {
-		free(counts);
-		free(per);
-		return -ENOMEM;
-	}
-	/* An entry removed between next_key and lookup (only sonde removes them) is skipped. */
-	fd = bpf_map__fd(l->skel->maps.tcp_attempts);
-	while (!(err = bpf_map_get_next_key(fd, prev_a, &ak))) {
-		prev_a = &ak;
-		if (!bpf_map_lookup_elem(fd, &ak, counts))
-			v->attempt(v->ctx, &ak, sum_u64(counts, n));
-	}
-	if (err != -ENOENT)
-		goto out;
-	fd = bpf_map__fd(l->skel->maps.tcp_totals);
-	while (!(err = bpf_map_get_next_key(fd, prev_t, &tk))) {
-		prev_t = &tk;
-		if (!bpf_map_lookup_elem(fd, &tk, per)) {
-			sum_totals(&sum, per, n);
-			v->totals(v->ctx, &tk, &sum);
-		}
-	}
-out:
-	free(counts);
-	free(per);
-	return err == -ENOENT ? 0 : err;
+	err = walk_map(bpf_map__fd(l->skel->maps.tcp_attempts),
+		       sizeof(struct sonde_tcp_attempt_key), sizeof(uint64_t), visit_attempt, v);
+	if (err)
+		return err;
+	return walk_map(bpf_map__fd(l->skel->maps.tcp_totals), sizeof(struct sonde_tcp_totals_key),
+			sizeof(struct sonde_tcp_totals), visit_totals, v);
 }
 
 static int take_attempt(void *ctx, const struct sonde_tcp_attempt_key *k, uint64_t *count)

@@ -3,7 +3,7 @@
  * TCP health of the selected services, from the running sums the kernel keeps per owner
  * (bpf/tcp.bpf.h): attempts by outcome and server, accepted connections, and the totals
  * of closed connections (duration, bytes, retransmitted segments, resets, smoothed RTT).
- * In: the kernel's entries, read a few times a second (tcp_health_harvest). Out: the tcp_*
+ * In: the kernel's entries, read once a second (tcp_health_harvest). Out: the tcp_*
  * metric families, each entry's growth since the last read added to its owner's series.
  */
 #ifndef SONDE_METRICS_TCP_HEALTH_H
