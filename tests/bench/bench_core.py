@@ -441,7 +441,7 @@ def build_bench_tools(outdir):
         ["clang", *bpf_flags, "-DFLOOR_LOOKUP", "-c", f"{HERE}/floor.bpf.c",
          "-o", f"{outdir}/floor_lookup.bpf.o"],
         ["cc", "-O2", "-Wall", "-o", f"{outdir}/record_cost", f"{HERE}/record_cost.c",
-         "-lbpf"],
+         "-lbpf", "-lpthread"],
         ["clang", *bpf_flags, "-c", f"{HERE}/record_cost.bpf.c", "-o",
          f"{outdir}/record_cost.bpf.o"],
     ]

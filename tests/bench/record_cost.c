@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * record_cost OBJECT ROUNDS SENDS
+ * record_cost OBJECT ROUNDS SENDS [THREADS]
  *
  * Loads record_cost.bpf.o, attaches its program to tp_btf/sock_send_length with
  * kernel.bpf_stats_enabled held on through BPF_ENABLE_STATS (dropped at exit), and for
@@ -9,12 +9,18 @@
  * Unix datagram socket pair of this process. Prints one JSON line: per mode, the program's
  * run time per run in each round (run_time_ns / run_cnt deltas), and the median over rounds
  * of that minus the empty mode's in the same round: what the mode's work costs.
+ * THREADS 2: a second thread, on the other CPU, sends as many at the same time on a socket
+ * pair of its own (the first runs on CPU 0): both CPUs write the one ring at once, as the
+ * threads of a real service do, instead of one CPU keeping its lines to itself.
  *
- * Build: cc -O2 -o record_cost record_cost.c -lbpf
+ * Build: cc -O2 -o record_cost record_cost.c -lbpf -lpthread
  */
+#define _GNU_SOURCE /* pthread_setaffinity_np, CPU_SET */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/perf_event.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +113,49 @@ static int bss_io(int fd, struct bss *b, bool write)
 		     : bpf_map_lookup_elem(fd, &zero, b);
 }
 
+/* One sender: SENDS round trips of 64 bytes on its own socket pair, on its own CPU. */
+struct sender {
+	int cpu, sends, sv[2];
+	pthread_barrier_t *start;
+};
+
+static void *send_loop(void *arg)
+{
+	struct sender *s = arg;
+	char buf[64] = { 0 };
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(s->cpu, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	if (s->start)
+		pthread_barrier_wait(s->start);
+	for (int i = 0; i < s->sends; i++) {
+		send(s->sv[0], buf, sizeof(buf), 0);
+		recv(s->sv[1], buf, sizeof(buf), 0);
+	}
+	return NULL;
+}
+
+/* Runs the senders (1 or 2) at once and waits for them. */
+static void run_senders(struct sender *snd, int threads)
+{
+	pthread_barrier_t start;
+	pthread_t other;
+
+	if (threads == 1) {
+		snd[0].start = NULL;
+		send_loop(&snd[0]);
+		return;
+	}
+	pthread_barrier_init(&start, NULL, 2);
+	snd[0].start = snd[1].start = &start;
+	pthread_create(&other, NULL, send_loop, &snd[1]);
+	send_loop(&snd[0]);
+	pthread_join(other, NULL);
+	pthread_barrier_destroy(&start);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -123,10 +172,12 @@ int main(int argc, char **argv)
 	struct bss bss = { 0 };
 	double *per_run;
 	char buf[64] = { 0 };
-	int rounds, sends, sv[2], stats_fd, prog_fd, bss_fd;
+	struct sender snd[2];
+	int rounds, sends, threads = 1, stats_fd, prog_fd, bss_fd;
 
-	if (argc != 4 || (rounds = atoi(argv[2])) < 1 || (sends = atoi(argv[3])) < 1) {
-		fprintf(stderr, "usage: record_cost OBJECT ROUNDS SENDS\n");
+	if (argc < 4 || argc > 5 || (rounds = atoi(argv[2])) < 1 || (sends = atoi(argv[3])) < 1 ||
+	    (argc == 5 && (threads = atoi(argv[4])) != 1 && threads != 2)) {
+		fprintf(stderr, "usage: record_cost OBJECT ROUNDS SENDS [THREADS: 1 or 2]\n");
 		return 2;
 	}
 	obj = bpf_object__open_file(argv[1], NULL);
@@ -144,11 +195,14 @@ int main(int argc, char **argv)
 	bss.buf = (__u64)(unsigned long)buf;
 	bss.len = sizeof(buf);
 	if (!prog || bss_fd < 0 || bss_io(bss_fd, &bss, true) || stats_fd < 0 || !rb || !pb ||
-	    !bpf_program__attach(prog) || socketpair(AF_UNIX, SOCK_DGRAM, 0, sv)) {
+	    !bpf_program__attach(prog) || socketpair(AF_UNIX, SOCK_DGRAM, 0, snd[0].sv) ||
+	    socketpair(AF_UNIX, SOCK_DGRAM, 0, snd[1].sv)) {
 		fprintf(stderr, "record_cost: cannot set up (root? Linux >= 6.3?)\n");
 		return 1;
 	}
 	prog_fd = bpf_program__fd(prog);
+	for (int t = 0; t < 2; t++)
+		snd[t].cpu = t, snd[t].sends = sends;
 	per_run = calloc((size_t)rounds * MODES, sizeof(*per_run));
 	for (int r = 0; r < rounds; r++) {
 		for (int k = 0; k < MODES; k++) {
@@ -158,10 +212,7 @@ int main(int argc, char **argv)
 			bss.mode = m;
 			bss_io(bss_fd, &bss, true);
 			run_stats(prog_fd, &ns0, &n0);
-			for (int i = 0; i < sends; i++) {
-				send(sv[0], buf, sizeof(buf), 0);
-				recv(sv[1], buf, sizeof(buf), 0);
-			}
+			run_senders(snd, threads);
 			run_stats(prog_fd, &ns1, &n1);
 			ring_buffer__consume(rb);
 			perf_buffer__consume(pb);
@@ -174,7 +225,8 @@ int main(int argc, char **argv)
 			per_run[r * MODES + m] = n1 > n0 ? (double)(ns1 - ns0) / (n1 - n0) : 0;
 		}
 	}
-	printf("{\"rounds\": %d, \"sends\": %d, \"record_bytes\": 128", rounds, sends);
+	printf("{\"rounds\": %d, \"sends\": %d, \"threads\": %d, \"record_bytes\": 128", rounds,
+	       sends, threads);
 	for (int m = 0; m < MODES; m++) {
 		double d[rounds];
 

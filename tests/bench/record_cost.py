@@ -12,7 +12,10 @@ watermark), the sent bytes read from user memory (bpf_probe_read_user), the sock
 local storage looked up, and all of an emitting run's unavoidable steps together. Each row is the mode's run time per run minus the empty program's in the same round (run_time_ns /
 run_cnt; bpf_stats' own clock reads are in both and cancel). It tells how much of sonde's
 BPF time per round trip (--only cost) is the ring buffer's own price, and what a per-CPU
-staging area would cost instead.
+staging area would cost instead. It runs twice: with one sending thread, and with two at
+once, one on each CPU, sharing the one ring as a service's threads do (every mode's row
+again, "2 CPUs at once"): the ring's lock and producer position then move between the
+CPUs, which a per-CPU perf buffer or slot never does.
 """
 import json
 import subprocess
@@ -34,13 +37,11 @@ LABELS = {
 }
 
 
-def bench_record(cfg, res, tools):
-    rounds = max(9, 3 * cfg.cost_rounds)
-    sends = 20000  # x at most 168 bytes per ring record, drained after each mode: 16 MiB ring
-    log(f"record cost: {rounds} rounds x {sends} sends per mode")
+def run_modes(tools, rounds, sends, threads):
+    """record_cost's JSON and its summary: each mode's ns per run above the empty one's."""
     r = subprocess.run([f"{tools}/record_cost", f"{tools}/record_cost.bpf.o", str(rounds),
-                        str(sends)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       text=True, timeout=600)
+                        str(sends), str(threads)], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=600)
     if r.returncode != 0:
         raise RuntimeError(f"record_cost failed: {r.stderr}")
     raw = json.loads(r.stdout)
@@ -48,7 +49,17 @@ def bench_record(cfg, res, tools):
     summary = {"empty_ns": spread(empty)}
     for m in MODES:
         summary[m] = spread([v - e for v, e in zip(raw[m]["ns_per_run"], empty)])
-    res["record"] = {"raw": raw, "summary": summary,
+    return raw, summary
+
+
+def bench_record(cfg, res, tools):
+    rounds = max(9, 3 * cfg.cost_rounds)
+    # x at most 168 bytes per ring record, two senders, drained after each mode: 16 MiB ring
+    sends = 20000
+    log(f"record cost: {rounds} rounds x {sends} sends per mode, 1 then 2 sending CPUs")
+    raw, summary = run_modes(tools, rounds, sends, 1)
+    raw2, summary2 = run_modes(tools, rounds, sends, 2)
+    res["record"] = {"raw": raw, "summary": summary, "raw_2cpu": raw2, "summary_2cpu": summary2,
                      "config": {"rounds": rounds, "sends": sends}}
 
 
@@ -62,3 +73,9 @@ def table_rows(t, res):
           s["empty_ns"], "{:.0f}")
     for m in MODES:
         t.add(f"  + {LABELS[m]}, ns", s[m], "{:.0f}")
+    if "summary_2cpu" not in out:
+        return
+    s2 = out["summary_2cpu"]
+    t.add("2 CPUs at once: empty program, ns per run", s2["empty_ns"], "{:.0f}")
+    for m in MODES:
+        t.add(f"  2 CPUs at once: + {LABELS[m]}, ns", s2[m], "{:.0f}")
