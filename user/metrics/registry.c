@@ -386,20 +386,31 @@ static size_t bucket_index(const struct metric *m, double v)
 	return lo;
 }
 
-/* The writer's update of one series, between the two halves of the seqcount. */
+/* The writer's two halves of the seqcount around an update of s's values. */
+static void series_write_begin(struct series *s)
+{
+	__atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELAXED);
+	/* the odd seq is visible before any value it guards changes */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+static void series_write_end(struct series *s)
+{
+	__atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELEASE);
+}
+
+/* The writer's update of one series. */
 static void series_apply(struct series *s, enum metric_kind kind, double v, size_t b)
 {
 	double nv = kind == METRIC_GAUGE ? v : s->value + v;
 
-	__atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELAXED);
-	/* the odd seq is visible before any value it guards changes */
-	__atomic_thread_fence(__ATOMIC_RELEASE);
+	series_write_begin(s);
 	__atomic_store(&s->value, &nv, __ATOMIC_RELAXED);
 	if (kind == METRIC_HISTOGRAM) {
 		__atomic_store_n(&s->buckets[b], s->buckets[b] + 1, __ATOMIC_RELAXED);
 		__atomic_store_n(&s->count, s->count + 1, __ATOMIC_RELAXED);
 	}
-	__atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELEASE);
+	series_write_end(s);
 }
 
 static int metric_update(struct metric *m, enum metric_kind kind, const char *const *vals, double v)
@@ -499,7 +510,6 @@ int metric_observe_counts(struct metric *m, const char *const *label_values, con
 	struct series *s;
 	uint64_t n = 0;
 	double nv;
-	int err = 0;
 
 	if (!m || m->kind != METRIC_HISTOGRAM || !counts || !isfinite(sum))
 		return -EINVAL;
@@ -509,14 +519,13 @@ int metric_observe_counts(struct metric *m, const char *const *label_values, con
 	for (size_t b = 0; b <= m->n_bounds; b++)
 		n += counts[b];
 	nv = s->value + sum;
-	__atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
+	series_write_begin(s);
 	__atomic_store(&s->value, &nv, __ATOMIC_RELAXED);
 	for (size_t b = 0; b <= m->n_bounds; b++)
 		__atomic_store_n(&s->buckets[b], s->buckets[b] + counts[b], __ATOMIC_RELAXED);
 	__atomic_store_n(&s->count, s->count + n, __ATOMIC_RELAXED);
-	__atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELEASE);
-	return err;
+	series_write_end(s);
+	return 0;
 }
 
 uint64_t metric_dropped(const struct metric *m)
