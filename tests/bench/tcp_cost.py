@@ -127,6 +127,10 @@ def arm(cfg, tools, health):
         subprocess.run([churn, "connect", str(N_WARMUP)], stdout=subprocess.DEVNULL,
                        check=True, timeout=60)
         wait_idle(sonde.pid)
+        # sonde adds the kernel's sums once a second: the warm-up counted in full before
+        # the window's first reading, or its tail lands in the window's count
+        sonde_it.wait_for(lambda: health == "off" or counts(sonde)[:2] >= (
+            N_WARMUP, N_WARMUP), 20, interval=0.2, message="the warm-up counted")
         clocks = Clocks(sonde)
         if (health == "on") != bool(clocks.reset_ids):
             raise RuntimeError(f"--tcp-health={health}: reset programs {clocks.reset_ids}")
