@@ -6,7 +6,8 @@
 #include "tcp.bpf.h"
 
 /* A reset sent or received on an established connection of a selected process (before
- * its close or, for an abortive close, just after it), added to its owner's totals. */
+ * its close or, for an abortive close, just after it: tcp_closed), added to its owner's
+ * totals. */
 static __always_inline void count_reset(const struct sock *sk, bool sent)
 {
 	struct sonde_tcp_totals *t;
@@ -15,6 +16,8 @@ static __always_inline void count_reset(const struct sock *sk, bool sent)
 	if (!tcp_health || !sk)
 		return;
 	o = owner_of(sk);
+	if (!o)
+		o = closed_owner_of(sk);
 	if (!o || !o->established)
 		return;
 	t = totals_of(o->tgid, o->outbound);

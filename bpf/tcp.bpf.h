@@ -11,9 +11,10 @@
  *
  * The state changes are handled inside process.bpf.c's inet_sock_set_state program, which
  * runs for every socket anyway: TCP health adds no program run of its own there. The
- * owner lives in socket-local storage, freed with the socket: no program at destruction,
- * no hash look-up for the sockets of other processes (their storage pointer is NULL).
- * tcp.bpf.c holds the reset programs.
+ * owner lives in a preallocated hash keyed by the socket's address, from SYN_SENT or
+ * accept to CLOSE, where its entry goes: no allocation per connection (socket-local
+ * storage allocated one and cost ~300 ns more per connection, tests/bench/README.md) and
+ * no program at destruction. tcp.bpf.c holds the reset programs.
  *
  * Every caller is a tp_btf program, whose struct sock pointer the verifier knows: fields
  * are read with plain (CO-RE relocated) loads, not a bpf_probe_read_kernel call each.
@@ -35,19 +36,52 @@ struct tcp_owner {
 	__u32 tgid;
 	__u8 outbound;
 	__u8 established;
-	__u8 closed; /* CLOSE seen, totals added; kept for a reset sent after it */
-	__u8 _pad;
+	__u8 _pad[2];
 	__u64 start_ns; /* ESTABLISHED */
 };
 
-/* Sockets of selected processes, from SYN_SENT or accept until the socket is freed (an
- * abortive close, SO_LINGER 0, sends its reset after CLOSE). */
+/* Sockets of selected processes, by address (a socket's address is not reused before its
+ * CLOSE, which removes the entry). Preallocated: making an entry allocates nothing, and a
+ * full map is counted (SONDE_LOST_TCP_FULL); the loader shrinks it to one entry with TCP
+ * health off. */
 struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
 	__type(value, struct tcp_owner);
 } tcp_owners SEC(".maps") __weak;
+
+/*
+ * The last established connections closed on each CPU, with their owners: an abortive
+ * close (SO_LINGER 0, or unread data) moves the socket to CLOSE and only then sends its
+ * reset, in the same call of the closing process (tcp_close, tcp_disconnect), after the
+ * socket's tcp_owners entry went. The reset program finds the owner here, by the socket's
+ * address and its sequence numbers, which nothing moves between the two steps (a new
+ * socket at the same address starts from a random sequence number: it never matches). A
+ * slot is overwritten only after TCP_CLOSED_SLOTS more closes on its CPU: more than could
+ * come between those two steps of the kernel, even from softirqs that interrupt them.
+ */
+#define TCP_CLOSED_SLOTS 16
+
+struct tcp_closed {
+	__u64 sk;
+	__u32 snd_nxt;
+	__u32 rcv_nxt;
+	struct tcp_owner owner;
+};
+
+struct tcp_closed_ring {
+	__u32 next;
+	__u32 _pad;
+	struct tcp_closed slot[TCP_CLOSED_SLOTS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tcp_closed_ring);
+} tcp_closed SEC(".maps") __weak;
 
 /*
  * The aggregates sonde reads (struct sonde_tcp_attempt_key, struct sonde_tcp_totals): per
@@ -170,7 +204,8 @@ static __always_inline __u32 bucket_of(__u64 v, const __u64 *bounds, __u32 n)
 }
 
 /* An established connection of owner o closed at now: its totals added to its owner's. */
-static __always_inline void totals_add(const struct sock *sk, const struct tcp_owner *o, __u64 now)
+static __always_inline void totals_add(const struct tcp_sock *tp, const struct tcp_owner *o,
+				       __u64 now)
 {
 	static const __u64 duration_bounds[SONDE_TCP_DURATION_NB] = {
 		SONDE_TCP_DURATION_BOUNDS_NS
@@ -178,16 +213,12 @@ static __always_inline void totals_add(const struct sock *sk, const struct tcp_o
 	static const __u64 rtt_bounds[SONDE_TCP_RTT_NB] = { SONDE_TCP_RTT_BOUNDS_US };
 	struct sonde_tcp_totals *t = totals_of(o->tgid, o->outbound);
 	__u64 d = now - o->start_ns, srtt;
-	struct tcp_sock *tp;
 
 	if (!t)
 		return;
 	t->closed += 1;
 	t->duration_sum_ns += d;
 	t->duration[bucket_of(d, duration_bounds, SONDE_TCP_DURATION_NB)] += 1;
-	tp = bpf_skc_to_tcp_sock((void *)sk); /* a typed pointer for the loads below */
-	if (!tp)
-		return;
 	t->bytes_sent += tp->bytes_sent;
 	t->bytes_received += tp->bytes_received;
 	t->retrans_segs += tp->total_retrans;
@@ -198,28 +229,55 @@ static __always_inline void totals_add(const struct sock *sk, const struct tcp_o
 	}
 }
 
-/* sk's owner record, made afresh (a socket connecting again starts over). NULL when the
- * kernel could not allocate it (counted). */
-static __always_inline struct tcp_owner *owner_add(const struct sock *sk, __u32 tgid, bool outbound)
+/* sk's owner record, written whole (a socket connecting again starts over); a full map is
+ * counted. */
+static __always_inline void owner_add(const struct sock *sk, const struct tcp_owner *o)
 {
-	struct tcp_owner *o =
-		bpf_sk_storage_get(&tcp_owners, (struct sock *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	__u64 key = (__u64)sk;
 
-	if (!o) {
+	if (bpf_map_update_elem(&tcp_owners, &key, o, BPF_ANY))
 		count_lost(SONDE_LOST_TCP_FULL);
-		return NULL;
-	}
-	o->tgid = tgid;
-	o->outbound = outbound;
-	o->established = 0;
-	o->closed = 0;
-	o->start_ns = 0;
-	return o;
 }
 
 static __always_inline struct tcp_owner *owner_of(const struct sock *sk)
 {
-	return bpf_sk_storage_get(&tcp_owners, (struct sock *)sk, 0, 0);
+	__u64 key = (__u64)sk;
+
+	return bpf_map_lookup_elem(&tcp_owners, &key);
+}
+
+/* The owner of sk if it closed lately on this CPU while established (tcp_closed). */
+static __always_inline struct tcp_owner *closed_owner_of(const struct sock *sk)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
+	__u32 zero = 0, i;
+	struct tcp_closed_ring *r = bpf_map_lookup_elem(&tcp_closed, &zero);
+
+	if (!r || !tp)
+		return NULL;
+	for (i = 0; i < TCP_CLOSED_SLOTS; i++) {
+		struct tcp_closed *c = &r->slot[i];
+
+		if (c->sk == (__u64)sk && c->snd_nxt == tp->snd_nxt && c->rcv_nxt == tp->rcv_nxt)
+			return &c->owner;
+	}
+	return NULL;
+}
+
+static __always_inline void closed_add(const struct sock *sk, const struct tcp_sock *tp,
+				       const struct tcp_owner *o)
+{
+	__u32 zero = 0;
+	struct tcp_closed_ring *r = bpf_map_lookup_elem(&tcp_closed, &zero);
+	struct tcp_closed *c;
+
+	if (!r)
+		return;
+	c = &r->slot[r->next++ % TCP_CLOSED_SLOTS];
+	c->sk = (__u64)sk;
+	c->snd_nxt = tp->snd_nxt;
+	c->rcv_nxt = tp->rcv_nxt;
+	c->owner = *o;
 }
 
 /* An inbound connection finished its handshake: owned by its listener's owner. */
@@ -227,29 +285,35 @@ static __always_inline void on_accepted(const struct sock *sk)
 {
 	struct tcp_listener_key k = listener_key(sk);
 	__u32 *tgid = bpf_map_lookup_elem(&tcp_listeners, &k);
-	struct tcp_owner *o;
+	struct tcp_owner o = { .established = 1 };
 
 	if (!tgid)
 		return;
-	o = owner_add(sk, *tgid, false);
-	if (!o)
-		return;
-	o->established = 1;
-	o->start_ns = bpf_ktime_get_ns();
-	attempt_count(sk, o->tgid, SONDE_TCP_ACCEPTED, 0);
+	o.tgid = *tgid;
+	o.start_ns = bpf_ktime_get_ns();
+	owner_add(sk, &o);
+	attempt_count(sk, o.tgid, SONDE_TCP_ACCEPTED, 0);
 }
 
 static __always_inline void on_close(const struct sock *sk)
 {
-	struct tcp_owner *o = owner_of(sk);
+	__u64 key = (__u64)sk;
+	struct tcp_owner *o = bpf_map_lookup_elem(&tcp_owners, &key);
 
-	if (!o || o->closed)
+	if (!o)
 		return;
-	if (o->established)
-		totals_add(sk, o, bpf_ktime_get_ns());
-	else
+	if (o->established) {
+		/* a typed pointer for the loads of struct tcp_sock */
+		struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
+
+		if (tp) {
+			totals_add(tp, o, bpf_ktime_get_ns());
+			closed_add(sk, tp, o);
+		}
+	} else {
 		attempt_count(sk, o->tgid, SONDE_TCP_FAILED, sk->sk_err);
-	o->closed = 1;
+	}
+	bpf_map_delete_elem(&tcp_owners, &key);
 }
 
 /* TCP health's part of inet_sock_set_state (process.bpf.c): sk moved to newstate. */
@@ -263,8 +327,11 @@ static __always_inline void tcp_health_state(const struct sock *sk, int oldstate
 	switch (newstate) {
 	case TCP_SYN_SENT_STATE: /* connect(), in the caller's context */
 		tgid = bpf_get_current_pid_tgid() >> 32;
-		if (tgid_allowed(tgid))
-			owner_add(sk, tgid, true);
+		if (tgid_allowed(tgid)) {
+			struct tcp_owner fresh = { .tgid = tgid, .outbound = 1 };
+
+			owner_add(sk, &fresh);
+		}
 		return;
 	case TCP_LISTEN_STATE: /* listen(), in the caller's context */
 		tgid = bpf_get_current_pid_tgid() >> 32;

@@ -158,6 +158,7 @@ static int load_path(struct loader *l, const struct loader_opts *o, enum capture
 	if (!o->tcp_health) {
 		bpf_map__set_max_entries(s->maps.tcp_attempts, 1);
 		bpf_map__set_max_entries(s->maps.tcp_totals, 1);
+		bpf_map__set_max_entries(s->maps.tcp_owners, 1);
 	}
 	if (o->ringbuf_bytes) {
 		bpf_map__set_max_entries(s->maps.events, o->ringbuf_bytes);
