@@ -27,6 +27,7 @@ static __always_inline void count_reset(const struct sock *sk, bool sent)
 		t->resets_sent += 1;
 	else
 		t->resets_received += 1;
+	sums_changed();
 }
 
 SEC("tp_btf/tcp_send_reset")

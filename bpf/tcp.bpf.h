@@ -107,6 +107,15 @@ struct {
 	__type(value, struct sonde_tcp_totals);
 } tcp_totals SEC(".maps") __weak;
 
+/* Moves after every change to the sums above (after the change lands): sonde reads the maps
+ * only when it moved (user/metrics/tcp_health.c), so an idle node costs no map walk. */
+__u64 tcp_sums_gen __weak;
+
+static __always_inline void sums_changed(void)
+{
+	__sync_fetch_and_add(&tcp_sums_gen, 1);
+}
+
 /* All zeroes, never written: a new tcp_totals entry's first value (too big for the stack). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -178,8 +187,10 @@ static __always_inline void attempt_count(const struct sock *sk, __u32 tgid, __u
 		}
 	}
 	n = agg_slot(&tcp_attempts, &k, &zero);
-	if (n)
+	if (n) {
 		*n += 1;
+		sums_changed();
+	}
 }
 
 /* The totals of the owner's closed connections in its direction. */
@@ -227,6 +238,7 @@ static __always_inline void totals_add(const struct tcp_sock *tp, const struct t
 		t->rtt_sum_us += srtt;
 		t->rtt[bucket_of(srtt, rtt_bounds, SONDE_TCP_RTT_NB)] += 1;
 	}
+	sums_changed();
 }
 
 /* sk's owner record, written whole (a socket connecting again starts over); a full map is

@@ -28,6 +28,8 @@ struct fake {
 	struct sonde_tcp_totals sums[MAX_ENTRIES];
 	bool t_used[MAX_ENTRIES];
 	unsigned takes;
+	unsigned walks;
+	uint64_t gen;	     /* the kernel's generation of the sums (tcp_sums_gen) */
 	uint32_t alive_tgid; /* the one selected process; others are gone */
 };
 
@@ -43,6 +45,7 @@ static int walk(void *ctx, const struct tcp_visit *v)
 {
 	struct fake *k = ctx;
 
+	k->walks++;
 	for (int i = 0; i < MAX_ENTRIES; i++)
 		if (k->a_used[i])
 			v->attempt(v->ctx, &k->ak[i], k->count[i]);
@@ -81,6 +84,11 @@ static int take_totals(void *ctx, const struct sonde_tcp_totals_key *key,
 		}
 	}
 	return -ENOENT;
+}
+
+static uint64_t generation(void *ctx)
+{
+	return ((struct fake *)ctx)->gen;
 }
 
 static void owner(void *ctx, uint32_t tgid, struct tcp_owner_info *out)
@@ -254,6 +262,32 @@ static void test_gone_owner_entries_taken(void **state)
 	assert_true(sample(f, CLIENT("established", "worker")) == 4);
 }
 
+/* With a generation, a harvest reads the maps only when it moved, or when the last walk is
+ * TCP_WALK_EVERY_NS old (gone owners' entries still leave): an idle node walks nothing. */
+static void test_walks_only_when_the_sums_moved(void **state)
+{
+	struct fixture *f = *state;
+
+	f->src.generation = generation;
+	f->k.gen = 7;
+	f->k.ak[0] = attempt(100, SONDE_TCP_CONNECTED, 0, 5432), f->k.count[0] = 1;
+	f->k.a_used[0] = true;
+	harvest(f, 1 * SEC);
+	assert_int_equal(f->k.walks, 1);
+	harvest(f, 2 * SEC);
+	harvest(f, 3 * SEC);
+	assert_int_equal(f->k.walks, 1);
+	f->k.count[0] = 4, f->k.gen = 8;
+	harvest(f, 4 * SEC);
+	assert_int_equal(f->k.walks, 2);
+	assert_true(sample(f, CLIENT("established", "api")) == 4);
+	harvest(f, 4 * SEC + TCP_WALK_EVERY_NS - 1);
+	assert_int_equal(f->k.walks, 2);
+	harvest(f, 4 * SEC + TCP_WALK_EVERY_NS);
+	assert_int_equal(f->k.walks, 3);
+	assert_true(sample(f, CLIENT("established", "api")) == 4);
+}
+
 /* The kernel buckets by its own bounds (sonde_abi.h); the families' "le" must be the same
  * values, or a sample would be rendered under the wrong bound. */
 static void test_bounds_agree_with_the_kernel(void **state)
@@ -276,6 +310,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_attempts_count_growth, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_totals_buckets_and_sums, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gone_owner_entries_taken, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_walks_only_when_the_sums_moved, setup,
+						teardown),
 		cmocka_unit_test(test_bounds_agree_with_the_kernel),
 	};
 

@@ -39,10 +39,12 @@ static uint64_t sum_u64(const uint64_t *per, int n)
 	return s;
 }
 
-/* Entries per batch: the values buffer stays under a MiB however many CPUs. */
+/* Entries per batch: the values buffer (which the kernel allocates too, per call) stays
+ * near 32 KiB however many CPUs: a MiB went to vmalloc and page faults every second. A
+ * node's few hundred entries still take a few calls. */
 static size_t batch_of(size_t value_size, int n)
 {
-	size_t b = (1u << 20) / (value_size * (size_t)n);
+	size_t b = (32u << 10) / (value_size * (size_t)n);
 
 	return b < 16 ? 16 : b > 1024 ? 1024 : b;
 }
@@ -186,9 +188,18 @@ static int take_totals(void *ctx, const struct sonde_tcp_totals_key *k, struct s
 	return err;
 }
 
+static uint64_t generation(void *ctx)
+{
+	struct loader *l = ctx;
+
+	return __atomic_load_n(&l->skel->bss->tcp_sums_gen, __ATOMIC_ACQUIRE);
+}
+
 struct tcp_source tcp_maps_source(struct loader *l)
 {
-	return (struct tcp_source){
-		.ctx = l, .walk = walk, .take_attempt = take_attempt, .take_totals = take_totals
-	};
+	return (struct tcp_source){ .ctx = l,
+				    .generation = generation,
+				    .walk = walk,
+				    .take_attempt = take_attempt,
+				    .take_totals = take_totals };
 }

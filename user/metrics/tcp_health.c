@@ -356,12 +356,18 @@ int tcp_health_harvest(struct tcp_health *t, const struct tcp_source *src, tcp_o
 {
 	struct harvest h = { .t = t, .owner = owner, .owner_ctx = owner_ctx, .now = now_ns };
 	struct tcp_visit v = { .ctx = &h, .attempt = on_attempt, .totals = on_totals };
+	/* read before the walk: a change landing during it moves it again */
+	uint64_t src_gen = src->generation ? src->generation(src->ctx) : t->src_gen + 1;
 	int err;
 
+	if (src_gen == t->src_gen && t->walked_ns && now_ns - t->walked_ns < TCP_WALK_EVERY_NS)
+		return 0;
 	t->gen++;
 	err = src->walk(src->ctx, &v);
 	if (err)
 		return err; /* nothing swept: a snapshot not seen may just not have been reached */
+	t->src_gen = src_gen;
+	t->walked_ns = now_ns;
 	sweep(&t->attempts, &h, src, true);
 	sweep(&t->totals, &h, src, false);
 	return 0;

@@ -29,9 +29,11 @@ struct tcp_visit {
 };
 
 /* Where the entries come from (kernel/tcp_maps.c, or a test's fake). All return 0 or
- * -errno; take_* return an entry's last values and remove it, in one step. */
+ * -errno; take_* return an entry's last values and remove it, in one step. generation
+ * (NULL: none) moves after each change to the entries: unmoved, a harvest skips the walk. */
 struct tcp_source {
 	void *ctx;
+	uint64_t (*generation)(void *ctx);
 	int (*walk)(void *ctx, const struct tcp_visit *v);
 	int (*take_attempt)(void *ctx, const struct sonde_tcp_attempt_key *k, uint64_t *count);
 	int (*take_totals)(void *ctx, const struct sonde_tcp_totals_key *k,
@@ -51,6 +53,8 @@ typedef void (*tcp_owner_fn)(void *ctx, uint32_t tgid, struct tcp_owner_info *ou
 /* An entry whose owner is gone and which did not grow for this long is removed from the
  * kernel (its last growth counted first): longer than an orphaned socket's close takes. */
 #define TCP_FORGET_NS (300 * 1000000000ULL)
+/* Walked at least this often even when nothing moved: gone owners' entries are removed. */
+#define TCP_WALK_EVERY_NS (60 * 1000000000ULL)
 
 struct tcp_health {
 	bool ctx_labels;
@@ -59,6 +63,8 @@ struct tcp_health {
 	/* What was counted so far of each kernel entry (struct tcp_snap_*). */
 	struct hashmap attempts, totals;
 	uint64_t gen;	    /* harvests so far: marks the entries each one saw */
+	uint64_t src_gen;   /* the source's generation at the last walk */
+	uint64_t walked_ns; /* when that walk was */
 	uint64_t forget_ns; /* TCP_FORGET_NS; tests shorten it */
 	uint64_t unmatched; /* entries never counted: two keys with one 64-bit hash */
 };
@@ -74,8 +80,9 @@ void tcp_health_free(struct tcp_health *t);
 
 /* Reads every entry of src and adds what each grew by since the last harvest to the
  * series of its owner (owner() names it; an unknown owner counts as service "unknown");
- * removes the entries of owners gone for forget_ns. now_ns: CLOCK_MONOTONIC. 0 or -errno
- * (what was read before the error is counted). */
+ * removes the entries of owners gone for forget_ns. Nothing is read when src's generation
+ * did not move, unless the last walk is TCP_WALK_EVERY_NS old. now_ns: CLOCK_MONOTONIC.
+ * 0 or -errno (what was read before the error is counted). */
 int tcp_health_harvest(struct tcp_health *t, const struct tcp_source *src, tcp_owner_fn owner,
 		       void *owner_ctx, uint64_t now_ns);
 
