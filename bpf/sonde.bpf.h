@@ -49,13 +49,13 @@ volatile bool cgroup_any __weak;
  * matched here, at exec, unless one could not be added to comm_rules). */
 volatile bool exec_events __weak;
 volatile __u32 cgroup_gen __weak;
-/* wake the consumer at once when this much is waiting (an eighth of the ring) */
-const volatile __u64 ringbuf_wake_bytes __weak = (8 << 20) / 8;
+/* wake the consumer at once when this much is waiting (a quarter of the ring) */
+const volatile __u64 ringbuf_wake_bytes __weak = (8 << 20) / 4;
 /* bytes of records a CPU writes between two looks at the ring's fill level (set by the
  * loader: see rec_wake_flags) */
 const volatile __u64 ringbuf_check_bytes __weak = 64 << 10;
 /* a paced record wakes the consumer when the last wake-up is this old (rec_wake_flags) */
-const volatile __u64 ringbuf_wake_ns __weak = 100 * 1000 * 1000;
+const volatile __u64 ringbuf_wake_ns __weak = 250 * 1000 * 1000;
 /* ts_ns of the record that last woke the consumer, any CPU's (written at most about once
  * per ringbuf_wake_ns; two CPUs racing to write it cost one spare wake-up, nothing more) */
 __u64 rec_woken_ns __weak;
@@ -245,13 +245,17 @@ static __always_inline void count_lost(enum sonde_lost_reason why)
  * ring's layout is decided here alone. A record that cannot be written is counted.
  *
  * Waking the consumer for every record costs a context switch per socket I/O under load;
- * instead a paced record wakes it only when the last wake-up is ringbuf_wake_ns (100 ms)
- * old, by the record's own clock read: under load the consumer wakes ten times a second,
- * and a record after a quiet spell wakes it at once, so that the consumer, which takes
- * what arrived since with a short timed poll after any activity, can sleep through idle
- * time instead of polling. The buffer an eighth full (ringbuf_wake_bytes) also wakes it,
- * so it can never fill up unnoticed. Urgent records (process events: user space must act
- * on them quickly) wake it at once. Every record starts with a struct sonde_event_hdr.
+ * instead a paced record wakes it only when the last wake-up is ringbuf_wake_ns (250 ms)
+ * old, by the record's own clock read: under load the consumer wakes four times a second
+ * (more often only when records come faster than a quarter of the ring per 250 ms), and a
+ * record after a quiet spell wakes it at once, so that the consumer, which takes what
+ * arrived since with a short timed poll after any activity, can sleep through idle time
+ * instead of polling. Each drain starts on caches the services have since filled: drains
+ * every 100 ms cost 13-17 % more of sonde's CPU per round trip than every 250 ms
+ * (tests/bench/README.md). The buffer a quarter full (ringbuf_wake_bytes) also wakes
+ * it, so it can never fill up unnoticed. Urgent records (process events: user space
+ * must act on them quickly) wake it at once. Every record starts with a struct
+ * sonde_event_hdr.
  *
  * The fill level is not read for every record (bpf_ringbuf_query reads the consumer's
  * position, a cache line user space writes from another CPU): each CPU reads it once per

@@ -36,7 +36,7 @@
  * poll finds nothing, the loop sleeps until the next refresh: the kernel wakes it for the
  * first record after a quiet spell (rec_wake_flags in bpf/sonde.bpf.h), and signals
  * interrupt the wait. */
-#define POLL_MS 100
+#define POLL_MS 250
 #define TLS_POLL_MS 2	    /* while a TLS file is inspected: its probes attach soon after */
 #define TLS_SETTLE_MS 30000 /* start-up: at most this long for the TLS files inspected */
 #define REFRESH_NS 1000000000ULL

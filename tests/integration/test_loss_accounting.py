@@ -138,7 +138,7 @@ class _LossCases(sonde_it.IntegrationCase):
         m = sonde.scrape()
         self.assertEqual(sonde_it.value(m, "sonde_capture_mode", mode=self.CAPTURE), 1)
         socks = self.burst(port)
-        time.sleep(1.0)  # sonde drains the ring (it polls every 100 ms) before the closes
+        time.sleep(1.0)  # sonde drains the ring (it polls every 250 ms) before the closes
         for s in socks:
             s.close()
         want = {"received": CONNS * REQUESTS * len(REQUEST),

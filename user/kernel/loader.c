@@ -162,7 +162,7 @@ static int load_path(struct loader *l, const struct loader_opts *o, enum capture
 	}
 	if (o->ringbuf_bytes) {
 		bpf_map__set_max_entries(s->maps.events, o->ringbuf_bytes);
-		s->rodata->ringbuf_wake_bytes = o->ringbuf_bytes / 8;
+		s->rodata->ringbuf_wake_bytes = o->ringbuf_bytes / 4;
 	}
 	s->rodata->ringbuf_check_bytes = ringbuf_check_bytes(bpf_map__max_entries(s->maps.events),
 							     s->rodata->ringbuf_wake_bytes, ncpu);
