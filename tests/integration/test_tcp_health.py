@@ -115,9 +115,12 @@ class _TcpHealth(sonde_it.IntegrationCase):
 
         def all_closed():
             m = cls.sonde.scrape()
-            return all(sonde_it.hist_count(m, "tcp_connection_duration_seconds",
-                                           direction=d, service_name=s) == n
-                       for d, s in (("outbound", "tcp-client"), ("inbound", "tcp-server")))
+            got = {d: sonde_it.hist_count(m, "tcp_connection_duration_seconds",
+                                          direction=d, service_name=s)
+                   for d, s in (("outbound", "tcp-client"), ("inbound", "tcp-server"))}
+            if any(v != n for v in got.values()):  # said on a timeout
+                raise AssertionError(f"closes counted {got}, want {n} each")
+            return True
         sonde_it.wait_for(all_closed, 60, interval=0.2, message="every connection closed")
         cls.loss_after = retrans_segs(NS_C)
         cls.retrans_after = {ns: retrans_segs(ns) for ns in (NS_C, NS_S)}
