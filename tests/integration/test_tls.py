@@ -391,7 +391,8 @@ class _TlsCases(SondeClassCase):
         m = self.assert_exact_value(lambda m: unsupported(m, "tls")
                                     - unsupported(self.before, "tls"), 1,
                                     "unsupported tls (the MemoryBIO connection, closed)")
-        self.assertEqual(http_client_counts(m, server_port=str(ngx.port)), {},
+        self.assertEqual(http_client_counts(m, server_address="127.0.0.1",
+                                            server_port=str(ngx.port)), {},
                          "MemoryBIO client parsed")
         # Each of its 20 SSL_write and >= 20 SSL_read calls moved plaintext.
         self.assertGreaterEqual(tls_dropped(m, "unpaired") - tls_dropped(self.before,
