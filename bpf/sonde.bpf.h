@@ -251,7 +251,7 @@ static __always_inline void count_lost(enum sonde_lost_reason why)
  * record after a quiet spell wakes it at once, so that the consumer, which takes what
  * arrived since with a short timed poll after any activity, can sleep through idle time
  * instead of polling. Each drain starts on caches the services have since filled: drains
- * every 100 ms cost 13-17 % more of sonde's CPU per round trip than every 250 ms
+ * every 250 ms cost 13-17 % less of sonde's CPU per round trip than every 100 ms
  * (tests/bench/README.md). The buffer a quarter full (ringbuf_wake_bytes) also wakes
  * it, so it can never fill up unnoticed. Urgent records (process events: user space
  * must act on them quickly) wake it at once. Every record starts with a struct
