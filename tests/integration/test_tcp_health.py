@@ -62,6 +62,19 @@ def make_namespaces():
        ns=NS_S)
 
 
+def kernel_maps():
+    """What the kernel holds for TCP health (bpf/tcp.bpf.h), for a failure message: the
+    owners of sockets not yet closed, and the attempt sums. A failing run says from it
+    whether a connect was never owned, owned but its close not seen, or counted."""
+    out = []
+    for name in ("tcp_owners", "tcp_attempts"):
+        res = sh("bpftool", "map", "dump", "name", name, check=False)
+        out.append(f"--- {name}:\n{(res.stdout or res.stderr).strip()}")
+    res = sh("bpftool", "prog", "show", "name", "sonde_sock_state", check=False)
+    out.append(f"--- sonde_sock_state:\n{(res.stdout or res.stderr).strip()}")
+    return "\n".join(out)
+
+
 def drop_namespaces():
     for ns in (NS_C, NS_S):
         sh("ip", "netns", "del", ns, check=False)
@@ -162,7 +175,8 @@ class _TcpHealth(sonde_it.IntegrationCase):
         for ls, v in samples:
             key = (ls["outcome"], int(ls["server_port"]))
             got[key] = got.get(key, 0) + v
-        self.assertEqual(got, want)
+        if got != want:  # a rare miss (about 1 run in 100) not yet explained: say more
+            self.assertEqual(got, want, f"client pid {self.client.pid}\n{kernel_maps()}")
 
     def test_accepted_on_old_and_new_listeners(self):
         m = self.metrics_when("tcp_server_connections_total", N_RESET, server_port="7003",
