@@ -64,10 +64,10 @@ def make_namespaces():
 
 def kernel_maps():
     """What the kernel holds for TCP health (bpf/tcp.bpf.h), for a failure message: the
-    owners of sockets not yet closed, and the attempt sums. A failing run says from it
+    owners of sockets not yet closed, the attempt and close sums. A failing run says from it
     whether a connect was never owned, owned but its close not seen, or counted."""
     out = []
-    for name in ("tcp_owners", "tcp_attempts"):
+    for name in ("tcp_owners", "tcp_attempts", "tcp_totals"):
         res = sh("bpftool", "map", "dump", "name", name, check=False)
         out.append(f"--- {name}:\n{(res.stdout or res.stderr).strip()}")
     res = sh("bpftool", "prog", "show", "name", "sonde_sock_state", check=False)
@@ -134,7 +134,12 @@ class _TcpHealth(sonde_it.IntegrationCase):
             if any(v != n for v in got.values()):  # said on a timeout
                 raise AssertionError(f"closes counted {got}, want {n} each")
             return True
-        sonde_it.wait_for(all_closed, 60, interval=0.2, message="every connection closed")
+        try:
+            sonde_it.wait_for(all_closed, 60, interval=0.2, message="every connection closed")
+        except sonde_it.WaitTimeout as e:  # the same rare miss: say what the kernel holds
+            lost = sonde_it.samples(cls.sonde.scrape(), "sonde_events_lost_total")
+            raise AssertionError(f"{e}\nlost {[(ls.get('reason'), v) for ls, v in lost]}\n"
+                                 f"{kernel_maps()}") from None
         cls.loss_after = retrans_segs(NS_C)
         cls.retrans_after = {ns: retrans_segs(ns) for ns in (NS_C, NS_S)}
 
