@@ -12,6 +12,7 @@ Referees: what the client saw (errno of each attempt; tcp_info of each connectio
 end: bytes sent and received, segments retransmitted) and each namespace's own
 RetransSegs counter (/proc/net/snmp)."""
 
+import functools
 import json
 import os
 import subprocess
@@ -73,6 +74,19 @@ def kernel_maps():
     res = sh("bpftool", "prog", "show", "name", "sonde_sock_state", check=False)
     out.append(f"--- sonde_sock_state:\n{(res.stdout or res.stderr).strip()}")
     return "\n".join(out)
+
+
+def explained(test):
+    """A failing test method says what the kernel holds (kernel_maps) besides its own
+    message: rare misses (about 1 run in 50, not yet explained) need it to be traced."""
+    @functools.wraps(test)
+    def run(self):
+        try:
+            test(self)
+        except AssertionError as e:
+            raise AssertionError(f"{e}\nclient pid {self.client.pid}, server pid "
+                                 f"{self.server.pid}\n{kernel_maps()}") from None
+    return run
 
 
 def drop_namespaces():
@@ -160,6 +174,7 @@ class _TcpHealth(sonde_it.IntegrationCase):
         return dict(name="tcp_client_connections_total", outcome=outcome,
                     server_address=S_IP, server_port=str(port), service_name="tcp-client")
 
+    @explained
     def test_attempt_outcomes(self):
         failed = self.report["failed"]
         self.assertEqual(sorted(r["errno"] for r in failed if r["port"] == 7001),
@@ -180,9 +195,9 @@ class _TcpHealth(sonde_it.IntegrationCase):
         for ls, v in samples:
             key = (ls["outcome"], int(ls["server_port"]))
             got[key] = got.get(key, 0) + v
-        if got != want:  # a rare miss (about 1 run in 100) not yet explained: say more
-            self.assertEqual(got, want, f"client pid {self.client.pid}\n{kernel_maps()}")
+        self.assertEqual(got, want)
 
+    @explained
     def test_accepted_on_old_and_new_listeners(self):
         m = self.metrics_when("tcp_server_connections_total", N_RESET, server_port="7003",
                               service_name="tcp-server")
@@ -190,6 +205,7 @@ class _TcpHealth(sonde_it.IntegrationCase):
                for ls, v in sonde_it.samples(m, "tcp_server_connections_total")}
         self.assertEqual(got, {"7000": N_OK + N_LOSS, "7003": N_RESET})
 
+    @explained
     def test_closed_connection_totals(self):
         closed = self.report["ok"] + self.report["reset"] + self.report["loss"]
         n = len(closed)
@@ -210,6 +226,7 @@ class _TcpHealth(sonde_it.IntegrationCase):
         self.assertEqual(sonde_it.hist_count(m, "tcp_connection_duration_seconds", **inb), n)
         self.assertEqual(sonde_it.value(m, "tcp_resets_sent_total", **inb), N_RESET)
 
+    @explained
     def test_retransmits_equal_the_namespace_counters(self):
         """Every segment each namespace retransmitted during the loss phase (data, FINs
         after the client read its tcp_info, the server's replies) is counted."""
@@ -226,6 +243,7 @@ class _TcpHealth(sonde_it.IntegrationCase):
                                         direction="inbound", service_name="tcp-server"),
                          server_delta)
 
+    @explained
     def test_nothing_lost(self):
         m = self.sonde.scrape()
         for ls, v in sonde_it.samples(m, "sonde_events_lost_total"):
