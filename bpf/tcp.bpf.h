@@ -242,19 +242,25 @@ static __always_inline void totals_add(const struct tcp_sock *tp, const struct t
 }
 
 /* sk's owner record, written whole (a socket connecting again starts over); a full map is
- * counted. */
+ * counted. The socket gets a cookie (the kernel makes one on first request): see owner_of. */
 static __always_inline void owner_add(const struct sock *sk, const struct tcp_owner *o)
 {
 	__u64 key = (__u64)sk;
 
+	bpf_get_socket_cookie((void *)sk);
 	if (bpf_map_update_elem(&tcp_owners, &key, o, BPF_ANY))
 		count_lost(SONDE_LOST_TCP_FULL);
 }
 
+/* sk's owner record. A socket without a cookie was never given one (owner_add makes it):
+ * most sockets of the node, whose state changes then cost a load from the socket instead
+ * of a hash look-up (a cache miss on the bucket array). */
 static __always_inline struct tcp_owner *owner_of(const struct sock *sk)
 {
 	__u64 key = (__u64)sk;
 
+	if (!sk->__sk_common.skc_cookie.counter)
+		return NULL;
 	return bpf_map_lookup_elem(&tcp_owners, &key);
 }
 
@@ -310,7 +316,7 @@ static __always_inline void on_accepted(const struct sock *sk)
 static __always_inline void on_close(const struct sock *sk)
 {
 	__u64 key = (__u64)sk;
-	struct tcp_owner *o = bpf_map_lookup_elem(&tcp_owners, &key);
+	struct tcp_owner *o = owner_of(sk);
 
 	if (!o)
 		return;
