@@ -73,6 +73,9 @@ def kernel_maps():
         out.append(f"--- {name}:\n{(res.stdout or res.stderr).strip()}")
     res = sh("bpftool", "prog", "show", "name", "sonde_sock_state", check=False)
     out.append(f"--- sonde_sock_state:\n{(res.stdout or res.stderr).strip()}")
+    for ns in (NS_C, NS_S):  # a socket the kernel has not closed yet (a dropped FIN)
+        res = sh("ss", "-tanoi", ns=ns, check=False)
+        out.append(f"--- sockets in {ns}:\n{(res.stdout or res.stderr).strip()}")
     return "\n".join(out)
 
 
