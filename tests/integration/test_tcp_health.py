@@ -73,7 +73,7 @@ def kernel_maps():
         out.append(f"--- {name}:\n{(res.stdout or res.stderr).strip()}")
     res = sh("bpftool", "prog", "show", "name", "sonde_sock_state", check=False)
     out.append(f"--- sonde_sock_state:\n{(res.stdout or res.stderr).strip()}")
-    for ns in (NS_C, NS_S):  # a socket the kernel has not closed yet (a dropped FIN)
+    for ns in (NS_C, NS_S):  # sockets the kernel still holds, with their timers
         res = sh("ss", "-tanoi", ns=ns, check=False)
         out.append(f"--- sockets in {ns}:\n{(res.stdout or res.stderr).strip()}")
     return "\n".join(out)
@@ -81,7 +81,9 @@ def kernel_maps():
 
 def explained(test):
     """A failing test method says what the kernel holds (kernel_maps) besides its own
-    message: rare misses (about 1 run in 50, not yet explained) need it to be traced."""
+    message. A few runs in a hundred miss a connection's state changes: a perf recording
+    of sock:inet_sock_set_state beside sonde lacked the same ones (README, TCP health);
+    this output tells such a run from a fault of sonde's."""
     @functools.wraps(test)
     def run(self):
         try:
@@ -153,7 +155,7 @@ class _TcpHealth(sonde_it.IntegrationCase):
             return True
         try:
             sonde_it.wait_for(all_closed, 60, interval=0.2, message="every connection closed")
-        except sonde_it.WaitTimeout as e:  # the same rare miss: say what the kernel holds
+        except sonde_it.WaitTimeout as e:  # say what the kernel holds (see explained)
             lost = sonde_it.samples(cls.sonde.scrape(), "sonde_events_lost_total")
             raise AssertionError(f"{e}\nlost {[(ls.get('reason'), v) for ls, v in lost]}\n"
                                  f"{kernel_maps()}") from None
