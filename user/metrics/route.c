@@ -360,13 +360,15 @@ enum {
 	B_CTL = 1 << 5,	  /* C0 controls and DEL */
 	B_PCT = 1 << 6,	  /* '%' */
 	B_HIGH = 1 << 7,  /* not ASCII */
+	B_EQ = 1 << 8,	  /* '=' (base64 padding: seg_class looks at where it is) */
 };
 
-static const uint8_t byte_class[256] = {
+static const uint16_t byte_class[256] = {
 	[0 ... 0x1f] = B_CTL,
 	[0x7f] = B_CTL,
 	[0x80 ... 0xff] = B_HIGH,
 	['%'] = B_PCT,
+	['='] = B_EQ,
 	['-'] = B_B64,
 	['_'] = B_B64,
 	['0' ... '9'] = B_DIGIT | B_HEX | B_B64,
@@ -376,22 +378,10 @@ static const uint8_t byte_class[256] = {
 	['G' ... 'Z'] = B_ALPHA | B_B64,
 };
 
-/* The placeholder for one path segment, or NULL to keep it (rules in route.h). */
-static const char *seg_class(const char *seg, size_t n)
+/* The placeholder for segment seg (n bytes), or NULL to keep it (rules in route.h), from
+ * the classes every byte (all) and some byte (any) of it has, '=' padding left out. */
+static const char *seg_rules(const char *seg, size_t n, unsigned all, unsigned any)
 {
-	const unsigned char *s = (const unsigned char *)seg;
-	size_t i, pad = 0;
-	unsigned all = 0xff, any = 0; /* the classes every byte / some byte has */
-
-	/* base64 '=' padding ends a token: the rules look at the bytes before it */
-	while (pad < 2 && pad < n && s[n - 1 - pad] == '=')
-		pad++;
-	for (i = 0; i < n - pad; i++) {
-		all &= byte_class[s[i]];
-		any |= byte_class[s[i]];
-	}
-	if (pad) /* '=' is no digit: the all-digit and all-hex rules cannot hold */
-		all &= ~(unsigned)(B_DIGIT | B_HEX);
 	if (any & B_CTL)
 		return "{seg}";
 	/* ASCII is valid UTF-8: decode only segments that hold other bytes */
@@ -410,17 +400,50 @@ static const char *seg_class(const char *seg, size_t n)
 	return NULL;
 }
 
+/* seg_rules for a segment holding '=': base64 padding (up to two at its end) ends a token,
+ * and the rules look at the bytes before it; an '=' elsewhere is a byte of no class. */
+static const char *seg_class(const char *seg, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)seg;
+	size_t i, pad = 0;
+	unsigned all = 0xffff, any = 0;
+
+	while (pad < 2 && pad < n && s[n - 1 - pad] == '=')
+		pad++;
+	for (i = 0; i < n - pad; i++) {
+		all &= byte_class[s[i]];
+		any |= byte_class[s[i]];
+	}
+	all &= ~(unsigned)B_EQ; /* an '=' before the padding left no other class in all */
+	if (pad)		/* '=' is no digit: the all-digit and all-hex rules cannot hold */
+		all &= ~(unsigned)(B_DIGIT | B_HEX);
+	return seg_rules(seg, n, all, any & ~(unsigned)B_EQ);
+}
+
 /* Heuristic route into buf (ROUTE_MAX bytes); returns its length. Segments are never cut:
- * when the depth or the size runs out, ROUTE_REST says the rest was left out. */
+ * when the depth or the size runs out, ROUTE_REST says the rest was left out. One pass over
+ * the path: a segment's bytes are classed as they are walked (this runs per request). */
 static size_t heuristic_route(const char *path, size_t plen, char *buf)
 {
-	struct segs it = { path, path + plen };
-	const char *s, *piece;
+	const unsigned char *p = (const unsigned char *)path, *end = p + plen, *s;
+	const char *piece;
 	size_t n, m, len = 0;
-	unsigned depth = 0;
+	unsigned depth = 0, all, any;
 
-	while (seg_next(&it, &s, &n)) {
-		piece = seg_class(s, n);
+	for (;;) {
+		while (p < end && *p == '/') /* repeated slashes collapse: no empty segment */
+			p++;
+		if (p == end)
+			break;
+		all = 0xffff;
+		any = 0;
+		for (s = p; p < end && *p != '/'; p++) {
+			all &= byte_class[*p];
+			any |= byte_class[*p];
+		}
+		n = (size_t)(p - s);
+		piece = any & B_EQ ? seg_class((const char *)s, n)
+				   : seg_rules((const char *)s, n, all, any);
 		m = piece ? strlen(piece) : n;
 		if (depth == ROUTE_DEPTH_MAX || len + 1 + m > ROUTE_MAX - 1 - 2) {
 			memcpy(buf + len, ROUTE_REST, 2);
@@ -428,7 +451,7 @@ static size_t heuristic_route(const char *path, size_t plen, char *buf)
 			break;
 		}
 		buf[len++] = '/';
-		memcpy(buf + len, piece ? piece : s, m);
+		memcpy(buf + len, piece ? piece : (const char *)s, m);
 		len += m;
 		depth++;
 	}
@@ -596,8 +619,7 @@ static uint32_t text_add(struct route_table *t, const char *route, size_t len)
 /* The id of route for service svc: known, or added within its cap; ROUTE_ID_OVERFLOW else. */
 static uint32_t route_admit(struct route_table *t, uint32_t svc, const char *route, size_t len)
 {
-	uint64_t h =
-		hash_fmix64(fnv1a64_add(FNV1A64_INIT ^ (svc * 0x9e3779b97f4a7c15ULL), route, len));
+	uint64_t h = hash_bytes(svc, route, len);
 	struct route_slot *r;
 	uint32_t id;
 	size_t i;

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The one string hash of sonde: 64-bit FNV-1a (byte-wise, incremental), and a finaliser
- * for tables indexed by the low bits. Nothing hashed here is persisted or sent anywhere,
- * so values may change between versions.
+ * sonde's string hashes: 64-bit FNV-1a (byte-wise, incremental), a word-wise one for the
+ * few strings hashed per request (hash_bytes), and a finaliser for tables indexed by the
+ * low bits. Nothing hashed here is persisted or sent anywhere, so values may change
+ * between versions.
  */
 #ifndef SONDE_UTIL_HASH_H
 #define SONDE_UTIL_HASH_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define FNV1A64_INIT 0xcbf29ce484222325ULL
 #define FNV1A64_PRIME 0x100000001b3ULL
@@ -49,6 +51,23 @@ static inline uint64_t hash_fmix64(uint64_t h)
 	h ^= h >> 33;
 	h *= 0xc4ceb9fe1a85ec53ULL;
 	return h ^ (h >> 33);
+}
+
+/* p[0..n) from seed, 8 bytes a step (FNV-1a takes one): for strings hashed per request,
+ * such as a route. Not incremental; spread over every bit (hash_fmix64). */
+static inline uint64_t hash_bytes(uint64_t seed, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL), w;
+
+	for (; n >= 8; b += 8, n -= 8) {
+		memcpy(&w, b, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 29;
+	}
+	for (w = 0; n; n--)
+		w = w << 8 | b[n - 1];
+	return hash_fmix64((h ^ w) * 0xc4ceb9fe1a85ec53ULL);
 }
 
 #endif
