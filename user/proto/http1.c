@@ -78,6 +78,34 @@ static int q_grow(struct http1_conn *c)
 }
 
 /* A request always leaves one slot free, so that a marker can follow it. */
+/* No id: each string empty (its first byte; nothing reads past the NUL), no flag. */
+static void ids_clear(struct http1_ids *ids)
+{
+	ids->request_id[0] = ids->correlation_id[0] = '\0';
+	ids->trace_id[0] = ids->span_id[0] = '\0';
+	ids->flags = 0;
+}
+
+/* *dst = *src, the ~300 bytes copied only when src holds an id (most requests carry none). */
+static void ids_copy(struct http1_ids *dst, const struct http1_ids *src)
+{
+	if (src->request_id[0] || src->correlation_id[0] || src->trace_id[0] || src->span_id[0] ||
+	    src->flags)
+		*dst = *src;
+	else
+		ids_clear(dst);
+}
+
+/* An empty exchange: the scalars zeroed, the strings (~600 bytes) emptied by their first
+ * byte. Per request, so not a memset of the whole. */
+static void exchange_clear(struct http1_exchange *ex)
+{
+	ex->method[0] = ex->target[0] = '\0';
+	memset(&ex->status, 0,
+	       offsetof(struct http1_exchange, ids) - offsetof(struct http1_exchange, status));
+	ids_clear(&ex->ids);
+}
+
 static struct h1_pending *q_push(struct http1_conn *c, bool lost)
 {
 	struct h1_pending *e;
@@ -85,7 +113,9 @@ static struct h1_pending *q_push(struct http1_conn *c, bool lost)
 	if (c->q_len + (lost ? 1 : 2) > c->q_cap && q_grow(c))
 		return NULL;
 	e = q_at(c, c->q_len++);
-	memset(e, 0, sizeof(*e));
+	exchange_clear(&e->ex);
+	e->done = false;
+	e->method = 0;
 	e->seq = ++c->q_seq;
 	e->lost = lost;
 	return e;
@@ -186,7 +216,7 @@ static void begin_message(struct h1_stream *st, uint64_t ts)
 
 	/* the scalars, not the buffers (~600 bytes): see struct h1_stream */
 	memset(st, 0, offsetof(struct h1_stream, name));
-	memset(&st->ids, 0, sizeof(st->ids));
+	ids_clear(&st->ids);
 	st->tentative = tentative;
 	st->skipped = skipped;
 	st->state = S_LINE;
@@ -229,24 +259,26 @@ static void emit_response(struct h1_ctx *x, uint16_t more)
 	struct http1_conn *c = x->c;
 	const struct h1_stream *st = x->st;
 	struct h1_pending *h = c->q_len ? q_at(c, 0) : NULL;
-	struct http1_exchange ex;
 
 	if (c->bound && h && h->seq == c->bound_seq && !h->lost) {
+		/* completed in its queue slot, emitted from there (emit never calls back into
+		 * this connection), then popped */
+		struct http1_exchange *ex = &h->ex;
+
 		if (c->cur_live && c->q_len == 1)
 			req_sync(c, false); /* answered while still arriving */
-		ex = h->ex;
 		if (!h->done)
-			ex.flags |= HTTP1_REQ_INCOMPLETE;
-		ex.flags |= st->flags | more | (c->interim ? HTTP1_INTERIM : 0);
-		ex.status = st->status;
-		ex.version_minor = st->version_minor;
-		ex.resp_first_ns = st->first_ts;
-		ex.resp_last_ns = st->last_ts;
-		ex.resp_body_bytes = st->body_bytes;
-		q_pop(c);
+			ex->flags |= HTTP1_REQ_INCOMPLETE;
+		ex->flags |= st->flags | more | (c->interim ? HTTP1_INTERIM : 0);
+		ex->status = st->status;
+		ex->version_minor = st->version_minor;
+		ex->resp_first_ns = st->first_ts;
+		ex->resp_last_ns = st->last_ts;
+		ex->resp_body_bytes = st->body_bytes;
 		c->stats.exchanges++;
 		if (x->emit)
-			x->emit(x->ctx, &ex);
+			x->emit(x->ctx, ex);
+		q_pop(c);
 	} else if (c->bound) {
 		c->stats.dropped_responses++; /* its request was lost meanwhile */
 	}
@@ -310,7 +342,7 @@ static int request_line_done(struct h1_ctx *x)
 		push_marker(c);
 		return 0;
 	}
-	/* NUL-terminated at the end of their tokens; e was zeroed */
+	/* NUL-terminated at the end of their tokens; e was cleared (exchange_clear) */
 	memcpy(e->ex.method, st->method, strlen(st->method) + 1);
 	memcpy(e->ex.target, st->target, (size_t)st->tlen + 1);
 	e->ex.flags = st->flags;
@@ -329,7 +361,7 @@ static int request_head_done(struct h1_ctx *x)
 	struct h1_stream *st = x->st;
 
 	if (x->c->cur_live)
-		q_at(x->c, x->c->q_len - 1)->ex.ids = st->ids;
+		ids_copy(&q_at(x->c, x->c->q_len - 1)->ex.ids, &st->ids);
 	if (st->conn_close)
 		st->flags |= HTTP1_CONN_CLOSE;
 	if (st->has_te) {
@@ -530,7 +562,7 @@ static void head_gap(struct h1_ctx *x)
 	struct h1_pending *t = q_at(c, c->q_len - 1);
 
 	x->st->ids.flags |= HTTP1_ID_UNSEEN;
-	t->ex.ids = x->st->ids;
+	ids_copy(&t->ex.ids, &x->st->ids);
 	x->st->last_ts = x->ts;
 	finish_request(x);
 	t->ex.flags |= HTTP1_HEAD_GAP;
