@@ -129,6 +129,32 @@ via_memory_bio() if job["mode"] == "memorybio" else via_http_client()
 print(json.dumps({"counts": counts}), flush=True)
 """
 
+# A Python client that maps libssl late: nothing of TLS is imported (http.client imports
+# ssl) until its job arrives; then it imports ssl, prints "imported" and blocks on a second
+# FIFO (job["gate"]) until the test saw sonde probe it, then runs its requests as
+# PY_CLIENT's http.client mode does.
+PY_LATE_CLIENT = r"""
+import json, sys
+job = json.load(open(sys.argv[1]))
+import ssl, http.client
+print("imported", flush=True)
+open(job["gate"]).read()
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+ctx.set_alpn_protocols(["http/1.1"])
+counts = {}
+c = http.client.HTTPSConnection(job["host"], job["port"], context=ctx, timeout=10)
+for method, path in job["requests"]:
+    c.request(method, path, body=b'{"n":1}' if method == "POST" else None)
+    r = c.getresponse()
+    r.read()
+    k = f"{method} {r.status}"
+    counts[k] = counts.get(k, 0) + 1
+c.close()
+print(json.dumps({"counts": counts}), flush=True)
+"""
+
 
 class GatedClient:
     """A client process started now and blocked on a FIFO: release(job) hands it its
@@ -164,6 +190,10 @@ class GatedClient:
 
 def py_client(name):
     return GatedClient(lambda fifo: [sys.executable, "-c", PY_CLIENT, fifo], name)
+
+
+def py_late_client(name):
+    return GatedClient(lambda fifo: [sys.executable, "-c", PY_LATE_CLIENT, fifo], name)
 
 
 def curl_client(name):
@@ -236,9 +266,11 @@ class _TlsCases(SondeClassCase):
         cls.py = cls.class_started(py_client("py-https"))
         cls.bio = cls.class_started(py_client("py-memorybio"))
         cls.gone = cls.class_started(py_client("py-abandon"))
+        cls.late = cls.class_started(py_late_client("py-late-ssl"))
         pids = [n.pid for n in cls.ngx.values()] + [cls.curl.pid, cls.py.pid, cls.bio.pid,
-                                                    cls.gone.pid]
-        cls.tls_processes = len(cls.ngx) * 3 + 4  # masters, 2 workers each, clients
+                                                    cls.gone.pid, cls.late.pid]
+        # masters, 2 workers each, the clients that map libssl from their start
+        cls.tls_processes = len(cls.ngx) * 3 + 4
         return pids
 
     def expect_server(self, ngx, new):
@@ -298,14 +330,17 @@ class _TlsCases(SondeClassCase):
         for p in self.ngx["wrk"].worker_pids() + [ngx.pid]:
             self.assertTrue(os.path.exists(f"/proc/{p}"), f"nginx process {p} died")
 
-    def _clients(self, client, job_text, parse, what, service, n):
-        """Releases a gated client against the "clients" nginx; its own counts, nginx's
-        access log and sonde (server and client side) must agree exactly."""
+    def _clients(self, client, job_text, parse, what, service, n, released=None):
+        """Releases a gated client against the "clients" nginx (then calls released(), if
+        given); its own counts, nginx's access log and sonde (server and client side) must
+        agree exactly."""
         ngx = self.ngx["clients"]
         before_log = ngx.referee()
         before_client = http_client_counts(self.before, server_port=str(ngx.port),
                                            service_name=service)
         client.release(job_text)
+        if released:
+            released()
         counts = parse(client.wait())
         self.assertEqual(sum(counts.values()), n, counts)
         served = delta(ngx.referee(), before_log)
@@ -350,6 +385,41 @@ class _TlsCases(SondeClassCase):
             got = json.loads(out.strip().splitlines()[-1])["counts"]
             return {tuple(k.split(" ")): v for k, v in got.items()}
         self._clients(self.py, job, parse, "python http.client", PYTHON_SERVICE, len(reqs))
+
+    def test_late_ssl_import(self):
+        """A selected Python process that maps libssl only when it imports ssl, long after
+        sonde examined it: sonde finds the library when it looks at the process again
+        (every 2 s, reading its maps once its address space changed) and probes it; its
+        HTTPS requests made after that count exactly, on both sides."""
+        late = self.late
+        self.assertEqual(self.sonde.health_tls(pid=late.pid, state="probed"), [],
+                         "probed before it mapped libssl")
+        gate = os.path.join(late.dir, "gate")
+        os.mkfifo(gate)
+        ngx = self.ngx["clients"]
+        reqs = requests_mix(100, methods=("GET", "POST"))
+        job = json.dumps({"host": "127.0.0.1", "port": ngx.port, "requests": reqs,
+                          "gate": gate})
+
+        def probed_then_go():
+            wait_for(lambda: "imported" in late.proc.stdout(), 30,
+                     message="the late client's import of ssl")
+            try:
+                wait_for(lambda: self.sonde.health_tls(pid=late.pid, state="probed"), 15,
+                         interval=0.2)
+            except sonde_it.WaitTimeout:
+                self.fail(f"pid {late.pid} not probed 15 s after it imported ssl: "
+                          f"{self.sonde.health_tls(pid=late.pid)}\n{diagnosis(self.sonde)}")
+            t = self.sonde.health_tls(pid=late.pid, state="probed")[0]
+            self.assertIn("libssl", os.path.basename(t["path"]), t)
+            with open(gate, "w") as f:
+                f.write("go\n")
+
+        def parse(out):
+            got = json.loads(out.strip().splitlines()[-1])["counts"]
+            return {tuple(k.split(" ")): v for k, v in got.items()}
+        self._clients(late, job, parse, "python, ssl imported late", PYTHON_SERVICE,
+                      len(reqs), released=probed_then_go)
 
     def test_killed_client_pairings_removed(self):
         """A client killed with its TLS connections open never frees its SSL objects: sonde

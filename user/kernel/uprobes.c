@@ -20,7 +20,12 @@
 #include "util/log.h"
 #include "sonde_bpf.skel.h"
 
-#define RESCAN_NS (2 * 1000000000ULL) /* a process without TLS library: look again */
+/* A process without TLS library is looked at again every RESCAN_NS, but its maps are read
+ * (a few hundred lines for a Python) only when its address space changed size since the
+ * last reading (/proc/PID/statm: dlopen() of a libssl maps its segments), and at least
+ * every RESCAN_ALL_NS, in case a mapping replaced another of the same size meanwhile. */
+#define RESCAN_NS (2 * 1000000000ULL)
+#define RESCAN_ALL_NS (60 * 1000000000ULL)
 
 /* ---- OpenSSL: which function gets which programs -------------------------------------- */
 
@@ -64,7 +69,9 @@ struct tls_target {
 	struct bpf_link **links;
 	size_t n_links;
 	uint64_t next_scan_ns;
-	uint64_t wait_key; /* the key of the file being inspected for it; 0: none */
+	uint64_t full_scan_ns; /* when its maps are read again whatever vm_pages says */
+	uint64_t vm_pages;     /* its address space's size when its maps were last read */
+	uint64_t wait_key;     /* the key of the file being inspected for it; 0: none */
 };
 
 static void inspect_file(struct tls_file *tf, const char *path);
@@ -288,6 +295,26 @@ void uprobes_free(struct uprobes *u)
 /* The libssl a process maps: its path (as /proc/PID/maps shows it, for the log) and the
  * map_files link of its first mapping, which opens the very file mapped whatever the
  * process's root or mount namespace (a maps path is relative to the reader's root). */
+/* The size of process tgid's address space, in pages (the first field of /proc/PID/statm):
+ * three system calls, where its maps take one read per page of text. 0: unknown. */
+static uint64_t vm_pages(const char *proc_root, uint32_t tgid)
+{
+	char path[64], buf[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%u/statm", proc_root, tgid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return strtoull(buf, NULL, 10);
+}
+
 static bool find_libssl(const char *proc_root, uint32_t tgid, char *out, size_t size, char *link,
 			size_t link_size)
 {
@@ -570,10 +597,13 @@ static void target_probe(struct uprobes *u, struct tls_target *t, struct tls_fil
 static void target_examine(struct uprobes *u, struct tls_target *t)
 {
 	char lib[sizeof(t->info.path)], full[128];
+	uint64_t now = now_ns();
 	struct tls_file *tf;
 	ssize_t n;
 
-	t->next_scan_ns = now_ns() + RESCAN_NS;
+	t->next_scan_ns = now + RESCAN_NS;
+	t->full_scan_ns = now + RESCAN_ALL_NS;
+	t->vm_pages = vm_pages(u->proc_root, t->info.tgid); /* before the maps: see RESCAN_NS */
 	snprintf(full, sizeof(full), "%s/%u/exe", u->proc_root, t->info.tgid);
 	tf = file_get(u, full, TLS_LIB_GO, &t->wait_key);
 	if (t->wait_key)
@@ -647,8 +677,14 @@ void uprobes_rescan(struct uprobes *u, uint64_t now)
 	for (size_t i = 0; i < u->targets.cap; i++) {
 		struct tls_target *t = u->targets.vals[i];
 
-		if (t && !t->wait_key && t->info.state == TLS_STATE_NONE && now >= t->next_scan_ns)
-			target_examine(u, t);
+		if (!t || t->wait_key || t->info.state != TLS_STATE_NONE || now < t->next_scan_ns)
+			continue;
+		if (now < t->full_scan_ns && t->vm_pages &&
+		    vm_pages(u->proc_root, t->info.tgid) == t->vm_pages) {
+			t->next_scan_ns = now + RESCAN_NS; /* nothing was mapped or unmapped */
+			continue;
+		}
+		target_examine(u, t);
 	}
 }
 
