@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -140,9 +141,28 @@ static void *writer_main(void *arg)
 	}
 }
 
+/*
+ * The sink and its ring, mapped with every page present (zeroed). Faulted in as lines
+ * reached them, the ring's pages cost a page fault every ~11 lines until its first wrap
+ * (~3,000 lines): ~11 us each on this VM, which made the first minutes of a sink (and every
+ * short benchmark window) pay ~1 us per line in the event loop.
+ */
+static struct sink *sink_map(void)
+{
+	void *p = mmap(NULL, sizeof(struct sink), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void sink_unmap(struct sink *s)
+{
+	munmap(s, sizeof(*s));
+}
+
 struct sink *sink_open(const char *path)
 {
-	struct sink *s = calloc(1, sizeof(*s));
+	struct sink *s = sink_map();
 	int err;
 
 	if (!s)
@@ -169,7 +189,7 @@ fail:
 	if (s->fd >= 0)
 		close(s->fd);
 	free(s->path);
-	free(s);
+	sink_unmap(s);
 	errno = err;
 	return NULL;
 }
@@ -185,7 +205,7 @@ void sink_close(struct sink *s)
 	sem_destroy(&s->wake);
 	close(s->fd);
 	free(s->path);
-	free(s);
+	sink_unmap(s);
 }
 
 int sink_push(struct sink *s, const char *line, size_t len)
