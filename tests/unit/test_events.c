@@ -395,6 +395,74 @@ static void test_id_headers_past_the_capture(void **state)
 	}
 }
 
+#define KA_REQS 8
+
+static struct http1_exchange seen[KA_REQS];
+
+static void on_seen(void *ctx, const struct http1_exchange *ex)
+{
+	if (n_got < KA_REQS)
+		seen[n_got] = *ex;
+	n_got++;
+}
+
+/* One keep-alive connection, requests with and without id headers, pipelined (all sent
+ * before any answer) or one at a time: each exchange has its own request's ids and no
+ * other's, though the stream's state is reused and, one at a time, request i + 4 takes
+ * the queue slot of request i (4 inline slots): an id-less request where one with ids was. */
+static void test_id_headers_keep_alive(void **state)
+{
+	static const struct {
+		const char *req, *rid, *corr, *trace;
+	} ka[KA_REQS] = {
+		{ "GET /0 HTTP/1.1\r\nX-Request-ID: zero\r\n"
+		  "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n\r\n",
+		  "zero", "", "4bf92f3577b34da6a3ce929d0e0e4736" },
+		{ "GET /1 HTTP/1.1\r\nHost: h\r\n\r\n", "", "", "" },
+		{ "GET /2 HTTP/1.1\r\nX-Correlation-ID: two\r\n\r\n", "", "two", "" },
+		{ "GET /3 HTTP/1.1\r\nHost: h\r\n\r\n", "", "", "" },
+		{ "GET /4 HTTP/1.1\r\nHost: h\r\n\r\n", "", "", "" },
+		{ "GET /5 HTTP/1.1\r\nX-Request-ID: five\r\n\r\n", "five", "", "" },
+		{ "GET /6 HTTP/1.1\r\nHost: h\r\n\r\n", "", "", "" },
+		{ "GET /7 HTTP/1.1\r\nHost: h\r\n\r\n", "", "", "" },
+	};
+	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+	for (int pipelined = 0; pipelined < 2; pipelined++) {
+		struct http1_conn *c = http1_conn_new();
+		uint64_t ts = 1;
+
+		n_got = 0;
+		memset(seen, 0, sizeof(seen));
+		for (int i = 0; i < KA_REQS; i++) {
+			int from = pipelined ? (i == 0 ? 0 : KA_REQS) : i;
+			int to = pipelined ? KA_REQS : i + 1;
+
+			for (int k = from; k < to; k++)
+				http1_feed(c, HTTP1_REQUESTS, ts++, (const uint8_t *)ka[k].req,
+					   strlen(ka[k].req), strlen(ka[k].req), NULL, NULL);
+			http1_feed(c, HTTP1_RESPONSES, ts++, (const uint8_t *)resp,
+				   sizeof(resp) - 1, sizeof(resp) - 1, on_seen, NULL);
+		}
+		assert_int_equal(n_got, KA_REQS);
+		for (int i = 0; i < KA_REQS; i++) {
+			char target[8];
+
+			snprintf(target, sizeof(target), "/%d", i);
+			assert_string_equal(seen[i].target, target);
+			assert_string_equal(seen[i].ids.request_id, ka[i].rid);
+			assert_string_equal(seen[i].ids.correlation_id, ka[i].corr);
+			assert_string_equal(seen[i].ids.trace_id, ka[i].trace);
+			assert_string_equal(seen[i].ids.span_id,
+					    ka[i].trace[0] ? "00f067aa0ba902b7" : "");
+			assert_int_equal(seen[i].ids.flags, 0);
+			assert_int_equal(seen[i].status, 200);
+		}
+		assert_int_equal(http1_conn_stats(c)->parse_errors, 0);
+		http1_conn_free(c);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -408,6 +476,7 @@ int main(void)
 		cmocka_unit_test(test_id_headers),
 		cmocka_unit_test(test_id_headers_cut_and_bad),
 		cmocka_unit_test(test_id_headers_past_the_capture),
+		cmocka_unit_test(test_id_headers_keep_alive),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
