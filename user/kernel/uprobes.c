@@ -292,9 +292,6 @@ void uprobes_free(struct uprobes *u)
 
 /* ---- finding the library ----------------------------------------------------------------- */
 
-/* The libssl a process maps: its path (as /proc/PID/maps shows it, for the log) and the
- * map_files link of its first mapping, which opens the very file mapped whatever the
- * process's root or mount namespace (a maps path is relative to the reader's root). */
 /* The size of process tgid's address space, in pages (the first field of /proc/PID/statm):
  * three system calls, where its maps take one read per page of text. 0: unknown. */
 static uint64_t vm_pages(const char *proc_root, uint32_t tgid)
@@ -315,6 +312,9 @@ static uint64_t vm_pages(const char *proc_root, uint32_t tgid)
 	return strtoull(buf, NULL, 10);
 }
 
+/* The libssl a process maps: its path (as /proc/PID/maps shows it, for the log) and the
+ * map_files link of its first mapping, which opens the very file mapped whatever the
+ * process's root or mount namespace (a maps path is relative to the reader's root). */
 static bool find_libssl(const char *proc_root, uint32_t tgid, char *out, size_t size, char *link,
 			size_t link_size)
 {

@@ -77,7 +77,6 @@ static int q_grow(struct http1_conn *c)
 	return 0;
 }
 
-/* A request always leaves one slot free, so that a marker can follow it. */
 /* No id: each string empty (its first byte; nothing reads past the NUL), no flag. */
 static void ids_clear(struct http1_ids *ids)
 {
@@ -97,7 +96,15 @@ static void ids_copy(struct http1_ids *dst, const struct http1_ids *src)
 }
 
 /* An empty exchange: the scalars zeroed, the strings (~600 bytes) emptied by their first
- * byte. Per request, so not a memset of the whole. */
+ * byte. Per request, so not a memset of the whole. It relies on the layout: the two
+ * strings first, then the scalars from status on, then ids, the last member. */
+_Static_assert(offsetof(struct http1_exchange, target) +
+			       sizeof(((struct http1_exchange *)0)->target) <=
+		       offsetof(struct http1_exchange, status),
+	       "method and target come before the scalars");
+_Static_assert(sizeof(struct http1_exchange) - offsetof(struct http1_exchange, ids) <
+		       sizeof(struct http1_ids) + 8,
+	       "ids is the last member of struct http1_exchange");
 static void exchange_clear(struct http1_exchange *ex)
 {
 	ex->method[0] = ex->target[0] = '\0';
@@ -106,6 +113,7 @@ static void exchange_clear(struct http1_exchange *ex)
 	ids_clear(&ex->ids);
 }
 
+/* A request always leaves one slot free, so that a marker can follow it. */
 static struct h1_pending *q_push(struct http1_conn *c, bool lost)
 {
 	struct h1_pending *e;
