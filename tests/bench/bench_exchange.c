@@ -107,6 +107,10 @@ static void exchange_of(uint64_t i, struct http1_exchange *ex, uint64_t ts)
 
 /* ---- the metrics path: observe_http / observe_db ----------------------------------------- */
 
+/* A measured phase: callgrind counts each bench_* function's instructions apart, so none
+ * is inlined, nor folded into an identical twin by link-time optimisation (noipa). */
+#define PHASE_FN __attribute__((noinline, noipa))
+
 /* The exchanges are prepared outside the measured functions: only sonde's work counts. */
 static struct http1_exchange *exchanges(uint64_t n)
 {
@@ -119,21 +123,19 @@ static struct http1_exchange *exchanges(uint64_t n)
 	return v;
 }
 
-__attribute__((noinline)) void bench_http_server(struct bench *b, const struct http1_exchange *v,
-						 uint64_t n)
+PHASE_FN void bench_http_server(struct bench *b, const struct http1_exchange *v, uint64_t n)
 {
 	for (uint64_t i = 0; i < n; i++)
 		observe_http(&b->obs, &b->peers[i % CONNS], true, &v[i]);
 }
 
-__attribute__((noinline)) void bench_http_client(struct bench *b, const struct http1_exchange *v,
-						 uint64_t n)
+PHASE_FN void bench_http_client(struct bench *b, const struct http1_exchange *v, uint64_t n)
 {
 	for (uint64_t i = 0; i < n; i++)
 		observe_http(&b->obs, &b->peers[i % CONNS], false, &v[i]);
 }
 
-__attribute__((noinline)) void bench_db(struct bench *b, const struct db_op *v, uint64_t n)
+PHASE_FN void bench_db(struct bench *b, const struct db_op *v, uint64_t n)
 {
 	for (uint64_t i = 0; i < n; i++)
 		observe_db(&b->obs, &b->peers[i % CONNS], i & 1 ? "redis" : "postgresql", &v[i]);
@@ -356,23 +358,23 @@ static void feed(struct bench *b, struct io *v, uint64_t n)
 	}
 }
 
-__attribute__((noinline)) void bench_consumer_http(struct bench *b, struct io *v, uint64_t n)
+PHASE_FN void bench_consumer_http(struct bench *b, struct io *v, uint64_t n)
 {
 	feed(b, v, n);
 }
 
-__attribute__((noinline)) void bench_consumer_redis(struct bench *b, struct io *v, uint64_t n)
+PHASE_FN void bench_consumer_redis(struct bench *b, struct io *v, uint64_t n)
 {
 	feed(b, v, n);
 }
 
 /* n commands, PIPELINE per record */
-__attribute__((noinline)) void bench_consumer_redis_p16(struct bench *b, struct io *v, uint64_t n)
+PHASE_FN void bench_consumer_redis_p16(struct bench *b, struct io *v, uint64_t n)
 {
 	feed(b, v, n / PIPELINE);
 }
 
-__attribute__((noinline)) void bench_consumer_postgres(struct bench *b, struct io *v, uint64_t n)
+PHASE_FN void bench_consumer_postgres(struct bench *b, struct io *v, uint64_t n)
 {
 	feed(b, v, n);
 }
