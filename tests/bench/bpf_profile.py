@@ -24,6 +24,7 @@ import argparse
 import collections
 import ctypes
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -141,7 +142,11 @@ def main():
     ap.add_argument("--frequency", type=int, default=4999, help="perf samples per second")
     ap.add_argument("--top", type=int, default=8, help="hottest offsets shown per program")
     cfg = ap.parse_args()
-    it_core.require_root()
+    if os.geteuid() != 0:
+        ap.error("needs root (BPF programs, perf -a, a private PostgreSQL cluster)")
+    missing = [t for t in ("perf", "objdump", "bpftool", "wrk") if not shutil.which(t)]
+    if missing:
+        ap.error("not installed: " + ", ".join(missing))
     os.environ["SONDE_BIN"] = os.path.abspath(cfg.sonde)
 
     pg = sonde_it.start_postgres(settings={"log_statement": "none",
@@ -168,12 +173,13 @@ def main():
             rec.wait()
         finally:
             sonde.stop(expect_no_misses=False)
+        where, offsets, dispatch, total = attribute(samples(perf_data))
     finally:
         svc.stop()
         redis.stop()
         pg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
-    where, offsets, dispatch, total = attribute(samples(perf_data))
     in_bpf = sum(where.values())
     reqs = load["requests"]
     # A sample stands for 1/frequency s of one CPU; a request is 3 round trips.
@@ -198,7 +204,6 @@ def main():
             before = [o for o in order if o < off]
             text = insns.get(before[-1], "?") if before else "?"
             print(f"  +0x{off:<5x} {n:>6}   {text}")
-    subprocess.run(["rm", "-rf", tmp], check=False)
 
 
 if __name__ == "__main__":
