@@ -103,6 +103,15 @@ class TradeEngine(Proc):
         return {(c["method"], c["route"], c["status"]): c["count"]
                 for c in json.loads(body)["counts"]}
 
+    def referee_handler_seconds(self):
+        """{(method, route, status): seconds} the handlers took in all (the service's own
+        monotonic clock, around each handler call)."""
+        status, _, body = http_get(self.url + "/referee")
+        if status != 200:
+            raise RuntimeError(f"GET /referee answered {status}")
+        return {(c["method"], c["route"], c["status"]): c["handler_ns"] / 1e9
+                for c in json.loads(body)["counts"]}
+
     def referee_reset(self):
         status, _, _ = http_request("POST", self.url + "/referee/reset")
         if status != 200:

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 )
@@ -20,18 +21,23 @@ type refereeKey struct {
 	Status int    `json:"status"`
 }
 
+// HandlerNs sums the time the handlers took (monotonic clock): a span that sonde's duration
+// of each exchange, from the request's first byte read to the response's last byte
+// written, contains.
 type refereeCount struct {
 	refereeKey
-	Count uint64 `json:"count"`
+	Count     uint64 `json:"count"`
+	HandlerNs uint64 `json:"handler_ns"`
 }
 
 type referee struct {
 	mu     sync.Mutex
 	counts map[refereeKey]uint64
+	nanos  map[refereeKey]uint64
 }
 
 func newReferee() *referee {
-	return &referee{counts: make(map[refereeKey]uint64)}
+	return &referee{counts: make(map[refereeKey]uint64), nanos: make(map[refereeKey]uint64)}
 }
 
 // statusWriter remembers the status a handler sent. It keeps http.Flusher visible, or the
@@ -75,7 +81,9 @@ func (ref *referee) middleware(next http.Handler) http.Handler {
 			return
 		}
 		sw := &statusWriter{ResponseWriter: w}
+		start := time.Now()
 		next.ServeHTTP(sw, r)
+		took := time.Since(start)
 		status := sw.status
 		if status == 0 {
 			status = http.StatusOK
@@ -84,8 +92,10 @@ func (ref *referee) middleware(next http.Handler) http.Handler {
 		if rctx := chi.RouteContext(r.Context()); rctx != nil {
 			route = rctx.RoutePattern()
 		}
+		key := refereeKey{Method: r.Method, Route: route, Status: status}
 		ref.mu.Lock()
-		ref.counts[refereeKey{Method: r.Method, Route: route, Status: status}]++
+		ref.counts[key]++
+		ref.nanos[key] += uint64(took)
 		ref.mu.Unlock()
 	})
 }
@@ -94,7 +104,7 @@ func (ref *referee) snapshot() []refereeCount {
 	ref.mu.Lock()
 	out := make([]refereeCount, 0, len(ref.counts))
 	for k, n := range ref.counts {
-		out = append(out, refereeCount{refereeKey: k, Count: n})
+		out = append(out, refereeCount{refereeKey: k, Count: n, HandlerNs: ref.nanos[k]})
 	}
 	ref.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool {
@@ -117,6 +127,7 @@ func (ref *referee) serve(w http.ResponseWriter, r *http.Request) {
 func (ref *referee) reset(w http.ResponseWriter, r *http.Request) {
 	ref.mu.Lock()
 	ref.counts = make(map[refereeKey]uint64)
+	ref.nanos = make(map[refereeKey]uint64)
 	ref.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]interface{}{"counts": []refereeCount{}})
 }
