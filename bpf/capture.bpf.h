@@ -220,15 +220,15 @@ static __always_inline struct conn_state *sys_conn_get(struct sock *sk, __u64 in
 }
 
 /*
- * A read or write shorter than SMALL_PAYLOAD bytes (most HTTP heads, database messages) is
- * written straight into a ring-buffer record sized to it, with no scratch copy. The
- * verifier wants a constant size per reservation: four size classes, chosen by branch.
- * Records hold the payload and at most class - 1 bytes of slack; user space takes cap_len
- * from the header, whatever the record's length.
+ * A read or write shorter than direct_payload_max bytes (HTTP heads and most bodies,
+ * database messages, a pipeline of Redis commands) is written straight into a ring-buffer
+ * record sized to it, with no scratch copy. The verifier wants a constant size per
+ * reservation: seven size classes (64 bytes to SONDE_DIRECT_MAX), chosen by branch. Records
+ * hold the payload and at most class - 1 bytes of slack; user space takes cap_len from the
+ * header, whatever the record's length.
  */
-#define SMALL_PAYLOAD 512
 
-/* A record for a payload of len < SMALL_PAYLOAD bytes; *mask: its class size - 1. */
+/* A record for a payload of len < SONDE_DIRECT_MAX bytes; *mask: its class size - 1. */
 static __always_inline struct sonde_data_event *reserve_small(__u32 len, __u64 *mask)
 {
 	if (len < 64) {
@@ -243,8 +243,20 @@ static __always_inline struct sonde_data_event *reserve_small(__u32 len, __u64 *
 		*mask = 255;
 		return rec_reserve(sizeof(struct sonde_data_event) + 256);
 	}
-	*mask = SMALL_PAYLOAD - 1;
-	return rec_reserve(sizeof(struct sonde_data_event) + SMALL_PAYLOAD);
+	if (len < 512) {
+		*mask = 511;
+		return rec_reserve(sizeof(struct sonde_data_event) + 512);
+	}
+	if (len < 1024) {
+		*mask = 1023;
+		return rec_reserve(sizeof(struct sonde_data_event) + 1024);
+	}
+	if (len < 2048) {
+		*mask = 2047;
+		return rec_reserve(sizeof(struct sonde_data_event) + 2048);
+	}
+	*mask = SONDE_DIRECT_MAX - 1;
+	return rec_reserve(sizeof(struct sonde_data_event) + SONDE_DIRECT_MAX);
 }
 
 /* A data record of n stream bytes did not fit in the ring: counted by direction when its
@@ -323,7 +335,7 @@ static __always_inline int capture_io(__u64 pid_tgid, struct conn_state *st, __u
 	 * instead of never hearing of them. */
 	if (conn_ignored(id))
 		return 0;
-	if (io.base && !io.vectored && ret < SMALL_PAYLOAD && ret <= capture_bytes)
+	if (io.base && !io.vectored && ret < direct_payload_max && ret <= capture_bytes)
 		return capture_small(pid_tgid, id, seq, dir, ret, io, source);
 	return sonde_capture_chunks(pid_tgid, id, seq, io.base,
 				    (__u32)ret | (__u64)dir << 32 | (__u64)source << 33 |

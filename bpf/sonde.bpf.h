@@ -30,6 +30,10 @@
 const volatile __u32 sonde_abi_version __weak = SONDE_ABI_VERSION;
 /* payload prefix copied per read/write, <= SONDE_CAPTURE_MAX */
 const volatile __u32 capture_bytes __weak = SONDE_CAPTURE_DEFAULT;
+/* reads and writes shorter than this go straight into a ring record of their size class
+ * (capture.bpf.h: 512 to SONDE_DIRECT_MAX); the loader lowers it for a ring too small to
+ * hold many records of the largest classes */
+const volatile __u32 direct_payload_max __weak = SONDE_DIRECT_MAX;
 /* emit SONDE_EV_LISTEN for every listen() (port= rules need them) */
 const volatile bool listen_events __weak = false;
 /* where connection state lives: socket storage (socket path) or the conns hash (the

@@ -57,7 +57,7 @@ static __always_inline void tls_emit(__u64 pid_tgid, __u64 id, __u8 dir, __u64 b
 	if (n > 0xffffffffULL)
 		n = 0xffffffffULL;
 	dir &= 1;
-	if (n < SMALL_PAYLOAD && n <= capture_bytes)
+	if (n < direct_payload_max && n <= capture_bytes)
 		capture_small(pid_tgid, id, 0, dir, n, io, source);
 	else
 		sonde_capture_chunks(pid_tgid, id, 0, buf,

@@ -23,6 +23,9 @@
 #define SONDE_CAPTURE_DEFAULT 4096
 /* A read/write longer than the capture size becomes up to this many data events. */
 #define SONDE_MAX_CHUNKS 4
+/* Largest size class of the data records a read or write is copied into straight from user
+ * memory (a power of two, at least 512); longer ones go through a per-CPU scratch slot. */
+#define SONDE_DIRECT_MAX 4096
 #define SONDE_COMM_LEN 16
 /* Largest tgid the allow bitmap can hold (pid_max on 64-bit is at most 4194304). */
 #define SONDE_TGID_MAX 4194304

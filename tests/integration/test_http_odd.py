@@ -34,8 +34,8 @@ def order_body(qty, pad=0):
 
 class _OddCases(SondeClassCase):
     ROUTES = TRADE_ENGINE_ROUTES
-    ENGINES = ("post", "continue", "head", "empty", "chunked", "close", "pre", "tls", "h2",
-               "gone")
+    ENGINES = ("post", "sizes", "continue", "head", "empty", "chunked", "close", "pre", "tls",
+               "h2", "gone")
     # trade-engine's ReadHeaderTimeout (30 s) also ends an idle keep-alive connection:
     # use the one opened before sonde while it is young.
     RUN_FIRST = ("test_connection_opened_before_sonde",)
@@ -94,6 +94,29 @@ class _OddCases(SondeClassCase):
         self.assertEqual(hist_by_key(m, REQ_SIZE, e.port, POST), body_bytes,
                          "request body bytes of the POSTs (chunked: decoded)")
         self.assertEqual(hist_by_key(m, REQ_SIZE, e.port, GET_ORDER), 0)
+
+    def test_request_sizes_at_record_classes(self):
+        """Whole requests, each in one write, of one byte either side of every size class
+        of the kernel's data records (a read under 4 KiB is copied straight into a ring
+        record of its class, a longer one is chunked): every byte reaches the parser."""
+        e = self.engines["sizes"]
+        conn = RawConn("127.0.0.1", e.port)
+        body_bytes, expected = 0, {}
+        for size in (255, 256, 511, 512, 1023, 1024, 2047, 2048, 4095, 4096, 4097):
+            # the note's length, and the quantity's digits for the steps a longer
+            # Content-Length value makes
+            body, req = next((b, r) for pad in range(size) for qty in (1, 10, 100)
+                             for b in [order_body(qty, pad)]
+                             for r in [request_bytes("POST", "/api/v1/orders", e.addr, JSON,
+                                                     body=b)] if len(r) == size)
+            conn.send(req)
+            self.assertEqual(conn.read_response()[0], 201, f"{size}-byte request")
+            add(expected, POST)
+            body_bytes += len(body)
+        conn.close()
+        m = self.finish(e, expected, what="requests at the record size classes")
+        self.assertEqual(hist_by_key(m, REQ_SIZE, e.port, POST), body_bytes,
+                         "request body bytes")
 
     def test_expect_100_continue(self):
         """Expect: 100-continue: headers, the interim 100, then the body, then 201."""

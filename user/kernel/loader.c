@@ -129,6 +129,18 @@ static uint64_t ringbuf_check_bytes(uint64_t ring, uint64_t wake, int ncpu)
 	return b < 65536 ? b : 65536;
 }
 
+/* Below which size a read or write is copied straight into a ring record of its size
+ * class (capture.bpf.h): the largest class, 512 to SONDE_DIRECT_MAX, that takes at most an
+ * eighth of the ring, so that a small ring (--ringbuf-bytes) still holds several. */
+static uint32_t direct_payload_max(uint64_t ring)
+{
+	uint32_t m = SONDE_DIRECT_MAX;
+
+	while (m > 512 && m > ring / 8)
+		m /= 2;
+	return m;
+}
+
 /* Opens, configures, loads and attaches the object for one capture path. */
 static int load_path(struct loader *l, const struct loader_opts *o, enum capture_mode mode)
 {
@@ -166,6 +178,7 @@ static int load_path(struct loader *l, const struct loader_opts *o, enum capture
 	}
 	s->rodata->ringbuf_check_bytes = ringbuf_check_bytes(bpf_map__max_entries(s->maps.events),
 							     s->rodata->ringbuf_wake_bytes, ncpu);
+	s->rodata->direct_payload_max = direct_payload_max(bpf_map__max_entries(s->maps.events));
 	progs = socket_progs(s, &n);
 	set_autoload(progs, n, mode == CAPTURE_SOCKET);
 	progs = syscall_progs(s, &n);
