@@ -301,12 +301,13 @@ def redis_rps(out):
     return got
 
 
-def gated_run(argv, timeout, want_db=None, capture="auto"):
+def gated_run(argv, timeout, want_db=None, capture="auto", bin=None):
     """Runs argv in a process that sonde selects by pid before it execs argv: a shell waits
     for a gate file, then execs the client (same pid). Selecting by comm would race with
     the client's first connections (sonde adopts a process after seeing its exec).
     want_db(output): the operations sonde must count; None: no sonde (the gate opens at
-    once, same process structure). Returns (output, sonde's figures or None)."""
+    once, same process structure). bin: the sonde binary (default: start_sonde's). Returns
+    (output, sonde's figures or None)."""
     gate_dir = tempfile.mkdtemp(prefix="sonde-bench-gate-")
     gate = os.path.join(gate_dir, "open")
     script = 'while [ ! -e "$0" ]; do sleep 0.02; done; exec "$@"'
@@ -315,7 +316,7 @@ def gated_run(argv, timeout, want_db=None, capture="auto"):
     sonde, got = None, {}
     try:
         if want_db is not None:
-            sonde = start_sonde([f"pid={p.pid}"], capture)
+            sonde = start_sonde([f"pid={p.pid}"], capture, bin=bin)
             sonde_it.wait_for(lambda: sonde_it.value(sonde.scrape(),
                                                      "sonde_tracked_processes") >= 1,
                               20, message="sonde to track the client")
