@@ -4,8 +4,10 @@
 #include "capture.bpf.h"
 
 /* Copies `want` bytes starting `skip` bytes into the syscall's buffer(s) into dst;
- * returns the bytes copied. */
-static __always_inline __u32 copy_payload(__u8 *dst, struct user_io io, __u32 skip, __u32 want)
+ * returns the bytes copied, fewer when the bytes lie past SONDE_MAX_IOV parts (not
+ * captured) or a read of user memory failed (*failed set). */
+static __always_inline __u32 copy_payload(__u8 *dst, struct user_io io, __u32 skip, __u32 want,
+					  bool *failed)
 {
 	struct iovec iov;
 	__u32 off = 0;
@@ -14,8 +16,10 @@ static __always_inline __u32 copy_payload(__u8 *dst, struct user_io io, __u32 sk
 	if (!io.vectored) {
 		m = want;
 		asm volatile("%[m] &= %[k]" : [m] "+r"(m) : [k] "i"(SONDE_CAPTURE_MAX * 2 - 1));
-		if (bpf_probe_read_user(dst, m, (void *)(io.base + skip)))
+		if (bpf_probe_read_user(dst, m, (void *)(io.base + skip))) {
+			*failed = true;
 			return 0;
+		}
 		return m;
 	}
 	for (int i = 0; i < SONDE_MAX_IOV; i++) {
@@ -23,8 +27,10 @@ static __always_inline __u32 copy_payload(__u8 *dst, struct user_io io, __u32 sk
 
 		if (i >= io.cnt || off >= want || off >= SONDE_CAPTURE_MAX)
 			break;
-		if (bpf_probe_read_user(&iov, sizeof(iov), (struct iovec *)io.base + i))
+		if (bpf_probe_read_user(&iov, sizeof(iov), (struct iovec *)io.base + i)) {
+			*failed = true;
 			break;
+		}
 		if (skip >= iov.iov_len) {
 			skip -= iov.iov_len;
 			continue;
@@ -40,8 +46,10 @@ static __always_inline __u32 copy_payload(__u8 *dst, struct user_io io, __u32 sk
 		m = n;
 		asm volatile("%[o] &= %[k]" : [o] "+r"(o) : [k] "i"(SONDE_CAPTURE_MAX - 1));
 		asm volatile("%[m] &= %[k]" : [m] "+r"(m) : [k] "i"(SONDE_CAPTURE_MAX - 1));
-		if (m && bpf_probe_read_user(dst + o, m, iov.iov_base + start))
+		if (m && bpf_probe_read_user(dst + o, m, iov.iov_base + start)) {
+			*failed = true;
 			break;
+		}
 		off = o + m;
 	}
 	return off;
@@ -86,9 +94,13 @@ __noinline int sonde_capture_chunks(__u64 pid_tgid, __u64 id, __u64 seq, __u64 b
 		ev->syscall_nr = io.nr;
 		ev->_pad0 = 0;
 		if (io.base && left > 0) {
+			bool failed = false;
+
 			want = left < cap ? left : cap;
-			want = copy_payload(ev->data, io, done, want);
-			if (!want)
+			want = copy_payload(ev->data, io, done, want, &failed);
+			/* bytes past SONDE_MAX_IOV parts are not captured (truncated, below),
+			 * not lost */
+			if (!want && failed)
 				count_lost(SONDE_LOST_READ_USER);
 		}
 		if (last && want < left && io.base) {
