@@ -228,35 +228,29 @@ static __always_inline struct conn_state *sys_conn_get(struct sock *sk, __u64 in
  * header, whatever the record's length.
  */
 
+/* A record of size class n (a constant at each call); *mask: n - 1. */
+static __always_inline struct sonde_data_event *reserve_class(__u64 n, __u64 *mask)
+{
+	*mask = n - 1;
+	return rec_reserve(sizeof(struct sonde_data_event) + n);
+}
+
 /* A record for a payload of len < SONDE_DIRECT_MAX bytes; *mask: its class size - 1. */
 static __always_inline struct sonde_data_event *reserve_small(__u32 len, __u64 *mask)
 {
-	if (len < 64) {
-		*mask = 63;
-		return rec_reserve(sizeof(struct sonde_data_event) + 64);
-	}
-	if (len < 128) {
-		*mask = 127;
-		return rec_reserve(sizeof(struct sonde_data_event) + 128);
-	}
-	if (len < 256) {
-		*mask = 255;
-		return rec_reserve(sizeof(struct sonde_data_event) + 256);
-	}
-	if (len < 512) {
-		*mask = 511;
-		return rec_reserve(sizeof(struct sonde_data_event) + 512);
-	}
-	if (len < 1024) {
-		*mask = 1023;
-		return rec_reserve(sizeof(struct sonde_data_event) + 1024);
-	}
-	if (len < 2048) {
-		*mask = 2047;
-		return rec_reserve(sizeof(struct sonde_data_event) + 2048);
-	}
-	*mask = SONDE_DIRECT_MAX - 1;
-	return rec_reserve(sizeof(struct sonde_data_event) + SONDE_DIRECT_MAX);
+	if (len < 64)
+		return reserve_class(64, mask);
+	if (len < 128)
+		return reserve_class(128, mask);
+	if (len < 256)
+		return reserve_class(256, mask);
+	if (len < 512)
+		return reserve_class(512, mask);
+	if (len < 1024)
+		return reserve_class(1024, mask);
+	if (len < 2048)
+		return reserve_class(2048, mask);
+	return reserve_class(SONDE_DIRECT_MAX, mask);
 }
 
 /* A data record of n stream bytes did not fit in the ring: counted by direction when its
