@@ -238,18 +238,11 @@ static __always_inline struct sonde_data_event *reserve_class(__u64 n, __u64 *ma
 /* A record for a payload of len < SONDE_DIRECT_MAX bytes; *mask: its class size - 1. */
 static __always_inline struct sonde_data_event *reserve_small(__u32 len, __u64 *mask)
 {
-	if (len < 64)
-		return reserve_class(64, mask);
-	if (len < 128)
-		return reserve_class(128, mask);
-	if (len < 256)
-		return reserve_class(256, mask);
-	if (len < 512)
-		return reserve_class(512, mask);
-	if (len < 1024)
-		return reserve_class(1024, mask);
-	if (len < 2048)
-		return reserve_class(2048, mask);
+	/* unrolled: each branch reserves a constant size */
+#pragma unroll
+	for (__u64 n = 64; n < SONDE_DIRECT_MAX; n *= 2)
+		if (len < n)
+			return reserve_class(n, mask);
 	return reserve_class(SONDE_DIRECT_MAX, mask);
 }
 
