@@ -9,7 +9,9 @@ one 576-720-byte write; pgbench -M extended sends 3-5 messages per write).
 
 Per round and build: redis-benchmark -P 16 -t set,get and pgbench -c 4 -j 2 -M extended,
 each selected by pid from its first connection (run.gated_run), every operation counted
-and 0 events lost (else the round fails). Prints the medians and p25..p75 of each build's
+(Redis: exactly what INFO commandstats says the server ran; pgbench: at least 7 statements
+per transaction it reports, which leaves out a few it sends besides, 5 in a 2 s run) and
+0 events lost, else the run stops with an error. Prints the medians and p25..p75 of each build's
 figures and of the per-round ratios compare / sonde. As root."""
 
 import argparse
@@ -32,11 +34,16 @@ def parse_args():
     return ap.parse_args()
 
 
-def one(kind, argv, timeout, ops, rate, cfg, bin):
+def one(kind, argv, timeout, ops, rate, cfg, bin, exact):
+    """One client run observed by sonde binary bin; exact: sonde must count ops(output)
+    operations exactly, else at least that many."""
     text, got = gated_run(argv, timeout, ops, cfg.capture, bin=bin)
     per = got["cost_per_op"]
     if got["lost"]:
         raise RuntimeError(f"{kind}: sonde lost {got['lost']:.0f} events")
+    want, n = ops(text), got["counted"]["db"]
+    if n < want or (exact and n != want):
+        raise RuntimeError(f"{kind}: sonde counted {n:.0f} operations, the client made {want}")
     return {"bpf_ns": per["bpf_ns"], "sonde_ns": per["sonde_cpu_ns"],
             "runs": per["bpf_runs"], "rate": rate(text), "ops": got["counted"]["db"]}
 
@@ -57,17 +64,22 @@ def main():
         pg.pgbench("-i", "-q", "-s", "1", timeout=300)
         redis_argv = ["redis-benchmark", "-h", redis.host, "-p", str(redis.port), "-P", "16",
                       "-n", str(cfg.redis_requests), "-t", "set,get", "-q"]
-        commands = 2 * sonde_it.Redis.benchmark_commands(cfg.redis_requests, 16)
+
+        def redis_calls():
+            """Commands the server executed (INFO commandstats; INFO itself left out): the
+            referee, which counts what redis-benchmark sends at start too."""
+            return sum(v["calls"] for k, v in redis.commandstats().items() if k != "info")
         pg_argv = [os.path.join(pg.bindir, "pgbench"), "-h", pg.host, "-p", str(pg.port),
                    "-U", "postgres", "-c", "4", "-j", "2", "-M", "extended",
                    "-T", str(cfg.pg_seconds), "postgres"]
         for i in range(cfg.rounds):
             for name in rotated(list(builds), i):
-                r = one("redis", redis_argv, 300, lambda t: commands,
-                        lambda t: sum(redis_rps(t).values()) / 2, cfg, builds[name])
+                before = redis_calls()
+                r = one("redis", redis_argv, 300, lambda t: redis_calls() - before,
+                        lambda t: sum(redis_rps(t).values()) / 2, cfg, builds[name], True)
                 p = one("pgbench", pg_argv, cfg.pg_seconds + 120,
                         lambda t: 7 * pgbench_tps(t)[1], lambda t: pgbench_tps(t)[0], cfg,
-                        builds[name])
+                        builds[name], False)
                 rows[name]["redis"].append(r)
                 rows[name]["pgbench"].append(p)
                 log(f"round {i + 1} {name}: redis BPF {r['bpf_ns']:.0f} sonde "
